@@ -1,0 +1,170 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use time::OffsetDateTime;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "nhi-triage",
+    version,
+    about = "Decide what to do about risky non-human identities, on the record",
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 refused by policy or lifecycle, 5 evidence broken."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Args)]
+pub struct Global {
+    /// Store directory (cases/, evidence.jsonl, policy.toml).
+    #[arg(long, global = true, env = "NHI_TRIAGE_STORE", value_name = "DIR")]
+    pub store: Option<PathBuf>,
+    /// Use the demo store, seeded from the bundled demo cases on first use.
+    #[arg(long, global = true, conflicts_with = "store")]
+    pub demo: bool,
+    /// Policy file overriding the store's policy.toml.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub policy: Option<PathBuf>,
+    /// Reviewer name recorded in evidence [default: $USER].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub reviewer: Option<String>,
+    /// Evaluate as of this time (RFC 3339), for tests and what-if review.
+    #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
+    pub now: Option<OffsetDateTime>,
+}
+
+fn parse_now(s: &str) -> Result<OffsetDateTime, String> {
+    nhi_triage::model::parse_rfc3339(s).map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2026-11-27T12:00:00Z"))
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The queue, highest risk first, with tier and recommendation.
+    List {
+        /// open (pending, quarantined, escalated), pending, quarantined,
+        /// escalated, decided, approved, revoked, restored, closed or all.
+        #[arg(long, default_value = "open", value_name = "S")]
+        state: StateFilter,
+        /// Machine-readable output (see docs/cli.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// One case: ownership, dependency tree, readiness, actions, history.
+    Show {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Record a decision (with a required justification).
+    Decide(DecideArgs),
+    /// Verify, export or repair the evidence log.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+    /// Create a store.
+    Init {
+        dir: PathBuf,
+        /// Seed it with the demo cases.
+        #[arg(long)]
+        demo: bool,
+    },
+    /// The paths this program uses.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct DecideArgs {
+    pub id: String,
+    #[arg(long, value_enum)]
+    pub action: ActionArg,
+    /// Why: required, at least the policy's `justification_min_chars`.
+    #[arg(long, value_name = "TEXT")]
+    pub justification: String,
+    /// Quarantine length [default: the policy's quarantine_default_hours].
+    #[arg(long, value_name = "N")]
+    pub hours: Option<u32>,
+    /// Escalation target [default: the owner team].
+    #[arg(long, value_name = "TEAM")]
+    pub to: Option<String>,
+    /// The case version you reviewed; a decision on a stale version is a
+    /// conflict (exit 3) [default: the current version].
+    #[arg(long, value_name = "V")]
+    pub expected_version: Option<u64>,
+    /// Break-glass override, where the policy allows it.
+    #[arg(long = "override")]
+    pub override_: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ActionArg {
+    Approve,
+    Quarantine,
+    Escalate,
+    Revoke,
+    Restore,
+    Close,
+}
+
+impl From<ActionArg> for nhi_triage::model::Action {
+    fn from(a: ActionArg) -> Self {
+        use nhi_triage::model::Action;
+        match a {
+            ActionArg::Approve => Action::Approve,
+            ActionArg::Quarantine => Action::Quarantine,
+            ActionArg::Escalate => Action::Escalate,
+            ActionArg::Revoke => Action::Revoke,
+            ActionArg::Restore => Action::Restore,
+            ActionArg::Close => Action::Close,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvidenceCommand {
+    /// Check every hash and link; names the first bad seq (exit 5 if broken).
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the log as CSV or JSON.
+    Export {
+        #[arg(long, value_enum, default_value = "json")]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// Move a torn tail (a write cut short by a crash) to a side file.
+    Repair,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StateFilter {
+    Open,
+    Pending,
+    Quarantined,
+    Escalated,
+    Decided,
+    Approved,
+    Revoked,
+    Restored,
+    Closed,
+    All,
+}

@@ -1,0 +1,302 @@
+//! The CLI commands. Each returns the process exit code on success.
+
+use std::io::Write;
+
+use anyhow::{Context, Result};
+use nhi_triage::evidence::{to_csv, to_json};
+use nhi_triage::model::{CaseState, Decision, rfc3339};
+use nhi_triage::policy::{Tier, assess, queue_order};
+use nhi_triage::store::{LocalStore, Snapshot, Store, StoreLayout};
+use serde_json::json;
+use time::OffsetDateTime;
+
+use super::args::{DecideArgs, EvidenceCommand, ExportFormat, Global, StateFilter};
+use super::context::{open_store, paths, reviewer, seed_demo};
+use super::text::{ListRow, history_line, list_table, show_case};
+use super::{EXIT_EVIDENCE, EXIT_OK, UsageError};
+
+fn now(global: &Global) -> OffsetDateTime {
+    global.now.unwrap_or_else(OffsetDateTime::now_utc)
+}
+
+/// Load problems and evidence health go to stderr: never silent, never in
+/// the way of `--json` on stdout.
+fn warn_about(snapshot: &Snapshot) {
+    for p in &snapshot.problems {
+        eprintln!("warning: {p}");
+    }
+    let ev = &snapshot.evidence;
+    if let Some(b) = &ev.broken {
+        eprintln!(
+            "warning: evidence log broken at seq {} (line {}): {}; run `nhi-triage evidence verify`",
+            b.seq, b.line, b.reason
+        );
+    }
+    if ev.torn_tail.is_some() {
+        eprintln!("warning: evidence log ends with a torn write; run `nhi-triage evidence repair`");
+    }
+    for id in &ev.orphan_cases {
+        eprintln!(
+            "warning: the evidence log has decisions for case {}, which no case file holds",
+            nhi_triage::text::sanitize(id)
+        );
+    }
+}
+
+fn matches_filter(filter: StateFilter, state: &CaseState, expired: bool) -> bool {
+    use StateFilter as F;
+    match filter {
+        F::All => true,
+        F::Open => !state.is_final(),
+        F::Pending => matches!(state, CaseState::Pending) || expired,
+        F::Quarantined => matches!(state, CaseState::Quarantined { .. }) && !expired,
+        F::Escalated => matches!(state, CaseState::Escalated { .. }),
+        F::Decided => state.is_final(),
+        F::Approved => matches!(state, CaseState::Approved),
+        F::Revoked => matches!(state, CaseState::Revoked),
+        F::Restored => matches!(state, CaseState::Restored),
+        F::Closed => matches!(state, CaseState::Closed),
+    }
+}
+
+pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result<i32> {
+    let store = open_store(global)?;
+    let snapshot = store.snapshot().await?;
+    warn_about(&snapshot);
+    let now = now(global);
+    let mut rows: Vec<ListRow<'_>> = snapshot
+        .cases
+        .iter()
+        .filter_map(|case| {
+            let status = snapshot.status(&case.id);
+            let expired = status.quarantine_expired(now);
+            matches_filter(filter, &status.state, expired).then(|| {
+                let assessment = assess(case, &status, &snapshot.policy, now);
+                ListRow {
+                    case,
+                    status,
+                    assessment,
+                }
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| queue_order((a.case, a.assessment.tier), (b.case, b.assessment.tier)));
+    let count = |t: Tier| rows.iter().filter(|r| r.assessment.tier == t).count();
+    if as_json {
+        let cases: Vec<_> = rows.iter().map(|r| list_entry(r, now)).collect();
+        let out = json!({
+            "format": "nhi-triage.list/1",
+            "now": rfc3339(now),
+            "store": store.describe(),
+            "filter": format!("{filter:?}").to_lowercase(),
+            "counts": {"total": rows.len(), "low": count(Tier::Low), "medium": count(Tier::Medium), "high": count(Tier::High)},
+            "cases": cases,
+            "problems": snapshot.problems.iter().map(|p| json!({
+                "file": p.file.display().to_string(), "line": p.line, "message": p.message
+            })).collect::<Vec<_>>(),
+            "evidence": snapshot.evidence,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", list_table(&rows, now));
+        println!(
+            "{} cases ({}): {} high, {} medium, {} low",
+            rows.len(),
+            format!("{filter:?}").to_lowercase(),
+            count(Tier::High),
+            count(Tier::Medium),
+            count(Tier::Low)
+        );
+    }
+    Ok(EXIT_OK)
+}
+
+fn list_entry(r: &ListRow<'_>, now: OffsetDateTime) -> serde_json::Value {
+    let c = r.case;
+    let a = &r.assessment;
+    json!({
+        "id": c.id,
+        "title": c.title,
+        "identity": {"id": c.identity.id, "name": c.identity.name, "kind": c.identity.kind, "provider": c.identity.provider},
+        "owner_team": c.owner_team(),
+        "severity": c.severity(),
+        "privilege": c.identity.privilege,
+        "opened_at": rfc3339(c.opened_at),
+        "state": r.status.state,
+        "quarantine_expired": r.status.quarantine_expired(now),
+        "version": r.status.version,
+        "tier": a.tier,
+        "recommendation": a.recommendation,
+        "q1": a.q1.status,
+        "q2": a.q2.status,
+        "q3": a.q3.status,
+        "tags": c.tags,
+    })
+}
+
+pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
+    let store = open_store(global)?;
+    let snapshot = store.snapshot().await?;
+    warn_about(&snapshot);
+    let now = now(global);
+    let case = snapshot
+        .find(id)
+        .ok_or_else(|| nhi_triage::store::StoreError::NotFound(id.to_string()))?;
+    let status = snapshot.status(id);
+    let assessment = assess(case, &status, &snapshot.policy, now);
+    let history = store.history(id).await?;
+    if as_json {
+        let out = json!({
+            "format": "nhi-triage.show/1",
+            "now": rfc3339(now),
+            "case": case,
+            "status": status,
+            "assessment": assessment,
+            "history": history,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        print!("{}", show_case(case, &status, &assessment, &history, now));
+    }
+    Ok(EXIT_OK)
+}
+
+pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
+    if global.now.is_some() {
+        return Err(UsageError("--now cannot be used with decide: decisions are stamped with the real time".into()).into());
+    }
+    let store = open_store(global)?;
+    let expected_version = match args.expected_version {
+        Some(v) => v,
+        None => store.snapshot().await?.status(&args.id).version,
+    };
+    let decision = Decision {
+        case_id: args.id,
+        action: args.action.into(),
+        justification: args.justification,
+        expected_version,
+        quarantine_hours: args.hours,
+        escalate_to: args.to,
+        override_: args.override_,
+    };
+    let record = store.decide(decision, reviewer(global)).await?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&record)?);
+    } else {
+        println!("recorded {}", history_line(&record));
+        println!("  case version {} → {}; hash {}", record.case_version, record.case_version + 1, record.hash);
+    }
+    Ok(EXIT_OK)
+}
+
+pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> {
+    let store = open_store(global)?;
+    match command {
+        EvidenceCommand::Verify { json } => {
+            let report = store.verify().await?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{}", report.summary());
+            }
+            Ok(if report.is_ok() { EXIT_OK } else { EXIT_EVIDENCE })
+        }
+        EvidenceCommand::Export { format, output } => export(&store, format, output.as_deref()).await,
+        EvidenceCommand::Repair => {
+            let report = store.repair_evidence()?;
+            match report.side_file {
+                None => println!("nothing to repair: the log ends with a complete record"),
+                Some(side) => println!(
+                    "moved {} torn bytes to {}; every complete record is kept",
+                    report.moved_bytes,
+                    side.display()
+                ),
+            }
+            let verify = store.verify().await?;
+            println!("{}", verify.summary());
+            Ok(if verify.is_ok() { EXIT_OK } else { EXIT_EVIDENCE })
+        }
+    }
+}
+
+async fn export(store: &LocalStore, format: ExportFormat, output: Option<&std::path::Path>) -> Result<i32> {
+    let snapshot = store.snapshot().await?;
+    let records = store.records_since(0).await?;
+    let mut buf = Vec::new();
+    match format {
+        ExportFormat::Csv => to_csv(&records, &mut buf)?,
+        ExportFormat::Json => to_json(&records, &mut buf)?,
+    }
+    match output {
+        Some(path) => std::fs::write(path, &buf).with_context(|| format!("writing {}", path.display()))?,
+        None => std::io::stdout().write_all(&buf)?,
+    }
+    if !snapshot.evidence.is_ok() {
+        eprintln!(
+            "warning: exported the {} records before the first problem; run `nhi-triage evidence verify`",
+            records.len()
+        );
+        return Ok(EXIT_EVIDENCE);
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn init(dir: &std::path::Path, demo: bool) -> Result<i32> {
+    if demo {
+        seed_demo(dir, OffsetDateTime::now_utc())?;
+    } else {
+        StoreLayout::new(dir).init()?;
+    }
+    let layout = StoreLayout::new(dir);
+    println!("created store {}", dir.display());
+    println!("  cases:    {}  (put *.jsonl or *.json case files here)", layout.cases_dir().display());
+    println!("  evidence: {}", layout.evidence_path().display());
+    println!("  policy:   {}", layout.policy_path().display());
+    Ok(EXIT_OK)
+}
+
+pub fn info(global: &Global, as_json: bool) -> Result<i32> {
+    let paths = paths()?;
+    let store = match (&global.store, global.demo) {
+        (Some(dir), _) => dir.clone(),
+        (None, true) => paths.demo_store.clone(),
+        (None, false) => paths.default_store.clone(),
+    };
+    let layout = StoreLayout::new(&store);
+    let policy = global.policy.clone().unwrap_or(layout.policy_path());
+    let who = reviewer(global);
+    if as_json {
+        let out = json!({
+            "format": "nhi-triage.info/1",
+            "version": env!("CARGO_PKG_VERSION"),
+            "store": store, "cases_dir": layout.cases_dir(), "evidence": layout.evidence_path(),
+            "policy": policy, "policy_exists": policy.exists(),
+            "paths": paths, "reviewer": who,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(EXIT_OK);
+    }
+    println!("nhi-triage {}", env!("CARGO_PKG_VERSION"));
+    println!("store          {}{}", store.display(), if store.exists() { "" } else { "  (does not exist yet)" });
+    println!("  cases        {}", layout.cases_dir().display());
+    println!("  evidence     {}", layout.evidence_path().display());
+    println!(
+        "  policy       {}{}",
+        policy.display(),
+        if policy.exists() { "" } else { "  (absent: safe defaults)" }
+    );
+    println!("data dir       {}", paths.data_dir.display());
+    println!("default store  {}", paths.default_store.display());
+    println!("demo store     {}", paths.demo_store.display());
+    println!("config file    {}", paths.config_file.display());
+    println!("log dir        {}", paths.log_dir.display());
+    println!("reviewer       {who}");
+    Ok(EXIT_OK)
+}
+
+/// With no command: the queue (the full-screen console replaces this).
+pub async fn default(global: &Global) -> Result<i32> {
+    let code = list(global, StateFilter::Open, false).await?;
+    eprintln!("(`nhi-triage show ID` for one case, `nhi-triage --help` for all commands)");
+    Ok(code)
+}

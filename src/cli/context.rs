@@ -1,0 +1,118 @@
+//! Resolving where things are: the store, the policy, the reviewer, the paths.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use directories::ProjectDirs;
+use nhi_triage::model::Reviewer;
+use nhi_triage::policy::Policy;
+use nhi_triage::store::{LocalStore, StoreLayout};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use super::args::Global;
+
+/// Every path the program uses, for `info` and for opening stores.
+#[derive(Debug, Serialize)]
+pub struct Paths {
+    pub data_dir: PathBuf,
+    pub default_store: PathBuf,
+    pub demo_store: PathBuf,
+    pub config_file: PathBuf,
+    pub log_dir: PathBuf,
+}
+
+pub fn paths() -> Result<Paths> {
+    let dirs = ProjectDirs::from("", "", "nhi-triage")
+        .context("cannot find a home directory for the data, config and state paths (is $HOME set?)")?;
+    let data_dir = dirs.data_dir().to_path_buf();
+    let log_dir = dirs.state_dir().unwrap_or(dirs.data_local_dir()).join("logs");
+    Ok(Paths {
+        default_store: data_dir.join("store"),
+        demo_store: data_dir.join("demo"),
+        config_file: dirs.config_dir().join("config.toml"),
+        log_dir,
+        data_dir,
+    })
+}
+
+/// The store directory the global options select.
+pub fn store_dir(global: &Global) -> Result<PathBuf> {
+    if let Some(dir) = &global.store {
+        return Ok(dir.clone());
+    }
+    let paths = paths()?;
+    if global.demo {
+        ensure_demo_store(&paths.demo_store)?;
+        return Ok(paths.demo_store);
+    }
+    Ok(paths.default_store)
+}
+
+pub fn open_store(global: &Global) -> Result<LocalStore> {
+    let dir = store_dir(global)?;
+    if global.store.is_none() && !global.demo && !dir.exists() {
+        bail!(
+            "no store at {} (the default store); create it with `nhi-triage init {}`, \
+             choose one with --store DIR, or try the demo with --demo",
+            dir.display(),
+            dir.display()
+        );
+    }
+    let policy = match &global.policy {
+        Some(path) => Some(Policy::from_file(path)?),
+        None => None,
+    };
+    Ok(LocalStore::open(&dir, policy)?)
+}
+
+/// Seeds the demo store on first use. It is built beside its final place
+/// and renamed in, so two first runs at once cannot leave half a store.
+fn ensure_demo_store(dir: &Path) -> Result<()> {
+    if dir.join("cases").is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().context("demo store path has no parent")?;
+    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
+    let staging = parent.join(format!(".demo-seeding-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&staging);
+    seed_demo(&staging, OffsetDateTime::now_utc())?;
+    if let Err(e) = std::fs::rename(&staging, dir) {
+        let _ = std::fs::remove_dir_all(&staging);
+        if !dir.join("cases").is_dir() {
+            return Err(e).with_context(|| format!("creating the demo store at {}", dir.display()));
+        }
+    }
+    Ok(())
+}
+
+/// Creates a store at `dir` holding the demo cases rebased to `seeded_at`.
+pub fn seed_demo(dir: &Path, seeded_at: OffsetDateTime) -> Result<()> {
+    let layout = StoreLayout::new(dir);
+    layout.init()?;
+    let cases = nhi_triage::demo::rebased_cases(seeded_at)?;
+    let file = layout.cases_dir().join("demo.jsonl");
+    std::fs::write(&file, cases).with_context(|| format!("writing {}", file.display()))?;
+    Ok(())
+}
+
+/// The reviewer decisions are recorded under.
+pub fn reviewer(global: &Global) -> Reviewer {
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let name = global
+        .reviewer
+        .clone()
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| std::env::var("LOGNAME").ok())
+        .unwrap_or_else(|| "unknown".into());
+    let via = if std::env::var_os("SSH_CONNECTION").is_some() {
+        "ssh"
+    } else {
+        "local"
+    };
+    Reviewer {
+        name,
+        host,
+        via: via.into(),
+    }
+}

@@ -1,0 +1,92 @@
+//! The command-line edge: parses arguments, runs a command, maps errors to
+//! exit codes. Everything it does goes through the library's store.
+
+mod args;
+mod commands;
+mod context;
+mod text;
+
+use clap::Parser;
+use nhi_triage::evidence::EvidenceError;
+use nhi_triage::store::StoreError;
+
+use args::{Cli, Command};
+
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_ERROR: i32 = 1;
+pub const EXIT_USAGE: i32 = 2;
+pub const EXIT_CONFLICT: i32 = 3;
+pub const EXIT_REFUSED: i32 = 4;
+pub const EXIT_EVIDENCE: i32 = 5;
+
+/// A misuse of the command line found after parsing.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return EXIT_ERROR;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            report(&e);
+            exit_code(&e)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<i32> {
+    let g = &cli.global;
+    match cli.command {
+        None => commands::default(g).await,
+        Some(Command::List { state, json }) => commands::list(g, state, json).await,
+        Some(Command::Show { id, json }) => commands::show(g, &id, json).await,
+        Some(Command::Decide(args)) => commands::decide(g, args).await,
+        Some(Command::Evidence { command }) => commands::evidence(g, command).await,
+        Some(Command::Init { dir, demo }) => commands::init(&dir, demo),
+        Some(Command::Info { json }) => commands::info(g, json),
+    }
+}
+
+fn report(e: &anyhow::Error) {
+    if let Some(StoreError::Refused(refusal)) = e.downcast_ref::<StoreError>() {
+        eprintln!("refused: {} is not allowed", refusal.action);
+        for reason in &refusal.reasons {
+            eprintln!("  - {reason}");
+        }
+        return;
+    }
+    eprintln!("error: {e}");
+    for cause in e.chain().skip(1) {
+        eprintln!("  caused by: {cause}");
+    }
+}
+
+fn exit_code(e: &anyhow::Error) -> i32 {
+    if e.downcast_ref::<UsageError>().is_some() {
+        return EXIT_USAGE;
+    }
+    if let Some(ev) = e.downcast_ref::<EvidenceError>() {
+        return match ev {
+            EvidenceError::Io { .. } | EvidenceError::Encode(_) => EXIT_ERROR,
+            _ => EXIT_EVIDENCE,
+        };
+    }
+    match e.downcast_ref::<StoreError>() {
+        Some(StoreError::Conflict { .. }) => EXIT_CONFLICT,
+        Some(StoreError::Refused(_)) => EXIT_REFUSED,
+        Some(se) if se.is_evidence_problem() => EXIT_EVIDENCE,
+        _ => EXIT_ERROR,
+    }
+}

@@ -1,0 +1,341 @@
+//! Plain-text rendering for the CLI. Every untrusted string goes through
+//! `sanitize` before it is printed.
+
+use std::fmt::Write;
+
+use nhi_triage::evidence::EvidenceRecord;
+use nhi_triage::model::{Case, CaseState, CaseStatus, DependencyGraph, RowKind, rfc3339};
+use nhi_triage::policy::{Assessment, Question, Status, WindowCheck, ago, days_since};
+use nhi_triage::text::sanitize;
+use time::OffsetDateTime;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+/// `s` sanitized, cut to `width` columns (with `…`) and padded to it.
+pub fn fit(s: &str, width: usize) -> String {
+    let s = sanitize(s);
+    let mut out = String::new();
+    let mut used = 0;
+    if s.width() <= width {
+        out.push_str(&s);
+        used = s.width();
+    } else {
+        for c in s.chars() {
+            let w = c.width().unwrap_or(0);
+            if used + w + 1 > width {
+                break;
+            }
+            out.push(c);
+            used += w;
+        }
+        out.push('…');
+        used += 1;
+    }
+    out.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
+    out
+}
+
+/// A table column: `fit` to one less than `width`, then a separating space.
+fn col(s: &str, width: usize) -> String {
+    let mut c = fit(s, width - 1);
+    c.push(' ');
+    c
+}
+
+pub fn date(t: OffsetDateTime) -> String {
+    let d = t.date();
+    format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+}
+
+/// The state as a reviewer reads it, with expiry flagged.
+pub fn state_label(status: &CaseStatus, now: OffsetDateTime) -> String {
+    if status.quarantine_expired(now) {
+        return "pending (quarantine expired)".into();
+    }
+    match &status.state {
+        CaseState::Quarantined { until } => {
+            let left = *until - now;
+            format!("quarantined ({}h left)", left.whole_hours())
+        }
+        CaseState::Escalated { to } => format!("escalated to {}", sanitize(to)),
+        other => other.name().into(),
+    }
+}
+
+pub fn status_glyph(s: Status) -> &'static str {
+    match s {
+        Status::Answered => "[x] answered",
+        Status::Partial => "[~] partial",
+        Status::Unknown => "[?] unknown",
+    }
+}
+
+pub struct ListRow<'a> {
+    pub case: &'a Case,
+    pub status: CaseStatus,
+    pub assessment: Assessment,
+}
+
+pub fn list_table(rows: &[ListRow<'_>], now: OffsetDateTime) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}{}{}{}{}{}{}{}{}",
+        col("ID", 12),
+        col("TIER", 7),
+        col("RECOMMEND", 11),
+        col("STATE", 24),
+        col("SEVERITY", 9),
+        col("PRIV", 6),
+        col("AGE", 6),
+        col("OWNER", 20),
+        "IDENTITY"
+    );
+    for r in rows {
+        let c = r.case;
+        let identity = format!("{} ({}/{})", c.identity.name, c.identity.kind, c.identity.provider);
+        let _ = writeln!(
+            out,
+            "{}{}{}{}{}{}{}{}{}",
+            col(&c.id, 12),
+            col(r.assessment.tier.name(), 7),
+            col(r.assessment.recommendation.name(), 11),
+            col(&state_label(&r.status, now), 24),
+            col(c.severity().map_or("-", |s| s.as_str()), 9),
+            col(c.identity.privilege.map_or("-", |p| p.as_str()), 6),
+            col(&format!("{}d", days_since(c.opened_at, now)), 6),
+            col(c.owner_team().unwrap_or("(unknown)"), 20),
+            sanitize(&identity)
+        );
+    }
+    out
+}
+
+pub fn show_case(
+    case: &Case,
+    status: &CaseStatus,
+    a: &Assessment,
+    history: &[EvidenceRecord],
+    now: OffsetDateTime,
+) -> String {
+    let mut o = String::new();
+    let s = |t: &str| sanitize(t).into_owned();
+    let _ = writeln!(o, "{}  {}", s(&case.id), s(&case.title));
+    let _ = writeln!(
+        o,
+        "  state {} (version {}) · opened {} ({})",
+        state_label(status, now),
+        status.version,
+        date(case.opened_at),
+        ago(days_since(case.opened_at, now))
+    );
+    if let Some(f) = &case.finding {
+        let _ = writeln!(
+            o,
+            "  finding {} · severity {} · source {}{}",
+            s(&f.kind),
+            f.severity.map_or("unknown", |l| l.as_str()),
+            s(f.source.as_deref().unwrap_or("unknown")),
+            f.summary.as_deref().map(|x| format!(" — {}", s(x))).unwrap_or_default()
+        );
+    }
+    if !case.tags.is_empty() {
+        let _ = writeln!(o, "  tags {}", s(&case.tags.join(", ")));
+    }
+
+    let id = &case.identity;
+    let _ = writeln!(o, "\nIdentity");
+    let _ = writeln!(
+        o,
+        "  {} · {} on {}{}",
+        s(&id.name),
+        s(&id.kind),
+        s(&id.provider),
+        id.account.as_deref().map(|x| format!(" (account {})", s(x))).unwrap_or_default()
+    );
+    let _ = writeln!(o, "  id {}", s(&id.id));
+    let _ = writeln!(
+        o,
+        "  created {} · last used {} · privilege {}",
+        id.created_at.map_or("unknown".into(), |t| format!("{} ({})", date(t), ago(days_since(t, now)))),
+        id.last_used_at.map_or("never".into(), |t| format!("{} ({})", date(t), ago(days_since(t, now)))),
+        id.privilege.map_or("unknown", |p| p.as_str())
+    );
+
+    let _ = writeln!(o, "\nOwnership");
+    match &case.owner {
+        None => {
+            let _ = writeln!(o, "  no owner recorded");
+        }
+        Some(owner) => {
+            let _ = writeln!(
+                o,
+                "  team {} · contact {} · basis {} · verified {}",
+                s(owner.team.as_deref().unwrap_or("(not named)")),
+                s(owner.contact.as_deref().unwrap_or("(none)")),
+                owner.basis.as_str(),
+                owner.verified_at.map_or("never".into(), |t| ago(days_since(t, now)))
+            );
+        }
+    }
+
+    write_tree(&mut o, case, now);
+
+    let _ = writeln!(o, "\nReadiness");
+    for (q, text, ans) in [
+        ("Q1", "Who depends on this identity?", &a.q1),
+        ("Q2", "What breaks if it is removed?", &a.q2),
+        ("Q3", "How quickly can restoration occur if the decision was wrong?", &a.q3),
+    ] {
+        write_question(&mut o, q, text, ans);
+    }
+
+    let c = &a.checks;
+    let _ = writeln!(o, "\nChecks");
+    let _ = writeln!(
+        o,
+        "  identity age {} · privilege {} · usage {} · criticality {}",
+        c.identity_age_days.map_or("unknown".into(), |d| format!("{d} days")),
+        c.privilege.map_or("unknown", |p| p.as_str()),
+        match (c.days_since_use, c.unused) {
+            (None, _) => "never used (unused)".to_string(),
+            (Some(d), true) => format!("last used {} (unused)", ago(d)),
+            (Some(d), false) => format!("last used {} (in use)", ago(d)),
+        },
+        c.criticality.map_or("unknown", |l| l.as_str())
+    );
+    let _ = writeln!(
+        o,
+        "  change window {}",
+        match &c.change_window {
+            WindowCheck::None => "none (no constraint)".to_string(),
+            WindowCheck::Open { ends_at } => format!("open until {}", rfc3339(*ends_at)),
+            WindowCheck::Closed { start, end } => format!("CLOSED ({} to {})", rfc3339(*start), rfc3339(*end)),
+        }
+    );
+    if a.quarantine_expired {
+        let _ = writeln!(o, "  ! quarantine expired without a decision");
+    }
+    if a.used_during_quarantine {
+        let _ = writeln!(o, "  ! used during quarantine: a legitimate dependency may exist");
+    }
+
+    let _ = writeln!(o, "\nRouting flags");
+    if a.routing.is_empty() {
+        let _ = writeln!(o, "  none");
+    }
+    for flag in &a.routing {
+        let _ = writeln!(o, "  ! {}: {}", flag.kind.name(), s(&flag.raised_by.join(", ")));
+    }
+
+    let _ = writeln!(
+        o,
+        "\nTier {} → recommend {}",
+        a.tier.name().to_uppercase(),
+        a.recommendation
+    );
+    for r in &a.tier_reasons {
+        let _ = writeln!(o, "  · {r}");
+    }
+
+    let _ = writeln!(o, "\nActions");
+    if a.actions.is_empty() {
+        let _ = writeln!(o, "  none: the case is {}", status.state.name());
+    }
+    for v in &a.actions {
+        let verdict = match (v.allowed, v.needs_override) {
+            (true, _) => "allowed",
+            (false, true) => "REFUSED (break-glass override possible)",
+            (false, false) => "REFUSED",
+        };
+        let _ = writeln!(o, "  {:<11}{verdict}", v.action.name());
+        for r in &v.reasons {
+            let _ = writeln!(o, "             - {r}");
+        }
+    }
+
+    let _ = writeln!(o, "\nHistory");
+    if history.is_empty() {
+        let _ = writeln!(o, "  no decisions yet");
+    }
+    for r in history {
+        let _ = writeln!(o, "  {}", history_line(r));
+    }
+    o
+}
+
+pub fn history_line(r: &EvidenceRecord) -> String {
+    format!(
+        "#{} {} {} {} ({} → {}){}: \"{}\"",
+        r.seq,
+        rfc3339(r.ts),
+        sanitize(&r.reviewer.to_string()),
+        r.action,
+        sanitize(&r.state_before.to_string()),
+        sanitize(&r.state_after.to_string()),
+        if r.override_ { " [BREAK-GLASS OVERRIDE]" } else { "" },
+        sanitize(&r.justification)
+    )
+}
+
+fn write_question(o: &mut String, q: &str, text: &str, ans: &Question) {
+    let _ = writeln!(o, "  {q} {text:<62} {}", status_glyph(ans.status));
+    for f in &ans.facts {
+        let _ = writeln!(o, "       + {f}");
+    }
+    for g in &ans.gaps {
+        let _ = writeln!(o, "       - {g}");
+    }
+}
+
+fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
+    let Some(deps) = &case.dependencies else {
+        let _ = writeln!(o, "\nDependency tree\n  no dependency map");
+        return;
+    };
+    let verified = deps
+        .verified_at
+        .map_or("never verified".into(), |t| format!("verified {}", ago(days_since(t, now))));
+    let _ = writeln!(o, "\nDependency tree (map {verified})");
+    let _ = writeln!(o, "  {} [identity]", sanitize(&case.identity.name));
+    let Some(graph) = DependencyGraph::of(case) else {
+        return;
+    };
+    let rows = graph.outline();
+    if rows.is_empty() {
+        let _ = writeln!(o, "  (no dependents)");
+    }
+    for row in rows {
+        let node = graph.node(row.node);
+        let indent = "   ".repeat(row.depth);
+        let mut badges = Vec::new();
+        if node.external == Some(true) {
+            badges.push("[external partner]");
+        }
+        if node.shared == Some(true) {
+            badges.push("[shared platform]");
+        }
+        let tail = match row.kind {
+            RowKind::First => String::new(),
+            RowKind::Cycle => "  ↺ cycle: already above".into(),
+            RowKind::Repeat => "  (shown above)".into(),
+        };
+        let _ = writeln!(
+            o,
+            "{indent}└─ {} {} ({}, {}){}{}",
+            sanitize(&node.id),
+            sanitize(node.name.as_deref().unwrap_or("")),
+            sanitize(node.kind.as_deref().unwrap_or("?")),
+            node.criticality.map_or("criticality unknown", |l| l.as_str()),
+            if badges.is_empty() { String::new() } else { format!(" {}", badges.join(" ")) },
+            tail
+        );
+    }
+    for d in &graph.dangling {
+        let _ = writeln!(
+            o,
+            "  ✗ dangling: {} uses {}, which is not in the map",
+            sanitize(&d.from),
+            sanitize(&d.missing)
+        );
+    }
+}

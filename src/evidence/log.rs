@@ -1,0 +1,316 @@
+//! The append-only, hash-chained evidence log on disk.
+//!
+//! Writers take an exclusive `flock` on the log file, check its tail, write
+//! one line and fsync before returning; readers take a shared lock so they
+//! never see a line half written. A torn tail (a crash mid-write) blocks
+//! appends until `repair` moves the torn bytes aside: no acknowledged record
+//! is ever rewritten.
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+use super::record::{EvidenceRecord, GENESIS_HASH, SealedLine};
+use super::EvidenceError;
+use super::verify::{ChainBreak, check_line};
+
+#[derive(Debug, Clone)]
+pub struct EvidenceLog {
+    path: PathBuf,
+}
+
+/// How far a reader has read: resume here to see only new records.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub offset: u64,
+    pub line: u64,
+    pub last_seq: u64,
+    pub last_hash: String,
+}
+
+impl Default for Cursor {
+    fn default() -> Self {
+        Self {
+            offset: 0,
+            line: 0,
+            last_seq: 0,
+            last_hash: GENESIS_HASH.to_string(),
+        }
+    }
+}
+
+/// Bytes after the last complete line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TornTail {
+    pub offset: u64,
+    pub len: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepairReport {
+    pub moved_bytes: u64,
+    pub side_file: Option<PathBuf>,
+}
+
+impl EvidenceLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self { path: path.into() }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io(&self, source: std::io::Error) -> EvidenceError {
+        EvidenceError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Opens (creating if needed) the log for reading and appending. A new
+    /// file's directory entry is fsync'd too, so the file survives a crash.
+    fn open(&self) -> Result<File, EvidenceError> {
+        let existed = self.path.exists();
+        let file = OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&self.path)
+            .map_err(|e| self.io(e))?;
+        if !existed {
+            sync_parent(&self.path).map_err(|e| self.io(e))?;
+        }
+        Ok(file)
+    }
+
+    /// Takes the exclusive writer lock (blocking until other writers finish).
+    pub fn lock(&self) -> Result<LockedLog<'_>, EvidenceError> {
+        let file = self.open()?;
+        file.lock().map_err(|e| self.io(e))?;
+        Ok(LockedLog { log: self, file })
+    }
+
+    /// Reads the complete records after `cursor` under a shared lock.
+    pub fn read_since(&self, cursor: &Cursor) -> Result<ReadOutcome, EvidenceError> {
+        if !self.path.exists() {
+            return Ok(ReadOutcome {
+                cursor: cursor.clone(),
+                ..ReadOutcome::default()
+            });
+        }
+        let file = File::open(&self.path).map_err(|e| self.io(e))?;
+        file.lock_shared().map_err(|e| self.io(e))?;
+        read_records(self, &file, cursor)
+    }
+
+    /// Checks the whole chain and names the first bad record.
+    pub fn verify(&self) -> Result<super::VerifyReport, EvidenceError> {
+        if !self.path.exists() {
+            return Ok(super::VerifyReport::empty());
+        }
+        let file = File::open(&self.path).map_err(|e| self.io(e))?;
+        file.lock_shared().map_err(|e| self.io(e))?;
+        super::verify::verify_reader(BufReader::with_capacity(1 << 20, file)).map_err(|e| self.io(e))
+    }
+
+    /// Moves a torn tail to a side file and truncates the log to its last
+    /// complete record. Whole records are never touched.
+    pub fn repair(&self) -> Result<RepairReport, EvidenceError> {
+        let locked = self.lock()?;
+        let Some(torn) = locked.torn_tail()? else {
+            return Ok(RepairReport {
+                moved_bytes: 0,
+                side_file: None,
+            });
+        };
+        let mut file = &locked.file;
+        let mut bytes = Vec::with_capacity(torn.len as usize);
+        file.seek(SeekFrom::Start(torn.offset)).map_err(|e| self.io(e))?;
+        file.read_to_end(&mut bytes).map_err(|e| self.io(e))?;
+        let side = side_file_name(&self.path);
+        let mut out = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&side)
+            .map_err(|e| self.io(e))?;
+        out.write_all(&bytes).map_err(|e| self.io(e))?;
+        out.sync_all().map_err(|e| self.io(e))?;
+        sync_parent(&side).map_err(|e| self.io(e))?;
+        locked.file.set_len(torn.offset).map_err(|e| self.io(e))?;
+        locked.file.sync_all().map_err(|e| self.io(e))?;
+        Ok(RepairReport {
+            moved_bytes: bytes.len() as u64,
+            side_file: Some(side),
+        })
+    }
+}
+
+fn side_file_name(path: &Path) -> PathBuf {
+    let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
+    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    name.push(format!(".torn-{stamp}"));
+    path.with_file_name(name)
+}
+
+fn sync_parent(path: &Path) -> std::io::Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => File::open(dir)?.sync_all(),
+        _ => File::open(".")?.sync_all(),
+    }
+}
+
+/// The log held under the exclusive lock; dropping it releases the lock.
+pub struct LockedLog<'a> {
+    log: &'a EvidenceLog,
+    file: File,
+}
+
+impl LockedLog<'_> {
+    /// Records written since `cursor` (other writers may have appended).
+    pub fn read_since(&self, cursor: &Cursor) -> Result<ReadOutcome, EvidenceError> {
+        read_records(self.log, &self.file, cursor)
+    }
+
+    /// The torn tail, if the file does not end with a complete line.
+    pub fn torn_tail(&self) -> Result<Option<TornTail>, EvidenceError> {
+        let len = self.file.metadata().map_err(|e| self.log.io(e))?.len();
+        if len == 0 {
+            return Ok(None);
+        }
+        let last_newline = find_last_newline(&self.file, len).map_err(|e| self.log.io(e))?;
+        let complete = last_newline.map_or(0, |p| p + 1);
+        Ok((complete < len).then_some(TornTail {
+            offset: complete,
+            len: len - complete,
+        }))
+    }
+
+    /// Seals `record` onto the chain after the current tail, writes it and
+    /// fsyncs. Returns the sealed record only once it is durable.
+    pub fn append(&mut self, mut record: EvidenceRecord) -> Result<EvidenceRecord, EvidenceError> {
+        if let Some(torn) = self.torn_tail()? {
+            return Err(EvidenceError::TornTail {
+                path: self.log.path.clone(),
+                offset: torn.offset,
+                len: torn.len,
+            });
+        }
+        let (last_seq, last_hash) = self.tail()?;
+        let line = record
+            .seal(last_seq + 1, &last_hash)
+            .map_err(|e| EvidenceError::Encode(e.to_string()))?;
+        // One write of the whole line on an O_APPEND file, then fdatasync.
+        (&self.file).write_all(&line).map_err(|e| self.log.io(e))?;
+        self.file.sync_data().map_err(|e| self.log.io(e))?;
+        Ok(record)
+    }
+
+    /// `seq` and `hash` of the last record, read from the file's end.
+    fn tail(&self) -> Result<(u64, String), EvidenceError> {
+        let len = self.file.metadata().map_err(|e| self.log.io(e))?.len();
+        if len == 0 {
+            return Ok((0, GENESIS_HASH.to_string()));
+        }
+        // The file ends with '\n' (no torn tail): find the newline before it.
+        let start = find_last_newline(&self.file, len - 1)
+            .map_err(|e| self.log.io(e))?
+            .map_or(0, |p| p + 1);
+        let mut line = vec![0; (len - 1 - start) as usize];
+        read_exact_at(&self.file, &mut line, start).map_err(|e| self.log.io(e))?;
+        let sealed = SealedLine::parse(&line).ok_or_else(|| EvidenceError::BadTail {
+            path: self.log.path.clone(),
+        })?;
+        let hash = String::from_utf8_lossy(sealed.hash).into_owned();
+        Ok((sealed.seq, hash))
+    }
+}
+
+fn read_exact_at(file: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.read_exact_at(buf, offset)
+}
+
+/// Offset of the last '\n' in `file[..end]`, reading backwards in blocks.
+fn find_last_newline(file: &File, end: u64) -> std::io::Result<Option<u64>> {
+    const BLOCK: u64 = 64 * 1024;
+    let mut hi = end;
+    let mut buf = vec![0u8; BLOCK as usize];
+    while hi > 0 {
+        let lo = hi.saturating_sub(BLOCK);
+        let chunk = &mut buf[..(hi - lo) as usize];
+        read_exact_at(file, chunk, lo)?;
+        if let Some(p) = chunk.iter().rposition(|&b| b == b'\n') {
+            return Ok(Some(lo + p as u64));
+        }
+        hi = lo;
+    }
+    Ok(None)
+}
+
+/// What a read found: the new records, where to resume, and whatever stopped
+/// it early.
+#[derive(Debug, Default)]
+pub struct ReadOutcome {
+    pub records: Vec<EvidenceRecord>,
+    pub cursor: Cursor,
+    pub torn: Option<TornTail>,
+    pub broken: Option<ChainBreak>,
+}
+
+/// Reads and chain-checks the complete lines after `cursor`; stops at the
+/// first break (nothing after a break can be trusted).
+fn read_records(log: &EvidenceLog, file: &File, cursor: &Cursor) -> Result<ReadOutcome, EvidenceError> {
+    let len = file.metadata().map_err(|e| log.io(e))?.len();
+    if len < cursor.offset {
+        return Err(EvidenceError::Shrunk {
+            path: log.path.clone(),
+            was: cursor.offset,
+            now: len,
+        });
+    }
+    let mut reader = BufReader::with_capacity(1 << 20, file);
+    reader.seek(SeekFrom::Start(cursor.offset)).map_err(|e| log.io(e))?;
+    let mut out = ReadOutcome {
+        cursor: cursor.clone(),
+        ..ReadOutcome::default()
+    };
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|e| log.io(e))?;
+        if n == 0 {
+            return Ok(out);
+        }
+        if line.last() != Some(&b'\n') {
+            out.torn = Some(TornTail {
+                offset: out.cursor.offset,
+                len: n as u64,
+            });
+            return Ok(out);
+        }
+        let body = &line[..n - 1];
+        let line_no = out.cursor.line + 1;
+        let checked = check_line(body, line_no, out.cursor.last_seq + 1, out.cursor.last_hash.as_bytes())
+            .and_then(|_| {
+                serde_json::from_slice::<EvidenceRecord>(body).map_err(|e| ChainBreak {
+                    seq: out.cursor.last_seq + 1,
+                    line: line_no,
+                    reason: format!("not a valid evidence record: {e}"),
+                })
+            });
+        match checked {
+            Ok(record) => {
+                out.cursor.offset += n as u64;
+                out.cursor.line = line_no;
+                out.cursor.last_seq = record.seq;
+                out.cursor.last_hash.clone_from(&record.hash);
+                out.records.push(record);
+            }
+            Err(b) => {
+                out.broken = Some(b);
+                return Ok(out);
+            }
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! The evidence record: one decision, as it is kept forever.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::model::{Action, CaseState, Reviewer};
+use crate::policy::{PolicyRef, Status, Tier};
+
+/// `prev_hash` of the first record.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The readiness check as it stood when the decision was made.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadinessSummary {
+    pub q1: Status,
+    pub q2: Status,
+    pub q3: Status,
+    pub tier: Tier,
+    pub recommendation: Action,
+    pub gaps: Vec<String>,
+}
+
+/// One line of `evidence.jsonl`. Field order is part of the format: the
+/// hash covers the line's bytes as written, and `prev_hash` comes last
+/// before `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceRecord {
+    pub seq: u64,
+    pub id: Uuid,
+    #[serde(with = "time::serde::rfc3339")]
+    pub ts: OffsetDateTime,
+    pub case_id: String,
+    pub identity_id: String,
+    pub reviewer: Reviewer,
+    pub action: Action,
+    pub justification: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub quarantine_until: Option<OffsetDateTime>,
+    pub escalate_to: Option<String>,
+    #[serde(rename = "override")]
+    pub override_: bool,
+    /// On approve of an escalated case: who escalated it.
+    pub escalated_by: Option<String>,
+    pub readiness: ReadinessSummary,
+    pub policy: PolicyRef,
+    /// The case version the decision was made at; the case is at
+    /// `case_version + 1` after it.
+    pub case_version: u64,
+    pub state_before: CaseState,
+    pub state_after: CaseState,
+    pub controls: Vec<String>,
+    pub prev_hash: String,
+    /// Empty until the log seals the record.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub hash: String,
+}
+
+/// Length of `,"hash":"<64 hex>"}` at the end of every sealed line.
+pub(crate) const HASH_SUFFIX_LEN: usize = 75;
+
+impl EvidenceRecord {
+    /// Sets `seq` and `prev_hash`, computes `hash`, and returns the line to
+    /// write (with its newline).
+    pub(crate) fn seal(&mut self, seq: u64, prev_hash: &str) -> Result<Vec<u8>, serde_json::Error> {
+        self.seq = seq;
+        self.prev_hash = prev_hash.to_string();
+        self.hash.clear();
+        let mut body = serde_json::to_vec(self)?;
+        self.hash = hex::encode(Sha256::digest(&body));
+        body.pop(); // the closing brace
+        body.extend_from_slice(b",\"hash\":\"");
+        body.extend_from_slice(self.hash.as_bytes());
+        body.extend_from_slice(b"\"}\n");
+        Ok(body)
+    }
+}
+
+/// The parts of a sealed line that verification needs, found by position
+/// alone (no JSON parse), so verifying costs little more than hashing.
+pub(crate) struct SealedLine<'a> {
+    pub seq: u64,
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+    /// The canonical bytes without the closing brace; hash = SHA-256(body + "}").
+    pub body_without_brace: &'a [u8],
+}
+
+impl<'a> SealedLine<'a> {
+    pub fn parse(line: &'a [u8]) -> Option<Self> {
+        let len = line.len();
+        if len < HASH_SUFFIX_LEN + 20 {
+            return None;
+        }
+        let (body, suffix) = line.split_at(len - HASH_SUFFIX_LEN);
+        let hash = suffix.strip_prefix(b",\"hash\":\"")?.strip_suffix(b"\"}")?;
+        let before_prev = body.strip_suffix(b"\"")?;
+        let prev_start = before_prev.len().checked_sub(64)?;
+        let (head, prev_hash) = before_prev.split_at(prev_start);
+        head.strip_suffix(b",\"prev_hash\":\"")?;
+        if !is_hex64(hash) || !is_hex64(prev_hash) {
+            return None;
+        }
+        let digits = line.strip_prefix(b"{\"seq\":")?;
+        let end = digits.iter().position(|b| !b.is_ascii_digit())?;
+        let seq = std::str::from_utf8(&digits[..end]).ok()?.parse().ok()?;
+        Some(SealedLine {
+            seq,
+            prev_hash,
+            hash,
+            body_without_brace: body,
+        })
+    }
+
+    pub fn hash_matches(&self) -> bool {
+        let mut h = Sha256::new();
+        h.update(self.body_without_brace);
+        h.update(b"}");
+        let digest = h.finalize();
+        let mut hex_buf = [0u8; 64];
+        // Infallible: the buffer is exactly twice the digest length.
+        if hex::encode_to_slice(digest, &mut hex_buf).is_err() {
+            return false;
+        }
+        hex_buf == self.hash
+    }
+}
+
+fn is_hex64(b: &[u8]) -> bool {
+    b.len() == 64 && b.iter().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+}

@@ -1,0 +1,11 @@
+//! nhi-triage: decide what to do about risky non-human identities, on the record.
+//!
+//! The core (`model`, `policy`, `evidence`, `store`) knows nothing of
+//! terminals or HTTP.
+
+pub mod model;
+pub mod demo;
+pub mod evidence;
+pub mod policy;
+pub mod store;
+pub mod text;

@@ -1,0 +1,239 @@
+//! The case format: what detection hands us about one risky identity.
+//!
+//! Every fact that may be missing in a real estate is an `Option`; `None`
+//! means "not known" and is never replaced by a guess.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// One pending remediation case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Case {
+    pub id: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub opened_at: OffsetDateTime,
+    pub title: String,
+    pub identity: Identity,
+    #[serde(default)]
+    pub finding: Option<Finding>,
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    #[serde(default)]
+    pub criticality: Option<Level>,
+    #[serde(default)]
+    pub dependencies: Option<Dependencies>,
+    #[serde(default)]
+    pub action: Option<ProposedAction>,
+    #[serde(default)]
+    pub change_window: Option<ChangeWindow>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+}
+
+/// The non-human identity under review.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Identity {
+    pub id: String,
+    pub name: String,
+    /// api_key, service_account, token, secret, certificate, oauth_app, ...
+    /// Kept open: new kinds appear faster than we release.
+    pub kind: String,
+    pub provider: String,
+    #[serde(default)]
+    pub account: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub created_at: Option<OffsetDateTime>,
+    /// `None`: never used (or never observed), which counts as unused.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_used_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub privilege: Option<Privilege>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub severity: Option<Level>,
+    #[serde(default)]
+    pub source: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub detected_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub summary: Option<String>,
+    /// OWASP NHI Top 10 2025 id, e.g. `NHI1:2025`.
+    #[serde(default)]
+    pub owasp: Option<String>,
+    #[serde(default)]
+    pub refs: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Owner {
+    #[serde(default)]
+    pub team: Option<String>,
+    #[serde(default)]
+    pub contact: Option<String>,
+    pub basis: OwnerBasis,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+}
+
+/// How we know who owns the identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerBasis {
+    Explicit,
+    Inferred,
+    Unknown,
+}
+
+/// Severity and business criticality share one scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    Critical,
+    High,
+    Medium,
+    Low,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Privilege {
+    Admin,
+    Write,
+    Read,
+}
+
+/// The dependency map: who uses the identity, directly or through others.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Dependencies {
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub verified_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub nodes: Vec<DependencyNode>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DependencyNode {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub kind: Option<String>,
+    #[serde(default)]
+    pub criticality: Option<Level>,
+    #[serde(default)]
+    pub external: Option<bool>,
+    #[serde(default)]
+    pub shared: Option<bool>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub last_seen_at: Option<OffsetDateTime>,
+    /// Edges from this node to what it depends on.
+    #[serde(default)]
+    pub uses: Vec<String>,
+}
+
+/// What approving the case would do to the identity.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ProposedAction {
+    pub kind: ActionKind,
+    #[serde(default)]
+    pub reversible: Option<bool>,
+    #[serde(default)]
+    pub verifiable: Option<bool>,
+    #[serde(default)]
+    pub rollback: Option<Rollback>,
+    #[serde(default)]
+    pub hot_reload: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Rotate,
+    Revoke,
+    Disable,
+    Delete,
+    ReduceScope,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Rollback {
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub tested_at: Option<OffsetDateTime>,
+    #[serde(default)]
+    pub restore_minutes: Option<u32>,
+}
+
+/// An approved change window: open when `now` is in `[start, end)`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChangeWindow {
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub end: OffsetDateTime,
+}
+
+impl ChangeWindow {
+    pub fn is_open(&self, now: OffsetDateTime) -> bool {
+        self.start <= now && now < self.end
+    }
+}
+
+impl Level {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Critical => "critical",
+            Level::High => "high",
+            Level::Medium => "medium",
+            Level::Low => "low",
+        }
+    }
+}
+
+impl Privilege {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Privilege::Admin => "admin",
+            Privilege::Write => "write",
+            Privilege::Read => "read",
+        }
+    }
+}
+
+impl OwnerBasis {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OwnerBasis::Explicit => "explicit",
+            OwnerBasis::Inferred => "inferred",
+            OwnerBasis::Unknown => "unknown",
+        }
+    }
+}
+
+impl ActionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ActionKind::Rotate => "rotate",
+            ActionKind::Revoke => "revoke",
+            ActionKind::Disable => "disable",
+            ActionKind::Delete => "delete",
+            ActionKind::ReduceScope => "reduce_scope",
+        }
+    }
+}
+
+impl Case {
+    pub fn severity(&self) -> Option<Level> {
+        self.finding.as_ref().and_then(|f| f.severity)
+    }
+
+    pub fn owner_team(&self) -> Option<&str> {
+        self.owner.as_ref().and_then(|o| o.team.as_deref())
+    }
+}

@@ -1,0 +1,369 @@
+//! The dependency map as a graph we can walk safely.
+//!
+//! Real estates have cycles, dangling ids and duplicated nodes; every walk here
+//! visits a node at most once, so none of them can loop or crash.
+
+use std::collections::HashMap;
+
+use super::case::{Case, DependencyNode};
+
+/// A node of the map, or the identity itself (the root).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Target {
+    Root,
+    Node(usize),
+}
+
+/// A `uses` id that names nothing in the map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DanglingRef {
+    pub from: String,
+    pub missing: String,
+}
+
+/// An edge `from → to` that closes a cycle among the dependents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CycleEdge {
+    pub from: String,
+    pub to: String,
+}
+
+#[derive(Debug)]
+pub struct DependencyGraph<'a> {
+    root_id: &'a str,
+    nodes: &'a [DependencyNode],
+    index: HashMap<&'a str, usize>,
+    /// `users[i]`: the nodes that use node `i` (reverse `uses` edges).
+    users: Vec<Vec<usize>>,
+    root_users: Vec<usize>,
+    pub dangling: Vec<DanglingRef>,
+    /// Node ids seen more than once (the first wins) or equal to the identity's id.
+    pub duplicates: Vec<String>,
+}
+
+impl<'a> DependencyGraph<'a> {
+    /// The graph of a case's map; `None` when the case has no map at all.
+    pub fn of(case: &'a Case) -> Option<Self> {
+        let deps = case.dependencies.as_ref()?;
+        Some(Self::build(&case.identity.id, &deps.nodes))
+    }
+
+    pub fn build(root_id: &'a str, nodes: &'a [DependencyNode]) -> Self {
+        let mut index = HashMap::with_capacity(nodes.len());
+        let mut duplicates = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            if node.id == root_id || index.contains_key(node.id.as_str()) {
+                duplicates.push(node.id.clone());
+            } else {
+                index.insert(node.id.as_str(), i);
+            }
+        }
+        let mut users = vec![Vec::new(); nodes.len()];
+        let mut root_users = Vec::new();
+        let mut dangling = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            if index.get(node.id.as_str()) != Some(&i) {
+                continue; // a duplicate: ignored, reported above
+            }
+            for used in &node.uses {
+                if used == root_id {
+                    push_once(&mut root_users, i);
+                } else if let Some(&j) = index.get(used.as_str()) {
+                    push_once(&mut users[j], i);
+                } else {
+                    dangling.push(DanglingRef {
+                        from: node.id.clone(),
+                        missing: used.clone(),
+                    });
+                }
+            }
+        }
+        Self {
+            root_id,
+            nodes,
+            index,
+            users,
+            root_users,
+            dangling,
+            duplicates,
+        }
+    }
+
+    pub fn root_id(&self) -> &str {
+        self.root_id
+    }
+
+    pub fn node(&self, i: usize) -> &'a DependencyNode {
+        &self.nodes[i]
+    }
+
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The nodes that use `target` directly.
+    pub fn direct_users(&self, target: Target) -> &[usize] {
+        match target {
+            Target::Root => &self.root_users,
+            Target::Node(i) => &self.users[i],
+        }
+    }
+
+    /// Every node that reaches the identity through `uses` edges, nearest first,
+    /// each once.
+    pub fn transitive_dependents(&self) -> Vec<usize> {
+        let mut seen = vec![false; self.nodes.len()];
+        let mut order = Vec::new();
+        let mut frontier: Vec<usize> = self.root_users.clone();
+        for &i in &frontier {
+            seen[i] = true;
+        }
+        while !frontier.is_empty() {
+            order.extend_from_slice(&frontier);
+            let mut next = Vec::new();
+            for &i in &frontier {
+                for &u in &self.users[i] {
+                    if !seen[u] {
+                        seen[u] = true;
+                        next.push(u);
+                    }
+                }
+            }
+            frontier = next;
+        }
+        order
+    }
+
+    /// Edges among the dependents that close a cycle (including a node that
+    /// uses itself), found by a depth-first walk from the identity.
+    pub fn cycles(&self) -> Vec<CycleEdge> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Mark {
+            New,
+            OnPath,
+            Done,
+        }
+        let mut mark = vec![Mark::New; self.nodes.len()];
+        let mut found = Vec::new();
+        // Explicit stack of (node, next child position): no recursion depth limit.
+        let mut stack: Vec<(usize, usize)> = Vec::new();
+        for &start in &self.root_users {
+            if mark[start] != Mark::New {
+                continue;
+            }
+            mark[start] = Mark::OnPath;
+            stack.push((start, 0));
+            while let Some(&mut (node, ref mut pos)) = stack.last_mut() {
+                if let Some(&user) = self.users[node].get(*pos) {
+                    *pos += 1;
+                    match mark[user] {
+                        Mark::New => {
+                            mark[user] = Mark::OnPath;
+                            stack.push((user, 0));
+                        }
+                        Mark::OnPath => found.push(CycleEdge {
+                            from: self.nodes[user].id.clone(),
+                            to: self.nodes[node].id.clone(),
+                        }),
+                        Mark::Done => {}
+                    }
+                } else {
+                    mark[node] = Mark::Done;
+                    stack.pop();
+                }
+            }
+        }
+        found
+    }
+}
+
+/// How a row of the outline relates to what was shown before it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    /// The node's first appearance; its users follow, one level deeper.
+    First,
+    /// The node is already on the path above: a cycle, not expanded again.
+    Cycle,
+    /// The node was shown in another branch; not expanded again.
+    Repeat,
+}
+
+/// One row of the dependency tree as text: the identity's users at depth 1,
+/// their users at depth 2, and so on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutlineRow {
+    pub depth: usize,
+    pub node: usize,
+    pub kind: RowKind,
+}
+
+impl DependencyGraph<'_> {
+    /// The tree under the identity, depth first. Each node is expanded once;
+    /// cycles and repeats appear as marked references, so the outline is at
+    /// most one row per edge.
+    pub fn outline(&self) -> Vec<OutlineRow> {
+        let mut rows = Vec::new();
+        let mut shown = vec![false; self.nodes.len()];
+        let mut on_path = vec![false; self.nodes.len()];
+        // (node, depth, next user position); the root's users start at depth 1.
+        let mut stack: Vec<(usize, usize, usize)> = Vec::new();
+        for &start in &self.root_users {
+            self.visit(start, 1, &mut rows, &mut shown, &mut on_path, &mut stack);
+            while let Some(&mut (node, depth, ref mut pos)) = stack.last_mut() {
+                if let Some(&user) = self.users[node].get(*pos) {
+                    *pos += 1;
+                    self.visit(user, depth + 1, &mut rows, &mut shown, &mut on_path, &mut stack);
+                } else {
+                    on_path[node] = false;
+                    stack.pop();
+                }
+            }
+        }
+        rows
+    }
+
+    fn visit(
+        &self,
+        node: usize,
+        depth: usize,
+        rows: &mut Vec<OutlineRow>,
+        shown: &mut [bool],
+        on_path: &mut [bool],
+        stack: &mut Vec<(usize, usize, usize)>,
+    ) {
+        let kind = if on_path[node] {
+            RowKind::Cycle
+        } else if shown[node] {
+            RowKind::Repeat
+        } else {
+            RowKind::First
+        };
+        rows.push(OutlineRow { depth, node, kind });
+        if kind == RowKind::First {
+            shown[node] = true;
+            on_path[node] = true;
+            stack.push((node, depth, 0));
+        }
+    }
+}
+
+fn push_once(list: &mut Vec<usize>, i: usize) {
+    if !list.contains(&i) {
+        list.push(i);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(id: &str, uses: &[&str]) -> DependencyNode {
+        DependencyNode {
+            id: id.into(),
+            name: None,
+            kind: None,
+            criticality: None,
+            external: None,
+            shared: None,
+            last_seen_at: None,
+            uses: uses.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn transitive_dependents_are_found_once_each() {
+        let nodes = vec![
+            node("a", &["root"]),
+            node("b", &["a"]),
+            node("c", &["b", "a"]),
+            node("unrelated", &[]),
+        ];
+        let g = DependencyGraph::build("root", &nodes);
+        let ids: Vec<_> = g
+            .transitive_dependents()
+            .iter()
+            .map(|&i| g.node(i).id.as_str())
+            .collect();
+        assert_eq!(ids, ["a", "b", "c"]);
+        assert!(g.cycles().is_empty());
+    }
+
+    #[test]
+    fn cycles_and_self_loops_terminate_and_are_reported() {
+        let nodes = vec![
+            node("a", &["root", "b"]),
+            node("b", &["a"]),
+            node("s", &["s", "root"]),
+        ];
+        let g = DependencyGraph::build("root", &nodes);
+        assert_eq!(g.transitive_dependents().len(), 3);
+        let cycles = g.cycles();
+        assert_eq!(cycles.len(), 2, "{cycles:?}");
+        assert!(cycles.iter().any(|c| c.from == "s" && c.to == "s"));
+    }
+
+    #[test]
+    fn dangling_ids_and_duplicates_are_reported() {
+        let nodes = vec![
+            node("a", &["root", "ghost"]),
+            node("a", &["root"]),
+            node("root", &[]),
+        ];
+        let g = DependencyGraph::build("root", &nodes);
+        assert_eq!(
+            g.dangling,
+            vec![DanglingRef {
+                from: "a".into(),
+                missing: "ghost".into()
+            }]
+        );
+        assert_eq!(g.duplicates, ["a", "root"]);
+        assert_eq!(g.transitive_dependents(), [0]);
+    }
+
+    #[test]
+    fn the_outline_marks_cycles_and_repeats_once() {
+        let nodes = vec![
+            node("a", &["root", "b"]),
+            node("b", &["a"]),
+            node("c", &["a", "root"]),
+        ];
+        let g = DependencyGraph::build("root", &nodes);
+        let rows: Vec<_> = g
+            .outline()
+            .iter()
+            .map(|r| (r.depth, g.node(r.node).id.as_str(), r.kind))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                (1, "a", RowKind::First),
+                (2, "b", RowKind::First),
+                (3, "a", RowKind::Cycle),
+                (2, "c", RowKind::First),
+                (1, "c", RowKind::Repeat),
+            ]
+        );
+    }
+
+    #[test]
+    fn a_long_chain_does_not_overflow_the_stack() {
+        let n = 100_000;
+        let nodes: Vec<_> = (0..n)
+            .map(|i| {
+                let used = if i == 0 {
+                    "root".to_string()
+                } else {
+                    format!("n{}", i - 1)
+                };
+                DependencyNode {
+                    uses: vec![used],
+                    ..node(&format!("n{i}"), &[])
+                }
+            })
+            .collect();
+        let g = DependencyGraph::build("root", &nodes);
+        assert_eq!(g.transitive_dependents().len(), n);
+        assert!(g.cycles().is_empty());
+    }
+}

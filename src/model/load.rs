@@ -1,0 +1,227 @@
+//! Loading cases from `*.jsonl` (one object a line) and `*.json` (an array).
+//!
+//! A bad line never stops the load: it becomes a [`LoadProblem`] naming the
+//! file and line, and every good case still loads.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde_json::value::RawValue;
+
+use super::case::Case;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadProblem {
+    pub file: PathBuf,
+    /// 1-based; 0 when the problem concerns the whole file.
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for LoadProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct LoadReport {
+    pub cases: Vec<Case>,
+    /// Where each case came from, parallel to `cases`.
+    pub origins: Vec<CaseOrigin>,
+    /// The files read, indexed by [`CaseOrigin::file`].
+    pub files: Vec<PathBuf>,
+    pub problems: Vec<LoadProblem>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CaseOrigin {
+    pub file: u32,
+    pub line: u32,
+}
+
+impl LoadReport {
+    fn file_index(&mut self, path: &Path) -> u32 {
+        if self.files.last().map(PathBuf::as_path) != Some(path) {
+            self.files.push(path.to_path_buf());
+        }
+        (self.files.len() - 1) as u32
+    }
+
+    fn push(&mut self, case: Case, file: u32, line: usize) {
+        self.cases.push(case);
+        self.origins.push(CaseOrigin {
+            file,
+            line: line as u32,
+        });
+    }
+
+    /// `file:line` where a loaded case was defined.
+    pub fn origin_of(&self, index: usize) -> Option<(&Path, usize)> {
+        let o = self.origins.get(index)?;
+        Some((self.files.get(o.file as usize)?.as_path(), o.line as usize))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read case directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Loads every `*.jsonl` and `*.json` file of `dir`, in name order; duplicate
+/// case ids are reported and the first one wins.
+pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Dir {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl" | "json")))
+        .collect();
+    files.sort();
+    let mut report = LoadReport::default();
+    for file in files {
+        load_file(&file, &mut report);
+    }
+    drop_duplicate_ids(&mut report);
+    Ok(report)
+}
+
+/// Loads one file into `report` (problems included).
+pub fn load_file(path: &Path, report: &mut LoadReport) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => {
+            report.problems.push(LoadProblem {
+                file: path.to_path_buf(),
+                line: 0,
+                message: format!("cannot read: {e}"),
+            });
+            return;
+        }
+    };
+    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+        parse_json_array(path, &text, report);
+    } else {
+        parse_jsonl(path, &text, report);
+    }
+}
+
+/// Parses JSON-lines text; blank lines are allowed.
+pub fn parse_jsonl(path: &Path, text: &str, report: &mut LoadReport) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let file = report.file_index(path);
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Case>(line) {
+            Ok(case) => report.push(case, file, n + 1),
+            Err(e) => report.problems.push(LoadProblem {
+                file: path.to_path_buf(),
+                line: n + 1,
+                message: describe(&e, line),
+            }),
+        }
+    }
+}
+
+/// Parses a JSON array of cases; each bad element is reported at the line
+/// where it starts.
+pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let elements: Vec<&RawValue> = match serde_json::from_str(text) {
+        Ok(elements) => elements,
+        Err(e) => {
+            report.problems.push(LoadProblem {
+                file: path.to_path_buf(),
+                line: e.line(),
+                message: format!("not a JSON array of cases: {e}"),
+            });
+            return;
+        }
+    };
+    let file = report.file_index(path);
+    for (i, raw) in elements.into_iter().enumerate() {
+        let source = raw.get();
+        // RawValue borrows from `text`, so its offset gives the line.
+        let offset = (source.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+        let start_line = line_of(text, offset);
+        match serde_json::from_str::<Case>(source) {
+            Ok(case) => report.push(case, file, start_line),
+            Err(e) => {
+                report.problems.push(LoadProblem {
+                    file: path.to_path_buf(),
+                    line: start_line + e.line().saturating_sub(1),
+                    message: format!("element {}: {}", i, describe(&e, source)),
+                });
+            }
+        }
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    let offset = offset.min(text.len());
+    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// serde's message, with the case id when the object got that far.
+fn describe(e: &serde_json::Error, source: &str) -> String {
+    let id = serde_json::from_str::<IdOnly>(source).ok().and_then(|c| c.id);
+    let what = e.to_string();
+    // serde appends " at line L column C"; the caller gives the line already.
+    let what = match what.rfind(" at line ") {
+        Some(pos) => format!("{} (column {})", &what[..pos], e.column()),
+        None => what,
+    };
+    match id {
+        Some(id) => format!("case {}: {}", crate::text::sanitize(&id), what),
+        None => what,
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct IdOnly {
+    id: Option<String>,
+}
+
+fn drop_duplicate_ids(report: &mut LoadReport) {
+    let mut keep = vec![true; report.cases.len()];
+    {
+        let mut seen: HashSet<&str> = HashSet::with_capacity(report.cases.len());
+        for (i, case) in report.cases.iter().enumerate() {
+            keep[i] = seen.insert(case.id.as_str());
+        }
+    }
+    if keep.iter().all(|&k| k) {
+        return;
+    }
+    let cases = std::mem::take(&mut report.cases);
+    let origins = std::mem::take(&mut report.origins);
+    for ((case, origin), keep) in cases.into_iter().zip(origins).zip(keep) {
+        if keep {
+            report.cases.push(case);
+            report.origins.push(origin);
+        } else {
+            report.problems.push(LoadProblem {
+                file: report.files[origin.file as usize].clone(),
+                line: origin.line as usize,
+                message: format!(
+                    "duplicate case id {}: skipped, the first one loaded is kept",
+                    crate::text::sanitize(&case.id)
+                ),
+            });
+        }
+    }
+}

@@ -1,0 +1,279 @@
+//! `assess`: readiness, checks, routing, blast radius, tier, recommendation
+//! and the actions allowed, from a case, its state, the policy and `now`.
+//! Pure: the same inputs always give the same assessment.
+
+use std::cmp::Ordering;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::Policy;
+use super::age::{Freshness, days_since};
+use super::lifecycle::{ActionVerdict, verdicts};
+use super::readiness::{BlastRadius, Question, Status, q1, q2, q3};
+use crate::model::{Action, ActionKind, Case, CaseStatus, DependencyGraph, Level, Privilege};
+use crate::text::sanitize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tier {
+    Low,
+    Medium,
+    High,
+}
+
+impl Tier {
+    pub fn name(self) -> &'static str {
+        match self {
+            Tier::Low => "low",
+            Tier::Medium => "medium",
+            Tier::High => "high",
+        }
+    }
+
+    /// The tiered model: high escalates, medium contains, low may complete.
+    pub fn recommendation(self) -> Action {
+        match self {
+            Tier::Low => Action::Approve,
+            Tier::Medium => Action::Quarantine,
+            Tier::High => Action::Escalate,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RoutingKind {
+    CriticalWorkload,
+    ExternalPartner,
+    SharedPlatform,
+}
+
+impl RoutingKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            RoutingKind::CriticalWorkload => "critical workload",
+            RoutingKind::ExternalPartner => "external partner",
+            RoutingKind::SharedPlatform => "shared platform",
+        }
+    }
+}
+
+/// A routing flag and what raised it (dependent ids, or the identity itself
+/// when the case's own criticality is critical).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RoutingFlag {
+    pub kind: RoutingKind,
+    pub raised_by: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum WindowCheck {
+    /// No window: no constraint.
+    None,
+    Open {
+        #[serde(with = "time::serde::rfc3339")]
+        ends_at: OffsetDateTime,
+    },
+    Closed {
+        #[serde(with = "time::serde::rfc3339")]
+        start: OffsetDateTime,
+        #[serde(with = "time::serde::rfc3339")]
+        end: OffsetDateTime,
+    },
+}
+
+impl WindowCheck {
+    pub fn allows_change(&self) -> bool {
+        !matches!(self, WindowCheck::Closed { .. })
+    }
+}
+
+/// The policy checks shown beside the questions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checks {
+    pub identity_age_days: Option<i64>,
+    pub privilege: Option<Privilege>,
+    /// Days since last use; `None` when never used.
+    pub days_since_use: Option<i64>,
+    pub unused: bool,
+    pub criticality: Option<Level>,
+    pub change_window: WindowCheck,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Assessment {
+    pub q1: Question,
+    pub q2: Question,
+    pub q3: Question,
+    pub checks: Checks,
+    pub routing: Vec<RoutingFlag>,
+    pub blast_radius: BlastRadius,
+    pub tier: Tier,
+    pub tier_reasons: Vec<String>,
+    pub recommendation: Action,
+    /// Back in the queue because a quarantine ran out undecided.
+    pub quarantine_expired: bool,
+    /// Used after its quarantine began: a legitimate dependency may exist.
+    pub used_during_quarantine: bool,
+    pub actions: Vec<ActionVerdict>,
+}
+
+impl Assessment {
+    /// Every gap of the three questions, prefixed by its question.
+    pub fn gaps(&self) -> Vec<String> {
+        [("Q1", &self.q1), ("Q2", &self.q2), ("Q3", &self.q3)]
+            .iter()
+            .flat_map(|(q, a)| a.gaps.iter().map(move |g| format!("{q}: {g}")))
+            .collect()
+    }
+
+    pub fn verdict(&self, action: Action) -> Option<&ActionVerdict> {
+        self.actions.iter().find(|v| v.action == action)
+    }
+}
+
+pub fn assess(case: &Case, status: &CaseStatus, policy: &Policy, now: OffsetDateTime) -> Assessment {
+    let graph = DependencyGraph::of(case);
+    let blast_radius = BlastRadius::of(graph.as_ref());
+    let q1 = q1(case, &blast_radius, policy, now);
+    let q2 = q2(&q1, &blast_radius);
+    let q3 = q3(case, policy, now);
+    let checks = checks(case, policy, now);
+    let routing = routing(case, &blast_radius);
+    let (tier, tier_reasons) = tier(case, [&q1, &q2, &q3], &checks, &routing);
+    let quarantine_expired = status.quarantine_expired(now);
+    let used_during_quarantine = match (status.quarantined_at, case.identity.last_used_at) {
+        (Some(start), Some(used)) => used > start,
+        _ => false,
+    };
+    let mut assessment = Assessment {
+        q1,
+        q2,
+        q3,
+        checks,
+        routing,
+        blast_radius,
+        tier,
+        tier_reasons,
+        recommendation: tier.recommendation(),
+        quarantine_expired,
+        used_during_quarantine,
+        actions: Vec::new(),
+    };
+    assessment.actions = verdicts(status, &assessment, policy, now);
+    assessment
+}
+
+fn checks(case: &Case, policy: &Policy, now: OffsetDateTime) -> Checks {
+    let last_used = case.identity.last_used_at;
+    let unused = matches!(
+        Freshness::of(last_used, now, policy.unused_after_days),
+        Freshness::Missing | Freshness::Older { .. }
+    );
+    let change_window = match &case.change_window {
+        None => WindowCheck::None,
+        Some(w) if w.is_open(now) => WindowCheck::Open { ends_at: w.end },
+        Some(w) => WindowCheck::Closed {
+            start: w.start,
+            end: w.end,
+        },
+    };
+    Checks {
+        identity_age_days: case.identity.created_at.map(|t| days_since(t, now)),
+        privilege: case.identity.privilege,
+        days_since_use: last_used.map(|t| days_since(t, now)),
+        unused,
+        criticality: case.criticality,
+        change_window,
+    }
+}
+
+fn routing(case: &Case, radius: &BlastRadius) -> Vec<RoutingFlag> {
+    let mut critical = Vec::new();
+    if case.criticality == Some(Level::Critical) {
+        critical.push(case.identity.id.clone());
+    }
+    critical.extend(radius.critical.iter().cloned());
+    [
+        (RoutingKind::CriticalWorkload, critical),
+        (RoutingKind::ExternalPartner, radius.external.clone()),
+        (RoutingKind::SharedPlatform, radius.shared.clone()),
+    ]
+    .into_iter()
+    .filter(|(_, ids)| !ids.is_empty())
+    .map(|(kind, raised_by)| RoutingFlag { kind, raised_by })
+    .collect()
+}
+
+/// The tier, evaluated in the design's order: high, then low, else medium.
+fn tier(case: &Case, questions: [&Question; 3], checks: &Checks, routing: &[RoutingFlag]) -> (Tier, Vec<String>) {
+    let mut high = Vec::new();
+    for flag in routing {
+        high.push(format!(
+            "{}: {}",
+            flag.kind.name(),
+            sanitize(&flag.raised_by.join(", "))
+        ));
+    }
+    let reversible = case.action.as_ref().and_then(|a| a.reversible);
+    match (&case.action, reversible) {
+        (None, _) => high.push("no action proposed".into()),
+        (Some(_), Some(true)) => {}
+        (Some(_), Some(false)) => high.push("the action cannot be undone".into()),
+        (Some(_), None) => high.push("not known whether the action can be undone".into()),
+    }
+    if !high.is_empty() {
+        return (Tier::High, high);
+    }
+
+    let mut missing = Vec::new();
+    for (name, q) in ["Q1", "Q2", "Q3"].iter().zip(questions) {
+        if q.status != Status::Answered {
+            missing.push(format!("{name} is {}", q.status.name()));
+        }
+    }
+    if !checks.change_window.allows_change() {
+        missing.push("the change window is closed".into());
+    }
+    // `case.action` is Some here: no action is high above.
+    if let Some(action) = &case.action {
+        if action.verifiable != Some(true) {
+            missing.push("the impact cannot be verified at once".into());
+        }
+        match action.kind {
+            ActionKind::Rotate if action.hot_reload != Some(true) => {
+                missing.push("rotate without hot reload is not bounded".into())
+            }
+            ActionKind::Rotate => {}
+            kind if !checks.unused => missing.push(format!(
+                "{} of an identity still in use is not bounded",
+                kind.as_str()
+            )),
+            _ => {}
+        }
+    }
+    if missing.is_empty() {
+        (
+            Tier::Low,
+            vec!["context complete: all questions answered, bounded and verifiable".into()],
+        )
+    } else {
+        (Tier::Medium, missing)
+    }
+}
+
+/// Queue order: tier (high first), finding severity, privilege, then the
+/// oldest case first. Unknown severity or privilege sorts after known ones.
+pub fn queue_order(a: (&Case, Tier), b: (&Case, Tier)) -> Ordering {
+    b.1.cmp(&a.1)
+        .then_with(|| rank(a.0.severity()).cmp(&rank(b.0.severity())))
+        .then_with(|| rank(a.0.identity.privilege).cmp(&rank(b.0.identity.privilege)))
+        .then_with(|| a.0.opened_at.cmp(&b.0.opened_at))
+        .then_with(|| a.0.id.cmp(&b.0.id))
+}
+
+fn rank<T: Ord>(v: Option<T>) -> (bool, Option<T>) {
+    (v.is_none(), v)
+}

@@ -1,0 +1,15 @@
+//! The decision policy: pure functions from a case, its state, the policy and
+//! `now` to an assessment. No clocks, files or terminals in here.
+
+mod age;
+mod assess;
+mod config;
+pub mod controls;
+mod lifecycle;
+mod readiness;
+
+pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
+pub use assess::{Assessment, Checks, RoutingFlag, RoutingKind, Tier, WindowCheck, assess, queue_order};
+pub use config::{Policy, PolicyError, PolicyRef};
+pub use lifecycle::{ActionVerdict, MAX_JUSTIFICATION_CHARS, Refusal, Transition, check_decision, justification_len, verdicts};
+pub use readiness::{BlastRadius, Question, Status};

@@ -1,0 +1,250 @@
+//! The three-question readiness check (DESIGN.md, "The decision policy").
+//!
+//! Q1 Who depends on this identity? Q2 What breaks if it is removed?
+//! Q3 How quickly can restoration occur if the decision was wrong?
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+use super::Policy;
+use super::age::{Freshness, ago};
+use crate::model::{Case, DependencyGraph, OwnerBasis};
+use crate::text::sanitize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    Answered,
+    Partial,
+    Unknown,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Answered => "answered",
+            Status::Partial => "partial",
+            Status::Unknown => "unknown",
+        }
+    }
+}
+
+/// One question's answer: its status, the facts behind it and the gaps that
+/// stop it from being answered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Question {
+    pub status: Status,
+    pub facts: Vec<String>,
+    pub gaps: Vec<String>,
+}
+
+impl Question {
+    /// Unknown if any blocker, else partial if any gap, else answered.
+    fn settle(blocked: bool, facts: Vec<String>, gaps: Vec<String>) -> Self {
+        let status = if blocked {
+            Status::Unknown
+        } else if gaps.is_empty() {
+            Status::Answered
+        } else {
+            Status::Partial
+        };
+        Question { status, facts, gaps }
+    }
+}
+
+/// Blast radius facts Q2 and the routing flags are computed from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct BlastRadius {
+    /// Transitive dependents, nearest first.
+    pub dependents: Vec<String>,
+    pub critical: Vec<String>,
+    pub external: Vec<String>,
+    pub shared: Vec<String>,
+    pub unknown_criticality: Vec<String>,
+    /// Edges `from → to` closing a cycle.
+    pub cycles: Vec<(String, String)>,
+    /// `uses` ids naming nothing: `(from, missing)`.
+    pub dangling: Vec<(String, String)>,
+    pub duplicate_nodes: Vec<String>,
+}
+
+impl BlastRadius {
+    pub fn of(graph: Option<&DependencyGraph<'_>>) -> Self {
+        let Some(g) = graph else {
+            return Self::default();
+        };
+        let mut radius = BlastRadius::default();
+        for i in g.transitive_dependents() {
+            let node = g.node(i);
+            let id = node.id.clone();
+            match node.criticality {
+                Some(crate::model::Level::Critical) => radius.critical.push(id.clone()),
+                None => radius.unknown_criticality.push(id.clone()),
+                Some(_) => {}
+            }
+            if node.external == Some(true) {
+                radius.external.push(id.clone());
+            }
+            if node.shared == Some(true) {
+                radius.shared.push(id.clone());
+            }
+            radius.dependents.push(id);
+        }
+        radius.cycles = g.cycles().into_iter().map(|c| (c.from, c.to)).collect();
+        radius.dangling = g.dangling.iter().map(|d| (d.from.clone(), d.missing.clone())).collect();
+        radius.duplicate_nodes = g.duplicates.clone();
+        radius
+    }
+}
+
+pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTime) -> Question {
+    let mut blocked = false;
+    let mut facts = Vec::new();
+    let mut gaps = Vec::new();
+
+    match &case.owner {
+        None => {
+            blocked = true;
+            gaps.push("no owner recorded".into());
+        }
+        Some(owner) => {
+            let team = owner.team.as_deref().map(sanitize).unwrap_or("(team not named)".into());
+            facts.push(format!("owner {team} ({})", owner.basis.as_str()));
+            match owner.basis {
+                OwnerBasis::Unknown => {
+                    blocked = true;
+                    gaps.push("owner basis is unknown".into());
+                }
+                OwnerBasis::Inferred => gaps.push("owner is inferred, not confirmed".into()),
+                OwnerBasis::Explicit => {}
+            }
+            let limit = policy.owner_verified_max_age_days;
+            match Freshness::of(owner.verified_at, now, limit) {
+                Freshness::Missing => gaps.push("owner never verified".into()),
+                Freshness::Future => gaps.push("owner verification is dated in the future (clock skew?)".into()),
+                Freshness::Within { days } => facts.push(format!("owner verified {}", ago(days))),
+                Freshness::Older { days } => {
+                    gaps.push(format!("owner verified {} (limit {limit} days)", ago(days)))
+                }
+            }
+        }
+    }
+
+    match &case.dependencies {
+        None => {
+            blocked = true;
+            gaps.push("no dependency map".into());
+        }
+        Some(deps) => {
+            let limit = policy.dependency_map_max_age_days;
+            match Freshness::of(deps.verified_at, now, limit) {
+                Freshness::Missing => {
+                    blocked = true;
+                    gaps.push("dependency map never verified".into());
+                }
+                Freshness::Future => {
+                    gaps.push("dependency map verification is dated in the future (clock skew?)".into())
+                }
+                Freshness::Within { days } => facts.push(format!("dependency map verified {}", ago(days))),
+                Freshness::Older { days } => gaps.push(format!(
+                    "dependency map verified {} (limit {limit} days)",
+                    ago(days)
+                )),
+            }
+            facts.push(match radius.dependents.len() {
+                0 => "no dependents mapped".into(),
+                1 => "1 transitive dependent".into(),
+                n => format!("{n} transitive dependents"),
+            });
+            for (from, missing) in &radius.dangling {
+                gaps.push(format!(
+                    "{} uses {}, which is not in the map (dangling id)",
+                    sanitize(from),
+                    sanitize(missing)
+                ));
+            }
+            for (from, to) in &radius.cycles {
+                facts.push(format!("cycle: {} uses {}", sanitize(from), sanitize(to)));
+            }
+            if !radius.duplicate_nodes.is_empty() {
+                facts.push(format!(
+                    "duplicate node ids ignored: {}",
+                    sanitize(&radius.duplicate_nodes.join(", "))
+                ));
+            }
+        }
+    }
+    Question::settle(blocked, facts, gaps)
+}
+
+pub fn q2(q1: &Question, radius: &BlastRadius) -> Question {
+    if q1.status == Status::Unknown {
+        return Question::settle(
+            true,
+            Vec::new(),
+            vec!["who depends on it is unknown (Q1), so what breaks is unknown".into()],
+        );
+    }
+    let mut facts = Vec::new();
+    if radius.dependents.is_empty() {
+        facts.push("no dependents: nothing breaks".into());
+    } else {
+        facts.push(format!("blast radius: {} dependents", radius.dependents.len()));
+        for (label, ids) in [
+            ("critical", &radius.critical),
+            ("external partners", &radius.external),
+            ("shared platforms", &radius.shared),
+        ] {
+            if !ids.is_empty() {
+                facts.push(format!("{label}: {}", sanitize(&ids.join(", "))));
+            }
+        }
+    }
+    let gaps = radius
+        .unknown_criticality
+        .iter()
+        .map(|id| format!("criticality of {} is unknown", sanitize(id)))
+        .collect();
+    Question::settle(false, facts, gaps)
+}
+
+pub fn q3(case: &Case, policy: &Policy, now: OffsetDateTime) -> Question {
+    let mut facts = Vec::new();
+    let mut gaps = Vec::new();
+    let Some(action) = &case.action else {
+        return Question::settle(true, facts, vec!["no action proposed".into()]);
+    };
+    let mut blocked = false;
+    match action.reversible {
+        Some(true) => facts.push(format!("{} is reversible", action.kind.as_str())),
+        Some(false) => {
+            blocked = true;
+            gaps.push(format!("{} cannot be undone", action.kind.as_str()));
+        }
+        None => {
+            blocked = true;
+            gaps.push("whether it can be undone is not known".into());
+        }
+    }
+    let Some(rollback) = &action.rollback else {
+        gaps.push("no rollback plan".into());
+        return Question::settle(true, facts, gaps);
+    };
+    if let Some(method) = &rollback.method {
+        facts.push(format!("rollback: {}", sanitize(method)));
+    }
+    let limit = policy.rollback_tested_max_age_days;
+    match Freshness::of(rollback.tested_at, now, limit) {
+        Freshness::Missing => gaps.push("rollback never tested".into()),
+        Freshness::Future => gaps.push("rollback test is dated in the future (clock skew?)".into()),
+        Freshness::Within { days } => facts.push(format!("rollback tested {}", ago(days))),
+        Freshness::Older { days } => gaps.push(format!("rollback tested {} (limit {limit} days)", ago(days))),
+    }
+    let max = policy.max_restore_minutes;
+    match rollback.restore_minutes {
+        None => gaps.push("restore time unknown".into()),
+        Some(m) if m <= max => facts.push(format!("restores in {m} min")),
+        Some(m) => gaps.push(format!("restore takes {m} min (limit {max} min)")),
+    }
+    Question::settle(blocked, facts, gaps)
+}

@@ -1,0 +1,366 @@
+//! The local store: a directory of case files plus the evidence log.
+//!
+//! ```text
+//! STORE/
+//!   cases/*.jsonl|*.json   input, never modified
+//!   evidence.jsonl         the hash-chained decision log
+//!   policy.toml            optional; safe defaults otherwise
+//! ```
+//! Current state = the cases + a replay of the evidence log. A case's version
+//! is the number of records for it. Several processes may share one store:
+//! every decision re-reads the log's new records under the exclusive lock and
+//! re-checks the version before appending.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::{EvidenceHealth, Snapshot, Store, StoreError};
+use crate::evidence::{Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport};
+use crate::model::{Case, CaseState, CaseStatus, Decision, LastDecision, LoadProblem, Reviewer, load_dir};
+use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
+
+/// The paths of a store directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreLayout {
+    pub root: PathBuf,
+}
+
+impl StoreLayout {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+    pub fn cases_dir(&self) -> PathBuf {
+        self.root.join("cases")
+    }
+    pub fn evidence_path(&self) -> PathBuf {
+        self.root.join("evidence.jsonl")
+    }
+    pub fn policy_path(&self) -> PathBuf {
+        self.root.join("policy.toml")
+    }
+
+    /// Creates an empty store (cases dir and a policy file with the defaults
+    /// written out). Refuses a directory that already holds a store.
+    pub fn init(&self) -> Result<(), StoreError> {
+        if self.cases_dir().exists() || self.evidence_path().exists() {
+            return Err(StoreError::Setup(format!(
+                "{} already holds a store",
+                self.root.display()
+            )));
+        }
+        let io = |context: String| move |source| StoreError::Io { context, source };
+        std::fs::create_dir_all(self.cases_dir()).map_err(io(format!("creating {}", self.cases_dir().display())))?;
+        if !self.policy_path().exists() {
+            let text = format!(
+                "# nhi-triage policy: every threshold of the readiness check.\n\
+                 # Unknown keys are refused. See docs/policy.md.\n{}",
+                Policy::default().to_toml()
+            );
+            std::fs::write(self.policy_path(), text).map_err(io(format!("writing {}", self.policy_path().display())))?;
+        }
+        Ok(())
+    }
+}
+
+type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
+
+/// A store in a local directory. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct LocalStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    layout: StoreLayout,
+    policy: Policy,
+    policy_ref: PolicyRef,
+    log: EvidenceLog,
+    clock: Clock,
+    inner: Mutex<Inner>,
+}
+
+struct Inner {
+    cases: Arc<Vec<Case>>,
+    index: HashMap<String, usize>,
+    problems: Vec<LoadProblem>,
+    statuses: HashMap<String, CaseStatus>,
+    records: Vec<EvidenceRecord>,
+    cursor: Cursor,
+    health: EvidenceHealth,
+}
+
+impl LocalStore {
+    /// Opens the store at `root`; `policy` overrides its `policy.toml`.
+    pub fn open(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
+        let layout = StoreLayout::new(root);
+        if !layout.cases_dir().is_dir() {
+            return Err(StoreError::Setup(format!(
+                "{} is not a store (no cases/ directory); create one with `nhi-triage init {}`",
+                root.display(),
+                root.display()
+            )));
+        }
+        let policy = match policy {
+            Some(p) => p,
+            None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
+            None => Policy::default(),
+        };
+        let report = load_dir(&layout.cases_dir())?;
+        let index = report
+            .cases
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (c.id.clone(), i))
+            .collect();
+        let inner = Inner {
+            cases: Arc::new(report.cases),
+            index,
+            problems: report.problems,
+            statuses: HashMap::new(),
+            records: Vec::new(),
+            cursor: Cursor::default(),
+            health: EvidenceHealth::default(),
+        };
+        let store = LocalStore {
+            shared: Arc::new(Shared {
+                log: EvidenceLog::new(layout.evidence_path()),
+                layout,
+                policy_ref: policy.reference(),
+                policy,
+                clock: Arc::new(OffsetDateTime::now_utc),
+                inner: Mutex::new(inner),
+            }),
+        };
+        store.refresh()?;
+        Ok(store)
+    }
+
+    /// Replaces the clock decisions are stamped with (tests).
+    pub fn with_clock(self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        let shared = match Arc::try_unwrap(self.shared) {
+            Ok(shared) => Shared {
+                clock: Arc::new(clock),
+                ..shared
+            },
+            Err(shared) => return LocalStore { shared },
+        };
+        LocalStore {
+            shared: Arc::new(shared),
+        }
+    }
+
+    pub fn layout(&self) -> &StoreLayout {
+        &self.shared.layout
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave `Inner` half-updated (records are
+        // applied one at a time), so a poisoned lock is still usable.
+        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads records other processes appended since the last look.
+    fn refresh(&self) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        let outcome = self.shared.log.read_since(&inner.cursor)?;
+        inner.apply(outcome);
+        Ok(())
+    }
+
+    pub fn snapshot_blocking(&self) -> Result<Snapshot, StoreError> {
+        self.refresh()?;
+        let inner = self.inner();
+        Ok(Snapshot {
+            cases: inner.cases.clone(),
+            statuses: inner.statuses.clone(),
+            problems: inner.problems.clone(),
+            evidence: inner.health.clone(),
+            policy: self.shared.policy.clone(),
+        })
+    }
+
+    pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.refresh()?;
+        let inner = self.inner();
+        if !inner.index.contains_key(case_id) && !inner.statuses.contains_key(case_id) {
+            return Err(StoreError::NotFound(case_id.to_string()));
+        }
+        Ok(inner.records.iter().filter(|r| r.case_id == case_id).cloned().collect())
+    }
+
+    pub fn records_since_blocking(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.refresh()?;
+        let inner = self.inner();
+        let start = inner.records.partition_point(|r| r.seq <= after_seq);
+        Ok(inner.records[start..].to_vec())
+    }
+
+    pub fn decide_blocking(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError> {
+        let shared = &self.shared;
+        let mut inner = self.inner();
+        let mut locked = shared.log.lock()?;
+        // Catch up with what other processes wrote before checking anything.
+        let outcome = locked.read_since(&inner.cursor)?;
+        inner.apply(outcome);
+        if let Some(brk) = &inner.health.broken {
+            return Err(StoreError::EvidenceBroken {
+                path: shared.log.path().to_path_buf(),
+                brk: brk.clone(),
+            });
+        }
+        let &index = inner
+            .index
+            .get(&decision.case_id)
+            .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
+        let case = &inner.cases[index];
+        let status = inner.statuses.get(&case.id).cloned().unwrap_or_default();
+        if status.version != decision.expected_version {
+            return Err(StoreError::Conflict {
+                case_id: case.id.clone(),
+                expected: decision.expected_version,
+                current: status.version,
+                last: status.last_decision.clone(),
+            });
+        }
+        let now = (shared.clock)();
+        let assessment = assess(case, &status, &shared.policy, now);
+        let transition = check_decision(case, &status, &assessment, &decision, &reviewer.name, &shared.policy, now)?;
+        let record = EvidenceRecord {
+            seq: 0,
+            id: Uuid::now_v7(),
+            ts: now,
+            case_id: case.id.clone(),
+            identity_id: case.identity.id.clone(),
+            reviewer,
+            action: decision.action,
+            justification: decision.justification.trim().to_string(),
+            quarantine_until: match transition.state_after {
+                CaseState::Quarantined { until } => Some(until),
+                _ => None,
+            },
+            escalate_to: match &transition.state_after {
+                CaseState::Escalated { to } => Some(to.clone()),
+                _ => None,
+            },
+            override_: transition.override_used,
+            escalated_by: transition.escalated_by,
+            readiness: ReadinessSummary {
+                q1: assessment.q1.status,
+                q2: assessment.q2.status,
+                q3: assessment.q3.status,
+                tier: assessment.tier,
+                recommendation: assessment.recommendation,
+                gaps: assessment.gaps(),
+            },
+            policy: shared.policy_ref.clone(),
+            case_version: status.version,
+            state_before: transition.state_before,
+            state_after: transition.state_after,
+            controls: controls_for(
+                decision.action,
+                case.action.as_ref().map(|a| a.kind),
+                case.finding.as_ref(),
+            ),
+            prev_hash: String::new(),
+            hash: String::new(),
+        };
+        let sealed = locked.append(record)?;
+        // Read our own line back so the cursor stays exact.
+        let outcome = locked.read_since(&inner.cursor)?;
+        inner.apply(outcome);
+        Ok(sealed)
+    }
+
+    pub fn verify_blocking(&self) -> Result<VerifyReport, StoreError> {
+        Ok(self.shared.log.verify()?)
+    }
+
+    pub fn repair_evidence(&self) -> Result<crate::evidence::RepairReport, StoreError> {
+        let report = self.shared.log.repair()?;
+        self.refresh()?;
+        Ok(report)
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+impl Inner {
+    fn apply(&mut self, outcome: ReadOutcome) {
+        for record in outcome.records {
+            self.apply_record(&record);
+            self.records.push(record);
+        }
+        self.health.records = self.records.len() as u64;
+        self.health.last_seq = outcome.cursor.last_seq;
+        self.cursor = outcome.cursor;
+        self.health.set_torn(outcome.torn);
+        if outcome.broken.is_some() {
+            self.health.broken = outcome.broken;
+        }
+    }
+
+    fn apply_record(&mut self, r: &EvidenceRecord) {
+        if !self.index.contains_key(&r.case_id) && !self.health.orphan_cases.contains(&r.case_id) {
+            self.health.orphan_cases.push(r.case_id.clone());
+        }
+        let status = self.statuses.entry(r.case_id.clone()).or_default();
+        status.version += 1;
+        status.state = r.state_after.clone();
+        match &r.state_after {
+            CaseState::Escalated { .. } => status.escalated_by = Some(r.reviewer.name.clone()),
+            CaseState::Quarantined { .. } => status.quarantined_at = Some(r.ts),
+            _ => {}
+        }
+        status.last_decision = Some(LastDecision {
+            action: r.action,
+            reviewer: r.reviewer.name.clone(),
+            ts: r.ts,
+        });
+    }
+}
+
+#[async_trait]
+impl Store for LocalStore {
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.blocking(|s| s.snapshot_blocking()).await
+    }
+
+    async fn history(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let id = case_id.to_string();
+        self.blocking(move |s| s.history_blocking(&id)).await
+    }
+
+    async fn records_since(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.blocking(move |s| s.records_since_blocking(after_seq)).await
+    }
+
+    async fn decide(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError> {
+        self.blocking(move |s| s.decide_blocking(decision, reviewer)).await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.blocking(|s| s.verify_blocking()).await
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.shared.policy
+    }
+
+    fn describe(&self) -> String {
+        format!("local store {}", self.shared.layout.root.display())
+    }
+}

@@ -1,0 +1,113 @@
+//! Where cases and decisions live. The [`Store`] trait is what the CLI and
+//! console talk to; [`LocalStore`] keeps them in a directory (a remote store
+//! over HTTP fits behind the same trait).
+
+mod local;
+mod snapshot;
+
+use async_trait::async_trait;
+
+pub use local::{LocalStore, StoreLayout};
+pub use snapshot::{EvidenceHealth, Snapshot};
+
+use crate::evidence::{ChainBreak, EvidenceError, EvidenceRecord, VerifyReport};
+use crate::model::{Decision, LastDecision, LoadError, Reviewer, rfc3339};
+use crate::policy::{Policy, PolicyError, Refusal};
+use crate::text::sanitize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("no case with id {}", sanitize(.0))]
+    NotFound(String),
+    /// Someone else decided first.
+    #[error("{}", conflict_message(case_id, *expected, *current, last.as_ref()))]
+    Conflict {
+        case_id: String,
+        expected: u64,
+        current: u64,
+        last: Option<LastDecision>,
+    },
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error(
+        "evidence log {path} failed verification at seq {} (line {}): {}; decisions are refused until it is investigated",
+        brk.seq, brk.line, brk.reason
+    )]
+    EvidenceBroken {
+        path: std::path::PathBuf,
+        brk: ChainBreak,
+    },
+    #[error(transparent)]
+    Evidence(#[from] EvidenceError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Policy(#[from] PolicyError),
+    #[error("{0}")]
+    Setup(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("store task failed: {0}")]
+    Task(String),
+}
+
+fn conflict_message(case_id: &str, expected: u64, current: u64, last: Option<&LastDecision>) -> String {
+    let mut msg = format!(
+        "conflict on {}: you decided on version {expected}, but it is now at version {current}",
+        sanitize(case_id)
+    );
+    if let Some(l) = last {
+        msg.push_str(&format!(
+            "; {} recorded {} at {}",
+            sanitize(&l.reviewer),
+            l.action,
+            rfc3339(l.ts)
+        ));
+    }
+    msg.push_str(". Review the case again before deciding.");
+    msg
+}
+
+impl StoreError {
+    /// True when the evidence log itself is the problem (exit code 5).
+    pub fn is_evidence_problem(&self) -> bool {
+        matches!(
+            self,
+            StoreError::EvidenceBroken { .. }
+                | StoreError::Evidence(
+                    EvidenceError::TornTail { .. }
+                        | EvidenceError::BadTail { .. }
+                        | EvidenceError::Broken { .. }
+                        | EvidenceError::Shrunk { .. }
+                )
+        )
+    }
+}
+
+/// The one interface the CLI and console use, local or remote alike.
+#[async_trait]
+pub trait Store: Send + Sync {
+    /// Cases, their states, load problems and evidence health, up to date.
+    async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+
+    /// Every record of one case, oldest first.
+    async fn history(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;
+
+    /// Records with `seq` greater than `after_seq`, oldest first.
+    async fn records_since(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError>;
+
+    /// Checks the decision and, if it holds, records it durably. Returns the
+    /// sealed record only once it is on disk (or acknowledged by a server).
+    async fn decide(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError>;
+
+    /// Verifies the whole evidence chain.
+    async fn verify(&self) -> Result<VerifyReport, StoreError>;
+
+    fn policy(&self) -> &Policy;
+
+    /// Where the data lives, for `info` and the status bar.
+    fn describe(&self) -> String;
+}

@@ -1,0 +1,63 @@
+//! Making untrusted text safe to show.
+//!
+//! Case files come from detection pipelines we do not control. A name holding
+//! `ESC [ 2 J` or an OSC 52 sequence must be shown as text, never interpreted
+//! by the reviewer's terminal, so every control character (C0, DEL, C1) and
+//! every bidirectional override is replaced by a visible escape.
+
+use std::borrow::Cow;
+use std::fmt::Write;
+
+/// `s` with control, escape and bidi-override characters made visible
+/// (`\x1b`, `\n`, `\u{202e}`, ...). Borrowed when nothing needed changing.
+pub fn sanitize(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(needs_escape) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if !needs_escape(c) {
+            out.push(c);
+            continue;
+        }
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x100 => {
+                let _ = write!(out, "\\x{:02x}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+            }
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || is_bidi_control(c)
+}
+
+/// Characters that reorder text on screen and can disguise what is shown.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_text_is_borrowed_unchanged() {
+        assert!(matches!(sanitize("svc-billing 日本 🔑"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn escape_sequences_become_visible_text() {
+        let evil = "a\x1b[2Jb\x1b]52;c;SGVsbG8=\x07c\u{9b}d\u{202e}e\n";
+        let shown = sanitize(evil);
+        assert_eq!(shown, "a\\x1b[2Jb\\x1b]52;c;SGVsbG8=\\x07c\\x9bd\\u{202e}e\\n");
+        assert!(!shown.chars().any(|c| c.is_control()));
+    }
+}
