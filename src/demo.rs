@@ -73,7 +73,10 @@ mod tests {
     fn rebasing_shifts_every_timestamp_and_nothing_else() {
         let text = r#"{"id":"X","opened_at":"2026-11-20T00:00:00Z","change_window":{"start":"2026-11-27T00:00:00Z","end":"2026-11-28T00:00:00Z"},"title":"2026-11-20T00:00:00Z"}"#;
         let out = rebase_jsonl(text, Duration::days(10)).unwrap();
-        assert!(out.contains(r#""opened_at":"2026-11-30T00:00:00Z""#), "{out}");
+        assert!(
+            out.contains(r#""opened_at":"2026-11-30T00:00:00Z""#),
+            "{out}"
+        );
         assert!(out.contains(r#""start":"2026-12-07T00:00:00Z""#), "{out}");
         assert!(out.contains(r#""end":"2026-12-08T00:00:00Z""#), "{out}");
         assert!(out.contains(r#""title":"2026-11-20T00:00:00Z""#), "{out}");

@@ -3,9 +3,9 @@
 //! The core (`model`, `policy`, `evidence`, `store`) knows nothing of
 //! terminals or HTTP.
 
-pub mod model;
 pub mod demo;
 pub mod evidence;
+pub mod model;
 pub mod policy;
 pub mod store;
 pub mod text;

@@ -57,7 +57,10 @@ mod tests {
     fn escape_sequences_become_visible_text() {
         let evil = "a\x1b[2Jb\x1b]52;c;SGVsbG8=\x07c\u{9b}d\u{202e}e\n";
         let shown = sanitize(evil);
-        assert_eq!(shown, "a\\x1b[2Jb\\x1b]52;c;SGVsbG8=\\x07c\\x9bd\\u{202e}e\\n");
+        assert_eq!(
+            shown,
+            "a\\x1b[2Jb\\x1b]52;c;SGVsbG8=\\x07c\\x9bd\\u{202e}e\\n"
+        );
         assert!(!shown.chars().any(|c| c.is_control()));
     }
 }

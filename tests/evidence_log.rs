@@ -8,8 +8,8 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use nhi_triage::evidence::{
-    ChainBreak, Cursor, EvidenceError, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadinessSummary, VerifyReport,
-    to_csv, to_json,
+    ChainBreak, Cursor, EvidenceError, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadinessSummary,
+    VerifyReport, to_csv, to_json,
 };
 use nhi_triage::model::{Action, CaseState, Reviewer};
 use nhi_triage::policy::{PolicyRef, Status, Tier};
@@ -132,9 +132,18 @@ fn appended_records_form_a_chain() -> TestResult {
     for (i, r) in sealed.iter().enumerate() {
         assert_eq!(r.seq, i as u64 + 1);
         assert_eq!(r.hash.len(), 64);
-        assert!(r.hash.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+        assert!(
+            r.hash
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        );
         if i > 0 {
-            assert_eq!(r.prev_hash, sealed[i - 1].hash, "record {} does not link", r.seq);
+            assert_eq!(
+                r.prev_hash,
+                sealed[i - 1].hash,
+                "record {} does not link",
+                r.seq
+            );
         }
     }
     assert_eq!(report.head_hash, sealed[4].hash);
@@ -143,8 +152,15 @@ fn appended_records_form_a_chain() -> TestResult {
     assert_eq!(on_disk.len(), 5);
     for (line, r) in on_disk.iter().zip(&sealed) {
         assert!(line.starts_with(&format!("{{\"seq\":{},", r.seq)), "{line}");
-        let suffix = format!(",\"prev_hash\":\"{}\",\"hash\":\"{}\"}}\n", r.prev_hash, r.hash);
-        assert!(line.ends_with(&suffix), "line {} ends wrongly: {line}", r.seq);
+        let suffix = format!(
+            ",\"prev_hash\":\"{}\",\"hash\":\"{}\"}}\n",
+            r.prev_hash, r.hash
+        );
+        assert!(
+            line.ends_with(&suffix),
+            "line {} ends wrongly: {line}",
+            r.seq
+        );
         // The hash is SHA-256 of the record's bytes as written, without `hash`.
         let without_hash = format!("{}}}", &line[..line.len() - ",\"hash\":\"\"}\n".len() - 64]);
         assert_eq!(hex::encode(Sha256::digest(without_hash.as_bytes())), r.hash);
@@ -180,7 +196,10 @@ fn edited_justification_is_named_same_and_different_length() -> TestResult {
         let brk = report.first_bad.clone().expect("break");
         assert_eq!((brk.seq, brk.line), (3, 3), "{replacement}: {brk:?}");
         assert!(brk.reason.contains("edited"), "{}", brk.reason);
-        assert_eq!(report.records, 2, "only the records before the edit are good");
+        assert_eq!(
+            report.records, 2,
+            "only the records before the edit are good"
+        );
         assert!(!report.is_ok());
         assert!(report.summary().contains("seq 3"), "{}", report.summary());
     }
@@ -255,8 +274,15 @@ fn inserted_forgery_is_caught_at_the_next_record() -> TestResult {
     let report = log.verify()?;
     let brk = report.first_bad.clone().expect("break");
     assert_eq!((brk.seq, brk.line), (4, 4), "{brk:?}");
-    assert!(brk.reason.contains("expected seq 4, found seq 3"), "{}", brk.reason);
-    assert_eq!(report.records, 3, "records 1, 2 and the self-consistent forgery");
+    assert!(
+        brk.reason.contains("expected seq 4, found seq 3"),
+        "{}",
+        brk.reason
+    );
+    assert_eq!(
+        report.records, 3,
+        "records 1, 2 and the self-consistent forgery"
+    );
     assert_eq!(report.head_hash, forged_hash);
     Ok(())
 }
@@ -382,13 +408,23 @@ fn torn_tail_blocks_appends_until_repaired() -> TestResult {
     assert_eq!(report.records, 4);
     assert_eq!(report.last_seq, 4);
     assert_eq!(report.first_bad, None);
-    assert_eq!(report.torn_tail, Some((whole as u64, torn_bytes.len() as u64)));
+    assert_eq!(
+        report.torn_tail,
+        Some((whole as u64, torn_bytes.len() as u64))
+    );
     assert_eq!(report.head_hash, sealed[3].hash);
     assert!(!report.is_ok());
-    assert!(report.summary().contains("evidence repair"), "{}", report.summary());
+    assert!(
+        report.summary().contains("evidence repair"),
+        "{}",
+        report.summary()
+    );
 
     // append refuses and writes nothing.
-    let err = log.lock()?.append(record(6, "after the crash")).unwrap_err();
+    let err = log
+        .lock()?
+        .append(record(6, "after the crash"))
+        .unwrap_err();
     match &err {
         EvidenceError::TornTail { offset, len, .. } => {
             assert_eq!(*offset, whole as u64);
@@ -408,7 +444,10 @@ fn torn_tail_blocks_appends_until_repaired() -> TestResult {
     assert!(side_name.starts_with("evidence.jsonl.torn-"), "{side_name}");
     assert_eq!(fs::read(&side)?, torn_bytes);
     assert_eq!(fs::read(log.path())?, &full[..whole]);
-    assert_eq!(files_in(dir.path()), vec![log.path().to_path_buf(), side.clone()]);
+    assert_eq!(
+        files_in(dir.path()),
+        vec![log.path().to_path_buf(), side.clone()]
+    );
 
     let report = log.verify()?;
     assert!(report.is_ok(), "{}", report.summary());
@@ -499,7 +538,10 @@ fn read_since_reports_a_torn_tail_without_failing() -> TestResult {
     let out = log.read_since(&cursor)?;
     assert!(out.records.is_empty());
     assert_eq!(out.broken, None);
-    assert_eq!(out.cursor, cursor, "the cursor does not move past a torn write");
+    assert_eq!(
+        out.cursor, cursor,
+        "the cursor does not move past a torn write"
+    );
     let torn = out.torn.expect("torn tail");
     assert_eq!((torn.offset, torn.len), (len, partial.len() as u64));
 
@@ -554,7 +596,9 @@ fn concurrent_appends_from_separate_handles_keep_the_chain() -> TestResult {
                 let mut seqs = Vec::new();
                 for i in 0..EACH {
                     let n = t * EACH + i;
-                    let sealed = log.lock()?.append(record(n, &format!("thread {t} append {i}")))?;
+                    let sealed = log
+                        .lock()?
+                        .append(record(n, &format!("thread {t} append {i}")))?;
                     seqs.push(sealed.seq);
                 }
                 Ok(seqs)
@@ -604,7 +648,10 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
                     cell.push('"');
                 } else {
                     quoted = false;
-                    assert!(matches!(chars.peek(), Some(',' | '\r')), "text after a closing quote");
+                    assert!(
+                        matches!(chars.peek(), Some(',' | '\r')),
+                        "text after a closing quote"
+                    );
                 }
             } else {
                 cell.push(c);
@@ -634,7 +681,10 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
             }
         }
     }
-    assert!(!quoted && cell.is_empty() && row.is_empty(), "unterminated last row");
+    assert!(
+        !quoted && cell.is_empty() && row.is_empty(),
+        "unterminated last row"
+    );
     rows
 }
 
@@ -644,7 +694,10 @@ fn csv_export_quotes_and_defuses_cells() -> TestResult {
     let formula = "=HYPERLINK(\"http://evil.example\")";
     let dir = tempfile::tempdir()?;
     let log = EvidenceLog::new(dir.path().join("evidence.jsonl"));
-    for (i, j) in [justification(1).as_str(), tricky, formula, "-1 day"].iter().enumerate() {
+    for (i, j) in [justification(1).as_str(), tricky, formula, "-1 day"]
+        .iter()
+        .enumerate()
+    {
         log.lock()?.append(record(i as u64 + 1, j))?;
     }
     let records = log.read_since(&Cursor::default())?.records;
@@ -653,14 +706,26 @@ fn csv_export_quotes_and_defuses_cells() -> TestResult {
     let mut out = Vec::new();
     to_csv(&records, &mut out)?;
     let text = String::from_utf8(out)?;
-    assert!(text.contains("\"needs \"\"review\"\", see\nticket 42\""), "{text}");
+    assert!(
+        text.contains("\"needs \"\"review\"\", see\nticket 42\""),
+        "{text}"
+    );
 
     let rows = parse_csv(&text);
-    assert_eq!(rows.len(), 1 + records.len(), "a header and one row per record");
+    assert_eq!(
+        rows.len(),
+        1 + records.len(),
+        "a header and one row per record"
+    );
     let header = &rows[0];
     assert_eq!(header[0], "seq");
     let col = |name: &str| header.iter().position(|h| h == name).expect(name);
-    let (j, seq, hash, prev) = (col("justification"), col("seq"), col("hash"), col("prev_hash"));
+    let (j, seq, hash, prev) = (
+        col("justification"),
+        col("seq"),
+        col("hash"),
+        col("prev_hash"),
+    );
     for (row, r) in rows[1..].iter().zip(&records) {
         assert_eq!(row.len(), header.len());
         assert_eq!(row[seq], r.seq.to_string());

@@ -7,10 +7,14 @@ use std::cmp::Ordering;
 use std::path::Path;
 
 use nhi_triage::model::{
-    Action, ActionKind, Case, CaseState, CaseStatus, ChangeWindow, Decision, Dependencies, DependencyNode, Finding,
-    Identity, Level, LoadReport, Owner, OwnerBasis, Privilege, ProposedAction, Rollback, parse_jsonl,
+    Action, ActionKind, Case, CaseState, CaseStatus, ChangeWindow, Decision, Dependencies,
+    DependencyNode, Finding, Identity, Level, LoadReport, Owner, OwnerBasis, Privilege,
+    ProposedAction, Rollback, parse_jsonl,
 };
-use nhi_triage::policy::{Assessment, Policy, Refusal, RoutingKind, Status, Tier, Transition, assess, check_decision, queue_order};
+use nhi_triage::policy::{
+    Assessment, Policy, Refusal, RoutingKind, Status, Tier, Transition, assess, check_decision,
+    queue_order,
+};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
@@ -186,7 +190,13 @@ fn escalated_by(who: &str) -> CaseStatus {
     }
 }
 
-fn decide_with(c: &Case, s: &CaseStatus, d: &Decision, reviewer: &str, p: &Policy) -> Result<Transition, Refusal> {
+fn decide_with(
+    c: &Case,
+    s: &CaseStatus,
+    d: &Decision,
+    reviewer: &str,
+    p: &Policy,
+) -> Result<Transition, Refusal> {
     let x = assess(c, s, p, NOW);
     check_decision(c, s, &x, d, reviewer, p, NOW)
 }
@@ -211,7 +221,10 @@ fn offered(x: &Assessment) -> Vec<Action> {
 #[test]
 fn baseline_is_low_with_every_question_answered() {
     let x = a(&base());
-    assert_eq!((x.q1.status, x.q2.status, x.q3.status), (Status::Answered, Status::Answered, Status::Answered));
+    assert_eq!(
+        (x.q1.status, x.q2.status, x.q3.status),
+        (Status::Answered, Status::Answered, Status::Answered)
+    );
     assert_eq!(x.tier, Tier::Low, "{:?}", x.tier_reasons);
     assert_eq!(x.recommendation, Action::Approve);
     assert!(x.routing.is_empty());
@@ -346,8 +359,12 @@ fn q2_answered_with_no_dependents_nothing_breaks() {
 #[test]
 fn q2_answered_when_every_transitive_dependent_has_a_criticality() {
     let c = with(|c| {
-        deps(c).nodes.push(node("svc:b", Some(Level::Low), &["job:export"]));
-        deps(c).nodes.push(node("svc:c", Some(Level::High), &["svc:b"]));
+        deps(c)
+            .nodes
+            .push(node("svc:b", Some(Level::Low), &["job:export"]));
+        deps(c)
+            .nodes
+            .push(node("svc:c", Some(Level::High), &["svc:b"]));
     });
     let x = a(&c);
     assert_eq!(x.q2.status, Status::Answered);
@@ -357,7 +374,9 @@ fn q2_answered_when_every_transitive_dependent_has_a_criticality() {
 #[test]
 fn q2_partial_when_a_transitive_dependent_has_null_criticality() {
     let c = with(|c| {
-        deps(c).nodes.push(node("svc:b", Some(Level::Low), &["job:export"]));
+        deps(c)
+            .nodes
+            .push(node("svc:b", Some(Level::Low), &["job:export"]));
         deps(c).nodes.push(node("svc:c", None, &["svc:b"]));
     });
     let x = a(&c);
@@ -376,7 +395,9 @@ fn q2_partial_when_a_direct_dependent_has_null_criticality() {
 fn q2_ignores_null_criticality_of_a_node_that_does_not_reach_the_identity() {
     let c = with(|c| {
         deps(c).nodes.push(node("svc:island", None, &[]));
-        deps(c).nodes.push(node("svc:island-user", None, &["svc:island"]));
+        deps(c)
+            .nodes
+            .push(node("svc:island-user", None, &["svc:island"]));
     });
     let x = a(&c);
     assert_eq!(x.q2.status, Status::Answered, "{:?}", x.q2.gaps);
@@ -473,13 +494,19 @@ fn q3_unknown_when_there_is_no_action() {
 // ---------------------------------------------------------------- routing flags
 
 fn flag(x: &Assessment, kind: RoutingKind) -> Option<Vec<String>> {
-    x.routing.iter().find(|f| f.kind == kind).map(|f| f.raised_by.clone())
+    x.routing
+        .iter()
+        .find(|f| f.kind == kind)
+        .map(|f| f.raised_by.clone())
 }
 
 #[test]
 fn critical_workload_raised_by_the_case_criticality_names_the_identity() {
     let x = a(&with(|c| c.criticality = Some(Level::Critical)));
-    assert_eq!(flag(&x, RoutingKind::CriticalWorkload), Some(vec![ID.to_string()]));
+    assert_eq!(
+        flag(&x, RoutingKind::CriticalWorkload),
+        Some(vec![ID.to_string()])
+    );
     assert_eq!(x.routing.len(), 1);
     assert_eq!(x.tier, Tier::High);
     assert_eq!(x.recommendation, Action::Escalate);
@@ -488,11 +515,18 @@ fn critical_workload_raised_by_the_case_criticality_names_the_identity() {
 #[test]
 fn critical_workload_raised_by_a_transitive_dependent_names_it() {
     let c = with(|c| {
-        deps(c).nodes.push(node("svc:b", Some(Level::Low), &["job:export"]));
-        deps(c).nodes.push(node("svc:payments", Some(Level::Critical), &["svc:b"]));
+        deps(c)
+            .nodes
+            .push(node("svc:b", Some(Level::Low), &["job:export"]));
+        deps(c)
+            .nodes
+            .push(node("svc:payments", Some(Level::Critical), &["svc:b"]));
     });
     let x = a(&c);
-    assert_eq!(flag(&x, RoutingKind::CriticalWorkload), Some(vec!["svc:payments".to_string()]));
+    assert_eq!(
+        flag(&x, RoutingKind::CriticalWorkload),
+        Some(vec!["svc:payments".to_string()])
+    );
     assert_eq!(tier(&c), Tier::High);
 }
 
@@ -504,7 +538,10 @@ fn external_partner_raised_by_a_transitive_dependent_names_it() {
         deps(c).nodes.push(partner);
     });
     let x = a(&c);
-    assert_eq!(flag(&x, RoutingKind::ExternalPartner), Some(vec!["partner:acme".to_string()]));
+    assert_eq!(
+        flag(&x, RoutingKind::ExternalPartner),
+        Some(vec!["partner:acme".to_string()])
+    );
     assert_eq!(x.routing.len(), 1);
     assert_eq!(tier(&c), Tier::High);
 }
@@ -513,7 +550,10 @@ fn external_partner_raised_by_a_transitive_dependent_names_it() {
 fn shared_platform_raised_by_a_dependent_names_it() {
     let c = with(|c| deps(c).nodes[0].shared = Some(true));
     let x = a(&c);
-    assert_eq!(flag(&x, RoutingKind::SharedPlatform), Some(vec!["job:export".to_string()]));
+    assert_eq!(
+        flag(&x, RoutingKind::SharedPlatform),
+        Some(vec!["job:export".to_string()])
+    );
     assert_eq!(x.routing.len(), 1);
     assert_eq!(tier(&c), Tier::High);
 }
@@ -525,7 +565,9 @@ fn a_flagged_node_that_does_not_reach_the_identity_raises_nothing() {
         island.external = Some(true);
         island.shared = Some(true);
         deps(c).nodes.push(island);
-        deps(c).nodes.push(node("svc:elsewhere-root", Some(Level::Low), &[]));
+        deps(c)
+            .nodes
+            .push(node("svc:elsewhere-root", Some(Level::Low), &[]));
     });
     let x = a(&c);
     assert!(x.routing.is_empty(), "{:?}", x.routing);
@@ -536,7 +578,10 @@ fn a_flagged_node_that_does_not_reach_the_identity_raises_nothing() {
 
 #[test]
 fn tier_high_when_action_is_irreversible() {
-    assert_eq!(tier(&with(|c| action(c).reversible = Some(false))), Tier::High);
+    assert_eq!(
+        tier(&with(|c| action(c).reversible = Some(false))),
+        Tier::High
+    );
 }
 
 #[test]
@@ -579,7 +624,12 @@ fn tier_low_when_everything_holds_inside_an_open_change_window() {
 
 #[test]
 fn change_window_is_open_at_exactly_its_start() {
-    let c = with(|c| c.change_window = Some(ChangeWindow { start: NOW, end: NOW + days(1) }));
+    let c = with(|c| {
+        c.change_window = Some(ChangeWindow {
+            start: NOW,
+            end: NOW + days(1),
+        })
+    });
     assert_eq!(tier(&c), Tier::Low);
 }
 
@@ -610,7 +660,10 @@ fn identity_never_used_is_unused() {
 
 #[test]
 fn tier_medium_when_q1_is_not_answered() {
-    assert_eq!(tier(&with(|c| owner(c).basis = OwnerBasis::Inferred)), Tier::Medium);
+    assert_eq!(
+        tier(&with(|c| owner(c).basis = OwnerBasis::Inferred)),
+        Tier::Medium
+    );
     assert_eq!(tier(&with(|c| c.owner = None)), Tier::Medium);
 }
 
@@ -658,7 +711,10 @@ fn tier_medium_when_change_window_ends_exactly_now() {
 
 #[test]
 fn tier_medium_when_impact_is_not_verifiable() {
-    assert_eq!(tier(&with(|c| action(c).verifiable = Some(false))), Tier::Medium);
+    assert_eq!(
+        tier(&with(|c| action(c).verifiable = Some(false))),
+        Tier::Medium
+    );
 }
 
 #[test]
@@ -679,7 +735,12 @@ fn tier_medium_when_rotate_lacks_hot_reload() {
 
 #[test]
 fn tier_medium_when_removing_access_of_an_identity_used_within_90_days() {
-    for kind in [ActionKind::Revoke, ActionKind::Disable, ActionKind::Delete, ActionKind::ReduceScope] {
+    for kind in [
+        ActionKind::Revoke,
+        ActionKind::Disable,
+        ActionKind::Delete,
+        ActionKind::ReduceScope,
+    ] {
         let c = with(|c| {
             action(c).kind = kind;
             c.identity.last_used_at = Some(NOW - days(3));
@@ -711,7 +772,12 @@ fn sorted(mut items: Vec<(Case, Tier)>) -> Vec<String> {
     items.into_iter().map(|(c, _)| c.id).collect()
 }
 
-fn queued(id: &str, severity: Option<Level>, privilege: Option<Privilege>, opened_days_ago: i64) -> Case {
+fn queued(
+    id: &str,
+    severity: Option<Level>,
+    privilege: Option<Privilege>,
+    opened_days_ago: i64,
+) -> Case {
     with(|c| {
         c.id = id.into();
         c.finding.as_mut().unwrap().severity = severity;
@@ -723,9 +789,18 @@ fn queued(id: &str, severity: Option<Level>, privilege: Option<Privilege>, opene
 #[test]
 fn queue_puts_high_tier_first_whatever_the_severity() {
     let items = vec![
-        (queued("low-crit", Some(Level::Critical), Some(Privilege::Admin), 9), Tier::Low),
-        (queued("high-low", Some(Level::Low), Some(Privilege::Read), 1), Tier::High),
-        (queued("med-crit", Some(Level::Critical), Some(Privilege::Admin), 9), Tier::Medium),
+        (
+            queued("low-crit", Some(Level::Critical), Some(Privilege::Admin), 9),
+            Tier::Low,
+        ),
+        (
+            queued("high-low", Some(Level::Low), Some(Privilege::Read), 1),
+            Tier::High,
+        ),
+        (
+            queued("med-crit", Some(Level::Critical), Some(Privilege::Admin), 9),
+            Tier::Medium,
+        ),
     ];
     assert_eq!(sorted(items), ["high-low", "med-crit", "low-crit"]);
 }
@@ -733,11 +808,23 @@ fn queue_puts_high_tier_first_whatever_the_severity() {
 #[test]
 fn queue_orders_by_severity_within_a_tier() {
     let items = vec![
-        (queued("low", Some(Level::Low), Some(Privilege::Admin), 9), Tier::High),
+        (
+            queued("low", Some(Level::Low), Some(Privilege::Admin), 9),
+            Tier::High,
+        ),
         (queued("none", None, Some(Privilege::Admin), 9), Tier::High),
-        (queued("critical", Some(Level::Critical), Some(Privilege::Read), 1), Tier::High),
-        (queued("medium", Some(Level::Medium), Some(Privilege::Admin), 9), Tier::High),
-        (queued("high", Some(Level::High), Some(Privilege::Admin), 9), Tier::High),
+        (
+            queued("critical", Some(Level::Critical), Some(Privilege::Read), 1),
+            Tier::High,
+        ),
+        (
+            queued("medium", Some(Level::Medium), Some(Privilege::Admin), 9),
+            Tier::High,
+        ),
+        (
+            queued("high", Some(Level::High), Some(Privilege::Admin), 9),
+            Tier::High,
+        ),
     ];
     assert_eq!(sorted(items), ["critical", "high", "medium", "low", "none"]);
 }
@@ -745,9 +832,18 @@ fn queue_orders_by_severity_within_a_tier() {
 #[test]
 fn queue_orders_by_privilege_within_a_severity() {
     let items = vec![
-        (queued("read", Some(Level::High), Some(Privilege::Read), 9), Tier::Medium),
-        (queued("admin", Some(Level::High), Some(Privilege::Admin), 1), Tier::Medium),
-        (queued("write", Some(Level::High), Some(Privilege::Write), 9), Tier::Medium),
+        (
+            queued("read", Some(Level::High), Some(Privilege::Read), 9),
+            Tier::Medium,
+        ),
+        (
+            queued("admin", Some(Level::High), Some(Privilege::Admin), 1),
+            Tier::Medium,
+        ),
+        (
+            queued("write", Some(Level::High), Some(Privilege::Write), 9),
+            Tier::Medium,
+        ),
     ];
     assert_eq!(sorted(items), ["admin", "write", "read"]);
 }
@@ -755,27 +851,49 @@ fn queue_orders_by_privilege_within_a_severity() {
 #[test]
 fn queue_puts_the_oldest_case_first_when_all_else_ties() {
     let items = vec![
-        (queued("new", Some(Level::High), Some(Privilege::Write), 1), Tier::Medium),
-        (queued("old", Some(Level::High), Some(Privilege::Write), 30), Tier::Medium),
+        (
+            queued("new", Some(Level::High), Some(Privilege::Write), 1),
+            Tier::Medium,
+        ),
+        (
+            queued("old", Some(Level::High), Some(Privilege::Write), 30),
+            Tier::Medium,
+        ),
     ];
     assert_eq!(sorted(items), ["old", "new"]);
     let (x, y) = (queued("x", None, None, 2), queued("y", None, None, 1));
-    assert_eq!(queue_order((&x, Tier::Low), (&y, Tier::Low)), Ordering::Less);
+    assert_eq!(
+        queue_order((&x, Tier::Low), (&y, Tier::Low)),
+        Ordering::Less
+    );
 }
 
 // ---------------------------------------------------------------- approve guardrail
 
 #[test]
 fn approve_allowed_on_a_pending_low_case() {
-    let t = decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, REASON)).unwrap();
-    assert_eq!((t.state_before, t.state_after), (CaseState::Pending, CaseState::Approved));
+    let t = decide(
+        &base(),
+        &CaseStatus::pending(),
+        &decision(Action::Approve, REASON),
+    )
+    .unwrap();
+    assert_eq!(
+        (t.state_before, t.state_after),
+        (CaseState::Pending, CaseState::Approved)
+    );
     assert!(!t.override_used);
 }
 
 #[test]
 fn approve_refused_on_a_pending_medium_case_naming_the_gaps_and_quarantine() {
     let c = with(|c| owner(c).basis = OwnerBasis::Inferred);
-    let r = decide(&c, &CaseStatus::pending(), &decision(Action::Approve, REASON)).unwrap_err();
+    let r = decide(
+        &c,
+        &CaseStatus::pending(),
+        &decision(Action::Approve, REASON),
+    )
+    .unwrap_err();
     let text = r.reasons.join("\n");
     assert!(text.contains("Q1 is partial"), "{text}");
     assert!(text.contains("inferred"), "{text}");
@@ -789,19 +907,43 @@ fn approve_refused_on_a_pending_medium_case_naming_the_gaps_and_quarantine() {
 #[test]
 fn approve_refused_on_a_pending_high_case_offering_escalate() {
     let c = with(|c| action(c).reversible = None);
-    let r = decide(&c, &CaseStatus::pending(), &decision(Action::Approve, REASON)).unwrap_err();
+    let r = decide(
+        &c,
+        &CaseStatus::pending(),
+        &decision(Action::Approve, REASON),
+    )
+    .unwrap_err();
     let text = r.reasons.join("\n");
     assert!(text.contains("Q3 is unknown"), "{text}");
     assert!(text.contains("escalate"), "{text}");
-    assert!(decide(&c, &CaseStatus::pending(), &decision(Action::Escalate, REASON)).is_ok());
-    assert!(decide(&c, &CaseStatus::pending(), &decision(Action::Quarantine, REASON)).is_ok());
+    assert!(
+        decide(
+            &c,
+            &CaseStatus::pending(),
+            &decision(Action::Escalate, REASON)
+        )
+        .is_ok()
+    );
+    assert!(
+        decide(
+            &c,
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, REASON)
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn approve_refused_for_a_medium_case_with_every_question_answered() {
     // Refused exactly when tier != low, not only when a question is open.
     let c = with(|c| action(c).verifiable = Some(false));
-    let r = decide(&c, &CaseStatus::pending(), &decision(Action::Approve, REASON)).unwrap_err();
+    let r = decide(
+        &c,
+        &CaseStatus::pending(),
+        &decision(Action::Approve, REASON),
+    )
+    .unwrap_err();
     assert!(r.reasons.iter().any(|r| r.contains("verified")), "{r}");
 }
 
@@ -820,7 +962,12 @@ fn medium() -> Case {
 
 #[test]
 fn break_glass_refused_when_the_policy_disables_it_even_with_override() {
-    let r = decide(&medium(), &CaseStatus::pending(), &overridden(&"x".repeat(200))).unwrap_err();
+    let r = decide(
+        &medium(),
+        &CaseStatus::pending(),
+        &overridden(&"x".repeat(200)),
+    )
+    .unwrap_err();
     assert!(r.reasons.iter().any(|r| r.contains("disabled")), "{r}");
 }
 
@@ -828,7 +975,14 @@ fn break_glass_refused_when_the_policy_disables_it_even_with_override() {
 fn break_glass_allowed_with_a_long_enough_justification_when_enabled() {
     let p = break_glass();
     let j = "b".repeat(p.break_glass_min_chars as usize);
-    let t = decide_with(&medium(), &CaseStatus::pending(), &overridden(&j), "alice", &p).unwrap();
+    let t = decide_with(
+        &medium(),
+        &CaseStatus::pending(),
+        &overridden(&j),
+        "alice",
+        &p,
+    )
+    .unwrap();
     assert!(t.override_used);
     assert_eq!(t.state_after, CaseState::Approved);
 }
@@ -837,14 +991,27 @@ fn break_glass_allowed_with_a_long_enough_justification_when_enabled() {
 fn break_glass_refused_with_a_justification_shorter_than_its_minimum() {
     let p = break_glass();
     let j = "b".repeat(p.break_glass_min_chars as usize - 1);
-    let r = decide_with(&medium(), &CaseStatus::pending(), &overridden(&j), "alice", &p).unwrap_err();
+    let r = decide_with(
+        &medium(),
+        &CaseStatus::pending(),
+        &overridden(&j),
+        "alice",
+        &p,
+    )
+    .unwrap_err();
     assert!(r.reasons.iter().any(|r| r.contains("break-glass")), "{r}");
 }
 
 #[test]
 fn break_glass_without_the_override_flag_is_still_refused() {
     let j = "b".repeat(200);
-    let r = decide_with(&medium(), &CaseStatus::pending(), &decision(Action::Approve, &j), "alice", &break_glass());
+    let r = decide_with(
+        &medium(),
+        &CaseStatus::pending(),
+        &decision(Action::Approve, &j),
+        "alice",
+        &break_glass(),
+    );
     assert!(r.is_err());
 }
 
@@ -853,17 +1020,32 @@ fn break_glass_without_the_override_flag_is_still_refused() {
 #[test]
 fn escalated_case_cannot_be_approved_by_whoever_escalated_it() {
     let c = with(|c| c.criticality = Some(Level::Critical));
-    let r = decide_with(&c, &escalated_by("alice"), &decision(Action::Approve, REASON), "alice", &Policy::default())
-        .unwrap_err();
-    assert!(r.reasons.iter().any(|r| r.contains("separation of duties")), "{r}");
+    let r = decide_with(
+        &c,
+        &escalated_by("alice"),
+        &decision(Action::Approve, REASON),
+        "alice",
+        &Policy::default(),
+    )
+    .unwrap_err();
+    assert!(
+        r.reasons.iter().any(|r| r.contains("separation of duties")),
+        "{r}"
+    );
 }
 
 #[test]
 fn escalated_high_case_can_be_approved_by_another_reviewer() {
     let c = with(|c| c.criticality = Some(Level::Critical));
     assert_eq!(a(&c).tier, Tier::High);
-    let t = decide_with(&c, &escalated_by("alice"), &decision(Action::Approve, REASON), "bob", &Policy::default())
-        .unwrap();
+    let t = decide_with(
+        &c,
+        &escalated_by("alice"),
+        &decision(Action::Approve, REASON),
+        "bob",
+        &Policy::default(),
+    )
+    .unwrap();
     assert_eq!(t.state_after, CaseState::Approved);
     assert_eq!(t.escalated_by.as_deref(), Some("alice"));
     assert!(!t.override_used);
@@ -872,8 +1054,17 @@ fn escalated_high_case_can_be_approved_by_another_reviewer() {
 #[test]
 fn escalated_case_offers_approve_quarantine_and_close() {
     let x = at(&base(), &escalated_by("alice"), NOW);
-    assert_eq!(offered(&x), [Action::Approve, Action::Quarantine, Action::Close]);
-    let t = decide_with(&base(), &escalated_by("alice"), &decision(Action::Close, REASON), "alice", &Policy::default());
+    assert_eq!(
+        offered(&x),
+        [Action::Approve, Action::Quarantine, Action::Close]
+    );
+    let t = decide_with(
+        &base(),
+        &escalated_by("alice"),
+        &decision(Action::Close, REASON),
+        "alice",
+        &Policy::default(),
+    );
     assert_eq!(t.unwrap().state_after, CaseState::Closed);
 }
 
@@ -881,7 +1072,12 @@ fn escalated_case_offers_approve_quarantine_and_close() {
 
 #[test]
 fn justification_shorter_than_the_minimum_is_refused() {
-    let r = decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, "too short")).unwrap_err();
+    let r = decide(
+        &base(),
+        &CaseStatus::pending(),
+        &decision(Action::Quarantine, "too short"),
+    )
+    .unwrap_err();
     assert!(r.reasons.iter().any(|r| r.contains("at least 20")), "{r}");
 }
 
@@ -889,17 +1085,45 @@ fn justification_shorter_than_the_minimum_is_refused() {
 fn justification_length_counts_characters_not_bytes() {
     // 19 two-byte characters: 38 bytes, but 19 characters.
     let short = "é".repeat(19);
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, &short)).is_err());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, &short)
+        )
+        .is_err()
+    );
     let enough = "日".repeat(20);
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, &enough)).is_ok());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, &enough)
+        )
+        .is_ok()
+    );
 }
 
 #[test]
 fn justification_surrounding_whitespace_is_not_counted() {
     let padded = format!("   \n{}\t  ", "x".repeat(19));
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, &padded)).is_err());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, &padded)
+        )
+        .is_err()
+    );
     let padded = format!("   {}  ", "x".repeat(20));
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, &padded)).is_ok());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, &padded)
+        )
+        .is_ok()
+    );
 }
 
 // ---------------------------------------------------------------- quarantine and escalate
@@ -914,7 +1138,12 @@ fn quarantine_for(hours: Option<u32>) -> Decision {
 #[test]
 fn quarantine_hours_default_from_the_policy() {
     let t = decide(&base(), &CaseStatus::pending(), &quarantine_for(None)).unwrap();
-    assert_eq!(t.state_after, CaseState::Quarantined { until: NOW + Duration::hours(72) });
+    assert_eq!(
+        t.state_after,
+        CaseState::Quarantined {
+            until: NOW + Duration::hours(72)
+        }
+    );
 }
 
 #[test]
@@ -926,7 +1155,12 @@ fn quarantine_of_zero_hours_is_refused() {
 fn quarantine_longer_than_the_maximum_is_refused() {
     assert!(decide(&base(), &CaseStatus::pending(), &quarantine_for(Some(721))).is_err());
     let t = decide(&base(), &CaseStatus::pending(), &quarantine_for(Some(720))).unwrap();
-    assert_eq!(t.state_after, CaseState::Quarantined { until: NOW + Duration::hours(720) });
+    assert_eq!(
+        t.state_after,
+        CaseState::Quarantined {
+            until: NOW + Duration::hours(720)
+        }
+    );
 }
 
 #[test]
@@ -937,15 +1171,30 @@ fn quarantine_is_allowed_on_a_high_case() {
 
 #[test]
 fn escalate_goes_to_the_owner_team_by_default() {
-    let t = decide(&base(), &CaseStatus::pending(), &decision(Action::Escalate, REASON)).unwrap();
+    let t = decide(
+        &base(),
+        &CaseStatus::pending(),
+        &decision(Action::Escalate, REASON),
+    )
+    .unwrap();
     assert_eq!(t.state_after, CaseState::Escalated { to: TEAM.into() });
 }
 
 #[test]
 fn escalate_without_an_owner_goes_to_the_policy_default_team() {
     let c = with(|c| c.owner = None);
-    let t = decide(&c, &CaseStatus::pending(), &decision(Action::Escalate, REASON)).unwrap();
-    assert_eq!(t.state_after, CaseState::Escalated { to: "security-review".into() });
+    let t = decide(
+        &c,
+        &CaseStatus::pending(),
+        &decision(Action::Escalate, REASON),
+    )
+    .unwrap();
+    assert_eq!(
+        t.state_after,
+        CaseState::Escalated {
+            to: "security-review".into()
+        }
+    );
 }
 
 #[test]
@@ -955,14 +1204,22 @@ fn escalate_to_a_named_team_wins() {
         ..decision(Action::Escalate, REASON)
     };
     let t = decide(&base(), &CaseStatus::pending(), &d).unwrap();
-    assert_eq!(t.state_after, CaseState::Escalated { to: "ir-war-room".into() });
+    assert_eq!(
+        t.state_after,
+        CaseState::Escalated {
+            to: "ir-war-room".into()
+        }
+    );
 }
 
 // ---------------------------------------------------------------- lifecycle
 
 #[test]
 fn pending_case_offers_approve_quarantine_escalate_only() {
-    assert_eq!(offered(&a(&base())), [Action::Approve, Action::Quarantine, Action::Escalate]);
+    assert_eq!(
+        offered(&a(&base())),
+        [Action::Approve, Action::Quarantine, Action::Escalate]
+    );
 }
 
 #[test]
@@ -975,11 +1232,19 @@ fn revoke_restore_and_close_are_refused_on_a_pending_case() {
 
 #[test]
 fn nothing_is_allowed_on_a_final_case() {
-    for state in [CaseState::Approved, CaseState::Closed, CaseState::Revoked, CaseState::Restored] {
+    for state in [
+        CaseState::Approved,
+        CaseState::Closed,
+        CaseState::Revoked,
+        CaseState::Restored,
+    ] {
         let s = status(state.clone());
         assert!(at(&base(), &s, NOW).actions.is_empty(), "{state}");
         for act in Action::ALL {
-            assert!(decide(&base(), &s, &decision(act, REASON)).is_err(), "{act} on {state}");
+            assert!(
+                decide(&base(), &s, &decision(act, REASON)).is_err(),
+                "{act} on {state}"
+            );
         }
     }
 }
@@ -1001,7 +1266,12 @@ fn revoke_refused_when_the_identity_was_used_during_quarantine() {
     let x = at(&c, &s, NOW);
     assert!(x.used_during_quarantine);
     let r = decide(&c, &s, &decision(Action::Revoke, REASON)).unwrap_err();
-    assert!(r.reasons.iter().any(|r| r.contains("used during quarantine")), "{r}");
+    assert!(
+        r.reasons
+            .iter()
+            .any(|r| r.contains("used during quarantine")),
+        "{r}"
+    );
     assert!(decide(&c, &s, &decision(Action::Restore, REASON)).is_ok());
     assert!(decide(&c, &s, &decision(Action::Escalate, REASON)).is_ok());
 }
@@ -1024,7 +1294,12 @@ fn quarantine_ending_exactly_now_has_expired_and_goes_back_to_the_queue() {
         assert!(acts.contains(&act), "{act} not offered: {acts:?}");
     }
     assert!(!acts.contains(&Action::Revoke), "{acts:?}");
-    assert_eq!(decide(&base(), &s, &decision(Action::Approve, REASON)).unwrap().state_after, CaseState::Approved);
+    assert_eq!(
+        decide(&base(), &s, &decision(Action::Approve, REASON))
+            .unwrap()
+            .state_after,
+        CaseState::Approved
+    );
 }
 
 #[test]
@@ -1046,8 +1321,12 @@ fn running_quarantine_has_not_expired() {
 fn the_same_inputs_give_equal_assessments() {
     let c = with(|c| {
         deps(c).nodes[0].uses.push("svc:b".into());
-        deps(c).nodes.push(node("svc:b", None, &["job:export", "ghost"]));
-        deps(c).nodes.push(node("svc:c", Some(Level::Critical), &["svc:b"]));
+        deps(c)
+            .nodes
+            .push(node("svc:b", None, &["job:export", "ghost"]));
+        deps(c)
+            .nodes
+            .push(node("svc:c", Some(Level::Critical), &["svc:b"]));
     });
     let s = quarantined(NOW + days(1), NOW - days(1));
     let first = at(&c, &s, NOW);
@@ -1084,13 +1363,52 @@ fn demo_fixtures_tell_the_expected_story() {
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         assert_eq!(report.cases.len(), expected.len());
         for row in &expected {
-            let case = report.cases.iter().find(|c| c.id == row[0]).unwrap_or_else(|| panic!("{} missing", row[0]));
+            let case = report
+                .cases
+                .iter()
+                .find(|c| c.id == row[0])
+                .unwrap_or_else(|| panic!("{} missing", row[0]));
             let x = assess(case, &CaseStatus::pending(), &policy, seed);
-            let got = [x.tier.name(), x.q1.status.name(), x.q2.status.name(), x.q3.status.name()];
+            let got = [
+                x.tier.name(),
+                x.q1.status.name(),
+                x.q2.status.name(),
+                x.q3.status.name(),
+            ];
             if got[..] != row[1..5] {
-                wrong.push(format!("{seed}: {} expected {:?}, got {got:?}", row[0], &row[1..5]));
+                wrong.push(format!(
+                    "{seed}: {} expected {:?}, got {got:?}",
+                    row[0],
+                    &row[1..5]
+                ));
             }
         }
     }
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[test]
+fn escalate_with_a_blank_owner_team_goes_to_the_policy_default_team() {
+    let c = with(|c| owner(c).team = Some("  ".into()));
+    let t = decide(
+        &c,
+        &CaseStatus::pending(),
+        &decision(Action::Escalate, REASON),
+    )
+    .unwrap();
+    assert_eq!(
+        t.state_after,
+        CaseState::Escalated {
+            to: "security-review".into()
+        }
+    );
+}
+
+#[test]
+fn escalate_to_a_blank_named_target_is_refused() {
+    let d = Decision {
+        escalate_to: Some(" ".into()),
+        ..decision(Action::Escalate, REASON)
+    };
+    assert!(decide(&base(), &CaseStatus::pending(), &d).is_err());
 }

@@ -39,7 +39,8 @@ pub struct Global {
 }
 
 fn parse_now(s: &str) -> Result<OffsetDateTime, String> {
-    nhi_triage::model::parse_rfc3339(s).map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2026-11-27T12:00:00Z"))
+    nhi_triage::model::parse_rfc3339(s)
+        .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2026-11-27T12:00:00Z"))
 }
 
 #[derive(Debug, Subcommand)]

@@ -163,9 +163,18 @@ pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
 
 pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
     if global.now.is_some() {
-        return Err(UsageError("--now cannot be used with decide: decisions are stamped with the real time".into()).into());
+        return Err(UsageError(
+            "--now cannot be used with decide: decisions are stamped with the real time".into(),
+        )
+        .into());
     }
     let store = open_store(global)?;
+    if let Some(path) = &global.policy {
+        eprintln!(
+            "note: deciding under {} instead of the store's policy; its version and hash go into the record",
+            path.display()
+        );
+    }
     let expected_version = match args.expected_version {
         Some(v) => v,
         None => store.snapshot().await?.status(&args.id).version,
@@ -184,7 +193,12 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {
         println!("recorded {}", history_line(&record));
-        println!("  case version {} → {}; hash {}", record.case_version, record.case_version + 1, record.hash);
+        println!(
+            "  case version {} → {}; hash {}",
+            record.case_version,
+            record.case_version + 1,
+            record.hash
+        );
     }
     Ok(EXIT_OK)
 }
@@ -199,9 +213,15 @@ pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> 
             } else {
                 println!("{}", report.summary());
             }
-            Ok(if report.is_ok() { EXIT_OK } else { EXIT_EVIDENCE })
+            Ok(if report.is_ok() {
+                EXIT_OK
+            } else {
+                EXIT_EVIDENCE
+            })
         }
-        EvidenceCommand::Export { format, output } => export(&store, format, output.as_deref()).await,
+        EvidenceCommand::Export { format, output } => {
+            export(&store, format, output.as_deref()).await
+        }
         EvidenceCommand::Repair => {
             let report = store.repair_evidence()?;
             match report.side_file {
@@ -214,12 +234,20 @@ pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> 
             }
             let verify = store.verify().await?;
             println!("{}", verify.summary());
-            Ok(if verify.is_ok() { EXIT_OK } else { EXIT_EVIDENCE })
+            Ok(if verify.is_ok() {
+                EXIT_OK
+            } else {
+                EXIT_EVIDENCE
+            })
         }
     }
 }
 
-async fn export(store: &LocalStore, format: ExportFormat, output: Option<&std::path::Path>) -> Result<i32> {
+async fn export(
+    store: &LocalStore,
+    format: ExportFormat,
+    output: Option<&std::path::Path>,
+) -> Result<i32> {
     let snapshot = store.snapshot().await?;
     let records = store.records_since(0).await?;
     let mut buf = Vec::new();
@@ -228,7 +256,9 @@ async fn export(store: &LocalStore, format: ExportFormat, output: Option<&std::p
         ExportFormat::Json => to_json(&records, &mut buf)?,
     }
     match output {
-        Some(path) => std::fs::write(path, &buf).with_context(|| format!("writing {}", path.display()))?,
+        Some(path) => {
+            std::fs::write(path, &buf).with_context(|| format!("writing {}", path.display()))?
+        }
         None => std::io::stdout().write_all(&buf)?,
     }
     if !snapshot.evidence.is_ok() {
@@ -249,7 +279,10 @@ pub fn init(dir: &std::path::Path, demo: bool) -> Result<i32> {
     }
     let layout = StoreLayout::new(dir);
     println!("created store {}", dir.display());
-    println!("  cases:    {}  (put *.jsonl or *.json case files here)", layout.cases_dir().display());
+    println!(
+        "  cases:    {}  (put *.jsonl or *.json case files here)",
+        layout.cases_dir().display()
+    );
     println!("  evidence: {}", layout.evidence_path().display());
     println!("  policy:   {}", layout.policy_path().display());
     Ok(EXIT_OK)
@@ -277,13 +310,25 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
         return Ok(EXIT_OK);
     }
     println!("nhi-triage {}", env!("CARGO_PKG_VERSION"));
-    println!("store          {}{}", store.display(), if store.exists() { "" } else { "  (does not exist yet)" });
+    println!(
+        "store          {}{}",
+        store.display(),
+        if store.exists() {
+            ""
+        } else {
+            "  (does not exist yet)"
+        }
+    );
     println!("  cases        {}", layout.cases_dir().display());
     println!("  evidence     {}", layout.evidence_path().display());
     println!(
         "  policy       {}{}",
         policy.display(),
-        if policy.exists() { "" } else { "  (absent: safe defaults)" }
+        if policy.exists() {
+            ""
+        } else {
+            "  (absent: safe defaults)"
+        }
     );
     println!("data dir       {}", paths.data_dir.display());
     println!("default store  {}", paths.default_store.display());

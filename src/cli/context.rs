@@ -23,10 +23,14 @@ pub struct Paths {
 }
 
 pub fn paths() -> Result<Paths> {
-    let dirs = ProjectDirs::from("", "", "nhi-triage")
-        .context("cannot find a home directory for the data, config and state paths (is $HOME set?)")?;
+    let dirs = ProjectDirs::from("", "", "nhi-triage").context(
+        "cannot find a home directory for the data, config and state paths (is $HOME set?)",
+    )?;
     let data_dir = dirs.data_dir().to_path_buf();
-    let log_dir = dirs.state_dir().unwrap_or(dirs.data_local_dir()).join("logs");
+    let log_dir = dirs
+        .state_dir()
+        .unwrap_or(dirs.data_local_dir())
+        .join("logs");
     Ok(Paths {
         default_store: data_dir.join("store"),
         demo_store: data_dir.join("demo"),
@@ -104,7 +108,8 @@ pub fn reviewer(global: &Global) -> Reviewer {
         .clone()
         .or_else(|| std::env::var("USER").ok())
         .or_else(|| std::env::var("LOGNAME").ok())
-        .unwrap_or_else(|| "unknown".into());
+        .filter(|n| !n.trim().is_empty())
+        .unwrap_or_else(login_name);
     let via = if std::env::var_os("SSH_CONNECTION").is_some() {
         "ssh"
     } else {
@@ -115,4 +120,24 @@ pub fn reviewer(global: &Global) -> Reviewer {
         host,
         via: via.into(),
     }
+}
+
+/// The login name of this process's user, from `/etc/passwd` (no `$USER` in
+/// cron jobs, containers and some SSH setups), else `uid-N`.
+fn login_name() -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+        return "unknown".into();
+    };
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    passwd
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split(':');
+            let name = fields.next()?;
+            let id: u32 = fields.nth(1)?.parse().ok()?;
+            (id == uid).then(|| name.to_string())
+        })
+        .next()
+        .unwrap_or_else(|| format!("uid-{uid}"))
 }

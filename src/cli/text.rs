@@ -79,7 +79,7 @@ pub fn list_table(rows: &[ListRow<'_>], now: OffsetDateTime) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{}{}{}{}{}{}{}{}{}",
+        "{}{}{}{}{}{}{}{}IDENTITY",
         col("ID", 12),
         col("TIER", 7),
         col("RECOMMEND", 11),
@@ -88,11 +88,13 @@ pub fn list_table(rows: &[ListRow<'_>], now: OffsetDateTime) -> String {
         col("PRIV", 6),
         col("AGE", 6),
         col("OWNER", 20),
-        "IDENTITY"
     );
     for r in rows {
         let c = r.case;
-        let identity = format!("{} ({}/{})", c.identity.name, c.identity.kind, c.identity.provider);
+        let identity = format!(
+            "{} ({}/{})",
+            c.identity.name, c.identity.kind, c.identity.provider
+        );
         let _ = writeln!(
             out,
             "{}{}{}{}{}{}{}{}{}",
@@ -135,7 +137,10 @@ pub fn show_case(
             s(&f.kind),
             f.severity.map_or("unknown", |l| l.as_str()),
             s(f.source.as_deref().unwrap_or("unknown")),
-            f.summary.as_deref().map(|x| format!(" — {}", s(x))).unwrap_or_default()
+            f.summary
+                .as_deref()
+                .map(|x| format!(" — {}", s(x)))
+                .unwrap_or_default()
         );
     }
     if !case.tags.is_empty() {
@@ -150,14 +155,25 @@ pub fn show_case(
         s(&id.name),
         s(&id.kind),
         s(&id.provider),
-        id.account.as_deref().map(|x| format!(" (account {})", s(x))).unwrap_or_default()
+        id.account
+            .as_deref()
+            .map(|x| format!(" (account {})", s(x)))
+            .unwrap_or_default()
     );
     let _ = writeln!(o, "  id {}", s(&id.id));
     let _ = writeln!(
         o,
         "  created {} · last used {} · privilege {}",
-        id.created_at.map_or("unknown".into(), |t| format!("{} ({})", date(t), ago(days_since(t, now)))),
-        id.last_used_at.map_or("never".into(), |t| format!("{} ({})", date(t), ago(days_since(t, now)))),
+        id.created_at.map_or("unknown".into(), |t| format!(
+            "{} ({})",
+            date(t),
+            ago(days_since(t, now))
+        )),
+        id.last_used_at.map_or("never".into(), |t| format!(
+            "{} ({})",
+            date(t),
+            ago(days_since(t, now))
+        )),
         id.privilege.map_or("unknown", |p| p.as_str())
     );
 
@@ -173,7 +189,9 @@ pub fn show_case(
                 s(owner.team.as_deref().unwrap_or("(not named)")),
                 s(owner.contact.as_deref().unwrap_or("(none)")),
                 owner.basis.as_str(),
-                owner.verified_at.map_or("never".into(), |t| ago(days_since(t, now)))
+                owner
+                    .verified_at
+                    .map_or("never".into(), |t| ago(days_since(t, now)))
             );
         }
     }
@@ -184,7 +202,11 @@ pub fn show_case(
     for (q, text, ans) in [
         ("Q1", "Who depends on this identity?", &a.q1),
         ("Q2", "What breaks if it is removed?", &a.q2),
-        ("Q3", "How quickly can restoration occur if the decision was wrong?", &a.q3),
+        (
+            "Q3",
+            "How quickly can restoration occur if the decision was wrong?",
+            &a.q3,
+        ),
     ] {
         write_question(&mut o, q, text, ans);
     }
@@ -194,7 +216,8 @@ pub fn show_case(
     let _ = writeln!(
         o,
         "  identity age {} · privilege {} · usage {} · criticality {}",
-        c.identity_age_days.map_or("unknown".into(), |d| format!("{d} days")),
+        c.identity_age_days
+            .map_or("unknown".into(), |d| format!("{d} days")),
         c.privilege.map_or("unknown", |p| p.as_str()),
         match (c.days_since_use, c.unused) {
             (None, _) => "never used (unused)".to_string(),
@@ -209,14 +232,18 @@ pub fn show_case(
         match &c.change_window {
             WindowCheck::None => "none (no constraint)".to_string(),
             WindowCheck::Open { ends_at } => format!("open until {}", rfc3339(*ends_at)),
-            WindowCheck::Closed { start, end } => format!("CLOSED ({} to {})", rfc3339(*start), rfc3339(*end)),
+            WindowCheck::Closed { start, end } =>
+                format!("CLOSED ({} to {})", rfc3339(*start), rfc3339(*end)),
         }
     );
     if a.quarantine_expired {
         let _ = writeln!(o, "  ! quarantine expired without a decision");
     }
     if a.used_during_quarantine {
-        let _ = writeln!(o, "  ! used during quarantine: a legitimate dependency may exist");
+        let _ = writeln!(
+            o,
+            "  ! used during quarantine: a legitimate dependency may exist"
+        );
     }
 
     let _ = writeln!(o, "\nRouting flags");
@@ -224,7 +251,12 @@ pub fn show_case(
         let _ = writeln!(o, "  none");
     }
     for flag in &a.routing {
-        let _ = writeln!(o, "  ! {}: {}", flag.kind.name(), s(&flag.raised_by.join(", ")));
+        let _ = writeln!(
+            o,
+            "  ! {}: {}",
+            flag.kind.name(),
+            s(&flag.raised_by.join(", "))
+        );
     }
 
     let _ = writeln!(
@@ -272,7 +304,11 @@ pub fn history_line(r: &EvidenceRecord) -> String {
         r.action,
         sanitize(&r.state_before.to_string()),
         sanitize(&r.state_after.to_string()),
-        if r.override_ { " [BREAK-GLASS OVERRIDE]" } else { "" },
+        if r.override_ {
+            " [BREAK-GLASS OVERRIDE]"
+        } else {
+            ""
+        },
         sanitize(&r.justification)
     )
 }
@@ -292,9 +328,9 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
         let _ = writeln!(o, "\nDependency tree\n  no dependency map");
         return;
     };
-    let verified = deps
-        .verified_at
-        .map_or("never verified".into(), |t| format!("verified {}", ago(days_since(t, now))));
+    let verified = deps.verified_at.map_or("never verified".into(), |t| {
+        format!("verified {}", ago(days_since(t, now)))
+    });
     let _ = writeln!(o, "\nDependency tree (map {verified})");
     let _ = writeln!(o, "  {} [identity]", sanitize(&case.identity.name));
     let Some(graph) = DependencyGraph::of(case) else {
@@ -304,9 +340,8 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
     if rows.is_empty() {
         let _ = writeln!(o, "  (no dependents)");
     }
-    for row in rows {
+    for (row, prefix) in rows.iter().zip(tree_prefixes(&rows)) {
         let node = graph.node(row.node);
-        let indent = "   ".repeat(row.depth);
         let mut badges = Vec::new();
         if node.external == Some(true) {
             badges.push("[external partner]");
@@ -316,17 +351,22 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
         }
         let tail = match row.kind {
             RowKind::First => String::new(),
-            RowKind::Cycle => "  ↺ cycle: already above".into(),
+            RowKind::Cycle => "  ↺ cycle: already above on this path".into(),
             RowKind::Repeat => "  (shown above)".into(),
         };
         let _ = writeln!(
             o,
-            "{indent}└─ {} {} ({}, {}){}{}",
+            "  {prefix}{} {} ({}, {}){}{}",
             sanitize(&node.id),
             sanitize(node.name.as_deref().unwrap_or("")),
             sanitize(node.kind.as_deref().unwrap_or("?")),
-            node.criticality.map_or("criticality unknown", |l| l.as_str()),
-            if badges.is_empty() { String::new() } else { format!(" {}", badges.join(" ")) },
+            node.criticality
+                .map_or("criticality unknown", |l| l.as_str()),
+            if badges.is_empty() {
+                String::new()
+            } else {
+                format!(" {}", badges.join(" "))
+            },
             tail
         );
     }
@@ -338,4 +378,33 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
             sanitize(&d.missing)
         );
     }
+}
+
+/// Box-drawing prefixes (`├─`, `└─`, `│`) for outline rows given by depth.
+fn tree_prefixes(rows: &[nhi_triage::model::OutlineRow]) -> Vec<String> {
+    // A row is the last of its siblings when no later row at its depth comes
+    // before a shallower one.
+    let is_last: Vec<bool> = (0..rows.len())
+        .map(|i| {
+            let d = rows[i].depth;
+            rows[i + 1..]
+                .iter()
+                .take_while(|r| r.depth >= d)
+                .all(|r| r.depth != d)
+        })
+        .collect();
+    let mut open: Vec<bool> = Vec::new(); // per depth: more siblings follow
+    rows.iter()
+        .zip(&is_last)
+        .map(|(row, &last)| {
+            open.truncate(row.depth - 1);
+            let mut prefix: String = open
+                .iter()
+                .map(|&more| if more { "│  " } else { "   " })
+                .collect();
+            prefix.push_str(if last { "└─ " } else { "├─ " });
+            open.push(!last);
+            prefix
+        })
+        .collect()
 }

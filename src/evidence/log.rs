@@ -10,8 +10,8 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::record::{EvidenceRecord, GENESIS_HASH, SealedLine};
 use super::EvidenceError;
+use super::record::{EvidenceRecord, GENESIS_HASH, SealedLine};
 use super::verify::{ChainBreak, check_line};
 
 #[derive(Debug, Clone)]
@@ -111,7 +111,8 @@ impl EvidenceLog {
         }
         let file = File::open(&self.path).map_err(|e| self.io(e))?;
         file.lock_shared().map_err(|e| self.io(e))?;
-        super::verify::verify_reader(BufReader::with_capacity(1 << 20, file)).map_err(|e| self.io(e))
+        super::verify::verify_reader(BufReader::with_capacity(1 << 20, file))
+            .map_err(|e| self.io(e))
     }
 
     /// Moves a torn tail to a side file and truncates the log to its last
@@ -126,7 +127,8 @@ impl EvidenceLog {
         };
         let mut file = &locked.file;
         let mut bytes = Vec::with_capacity(torn.len as usize);
-        file.seek(SeekFrom::Start(torn.offset)).map_err(|e| self.io(e))?;
+        file.seek(SeekFrom::Start(torn.offset))
+            .map_err(|e| self.io(e))?;
         file.read_to_end(&mut bytes).map_err(|e| self.io(e))?;
         let side = side_file_name(&self.path);
         let mut out = OpenOptions::new()
@@ -148,7 +150,10 @@ impl EvidenceLog {
 
 fn side_file_name(path: &Path) -> PathBuf {
     let stamp = time::OffsetDateTime::now_utc().unix_timestamp_nanos();
-    let mut name = path.file_name().map(|n| n.to_os_string()).unwrap_or_default();
+    let mut name = path
+        .file_name()
+        .map(|n| n.to_os_string())
+        .unwrap_or_default();
     name.push(format!(".torn-{stamp}"));
     path.with_file_name(name)
 }
@@ -260,7 +265,11 @@ pub struct ReadOutcome {
 
 /// Reads and chain-checks the complete lines after `cursor`; stops at the
 /// first break (nothing after a break can be trusted).
-fn read_records(log: &EvidenceLog, file: &File, cursor: &Cursor) -> Result<ReadOutcome, EvidenceError> {
+fn read_records(
+    log: &EvidenceLog,
+    file: &File,
+    cursor: &Cursor,
+) -> Result<ReadOutcome, EvidenceError> {
     let len = file.metadata().map_err(|e| log.io(e))?.len();
     if len < cursor.offset {
         return Err(EvidenceError::Shrunk {
@@ -270,7 +279,9 @@ fn read_records(log: &EvidenceLog, file: &File, cursor: &Cursor) -> Result<ReadO
         });
     }
     let mut reader = BufReader::with_capacity(1 << 20, file);
-    reader.seek(SeekFrom::Start(cursor.offset)).map_err(|e| log.io(e))?;
+    reader
+        .seek(SeekFrom::Start(cursor.offset))
+        .map_err(|e| log.io(e))?;
     let mut out = ReadOutcome {
         cursor: cursor.clone(),
         ..ReadOutcome::default()
@@ -291,14 +302,19 @@ fn read_records(log: &EvidenceLog, file: &File, cursor: &Cursor) -> Result<ReadO
         }
         let body = &line[..n - 1];
         let line_no = out.cursor.line + 1;
-        let checked = check_line(body, line_no, out.cursor.last_seq + 1, out.cursor.last_hash.as_bytes())
-            .and_then(|_| {
-                serde_json::from_slice::<EvidenceRecord>(body).map_err(|e| ChainBreak {
-                    seq: out.cursor.last_seq + 1,
-                    line: line_no,
-                    reason: format!("not a valid evidence record: {e}"),
-                })
-            });
+        let checked = check_line(
+            body,
+            line_no,
+            out.cursor.last_seq + 1,
+            out.cursor.last_hash.as_bytes(),
+        )
+        .and_then(|_| {
+            serde_json::from_slice::<EvidenceRecord>(body).map_err(|e| ChainBreak {
+                seq: out.cursor.last_seq + 1,
+                line: line_no,
+                reason: format!("not a valid evidence record: {e}"),
+            })
+        });
         match checked {
             Ok(record) => {
                 out.cursor.offset += n as u64;

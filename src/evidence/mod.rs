@@ -23,10 +23,18 @@ pub enum EvidenceError {
         "evidence log {path} ends with a torn write ({len} bytes at offset {offset}): \
          no new record is appended until `nhi-triage evidence repair` moves those bytes aside"
     )]
-    TornTail { path: PathBuf, offset: u64, len: u64 },
-    #[error("evidence log {path}: the last record is not a sealed evidence record; run `nhi-triage evidence verify`")]
+    TornTail {
+        path: PathBuf,
+        offset: u64,
+        len: u64,
+    },
+    #[error(
+        "evidence log {path}: the last record is not a sealed evidence record; run `nhi-triage evidence verify`"
+    )]
     BadTail { path: PathBuf },
-    #[error("evidence log {path} shrank from {was} to {now} bytes while in use: records were removed")]
+    #[error(
+        "evidence log {path} shrank from {was} to {now} bytes while in use: records were removed"
+    )]
     Shrunk { path: PathBuf, was: u64, now: u64 },
     #[error("evidence log {path}: chain broken at seq {} (line {}): {}", brk.seq, brk.line, brk.reason)]
     Broken { path: PathBuf, brk: ChainBreak },

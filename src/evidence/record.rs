@@ -63,7 +63,7 @@ pub(crate) const HASH_SUFFIX_LEN: usize = 75;
 impl EvidenceRecord {
     /// Sets `seq` and `prev_hash`, computes `hash`, and returns the line to
     /// write (with its newline).
-    pub(crate) fn seal(&mut self, seq: u64, prev_hash: &str) -> Result<Vec<u8>, serde_json::Error> {
+    pub fn seal(&mut self, seq: u64, prev_hash: &str) -> Result<Vec<u8>, serde_json::Error> {
         self.seq = seq;
         self.prev_hash = prev_hash.to_string();
         self.hash.clear();

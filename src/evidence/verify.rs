@@ -48,7 +48,10 @@ impl VerifyReport {
     /// One sentence for a person.
     pub fn summary(&self) -> String {
         if let Some(b) = &self.first_bad {
-            format!("evidence chain BROKEN at seq {} (line {}): {}", b.seq, b.line, b.reason)
+            format!(
+                "evidence chain BROKEN at seq {} (line {}): {}",
+                b.seq, b.line, b.reason
+            )
         } else if let Some((offset, len)) = self.torn_tail {
             format!(
                 "evidence chain intact for {} records, then a torn tail: {len} bytes at offset {offset} \
@@ -56,7 +59,10 @@ impl VerifyReport {
                 self.records
             )
         } else {
-            format!("evidence chain intact: {} records, head {}", self.records, self.head_hash)
+            format!(
+                "evidence chain intact: {} records, head {}",
+                self.records, self.head_hash
+            )
         }
     }
 }
@@ -74,7 +80,10 @@ pub(crate) fn check_line<'a>(
         reason,
     };
     let Some(sealed) = SealedLine::parse(line) else {
-        return Err(bad(expected_seq, "not a sealed evidence record (edited or corrupt line)".into()));
+        return Err(bad(
+            expected_seq,
+            "not a sealed evidence record (edited or corrupt line)".into(),
+        ));
     };
     if sealed.seq != expected_seq {
         let why = if sealed.seq > expected_seq {
@@ -91,7 +100,10 @@ pub(crate) fn check_line<'a>(
         return Err(bad(expected_seq, why));
     }
     if !sealed.hash_matches() {
-        return Err(bad(sealed.seq, "its hash does not match its contents: the record was edited".into()));
+        return Err(bad(
+            sealed.seq,
+            "its hash does not match its contents: the record was edited".into(),
+        ));
     }
     if sealed.prev_hash != expected_prev {
         return Err(bad(

@@ -15,14 +15,14 @@ pub enum Target {
 }
 
 /// A `uses` id that names nothing in the map.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DanglingRef {
     pub from: String,
     pub missing: String,
 }
 
 /// An edge `from → to` that closes a cycle among the dependents.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CycleEdge {
     pub from: String,
     pub to: String,
@@ -212,7 +212,14 @@ impl DependencyGraph<'_> {
             while let Some(&mut (node, depth, ref mut pos)) = stack.last_mut() {
                 if let Some(&user) = self.users[node].get(*pos) {
                     *pos += 1;
-                    self.visit(user, depth + 1, &mut rows, &mut shown, &mut on_path, &mut stack);
+                    self.visit(
+                        user,
+                        depth + 1,
+                        &mut rows,
+                        &mut shown,
+                        &mut on_path,
+                        &mut stack,
+                    );
                 } else {
                     on_path[node] = false;
                     stack.pop();

@@ -86,7 +86,12 @@ pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jsonl" | "json")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("jsonl" | "json")
+            )
+        })
         .collect();
     files.sort();
     let mut report = LoadReport::default();
@@ -99,8 +104,8 @@ pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
 
 /// Loads one file into `report` (problems included).
 pub fn load_file(path: &Path, report: &mut LoadReport) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
+    let bytes = match std::fs::read(path) {
+        Ok(bytes) => bytes,
         Err(e) => {
             report.problems.push(LoadProblem {
                 file: path.to_path_buf(),
@@ -110,11 +115,49 @@ pub fn load_file(path: &Path, report: &mut LoadReport) {
             return;
         }
     };
-    if path.extension().and_then(|e| e.to_str()) == Some("json") {
+    let is_array = path.extension().and_then(|e| e.to_str()) == Some("json");
+    let text = match String::from_utf8(bytes) {
+        Ok(text) => text,
+        Err(e) if is_array => {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            report.problems.push(LoadProblem {
+                file: path.to_path_buf(),
+                line: valid.iter().filter(|&&b| b == b'\n').count() + 1,
+                message: "not valid UTF-8".into(),
+            });
+            return;
+        }
+        // One bad line must not cost the file's good ones.
+        Err(e) => utf8_lines(path, e.as_bytes(), report),
+    };
+    if is_array {
         parse_json_array(path, &text, report);
     } else {
         parse_jsonl(path, &text, report);
     }
+}
+
+/// JSON-lines bytes as text, each line that is not UTF-8 reported and left
+/// blank (so the line numbers stay right).
+fn utf8_lines(path: &Path, bytes: &[u8], report: &mut LoadReport) -> String {
+    let mut text = String::with_capacity(bytes.len());
+    for (n, line) in bytes.split(|&b| b == b'\n').enumerate() {
+        if n > 0 {
+            text.push('\n');
+        }
+        match std::str::from_utf8(line) {
+            Ok(line) => text.push_str(line),
+            Err(e) => report.problems.push(LoadProblem {
+                file: path.to_path_buf(),
+                line: n + 1,
+                message: format!(
+                    "not valid UTF-8 (at byte {} of the line)",
+                    e.valid_up_to() + 1
+                ),
+            }),
+        }
+    }
+    text
 }
 
 /// Parses JSON-lines text; blank lines are allowed.
@@ -164,7 +207,7 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
                 report.problems.push(LoadProblem {
                     file: path.to_path_buf(),
                     line: start_line + e.line().saturating_sub(1),
-                    message: format!("element {}: {}", i, describe(&e, source)),
+                    message: format!("element {}: {}", i + 1, describe(&e, source)),
                 });
             }
         }
@@ -173,12 +216,18 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
 
 fn line_of(text: &str, offset: usize) -> usize {
     let offset = offset.min(text.len());
-    text.as_bytes()[..offset].iter().filter(|&&b| b == b'\n').count() + 1
+    text.as_bytes()[..offset]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
 }
 
 /// serde's message, with the case id when the object got that far.
 fn describe(e: &serde_json::Error, source: &str) -> String {
-    let id = serde_json::from_str::<IdOnly>(source).ok().and_then(|c| c.id);
+    let id = serde_json::from_str::<IdOnly>(source)
+        .ok()
+        .and_then(|c| c.id);
     let what = e.to_string();
     // serde appends " at line L column C"; the caller gives the line already.
     let what = match what.rfind(" at line ") {

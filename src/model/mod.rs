@@ -7,7 +7,10 @@ mod state;
 
 pub use case::*;
 pub use graph::{CycleEdge, DanglingRef, DependencyGraph, OutlineRow, RowKind, Target};
-pub use load::{CaseOrigin, LoadError, LoadProblem, LoadReport, load_dir, load_file, parse_json_array, parse_jsonl};
+pub use load::{
+    CaseOrigin, LoadError, LoadProblem, LoadReport, load_dir, load_file, parse_json_array,
+    parse_jsonl,
+};
 pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, Reviewer};
 
 use time::OffsetDateTime;

@@ -48,7 +48,9 @@ impl CaseState {
 impl fmt::Display for CaseState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaseState::Quarantined { until } => write!(f, "quarantined until {}", crate::model::rfc3339(*until)),
+            CaseState::Quarantined { until } => {
+                write!(f, "quarantined until {}", crate::model::rfc3339(*until))
+            }
             CaseState::Escalated { to } => write!(f, "escalated to {to}"),
             other => f.write_str(other.name()),
         }

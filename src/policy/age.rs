@@ -12,8 +12,12 @@ pub enum Freshness {
     Missing,
     /// Dated in the future beyond the skew tolerance.
     Future,
-    Within { days: i64 },
-    Older { days: i64 },
+    Within {
+        days: i64,
+    },
+    Older {
+        days: i64,
+    },
 }
 
 impl Freshness {
@@ -25,9 +29,13 @@ impl Freshness {
         if age < -CLOCK_SKEW_TOLERANCE {
             Freshness::Future
         } else if age <= Duration::days(i64::from(max_days)) {
-            Freshness::Within { days: age.whole_days().max(0) }
+            Freshness::Within {
+                days: age.whole_days().max(0),
+            }
         } else {
-            Freshness::Older { days: age.whole_days() }
+            Freshness::Older {
+                days: age.whole_days(),
+            }
         }
     }
 
@@ -60,7 +68,10 @@ mod tests {
     #[test]
     fn exactly_n_days_is_within_and_one_second_more_is_older() {
         let seven = NOW - Duration::days(7);
-        assert_eq!(Freshness::of(Some(seven), NOW, 7), Freshness::Within { days: 7 });
+        assert_eq!(
+            Freshness::of(Some(seven), NOW, 7),
+            Freshness::Within { days: 7 }
+        );
         assert_eq!(
             Freshness::of(Some(seven - Duration::seconds(1)), NOW, 7),
             Freshness::Older { days: 7 }
@@ -70,7 +81,10 @@ mod tests {
     #[test]
     fn missing_and_future_dates_are_never_fresh() {
         assert_eq!(Freshness::of(None, NOW, 7), Freshness::Missing);
-        assert_eq!(Freshness::of(Some(NOW + Duration::hours(2)), NOW, 7), Freshness::Future);
+        assert_eq!(
+            Freshness::of(Some(NOW + Duration::hours(2)), NOW, 7),
+            Freshness::Future
+        );
         // Small skew is tolerated.
         assert!(Freshness::of(Some(NOW + Duration::minutes(1)), NOW, 7).is_within());
     }

@@ -134,7 +134,12 @@ impl Assessment {
     }
 }
 
-pub fn assess(case: &Case, status: &CaseStatus, policy: &Policy, now: OffsetDateTime) -> Assessment {
+pub fn assess(
+    case: &Case,
+    status: &CaseStatus,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Assessment {
     let graph = DependencyGraph::of(case);
     let blast_radius = BlastRadius::of(graph.as_ref());
     let q1 = q1(case, &blast_radius, policy, now);
@@ -208,7 +213,12 @@ fn routing(case: &Case, radius: &BlastRadius) -> Vec<RoutingFlag> {
 }
 
 /// The tier, evaluated in the design's order: high, then low, else medium.
-fn tier(case: &Case, questions: [&Question; 3], checks: &Checks, routing: &[RoutingFlag]) -> (Tier, Vec<String>) {
+fn tier(
+    case: &Case,
+    questions: [&Question; 3],
+    checks: &Checks,
+    routing: &[RoutingFlag],
+) -> (Tier, Vec<String>) {
     let mut high = Vec::new();
     for flag in routing {
         high.push(format!(

@@ -99,17 +99,25 @@ impl Policy {
         if self.quarantine_max_hours == 0 {
             return invalid("quarantine_max_hours", "must be at least 1");
         }
-        if self.quarantine_default_hours == 0 || self.quarantine_default_hours > self.quarantine_max_hours {
+        if self.quarantine_default_hours == 0
+            || self.quarantine_default_hours > self.quarantine_max_hours
+        {
             return invalid(
                 "quarantine_default_hours",
                 "must be between 1 and quarantine_max_hours",
             );
         }
         if self.justification_min_chars == 0 {
-            return invalid("justification_min_chars", "must be at least 1: every decision needs a reason");
+            return invalid(
+                "justification_min_chars",
+                "must be at least 1: every decision needs a reason",
+            );
         }
         if self.break_glass_min_chars < self.justification_min_chars {
-            return invalid("break_glass_min_chars", "must be at least justification_min_chars");
+            return invalid(
+                "break_glass_min_chars",
+                "must be at least justification_min_chars",
+            );
         }
         if self.default_escalation_team.trim().is_empty() {
             return invalid("default_escalation_team", "must not be empty");
@@ -158,7 +166,10 @@ mod tests {
             Path::new("p.toml"),
         )
         .unwrap_err();
-        assert!(err.to_string().contains("quarantine_default_hours"), "{err}");
+        assert!(
+            err.to_string().contains("quarantine_default_hours"),
+            "{err}"
+        );
     }
 
     #[test]

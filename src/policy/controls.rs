@@ -18,7 +18,11 @@ pub const RS_AN_06: &str = "RS.AN-06";
 
 /// The controls a decision evidences: by action (and, for approve, by what
 /// approving does), plus the finding's OWASP NHI risk.
-pub fn controls_for(action: Action, approves: Option<ActionKind>, finding: Option<&Finding>) -> Vec<String> {
+pub fn controls_for(
+    action: Action,
+    approves: Option<ActionKind>,
+    finding: Option<&Finding>,
+) -> Vec<String> {
     let mut ids: Vec<&str> = vec![PR_AA_01];
     match action {
         Action::Approve => match approves {
@@ -100,9 +104,18 @@ mod tests {
 
     #[test]
     fn owasp_ids_are_validated_or_mapped() {
-        assert_eq!(owasp_risk(&finding("x", Some("NHI7:2025"))).as_deref(), Some("NHI7:2025"));
-        assert_eq!(owasp_risk(&finding("unused", Some("NHI11:2025"))).as_deref(), Some("NHI1:2025"));
-        assert_eq!(owasp_risk(&finding("leaked_secret", None)).as_deref(), Some("NHI2:2025"));
+        assert_eq!(
+            owasp_risk(&finding("x", Some("NHI7:2025"))).as_deref(),
+            Some("NHI7:2025")
+        );
+        assert_eq!(
+            owasp_risk(&finding("unused", Some("NHI11:2025"))).as_deref(),
+            Some("NHI1:2025")
+        );
+        assert_eq!(
+            owasp_risk(&finding("leaked_secret", None)).as_deref(),
+            Some("NHI2:2025")
+        );
         assert_eq!(owasp_risk(&finding("mystery", None)), None);
     }
 }

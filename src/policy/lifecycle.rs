@@ -47,7 +47,12 @@ pub struct Refusal {
 /// The actions the lifecycle offers in the case's state, with the policy's
 /// verdict on each. Reviewer-specific checks (separation of duties,
 /// justification) come later, in [`check_decision`].
-pub fn verdicts(status: &CaseStatus, a: &Assessment, policy: &Policy, now: OffsetDateTime) -> Vec<ActionVerdict> {
+pub fn verdicts(
+    status: &CaseStatus,
+    a: &Assessment,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Vec<ActionVerdict> {
     offered(status, now)
         .iter()
         .map(|&action| verdict(action, status, a, policy, now))
@@ -57,17 +62,33 @@ pub fn verdicts(status: &CaseStatus, a: &Assessment, policy: &Policy, now: Offse
 /// The actions the lifecycle allows from the effective state at `now`.
 fn offered(status: &CaseStatus, now: OffsetDateTime) -> &'static [Action] {
     if status.quarantine_expired(now) {
-        return &[Action::Approve, Action::Quarantine, Action::Escalate, Action::Restore];
+        return &[
+            Action::Approve,
+            Action::Quarantine,
+            Action::Escalate,
+            Action::Restore,
+        ];
     }
     match status.state {
         CaseState::Pending => &[Action::Approve, Action::Quarantine, Action::Escalate],
-        CaseState::Quarantined { .. } => &[Action::Revoke, Action::Restore, Action::Escalate, Action::Quarantine],
+        CaseState::Quarantined { .. } => &[
+            Action::Revoke,
+            Action::Restore,
+            Action::Escalate,
+            Action::Quarantine,
+        ],
         CaseState::Escalated { .. } => &[Action::Approve, Action::Quarantine, Action::Close],
         CaseState::Approved | CaseState::Revoked | CaseState::Restored | CaseState::Closed => &[],
     }
 }
 
-fn verdict(action: Action, status: &CaseStatus, a: &Assessment, policy: &Policy, now: OffsetDateTime) -> ActionVerdict {
+fn verdict(
+    action: Action,
+    status: &CaseStatus,
+    a: &Assessment,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> ActionVerdict {
     let mut v = ActionVerdict {
         action,
         allowed: true,
@@ -92,11 +113,27 @@ fn verdict(action: Action, status: &CaseStatus, a: &Assessment, policy: &Policy,
             ));
             for (name, q) in [("Q1", &a.q1), ("Q2", &a.q2), ("Q3", &a.q3)] {
                 if q.status != Status::Answered {
-                    v.reasons.push(format!("{name} is {}: {}", q.status.name(), q.gaps.join("; ")));
+                    v.reasons.push(format!(
+                        "{name} is {}: {}",
+                        q.status.name(),
+                        q.gaps.join("; ")
+                    ));
                 }
             }
-            v.reasons.extend(a.tier_reasons.iter().filter(|r| !r.starts_with('Q')).cloned());
-            v.reasons.push(format!("instead: {} (recommended)", a.recommendation));
+            v.reasons.extend(
+                a.tier_reasons
+                    .iter()
+                    .filter(|r| !r.starts_with('Q'))
+                    .cloned(),
+            );
+            let other = match a.recommendation {
+                Action::Escalate => Action::Quarantine,
+                _ => Action::Escalate,
+            };
+            v.reasons.push(format!(
+                "instead: {} (recommended) or {other}",
+                a.recommendation
+            ));
             v.needs_override = policy.allow_break_glass;
         }
         Action::Revoke if a.used_during_quarantine => {
@@ -107,7 +144,10 @@ fn verdict(action: Action, status: &CaseStatus, a: &Assessment, policy: &Policy,
             );
             v.needs_override = policy.allow_break_glass;
         }
-        Action::Quarantine if matches!(status.state, CaseState::Quarantined { .. }) && !status.quarantine_expired(now) => {
+        Action::Quarantine
+            if matches!(status.state, CaseState::Quarantined { .. })
+                && !status.quarantine_expired(now) =>
+        {
             v.reasons.push("extends the running quarantine".into());
         }
         _ => {}
@@ -213,14 +253,21 @@ pub fn justification_len(text: &str) -> usize {
     text.trim().chars().count()
 }
 
-fn target_state(case: &Case, d: &Decision, policy: &Policy, now: OffsetDateTime) -> Result<CaseState, String> {
+fn target_state(
+    case: &Case,
+    d: &Decision,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Result<CaseState, String> {
     Ok(match d.action {
         Action::Approve => CaseState::Approved,
         Action::Revoke => CaseState::Revoked,
         Action::Restore => CaseState::Restored,
         Action::Close => CaseState::Closed,
         Action::Quarantine => {
-            let hours = d.quarantine_hours.unwrap_or(policy.quarantine_default_hours);
+            let hours = d
+                .quarantine_hours
+                .unwrap_or(policy.quarantine_default_hours);
             if hours == 0 || hours > policy.quarantine_max_hours {
                 return Err(format!(
                     "quarantine hours must be between 1 and {} (got {hours})",
@@ -235,12 +282,19 @@ fn target_state(case: &Case, d: &Decision, policy: &Policy, now: OffsetDateTime)
             let to = d
                 .escalate_to
                 .clone()
-                .or_else(|| case.owner_team().map(str::to_string))
+                .or_else(|| {
+                    // A blank owner team names no one: fall back to the policy's team.
+                    case.owner_team()
+                        .filter(|t| !t.trim().is_empty())
+                        .map(str::to_string)
+                })
                 .unwrap_or_else(|| policy.default_escalation_team.clone());
             if to.trim().is_empty() {
                 return Err("the escalation target must name a team".into());
             }
-            CaseState::Escalated { to: to.trim().to_string() }
+            CaseState::Escalated {
+                to: to.trim().to_string(),
+            }
         }
     })
 }

@@ -9,7 +9,12 @@ mod lifecycle;
 mod readiness;
 
 pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
-pub use assess::{Assessment, Checks, RoutingFlag, RoutingKind, Tier, WindowCheck, assess, queue_order};
+pub use assess::{
+    Assessment, Checks, RoutingFlag, RoutingKind, Tier, WindowCheck, assess, queue_order,
+};
 pub use config::{Policy, PolicyError, PolicyRef};
-pub use lifecycle::{ActionVerdict, MAX_JUSTIFICATION_CHARS, Refusal, Transition, check_decision, justification_len, verdicts};
+pub use lifecycle::{
+    ActionVerdict, MAX_JUSTIFICATION_CHARS, Refusal, Transition, check_decision, justification_len,
+    verdicts,
+};
 pub use readiness::{BlastRadius, Question, Status};

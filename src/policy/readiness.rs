@@ -8,7 +8,7 @@ use time::OffsetDateTime;
 
 use super::Policy;
 use super::age::{Freshness, ago};
-use crate::model::{Case, DependencyGraph, OwnerBasis};
+use crate::model::{Case, CycleEdge, DanglingRef, DependencyGraph, OwnerBasis};
 use crate::text::sanitize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -48,7 +48,11 @@ impl Question {
         } else {
             Status::Partial
         };
-        Question { status, facts, gaps }
+        Question {
+            status,
+            facts,
+            gaps,
+        }
     }
 }
 
@@ -62,9 +66,9 @@ pub struct BlastRadius {
     pub shared: Vec<String>,
     pub unknown_criticality: Vec<String>,
     /// Edges `from → to` closing a cycle.
-    pub cycles: Vec<(String, String)>,
-    /// `uses` ids naming nothing: `(from, missing)`.
-    pub dangling: Vec<(String, String)>,
+    pub cycles: Vec<CycleEdge>,
+    /// `uses` ids naming nothing.
+    pub dangling: Vec<DanglingRef>,
     pub duplicate_nodes: Vec<String>,
 }
 
@@ -90,8 +94,8 @@ impl BlastRadius {
             }
             radius.dependents.push(id);
         }
-        radius.cycles = g.cycles().into_iter().map(|c| (c.from, c.to)).collect();
-        radius.dangling = g.dangling.iter().map(|d| (d.from.clone(), d.missing.clone())).collect();
+        radius.cycles = g.cycles();
+        radius.dangling = g.dangling.clone();
         radius.duplicate_nodes = g.duplicates.clone();
         radius
     }
@@ -108,7 +112,11 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
             gaps.push("no owner recorded".into());
         }
         Some(owner) => {
-            let team = owner.team.as_deref().map(sanitize).unwrap_or("(team not named)".into());
+            let team = owner
+                .team
+                .as_deref()
+                .map(sanitize)
+                .unwrap_or("(team not named)".into());
             facts.push(format!("owner {team} ({})", owner.basis.as_str()));
             match owner.basis {
                 OwnerBasis::Unknown => {
@@ -121,7 +129,9 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
             let limit = policy.owner_verified_max_age_days;
             match Freshness::of(owner.verified_at, now, limit) {
                 Freshness::Missing => gaps.push("owner never verified".into()),
-                Freshness::Future => gaps.push("owner verification is dated in the future (clock skew?)".into()),
+                Freshness::Future => {
+                    gaps.push("owner verification is dated in the future (clock skew?)".into())
+                }
                 Freshness::Within { days } => facts.push(format!("owner verified {}", ago(days))),
                 Freshness::Older { days } => {
                     gaps.push(format!("owner verified {} (limit {limit} days)", ago(days)))
@@ -142,10 +152,12 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
                     blocked = true;
                     gaps.push("dependency map never verified".into());
                 }
-                Freshness::Future => {
-                    gaps.push("dependency map verification is dated in the future (clock skew?)".into())
+                Freshness::Future => gaps.push(
+                    "dependency map verification is dated in the future (clock skew?)".into(),
+                ),
+                Freshness::Within { days } => {
+                    facts.push(format!("dependency map verified {}", ago(days)))
                 }
-                Freshness::Within { days } => facts.push(format!("dependency map verified {}", ago(days))),
                 Freshness::Older { days } => gaps.push(format!(
                     "dependency map verified {} (limit {limit} days)",
                     ago(days)
@@ -156,15 +168,19 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
                 1 => "1 transitive dependent".into(),
                 n => format!("{n} transitive dependents"),
             });
-            for (from, missing) in &radius.dangling {
+            for d in &radius.dangling {
                 gaps.push(format!(
                     "{} uses {}, which is not in the map (dangling id)",
-                    sanitize(from),
-                    sanitize(missing)
+                    sanitize(&d.from),
+                    sanitize(&d.missing)
                 ));
             }
-            for (from, to) in &radius.cycles {
-                facts.push(format!("cycle: {} uses {}", sanitize(from), sanitize(to)));
+            for c in &radius.cycles {
+                facts.push(format!(
+                    "cycle: {} uses {}",
+                    sanitize(&c.from),
+                    sanitize(&c.to)
+                ));
             }
             if !radius.duplicate_nodes.is_empty() {
                 facts.push(format!(
@@ -189,7 +205,10 @@ pub fn q2(q1: &Question, radius: &BlastRadius) -> Question {
     if radius.dependents.is_empty() {
         facts.push("no dependents: nothing breaks".into());
     } else {
-        facts.push(format!("blast radius: {} dependents", radius.dependents.len()));
+        facts.push(format!(
+            "blast radius: {} dependents",
+            radius.dependents.len()
+        ));
         for (label, ids) in [
             ("critical", &radius.critical),
             ("external partners", &radius.external),
@@ -238,7 +257,10 @@ pub fn q3(case: &Case, policy: &Policy, now: OffsetDateTime) -> Question {
         Freshness::Missing => gaps.push("rollback never tested".into()),
         Freshness::Future => gaps.push("rollback test is dated in the future (clock skew?)".into()),
         Freshness::Within { days } => facts.push(format!("rollback tested {}", ago(days))),
-        Freshness::Older { days } => gaps.push(format!("rollback tested {} (limit {limit} days)", ago(days))),
+        Freshness::Older { days } => gaps.push(format!(
+            "rollback tested {} (limit {limit} days)",
+            ago(days)
+        )),
     }
     let max = policy.max_restore_minutes;
     match rollback.restore_minutes {

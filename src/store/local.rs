@@ -20,8 +20,12 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::{EvidenceHealth, Snapshot, Store, StoreError};
-use crate::evidence::{Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport};
-use crate::model::{Case, CaseState, CaseStatus, Decision, LastDecision, LoadProblem, Reviewer, load_dir};
+use crate::evidence::{
+    Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
+};
+use crate::model::{
+    Case, CaseState, CaseStatus, Decision, LastDecision, LoadProblem, Reviewer, load_dir,
+};
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
 
 /// The paths of a store directory.
@@ -54,14 +58,16 @@ impl StoreLayout {
             )));
         }
         let io = |context: String| move |source| StoreError::Io { context, source };
-        std::fs::create_dir_all(self.cases_dir()).map_err(io(format!("creating {}", self.cases_dir().display())))?;
+        std::fs::create_dir_all(self.cases_dir())
+            .map_err(io(format!("creating {}", self.cases_dir().display())))?;
         if !self.policy_path().exists() {
             let text = format!(
                 "# nhi-triage policy: every threshold of the readiness check.\n\
                  # Unknown keys are refused. See docs/policy.md.\n{}",
                 Policy::default().to_toml()
             );
-            std::fs::write(self.policy_path(), text).map_err(io(format!("writing {}", self.policy_path().display())))?;
+            std::fs::write(self.policy_path(), text)
+                .map_err(io(format!("writing {}", self.policy_path().display())))?;
         }
         Ok(())
     }
@@ -190,17 +196,29 @@ impl LocalStore {
         if !inner.index.contains_key(case_id) && !inner.statuses.contains_key(case_id) {
             return Err(StoreError::NotFound(case_id.to_string()));
         }
-        Ok(inner.records.iter().filter(|r| r.case_id == case_id).cloned().collect())
+        Ok(inner
+            .records
+            .iter()
+            .filter(|r| r.case_id == case_id)
+            .cloned()
+            .collect())
     }
 
-    pub fn records_since_blocking(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError> {
+    pub fn records_since_blocking(
+        &self,
+        after_seq: u64,
+    ) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.refresh()?;
         let inner = self.inner();
         let start = inner.records.partition_point(|r| r.seq <= after_seq);
         Ok(inner.records[start..].to_vec())
     }
 
-    pub fn decide_blocking(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError> {
+    pub fn decide_blocking(
+        &self,
+        decision: Decision,
+        reviewer: Reviewer,
+    ) -> Result<EvidenceRecord, StoreError> {
         let shared = &self.shared;
         let mut inner = self.inner();
         let mut locked = shared.log.lock()?;
@@ -227,9 +245,18 @@ impl LocalStore {
                 last: status.last_decision.clone(),
             });
         }
-        let now = (shared.clock)();
+        // Millisecond precision: enough to order decisions, and readable.
+        let now = truncate_to_millis((shared.clock)());
         let assessment = assess(case, &status, &shared.policy, now);
-        let transition = check_decision(case, &status, &assessment, &decision, &reviewer.name, &shared.policy, now)?;
+        let transition = check_decision(
+            case,
+            &status,
+            &assessment,
+            &decision,
+            &reviewer.name,
+            &shared.policy,
+            now,
+        )?;
         let record = EvidenceRecord {
             seq: 0,
             id: Uuid::now_v7(),
@@ -345,11 +372,17 @@ impl Store for LocalStore {
     }
 
     async fn records_since(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError> {
-        self.blocking(move |s| s.records_since_blocking(after_seq)).await
+        self.blocking(move |s| s.records_since_blocking(after_seq))
+            .await
     }
 
-    async fn decide(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError> {
-        self.blocking(move |s| s.decide_blocking(decision, reviewer)).await
+    async fn decide(
+        &self,
+        decision: Decision,
+        reviewer: Reviewer,
+    ) -> Result<EvidenceRecord, StoreError> {
+        self.blocking(move |s| s.decide_blocking(decision, reviewer))
+            .await
     }
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
@@ -363,4 +396,9 @@ impl Store for LocalStore {
     fn describe(&self) -> String {
         format!("local store {}", self.shared.layout.root.display())
     }
+}
+
+fn truncate_to_millis(t: OffsetDateTime) -> OffsetDateTime {
+    t.replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap_or(t)
 }

@@ -54,7 +54,12 @@ pub enum StoreError {
     Task(String),
 }
 
-fn conflict_message(case_id: &str, expected: u64, current: u64, last: Option<&LastDecision>) -> String {
+fn conflict_message(
+    case_id: &str,
+    expected: u64,
+    current: u64,
+    last: Option<&LastDecision>,
+) -> String {
     let mut msg = format!(
         "conflict on {}: you decided on version {expected}, but it is now at version {current}",
         sanitize(case_id)
@@ -101,7 +106,11 @@ pub trait Store: Send + Sync {
 
     /// Checks the decision and, if it holds, records it durably. Returns the
     /// sealed record only once it is on disk (or acknowledged by a server).
-    async fn decide(&self, decision: Decision, reviewer: Reviewer) -> Result<EvidenceRecord, StoreError>;
+    async fn decide(
+        &self,
+        decision: Decision,
+        reviewer: Reviewer,
+    ) -> Result<EvidenceRecord, StoreError>;
 
     /// Verifies the whole evidence chain.
     async fn verify(&self) -> Result<VerifyReport, StoreError>;

@@ -1,0 +1,354 @@
+//! Shared helpers for the integration tests: an isolated environment for the
+//! real binary, a temporary store, and case JSON built relative to the real
+//! clock (decisions are always stamped with the real time).
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::{Value, json};
+use tempfile::TempDir;
+use time::{Duration, OffsetDateTime};
+
+/// The real binary, with no store chosen and nothing inherited that could
+/// point it at the real home or a real store.
+pub fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_nhi-triage"));
+    cmd.env_remove("NHI_TRIAGE_STORE")
+        .env_remove("SSH_CONNECTION")
+        .env("NO_COLOR", "1")
+        .env("USER", "tester")
+        .env("LOGNAME", "tester");
+    cmd
+}
+
+/// A temporary home for one test: HOME and the XDG dirs point inside it.
+pub struct Sandbox {
+    pub tmp: TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Self {
+        let tmp = tempfile::Builder::new()
+            .prefix("nhi-triage-test")
+            .tempdir()
+            .expect("tempdir");
+        for d in ["home", "data", "config", "state"] {
+            std::fs::create_dir_all(tmp.path().join(d)).expect("create sandbox dir");
+        }
+        Sandbox { tmp }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.tmp.path()
+    }
+
+    pub fn home(&self) -> PathBuf {
+        self.path().join("home")
+    }
+    pub fn data_home(&self) -> PathBuf {
+        self.path().join("data")
+    }
+    pub fn config_home(&self) -> PathBuf {
+        self.path().join("config")
+    }
+    pub fn state_home(&self) -> PathBuf {
+        self.path().join("state")
+    }
+
+    /// The binary with HOME and XDG_* inside the sandbox (no store chosen).
+    pub fn cmd(&self) -> Command {
+        let mut cmd = bin();
+        cmd.env("HOME", self.home())
+            .env("XDG_DATA_HOME", self.data_home())
+            .env("XDG_CONFIG_HOME", self.config_home())
+            .env("XDG_STATE_HOME", self.state_home());
+        cmd
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A store made by `nhi-triage init` inside a sandbox.
+pub struct TestStore {
+    pub sandbox: Sandbox,
+    pub dir: PathBuf,
+}
+
+impl TestStore {
+    /// `nhi-triage init DIR`, then `cases` written to `DIR/cases/cases.jsonl`.
+    pub fn with_cases(cases: &[Value]) -> Self {
+        let sandbox = Sandbox::new();
+        let dir = sandbox.path().join("store");
+        let out = run(sandbox.cmd().arg("init").arg(&dir));
+        assert_eq!(out.code, 0, "init failed: {out}");
+        let store = TestStore { sandbox, dir };
+        if !cases.is_empty() {
+            store.write_cases("cases.jsonl", cases);
+        }
+        store
+    }
+
+    pub fn cases_dir(&self) -> PathBuf {
+        self.dir.join("cases")
+    }
+
+    pub fn evidence_path(&self) -> PathBuf {
+        self.dir.join("evidence.jsonl")
+    }
+
+    pub fn write_cases(&self, file_name: &str, cases: &[Value]) {
+        write_case(&self.cases_dir().join(file_name), cases);
+    }
+
+    /// The binary with the sandbox environment and `--store DIR`.
+    pub fn cmd(&self) -> Command {
+        let mut cmd = self.sandbox.cmd();
+        cmd.arg("--store").arg(&self.dir);
+        cmd
+    }
+
+    /// Runs the binary on this store with `args`.
+    pub fn run(&self, args: &[&str]) -> Out {
+        run(self.cmd().args(args))
+    }
+
+    /// `decide ID --action A --justification J` as `reviewer`, plus `extra`.
+    pub fn decide(&self, reviewer: &str, id: &str, action: &str, extra: &[&str]) -> Out {
+        let mut cmd = self.cmd();
+        cmd.args(["--reviewer", reviewer, "decide", id, "--action", action])
+            .args(["--justification", JUSTIFICATION])
+            .args(extra);
+        run(&mut cmd)
+    }
+
+    /// The evidence log's bytes (empty when it does not exist yet).
+    pub fn evidence_bytes(&self) -> Vec<u8> {
+        std::fs::read(self.evidence_path()).unwrap_or_default()
+    }
+
+    /// The evidence log's records as JSON values.
+    pub fn evidence_records(&self) -> Vec<Value> {
+        let text = String::from_utf8(self.evidence_bytes()).expect("evidence is UTF-8");
+        text.lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).expect("evidence line is JSON"))
+            .collect()
+    }
+
+    /// `list --state all --json`, parsed.
+    pub fn list_json(&self, state: &str) -> Value {
+        let out = self.run(&["list", "--json", "--state", state]);
+        assert_eq!(out.code, 0, "list --json failed: {out}");
+        out.json()
+    }
+}
+
+/// A justification comfortably over the default minimum (20 characters).
+pub const JUSTIFICATION: &str = "Reviewed the dependency map with the owner team; safe to proceed.";
+
+/// Writes cases as JSON lines (one object a line).
+pub fn write_case(path: &Path, cases: &[Value]) {
+    let mut text = String::new();
+    for c in cases {
+        text.push_str(&serde_json::to_string(c).expect("case to JSON"));
+        text.push('\n');
+    }
+    std::fs::write(path, text).expect("write case file");
+}
+
+/// What a run of the binary produced.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub raw_stdout: Vec<u8>,
+    pub raw_stderr: Vec<u8>,
+}
+
+impl Out {
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {self}"))
+    }
+}
+
+impl std::fmt::Display for Out {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "exit {}\n--- stdout ---\n{}\n--- stderr ---\n{}",
+            self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+pub fn out_of(o: Output) -> Out {
+    Out {
+        // A signal has no code: -1 never matches an expected exit code.
+        code: o.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&o.stderr).into_owned(),
+        raw_stdout: o.stdout,
+        raw_stderr: o.stderr,
+    }
+}
+
+pub fn run(cmd: &mut Command) -> Out {
+    out_of(cmd.output().expect("run nhi-triage"))
+}
+
+// ---------------------------------------------------------------------------
+// Cases, relative to the real clock.
+
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+/// RFC 3339 text of `now + offset`.
+pub fn at(offset: Duration) -> String {
+    nhi_triage::model::rfc3339(now() + offset)
+}
+
+pub fn days_ago(d: i64) -> String {
+    at(-Duration::days(d))
+}
+
+/// A case builder: starts from a complete low-tier case and lets a test
+/// change any field by JSON pointer.
+pub struct CaseBuilder {
+    value: Value,
+}
+
+impl CaseBuilder {
+    /// Low tier: explicit fresh owner, fresh map with one medium dependent,
+    /// reversible and verifiable revoke of an unused identity, a fresh fast
+    /// rollback, no change window.
+    pub fn low(id: &str) -> Self {
+        let identity_id = format!("aws:iam/user/{}", id.to_lowercase());
+        let value = json!({
+            "id": id,
+            "opened_at": days_ago(3),
+            "title": format!("Unused key {id}"),
+            "identity": {
+                "id": identity_id,
+                "name": format!("svc-{}", id.to_lowercase()),
+                "kind": "api_key",
+                "provider": "aws",
+                "account": "123456789012",
+                "created_at": days_ago(800),
+                "last_used_at": days_ago(200),
+                "privilege": "read"
+            },
+            "finding": {
+                "type": "unused",
+                "severity": "low",
+                "source": "access-analyzer",
+                "detected_at": days_ago(3),
+                "summary": "No use for 200 days",
+                "owasp": "NHI1:2025",
+                "refs": []
+            },
+            "owner": {
+                "team": "billing-platform",
+                "contact": "billing-oncall@example.com",
+                "basis": "explicit",
+                "verified_at": days_ago(10)
+            },
+            "criticality": "medium",
+            "dependencies": {
+                "verified_at": days_ago(1),
+                "nodes": [{
+                    "id": "job:nightly-export",
+                    "name": "nightly export",
+                    "kind": "job",
+                    "criticality": "medium",
+                    "external": false,
+                    "shared": false,
+                    "last_seen_at": days_ago(200),
+                    "uses": [identity_id]
+                }]
+            },
+            "action": {
+                "kind": "revoke",
+                "reversible": true,
+                "verifiable": true,
+                "rollback": {"method": "re-enable key", "tested_at": days_ago(5), "restore_minutes": 5},
+                "hot_reload": true
+            },
+            "change_window": null,
+            "tags": ["test"]
+        });
+        CaseBuilder { value }
+    }
+
+    /// Medium tier: the low case with a stale dependency map (Q1 partial).
+    pub fn medium(id: &str) -> Self {
+        Self::low(id)
+            .set("/dependencies/verified_at", json!(days_ago(30)))
+            .set("/finding/severity", json!("medium"))
+            .set("/identity/privilege", json!("write"))
+            .set("/title", json!(format!("Stale map for {id}")))
+    }
+
+    /// High tier: an external partner depends on it (routing flag), the
+    /// owner is only inferred, one dependent's criticality is unknown and the
+    /// rollback was never tested: Q1, Q2 and Q3 are all partial.
+    pub fn high(id: &str) -> Self {
+        let identity_id = format!("aws:iam/user/{}", id.to_lowercase());
+        Self::low(id)
+            .set("/owner/basis", json!("inferred"))
+            .set("/action/rollback/tested_at", Value::Null)
+            .set("/finding/severity", json!("high"))
+            .set("/identity/privilege", json!("admin"))
+            .set("/title", json!(format!("Partner-facing admin key {id}")))
+            .set(
+                "/dependencies/nodes",
+                json!([
+                    {"id": "partner:acme", "name": "Acme partner portal", "kind": "partner",
+                     "criticality": "high", "external": true, "shared": false,
+                     "last_seen_at": days_ago(200), "uses": [identity_id]},
+                    {"id": "svc:reporting", "name": "reporting", "kind": "service",
+                     "criticality": null, "external": false, "shared": false,
+                     "last_seen_at": null, "uses": ["partner:acme"]}
+                ]),
+            )
+    }
+
+    /// Sets the value at a JSON pointer (the parent must exist).
+    pub fn set(mut self, pointer: &str, v: Value) -> Self {
+        let (parent, key) = pointer.rsplit_once('/').expect("pointer has a /");
+        let target = self
+            .value
+            .pointer_mut(parent)
+            .unwrap_or_else(|| panic!("no parent {parent} for {pointer}"));
+        match target {
+            Value::Object(map) => {
+                map.insert(key.to_string(), v);
+            }
+            other => panic!("{parent} is not an object: {other}"),
+        }
+        self
+    }
+
+    pub fn build(self) -> Value {
+        self.value
+    }
+}
+
+pub fn low_case(id: &str) -> Value {
+    CaseBuilder::low(id).build()
+}
+
+pub fn medium_case(id: &str) -> Value {
+    CaseBuilder::medium(id).build()
+}
+
+pub fn high_case(id: &str) -> Value {
+    CaseBuilder::high(id).build()
+}
