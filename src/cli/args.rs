@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use nhi_triage::model::Action;
 use time::OffsetDateTime;
 
 #[derive(Debug, Parser)]
@@ -85,8 +86,9 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct DecideArgs {
     pub id: String,
-    #[arg(long, value_enum)]
-    pub action: ActionArg,
+    /// approve, quarantine, escalate, revoke, restore or close.
+    #[arg(long, value_parser = parse_action, value_name = "ACTION")]
+    pub action: Action,
     /// Why: required, at least the policy's `justification_min_chars`.
     #[arg(long, value_name = "TEXT")]
     pub justification: String,
@@ -107,28 +109,11 @@ pub struct DecideArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum ActionArg {
-    Approve,
-    Quarantine,
-    Escalate,
-    Revoke,
-    Restore,
-    Close,
-}
-
-impl From<ActionArg> for nhi_triage::model::Action {
-    fn from(a: ActionArg) -> Self {
-        use nhi_triage::model::Action;
-        match a {
-            ActionArg::Approve => Action::Approve,
-            ActionArg::Quarantine => Action::Quarantine,
-            ActionArg::Escalate => Action::Escalate,
-            ActionArg::Revoke => Action::Revoke,
-            ActionArg::Restore => Action::Restore,
-            ActionArg::Close => Action::Close,
-        }
-    }
+fn parse_action(s: &str) -> Result<Action, String> {
+    Action::parse(s).ok_or_else(|| {
+        let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
+        format!("expected one of {}", names.join(", "))
+    })
 }
 
 #[derive(Debug, Subcommand)]

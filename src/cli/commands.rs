@@ -181,7 +181,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
     };
     let decision = Decision {
         case_id: args.id,
-        action: args.action.into(),
+        action: args.action,
         justification: args.justification,
         expected_version,
         quarantine_hours: args.hours,

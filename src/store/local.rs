@@ -73,8 +73,6 @@ impl StoreLayout {
     }
 }
 
-type Clock = Arc<dyn Fn() -> OffsetDateTime + Send + Sync>;
-
 /// A store in a local directory. Cheap to clone: clones share one state.
 #[derive(Clone)]
 pub struct LocalStore {
@@ -86,7 +84,6 @@ struct Shared {
     policy: Policy,
     policy_ref: PolicyRef,
     log: EvidenceLog,
-    clock: Clock,
     inner: Mutex<Inner>,
 }
 
@@ -138,26 +135,11 @@ impl LocalStore {
                 layout,
                 policy_ref: policy.reference(),
                 policy,
-                clock: Arc::new(OffsetDateTime::now_utc),
                 inner: Mutex::new(inner),
             }),
         };
         store.refresh()?;
         Ok(store)
-    }
-
-    /// Replaces the clock decisions are stamped with (tests).
-    pub fn with_clock(self, clock: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
-        let shared = match Arc::try_unwrap(self.shared) {
-            Ok(shared) => Shared {
-                clock: Arc::new(clock),
-                ..shared
-            },
-            Err(shared) => return LocalStore { shared },
-        };
-        LocalStore {
-            shared: Arc::new(shared),
-        }
     }
 
     pub fn layout(&self) -> &StoreLayout {
@@ -246,7 +228,7 @@ impl LocalStore {
             });
         }
         // Millisecond precision: enough to order decisions, and readable.
-        let now = truncate_to_millis((shared.clock)());
+        let now = truncate_to_millis(OffsetDateTime::now_utc());
         let assessment = assess(case, &status, &shared.policy, now);
         let transition = check_decision(
             case,

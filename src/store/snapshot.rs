@@ -35,7 +35,7 @@ pub struct Snapshot {
     pub cases: Arc<Vec<Case>>,
     /// Status of every case with at least one record; others are pending.
     pub statuses: HashMap<String, CaseStatus>,
-    pub problems: Vec<crate::model::LoadProblem>,
+    pub problems: Vec<LoadProblem>,
     pub evidence: EvidenceHealth,
     pub policy: Policy,
 }
@@ -47,9 +47,5 @@ impl Snapshot {
 
     pub fn find(&self, case_id: &str) -> Option<&Case> {
         self.cases.iter().find(|c| c.id == case_id)
-    }
-
-    pub fn problems(&self) -> &[LoadProblem] {
-        &self.problems
     }
 }
