@@ -48,7 +48,7 @@ async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
 
     let snap = store.snapshot().await.expect("snapshot");
     assert_eq!(snap.cases.len(), 3);
-    assert!(snap.problems().is_empty(), "{:?}", snap.problems());
+    assert!(snap.problems.is_empty(), "{:?}", snap.problems);
     assert_eq!(snap.status("MED-1").version, 0);
     assert_eq!(snap.status("MED-1").state, CaseState::Pending);
     assert!(snap.evidence.is_ok());
