@@ -34,6 +34,10 @@ pub struct Global {
     /// Reviewer name recorded in evidence [default: $USER].
     #[arg(long, global = true, value_name = "NAME")]
     pub reviewer: Option<String>,
+    /// Console colour theme: dark, light, high-contrast, mono, or a .toml file
+    /// [default: the config file's `theme`, else dark; mono when NO_COLOR is set].
+    #[arg(long, global = true, value_name = "NAME")]
+    pub theme: Option<String>,
     /// Evaluate as of this time (RFC 3339), for tests and what-if review.
     #[arg(long, global = true, value_name = "RFC3339", value_parser = parse_now)]
     pub now: Option<OffsetDateTime>,

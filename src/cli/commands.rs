@@ -339,9 +339,31 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
-/// With no command: the queue (the full-screen console replaces this).
-pub async fn default(global: &Global) -> Result<i32> {
-    let code = list(global, StateFilter::Open, false).await?;
-    eprintln!("(`nhi-triage show ID` for one case, `nhi-triage --help` for all commands)");
-    Ok(code)
+/// With no command: the full-screen console on the chosen store.
+pub async fn console(global: &Global) -> Result<i32> {
+    use std::io::IsTerminal;
+    if global.now.is_some() {
+        return Err(UsageError(
+            "--now is for list and show; the console runs on the real clock".into(),
+        )
+        .into());
+    }
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        return Err(UsageError(
+            "the console needs a terminal; use `nhi-triage list` or `show` in scripts and pipes"
+                .into(),
+        )
+        .into());
+    }
+    let config = super::config::load()?;
+    let theme = super::config::theme(global.theme.as_deref(), &config)?;
+    let _log_guard = super::config::start_logging();
+    let store = std::sync::Arc::new(open_store(global)?);
+    let options = nhi_triage::tui::Options {
+        theme,
+        reviewer: reviewer(global),
+    };
+    tracing::info!(store = %store.describe(), "console started");
+    nhi_triage::tui::run(store, options).await?;
+    Ok(EXIT_OK)
 }

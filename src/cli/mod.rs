@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod config;
 mod context;
 mod text;
 
@@ -49,7 +50,7 @@ pub fn main() -> i32 {
 async fn run(cli: Cli) -> anyhow::Result<i32> {
     let g = &cli.global;
     match cli.command {
-        None => commands::default(g).await,
+        None => commands::console(g).await,
         Some(Command::List { state, json }) => commands::list(g, state, json).await,
         Some(Command::Show { id, json }) => commands::show(g, &id, json).await,
         Some(Command::Decide(args)) => commands::decide(g, args).await,

@@ -19,7 +19,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::{EvidenceHealth, Snapshot, Store, StoreError};
+use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
 use crate::evidence::{
     Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
 };
@@ -369,6 +369,35 @@ impl Store for LocalStore {
 
     async fn verify(&self) -> Result<VerifyReport, StoreError> {
         self.blocking(|s| s.verify_blocking()).await
+    }
+
+    fn watch(&self) -> Result<ChangeFeed, StoreError> {
+        use notify::Watcher;
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let evidence = self.shared.log.path().file_name().map(|n| n.to_os_string());
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                // Any error is a reason to look again, not to stop.
+                let relevant = event.map_or(true, |e| {
+                    e.paths.iter().any(|p| p.file_name() == evidence.as_deref())
+                });
+                if relevant {
+                    let _ = tx.send(());
+                }
+            })
+            .map_err(|e| StoreError::Setup(format!("cannot watch the store for changes: {e}")))?;
+        watcher
+            .watch(
+                &self.shared.layout.root,
+                notify::RecursiveMode::NonRecursive,
+            )
+            .map_err(|e| {
+                StoreError::Setup(format!(
+                    "cannot watch {}: {e}",
+                    self.shared.layout.root.display()
+                ))
+            })?;
+        Ok(ChangeFeed::new(rx, Box::new(watcher)))
     }
 
     fn policy(&self) -> &Policy {

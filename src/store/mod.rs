@@ -92,6 +92,25 @@ impl StoreError {
     }
 }
 
+/// "Something may have changed": each message is a hint to refresh.
+/// Dropping the feed stops the watching behind it.
+pub struct ChangeFeed {
+    pub changes: tokio::sync::mpsc::UnboundedReceiver<()>,
+    _keep_alive: Box<dyn Send>,
+}
+
+impl ChangeFeed {
+    pub fn new(
+        changes: tokio::sync::mpsc::UnboundedReceiver<()>,
+        keep_alive: Box<dyn Send>,
+    ) -> Self {
+        Self {
+            changes,
+            _keep_alive: keep_alive,
+        }
+    }
+}
+
 /// The one interface the CLI and console use, local or remote alike.
 #[async_trait]
 pub trait Store: Send + Sync {
@@ -114,6 +133,10 @@ pub trait Store: Send + Sync {
 
     /// Verifies the whole evidence chain.
     async fn verify(&self) -> Result<VerifyReport, StoreError>;
+
+    /// Signals when the store may have changed (another process decided),
+    /// so a console can refresh without polling.
+    fn watch(&self) -> Result<ChangeFeed, StoreError>;
 
     fn policy(&self) -> &Policy;
 

@@ -1,0 +1,55 @@
+//! The config file (`config.toml` in the XDG config directory) and logging.
+
+use anyhow::{Context, Result};
+use nhi_triage::tui::theme::Theme;
+use serde::Deserialize;
+
+use super::context::paths;
+
+/// Settings a reviewer keeps between sessions.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// dark, light, high-contrast, mono or a .toml path.
+    pub theme: Option<String>,
+}
+
+pub fn load() -> Result<Config> {
+    let path = paths()?.config_file;
+    if !path.exists() {
+        return Ok(Config::default());
+    }
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("config file {}", path.display()))
+}
+
+/// `--theme` wins, then `NO_COLOR` (mono), then the config file, then dark.
+pub fn theme(flag: Option<&str>, config: &Config) -> Result<Theme> {
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let name = match (flag, no_color, config.theme.as_deref()) {
+        (Some(name), _, _) => name,
+        (None, true, _) => "mono",
+        (None, false, Some(name)) => name,
+        (None, false, None) => "dark",
+    };
+    Ok(Theme::load(name)?)
+}
+
+/// Logs go to a file under the XDG state directory, never to the screen.
+/// Returns a guard that flushes the log when dropped.
+pub fn start_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
+    let dir = paths().ok()?.log_dir;
+    std::fs::create_dir_all(&dir).ok()?;
+    let file = tracing_appender::rolling::never(&dir, "nhi-triage.log");
+    let (writer, guard) = tracing_appender::non_blocking(file);
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NHI_TRIAGE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(writer)
+        .with_ansi(false)
+        .with_env_filter(filter)
+        .try_init()
+        .ok()?;
+    Some(guard)
+}

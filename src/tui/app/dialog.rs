@@ -1,0 +1,244 @@
+//! The decision dialog: what will happen, a justification editor, the
+//! quarantine duration or escalation target, and a preview of the record.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui_textarea::TextArea;
+
+use crate::model::{Action, Case, CaseState, CaseStatus, Decision};
+use crate::policy::{Assessment, Policy, controls::controls_for, justification_len};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Justification,
+    /// Quarantine hours or escalation target.
+    Parameter,
+    Override,
+}
+
+/// Where the dialog stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    Editing,
+    /// Sent to the store; waiting for it to be durable.
+    Submitting,
+    /// The store refused or conflicted: shown plainly, nothing recorded.
+    Failed(String),
+}
+
+pub struct DecisionDialog {
+    pub case_id: String,
+    pub case_index: usize,
+    pub identity: String,
+    pub action: Action,
+    pub expected_version: u64,
+    pub state_before: CaseState,
+    pub justification: TextArea<'static>,
+    /// Hours for quarantine, team for escalate.
+    pub parameter: String,
+    /// Offered when the action needs a break-glass override the policy allows.
+    pub override_offered: bool,
+    pub override_: bool,
+    pub focus: Field,
+    pub phase: Phase,
+    /// Set when another reviewer changed the case while the dialog was open.
+    pub changed_underneath: Option<String>,
+    pub min_chars: usize,
+    pub break_glass_min_chars: usize,
+    pub quarantine_max_hours: u32,
+    pub controls: Vec<String>,
+    pub readiness_line: String,
+    pub policy_version: String,
+}
+
+impl DecisionDialog {
+    pub fn new(
+        case: &Case,
+        index: usize,
+        status: &CaseStatus,
+        a: &Assessment,
+        action: Action,
+        policy: &Policy,
+    ) -> Self {
+        let parameter = match action {
+            Action::Quarantine => policy.quarantine_default_hours.to_string(),
+            Action::Escalate => case
+                .owner_team()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or(&policy.default_escalation_team)
+                .to_string(),
+            _ => String::new(),
+        };
+        let override_offered = a
+            .verdict(action)
+            .is_some_and(|v| !v.allowed && v.needs_override);
+        let mut justification = TextArea::default();
+        justification.set_placeholder_text(
+            "Why? (required) — what you checked, who you asked, what happens next",
+        );
+        DecisionDialog {
+            case_id: case.id.clone(),
+            case_index: index,
+            identity: case.identity.name.clone(),
+            action,
+            expected_version: status.version,
+            state_before: status.state.clone(),
+            justification,
+            parameter,
+            override_offered,
+            override_: false,
+            focus: Field::Justification,
+            phase: Phase::Editing,
+            changed_underneath: None,
+            min_chars: policy.justification_min_chars as usize,
+            break_glass_min_chars: policy.break_glass_min_chars as usize,
+            quarantine_max_hours: policy.quarantine_max_hours,
+            controls: controls_for(
+                action,
+                case.action.as_ref().map(|x| x.kind),
+                case.finding.as_ref(),
+            ),
+            readiness_line: format!(
+                "Q1 {} · Q2 {} · Q3 {} · tier {} · recommend {}",
+                a.q1.status.name(),
+                a.q2.status.name(),
+                a.q3.status.name(),
+                a.tier.name(),
+                a.recommendation
+            ),
+            policy_version: policy.version.clone(),
+        }
+    }
+
+    pub fn has_parameter(&self) -> bool {
+        matches!(self.action, Action::Quarantine | Action::Escalate)
+    }
+
+    pub fn fields(&self) -> Vec<Field> {
+        let mut f = vec![Field::Justification];
+        if self.has_parameter() {
+            f.push(Field::Parameter);
+        }
+        if self.override_offered {
+            f.push(Field::Override);
+        }
+        f
+    }
+
+    pub fn text(&self) -> String {
+        self.justification.lines().join("\n")
+    }
+
+    pub fn chars(&self) -> usize {
+        justification_len(&self.text())
+    }
+
+    /// The minimum the justification must reach.
+    pub fn required_chars(&self) -> usize {
+        if self.override_ {
+            self.break_glass_min_chars.max(self.min_chars)
+        } else {
+            self.min_chars
+        }
+    }
+
+    pub fn hours(&self) -> Option<u32> {
+        self.parameter.trim().parse().ok()
+    }
+
+    /// What stops confirming right now, if anything (checked before any write).
+    pub fn blocker(&self) -> Option<String> {
+        let (have, need) = (self.chars(), self.required_chars());
+        if have < need {
+            return Some(format!(
+                "the justification needs {} more characters ({have}/{need})",
+                need - have
+            ));
+        }
+        if self.override_offered && !self.override_ {
+            return Some(
+                "refused by policy: this needs the break-glass override (Tab to it, Space to tick)"
+                    .into(),
+            );
+        }
+        match self.action {
+            Action::Quarantine => match self.hours() {
+                Some(h) if (1..=self.quarantine_max_hours).contains(&h) => None,
+                _ => Some(format!(
+                    "quarantine hours must be 1 to {}",
+                    self.quarantine_max_hours
+                )),
+            },
+            Action::Escalate if self.parameter.trim().is_empty() => {
+                Some("name the team to escalate to".into())
+            }
+            _ => None,
+        }
+    }
+
+    /// The typed decision to send to the store.
+    pub fn decision(&self) -> Decision {
+        Decision {
+            case_id: self.case_id.clone(),
+            action: self.action,
+            justification: self.text(),
+            expected_version: self.expected_version,
+            quarantine_hours: (self.action == Action::Quarantine)
+                .then(|| self.hours())
+                .flatten(),
+            escalate_to: (self.action == Action::Escalate)
+                .then(|| self.parameter.trim().to_string()),
+            override_: self.override_,
+        }
+    }
+
+    /// The state the case will be in: the words shown in "before → after".
+    pub fn state_after_label(&self) -> String {
+        match self.action {
+            Action::Approve => "approved".into(),
+            Action::Revoke => "revoked".into(),
+            Action::Restore => "restored".into(),
+            Action::Close => "closed".into(),
+            Action::Quarantine => format!("quarantined for {}h", self.parameter.trim()),
+            Action::Escalate => format!("escalated to {}", self.parameter.trim()),
+        }
+    }
+
+    pub fn next_field(&mut self, back: bool) {
+        let fields = self.fields();
+        let at = fields.iter().position(|f| *f == self.focus).unwrap_or(0);
+        let n = fields.len();
+        self.focus = fields[if back { (at + n - 1) % n } else { (at + 1) % n }];
+    }
+
+    /// A key for the focused field (Tab, Ctrl-S and Esc are handled above).
+    pub fn input(&mut self, key: KeyEvent) {
+        if self.phase == Phase::Submitting {
+            return;
+        }
+        if matches!(self.phase, Phase::Failed(_)) {
+            self.phase = Phase::Editing;
+        }
+        match self.focus {
+            Field::Justification => {
+                self.justification.input(key);
+            }
+            Field::Parameter => match key.code {
+                KeyCode::Backspace => {
+                    self.parameter.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    let digits_only = self.action == Action::Quarantine;
+                    if (!digits_only || c.is_ascii_digit()) && self.parameter.chars().count() < 64 {
+                        self.parameter.push(c);
+                    }
+                }
+                _ => {}
+            },
+            Field::Override => {
+                if matches!(key.code, KeyCode::Char(' ') | KeyCode::Enter) {
+                    self.override_ = !self.override_;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,289 @@
+//! The queue model: every case with its status and tier, the views' row
+//! lists, the filter and the sort. Built once per data change; a keystroke
+//! only moves an index, and a filter keystroke re-matches precomputed text.
+
+use std::sync::Arc;
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32String};
+use time::OffsetDateTime;
+
+use crate::model::{Case, CaseState, CaseStatus};
+use crate::policy::{Assessment, Policy, Tier, assess, queue_order};
+use crate::store::Snapshot;
+
+/// The queue views, in tab order (keys 1–4; the evidence log is 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Pending,
+    Quarantined,
+    Escalated,
+    Decided,
+    Evidence,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [
+        View::Pending,
+        View::Quarantined,
+        View::Escalated,
+        View::Decided,
+        View::Evidence,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Pending => "Pending",
+            View::Quarantined => "Quarantined",
+            View::Escalated => "Escalated",
+            View::Decided => "Decided",
+            View::Evidence => "Evidence",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<View> {
+        View::ALL
+            .into_iter()
+            .find(|v| v.title().eq_ignore_ascii_case(s))
+    }
+
+    pub fn index(self) -> usize {
+        View::ALL.iter().position(|&v| v == self).unwrap_or(0)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SortKey {
+    /// Tier, severity, privilege, oldest first (the policy's queue order).
+    Risk,
+    /// Oldest case first.
+    Age,
+    Id,
+    Owner,
+}
+
+impl SortKey {
+    pub fn next(self) -> SortKey {
+        match self {
+            SortKey::Risk => SortKey::Age,
+            SortKey::Age => SortKey::Id,
+            SortKey::Id => SortKey::Owner,
+            SortKey::Owner => SortKey::Risk,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            SortKey::Risk => "risk",
+            SortKey::Age => "age",
+            SortKey::Id => "id",
+            SortKey::Owner => "owner",
+        }
+    }
+}
+
+/// Which views a case appears in at `now`. An expired quarantine is back in
+/// Pending and still listed (flagged) under Quarantined.
+pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
+    let expired = status.quarantine_expired(now);
+    match status.state {
+        CaseState::Pending => [true, false, false, false],
+        CaseState::Quarantined { .. } => [expired, true, false, false],
+        CaseState::Escalated { .. } => [false, false, true, false],
+        _ => [false, false, false, true],
+    }
+}
+
+pub struct QueueModel {
+    pub snapshot: Snapshot,
+    pub statuses: Vec<CaseStatus>,
+    pub tiers: Vec<Tier>,
+    haystacks: Vec<Utf32String>,
+    /// Case indices in each sort order (computed on first use).
+    orders: [Option<Arc<Vec<u32>>>; 4],
+    pub now: OffsetDateTime,
+}
+
+impl QueueModel {
+    pub fn new(snapshot: Snapshot, now: OffsetDateTime) -> Self {
+        let statuses: Vec<CaseStatus> = snapshot
+            .cases
+            .iter()
+            .map(|c| snapshot.status(&c.id))
+            .collect();
+        let tiers = tiers(&snapshot.cases, &statuses, &snapshot.policy, now);
+        let haystacks = snapshot.cases.iter().map(haystack).collect();
+        QueueModel {
+            snapshot,
+            statuses,
+            tiers,
+            haystacks,
+            orders: [None, None, None, None],
+            now,
+        }
+    }
+
+    /// New data from the store: only cases whose status changed are
+    /// re-assessed.
+    pub fn update(&mut self, snapshot: Snapshot) {
+        if !Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases) {
+            *self = QueueModel::new(snapshot, self.now);
+            return;
+        }
+        let mut changed = false;
+        for (i, case) in snapshot.cases.iter().enumerate() {
+            let status = snapshot.status(&case.id);
+            if self.statuses[i] != status {
+                self.tiers[i] = assess(case, &status, &snapshot.policy, self.now).tier;
+                self.statuses[i] = status;
+                changed = true;
+            }
+        }
+        self.snapshot = snapshot;
+        if changed {
+            self.orders = Default::default();
+        }
+    }
+
+    /// Time moved on: tiers that depend on ages and windows may change.
+    pub fn set_now(&mut self, now: OffsetDateTime) {
+        self.now = now;
+        let tiers = tiers(
+            &self.snapshot.cases,
+            &self.statuses,
+            &self.snapshot.policy,
+            now,
+        );
+        if tiers != self.tiers {
+            self.tiers = tiers;
+            self.orders = [None, None, None, None];
+        }
+    }
+
+    pub fn case(&self, i: usize) -> &Case {
+        &self.snapshot.cases[i]
+    }
+
+    pub fn policy(&self) -> &Policy {
+        &self.snapshot.policy
+    }
+
+    pub fn assess(&self, i: usize) -> Assessment {
+        assess(
+            &self.snapshot.cases[i],
+            &self.statuses[i],
+            &self.snapshot.policy,
+            self.now,
+        )
+    }
+
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.snapshot.cases.iter().position(|c| c.id == id)
+    }
+
+    fn order(&mut self, sort: SortKey) -> Arc<Vec<u32>> {
+        let slot = sort as usize;
+        if let Some(o) = &self.orders[slot] {
+            return o.clone();
+        }
+        let cases = &self.snapshot.cases;
+        let mut idx: Vec<u32> = (0..cases.len() as u32).collect();
+        match sort {
+            SortKey::Risk => idx.sort_by(|&a, &b| {
+                let (a, b) = (a as usize, b as usize);
+                queue_order((&cases[a], self.tiers[a]), (&cases[b], self.tiers[b]))
+            }),
+            SortKey::Age => idx.sort_by(|&a, &b| {
+                let (a, b) = (&cases[a as usize], &cases[b as usize]);
+                a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(&b.id))
+            }),
+            SortKey::Id => idx.sort_by(|&a, &b| cases[a as usize].id.cmp(&cases[b as usize].id)),
+            SortKey::Owner => idx.sort_by(|&a, &b| {
+                let (a, b) = (&cases[a as usize], &cases[b as usize]);
+                (a.owner_team().is_none(), a.owner_team(), &a.id).cmp(&(
+                    b.owner_team().is_none(),
+                    b.owner_team(),
+                    &b.id,
+                ))
+            }),
+        }
+        let order = Arc::new(idx);
+        self.orders[slot] = Some(order.clone());
+        order
+    }
+
+    /// The rows of the four queue views, in `sort` order, filtered by the
+    /// fuzzy `filter` (empty: no filter).
+    pub fn rows(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> [Vec<u32>; 4] {
+        let order = self.order(sort);
+        let pattern = (!filter.trim().is_empty())
+            .then(|| Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart));
+        let mut out: [Vec<u32>; 4] = Default::default();
+        for &i in order.iter() {
+            let iu = i as usize;
+            if let Some(p) = &pattern
+                && p.score(self.haystacks[iu].slice(..), matcher).is_none()
+            {
+                continue;
+            }
+            for (v, member) in views_of(&self.statuses[iu], self.now)
+                .into_iter()
+                .enumerate()
+            {
+                if member {
+                    out[v].push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// The next moment at which a quarantine expires (a timer with work).
+    pub fn next_expiry(&self) -> Option<OffsetDateTime> {
+        self.statuses
+            .iter()
+            .filter_map(|s| match s.state {
+                CaseState::Quarantined { until } if until > self.now => Some(until),
+                _ => None,
+            })
+            .min()
+    }
+}
+
+pub fn new_matcher() -> Matcher {
+    Matcher::new(Config::DEFAULT)
+}
+
+fn tiers(
+    cases: &[Case],
+    statuses: &[CaseStatus],
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Vec<Tier> {
+    cases
+        .iter()
+        .zip(statuses)
+        .map(|(c, s)| assess(c, s, policy, now).tier)
+        .collect()
+}
+
+/// The text the filter matches: id, identity, owner, provider, kind, tags.
+fn haystack(c: &Case) -> Utf32String {
+    let mut s = String::with_capacity(128);
+    for part in [
+        c.id.as_str(),
+        c.identity.name.as_str(),
+        c.identity.id.as_str(),
+        c.owner_team().unwrap_or(""),
+        c.identity.provider.as_str(),
+        c.identity.kind.as_str(),
+    ] {
+        s.push_str(part);
+        s.push(' ');
+    }
+    for t in &c.tags {
+        s.push_str(t);
+        s.push(' ');
+    }
+    Utf32String::from(s)
+}

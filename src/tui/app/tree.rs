@@ -1,0 +1,134 @@
+//! The dependency tree pane's state: which nodes are collapsed and where the
+//! cursor is. The rows come from `DependencyGraph::outline`, so cycles and
+//! repeats are already marked and the tree is finite.
+
+use std::collections::HashSet;
+
+use crate::model::{Case, DependencyGraph, OutlineRow, RowKind};
+
+#[derive(Debug, Default, Clone)]
+pub struct TreeState {
+    /// Outline row indices that are collapsed.
+    collapsed: HashSet<usize>,
+    /// Cursor, as an index into the visible rows.
+    pub cursor: usize,
+}
+
+/// One row to draw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VisibleRow {
+    /// Index into the full outline.
+    pub outline_index: usize,
+    pub row: OutlineRow,
+    pub has_children: bool,
+    pub collapsed: bool,
+}
+
+impl TreeState {
+    /// The rows not hidden under a collapsed node.
+    pub fn visible(&self, outline: &[OutlineRow]) -> Vec<VisibleRow> {
+        let mut out = Vec::new();
+        let mut hide_below: Option<usize> = None;
+        for (i, row) in outline.iter().enumerate() {
+            if let Some(depth) = hide_below {
+                if row.depth > depth {
+                    continue;
+                }
+                hide_below = None;
+            }
+            let has_children = row.kind == RowKind::First
+                && outline.get(i + 1).is_some_and(|n| n.depth > row.depth);
+            let collapsed = has_children && self.collapsed.contains(&i);
+            if collapsed {
+                hide_below = Some(row.depth);
+            }
+            out.push(VisibleRow {
+                outline_index: i,
+                row: *row,
+                has_children,
+                collapsed,
+            });
+        }
+        out
+    }
+
+    pub fn move_by(&mut self, delta: isize, visible_len: usize) {
+        if visible_len == 0 {
+            self.cursor = 0;
+            return;
+        }
+        let max = visible_len as isize - 1;
+        self.cursor = (self.cursor as isize + delta).clamp(0, max) as usize;
+    }
+
+    pub fn toggle(&mut self, outline: &[OutlineRow]) {
+        if let Some(r) = self.visible(outline).get(self.cursor)
+            && r.has_children
+            && !self.collapsed.remove(&r.outline_index)
+        {
+            self.collapsed.insert(r.outline_index);
+        }
+    }
+
+    pub fn expand(&mut self, outline: &[OutlineRow]) {
+        if let Some(r) = self.visible(outline).get(self.cursor) {
+            self.collapsed.remove(&r.outline_index);
+        }
+    }
+
+    /// Collapses the node, or moves to its parent when it has no children
+    /// or is already collapsed.
+    pub fn collapse(&mut self, outline: &[OutlineRow]) {
+        let visible = self.visible(outline);
+        let Some(r) = visible.get(self.cursor) else {
+            return;
+        };
+        if r.has_children && !r.collapsed {
+            self.collapsed.insert(r.outline_index);
+            return;
+        }
+        if let Some(parent) = visible[..self.cursor]
+            .iter()
+            .rposition(|p| p.row.depth < r.row.depth)
+        {
+            self.cursor = parent;
+        }
+    }
+}
+
+/// The outline of a case's map (empty without one).
+pub fn outline_of(case: &Case) -> Vec<OutlineRow> {
+    DependencyGraph::of(case)
+        .map(|g| g.outline())
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(depth: usize, node: usize) -> OutlineRow {
+        OutlineRow {
+            depth,
+            node,
+            kind: RowKind::First,
+        }
+    }
+
+    #[test]
+    fn collapsing_hides_descendants_and_h_goes_to_the_parent() {
+        let outline = vec![row(1, 0), row(2, 1), row(3, 2), row(1, 3)];
+        let mut t = TreeState::default();
+        assert_eq!(t.visible(&outline).len(), 4);
+        t.toggle(&outline);
+        assert_eq!(t.visible(&outline).len(), 2);
+        t.toggle(&outline);
+        t.cursor = 2;
+        t.collapse(&outline); // a leaf: go to the parent
+        assert_eq!(t.cursor, 1);
+        t.collapse(&outline);
+        assert_eq!(t.visible(&outline).len(), 3);
+        t.expand(&outline);
+        assert_eq!(t.visible(&outline).len(), 4);
+    }
+}

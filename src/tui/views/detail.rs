@@ -1,0 +1,465 @@
+//! The three panes beside the queue: ownership, dependency tree, readiness;
+//! and the evidence record view.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+
+use crate::model::{RowKind, rfc3339};
+use crate::policy::{Freshness, Status, WindowCheck, ago, days_since};
+use crate::text::sanitize;
+
+use super::pane_block;
+use super::queue::{state_cell, tier_label, tier_style};
+use crate::tui::app::{App, Pane};
+
+fn s(text: &str) -> String {
+    sanitize(text).into_owned()
+}
+
+fn paragraph<'a>(
+    app: &App,
+    pane: Pane,
+    title: &'a str,
+    lines: Vec<Line<'a>>,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) {
+    let focused = app.focus == pane;
+    let scroll = if focused { app.detail_scroll } else { 0 };
+    let p = Paragraph::new(lines)
+        .block(pane_block(app, title, focused))
+        .wrap(Wrap { trim: false })
+        .scroll((scroll, 0));
+    frame.render_widget(p, area);
+}
+
+fn none_selected(app: &App, pane: Pane, title: &str, frame: &mut Frame<'_>, area: Rect) {
+    paragraph(
+        app,
+        pane,
+        title,
+        vec![Line::styled("no case selected", app.theme.dim)],
+        frame,
+        area,
+    );
+}
+
+fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
+    Line::from(vec![
+        Span::styled(format!("{key:<10}"), app.theme.dim),
+        Span::raw(value.into()),
+    ])
+}
+
+pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let Some(i) = app.selected_case() else {
+        return none_selected(app, Pane::Ownership, "Ownership", frame, area);
+    };
+    let case = app.queue.case(i);
+    let status = &app.queue.statuses[i];
+    let now = app.queue.now;
+    let t = &app.theme;
+    let policy = app.queue.policy();
+    let mut lines = vec![
+        Line::styled(s(&case.id), t.title),
+        Line::raw(s(&case.title)),
+        Line::raw(""),
+    ];
+    match &case.owner {
+        None => lines.push(Line::styled("⚠ no owner recorded", t.warning)),
+        Some(o) => {
+            lines.push(kv(
+                app,
+                "team",
+                o.team
+                    .as_deref()
+                    .map(s)
+                    .unwrap_or_else(|| "(not named)".into()),
+            ));
+            lines.push(kv(
+                app,
+                "contact",
+                o.contact
+                    .as_deref()
+                    .map(s)
+                    .unwrap_or_else(|| "(none)".into()),
+            ));
+            let basis_style = match o.basis {
+                crate::model::OwnerBasis::Explicit => t.ok,
+                _ => t.warning,
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<10}", "basis"), t.dim),
+                Span::styled(o.basis.as_str(), basis_style),
+            ]));
+            let limit = policy.owner_verified_max_age_days;
+            let verified = match Freshness::of(o.verified_at, now, limit) {
+                Freshness::Missing => Span::styled("⚠ never verified", t.warning),
+                Freshness::Future => Span::styled("⚠ dated in the future (clock skew?)", t.warning),
+                Freshness::Within { days } => Span::raw(ago(days)),
+                Freshness::Older { days } => Span::styled(
+                    format!("⚠ {} — stale (limit {limit}d)", ago(days)),
+                    t.warning,
+                ),
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<10}", "verified"), t.dim),
+                verified,
+            ]));
+        }
+    }
+    lines.push(Line::raw(""));
+    let id = &case.identity;
+    lines.push(kv(app, "identity", s(&id.name)));
+    lines.push(kv(
+        app,
+        "kind",
+        format!("{} on {}", s(&id.kind), s(&id.provider)),
+    ));
+    if let Some(acct) = &id.account {
+        lines.push(kv(app, "account", s(acct)));
+    }
+    lines.push(kv(
+        app,
+        "privilege",
+        id.privilege.map_or("unknown", |p| p.as_str()),
+    ));
+    lines.push(kv(
+        app,
+        "created",
+        id.created_at
+            .map_or("unknown".into(), |t| ago(days_since(t, now))),
+    ));
+    lines.push(kv(
+        app,
+        "last used",
+        id.last_used_at
+            .map_or("never".into(), |t| ago(days_since(t, now))),
+    ));
+    let (state, style) = state_cell(status, now, t);
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<10}", "state"), t.dim),
+        Span::styled(state, style),
+        Span::styled(format!("  (version {})", status.version), t.dim),
+    ]));
+    if let Some(f) = &case.finding {
+        lines.push(Line::raw(""));
+        lines.push(kv(
+            app,
+            "finding",
+            format!(
+                "{} · {}",
+                s(&f.kind),
+                f.severity.map_or("severity unknown", |l| l.as_str())
+            ),
+        ));
+        if let Some(summary) = &f.summary {
+            lines.push(Line::raw(s(summary)));
+        }
+    }
+    if !case.tags.is_empty() {
+        lines.push(kv(app, "tags", s(&case.tags.join(", "))));
+    }
+    paragraph(app, Pane::Ownership, "Ownership", lines, frame, area);
+}
+
+pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let Some(i) = app.selected_case() else {
+        return none_selected(app, Pane::Tree, "Dependencies", frame, area);
+    };
+    let case = app.queue.case(i);
+    let t = &app.theme;
+    let now = app.queue.now;
+    let focused = app.focus == Pane::Tree;
+    let mut lines = Vec::new();
+    let Some(deps) = &case.dependencies else {
+        lines.push(Line::styled(
+            "⚠ no dependency map: who depends on it is unknown",
+            t.warning,
+        ));
+        return paragraph(app, Pane::Tree, "Dependencies", lines, frame, area);
+    };
+    let limit = app.queue.policy().dependency_map_max_age_days;
+    lines.push(match Freshness::of(deps.verified_at, now, limit) {
+        Freshness::Missing => Line::styled("⚠ map never verified", t.warning),
+        Freshness::Future => Line::styled("⚠ map verification dated in the future", t.warning),
+        Freshness::Within { days } => Line::styled(format!("map verified {}", ago(days)), t.dim),
+        Freshness::Older { days } => Line::styled(
+            format!("⚠ map verified {} (stale, limit {limit}d)", ago(days)),
+            t.warning,
+        ),
+    });
+    lines.push(Line::from(vec![
+        Span::styled(format!("◉ {}", s(&case.identity.name)), t.title),
+        Span::styled(" (identity)", t.dim),
+    ]));
+    let Some(graph) = crate::model::DependencyGraph::of(case) else {
+        return paragraph(app, Pane::Tree, "Dependencies", lines, frame, area);
+    };
+    let outline = graph.outline();
+    let visible = app.tree.visible(&outline);
+    if visible.is_empty() {
+        lines.push(Line::styled("  no dependents: nothing uses it", t.dim));
+    }
+    // Keep the cursor row on screen: skip rows above it when the pane is short.
+    let room = area.height.saturating_sub(4 + graph.dangling.len() as u16) as usize;
+    let first = if focused && app.tree.cursor >= room {
+        app.tree.cursor + 1 - room
+    } else {
+        0
+    };
+    for (k, v) in visible.iter().enumerate().skip(first).take(room.max(1)) {
+        let node = graph.node(v.row.node);
+        let indent = "  ".repeat(v.row.depth);
+        let marker = match (v.has_children, v.collapsed) {
+            (true, true) => "▸ ",
+            (true, false) => "▾ ",
+            _ => "· ",
+        };
+        let mut spans = vec![
+            Span::raw(format!("{indent}{marker}")),
+            Span::raw(s(node.name.as_deref().unwrap_or(&node.id))),
+            Span::styled(
+                format!(" {}", s(node.kind.as_deref().unwrap_or("?"))),
+                t.dim,
+            ),
+        ];
+        spans.push(match node.criticality {
+            Some(crate::model::Level::Critical) => Span::styled(" CRITICAL", t.tier_high),
+            Some(l) => Span::styled(format!(" {}", l.as_str()), t.dim),
+            None => Span::styled(" criticality?", t.warning),
+        });
+        if node.external == Some(true) {
+            spans.push(Span::styled(" [EXTERNAL]", t.badge));
+        }
+        if node.shared == Some(true) {
+            spans.push(Span::styled(" [SHARED]", t.badge));
+        }
+        match v.row.kind {
+            RowKind::Cycle => spans.push(Span::styled(" ↺ cycle (above)", t.warning)),
+            RowKind::Repeat => spans.push(Span::styled(" ↑ shown above", t.dim)),
+            RowKind::First => {}
+        }
+        let mut line = Line::from(spans);
+        if focused && k == app.tree.cursor {
+            line = line.style(t.selected);
+        }
+        lines.push(line);
+    }
+    for d in &graph.dangling {
+        lines.push(Line::styled(
+            format!(
+                "✗ dangling: {} uses {} (not in map)",
+                s(&d.from),
+                s(&d.missing)
+            ),
+            t.warning,
+        ));
+    }
+    let title = format!("Dependencies ({})", graph.transitive_dependents().len());
+    let p = Paragraph::new(lines).block(pane_block(app, &title, focused));
+    frame.render_widget(p, area);
+}
+
+fn status_span(app: &App, st: Status) -> Span<'static> {
+    let t = &app.theme;
+    match st {
+        Status::Answered => Span::styled("✔ answered", t.answered),
+        Status::Partial => Span::styled("◐ partial", t.partial),
+        Status::Unknown => Span::styled("? unknown", t.unknown),
+    }
+}
+
+pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let Some(a) = app.assessment() else {
+        return none_selected(app, Pane::Readiness, "Readiness", frame, area);
+    };
+    let t = &app.theme;
+    let mut lines = vec![Line::from(vec![
+        Span::styled("tier ", t.dim),
+        Span::styled(tier_label(a.tier), tier_style(t, a.tier)),
+        Span::styled("  → recommend ", t.dim),
+        Span::styled(a.recommendation.name(), t.title),
+    ])];
+    for (q, text, ans) in [
+        ("Q1", "Who depends on it?", &a.q1),
+        ("Q2", "What breaks if removed?", &a.q2),
+        ("Q3", "How fast can we restore?", &a.q3),
+    ] {
+        lines.push(Line::from(vec![
+            Span::styled(format!("{q} {text} "), t.header),
+            status_span(app, ans.status),
+        ]));
+        for f in &ans.facts {
+            lines.push(Line::styled(format!("   + {f}"), t.base));
+        }
+        for g in &ans.gaps {
+            lines.push(Line::styled(format!("   − {g}"), t.warning));
+        }
+    }
+    lines.push(Line::styled("Checks", t.header));
+    let c = &a.checks;
+    lines.push(Line::raw(format!(
+        "   age {} · privilege {} · criticality {}",
+        c.identity_age_days.map_or("?".into(), |d| format!("{d}d")),
+        c.privilege.map_or("?", |p| p.as_str()),
+        c.criticality.map_or("?", |l| l.as_str())
+    )));
+    lines.push(Line::raw(format!(
+        "   usage: {}",
+        match (c.days_since_use, c.unused) {
+            (None, _) => "never used (unused)".to_string(),
+            (Some(d), true) => format!("last used {} (unused)", ago(d)),
+            (Some(d), false) => format!("last used {} (IN USE)", ago(d)),
+        }
+    )));
+    lines.push(match &c.change_window {
+        WindowCheck::None => Line::raw("   change window: none (no constraint)"),
+        WindowCheck::Open { ends_at } => Line::raw(format!(
+            "   change window: open until {}",
+            rfc3339(*ends_at)
+        )),
+        WindowCheck::Closed { start, .. } => Line::styled(
+            format!("   change window: CLOSED (opens {})", rfc3339(*start)),
+            t.warning,
+        ),
+    });
+    if a.quarantine_expired {
+        lines.push(Line::styled(
+            "   ⚠ quarantine expired without a decision",
+            t.warning,
+        ));
+    }
+    if a.used_during_quarantine {
+        lines.push(Line::styled(
+            "   ⚠ used during quarantine: a legitimate dependency may exist",
+            t.warning,
+        ));
+    }
+    lines.push(Line::styled("Routing", t.header));
+    if a.routing.is_empty() {
+        lines.push(Line::styled("   none", t.dim));
+    }
+    for flag in &a.routing {
+        lines.push(Line::styled(
+            format!(
+                "   ⚑ {}: {}",
+                flag.kind.name(),
+                s(&flag.raised_by.join(", "))
+            ),
+            t.badge,
+        ));
+    }
+    lines.push(Line::styled("Why this tier", t.header));
+    for r in &a.tier_reasons {
+        lines.push(Line::raw(format!("   · {r}")));
+    }
+    lines.push(Line::styled("Actions", t.header));
+    if a.actions.is_empty() {
+        lines.push(Line::styled("   none: the case is decided", t.dim));
+    }
+    for v in &a.actions {
+        let (mark, style): (&str, Style) = if v.allowed {
+            ("✔", t.ok)
+        } else {
+            ("✗", t.error)
+        };
+        let word = if v.allowed {
+            "allowed"
+        } else if v.needs_override {
+            "refused (break-glass possible)"
+        } else {
+            "refused"
+        };
+        lines.push(Line::from(vec![
+            Span::styled(format!("   {mark} {:<11}", v.action.name()), style),
+            Span::styled(word, style),
+        ]));
+        for r in &v.reasons {
+            lines.push(Line::styled(format!("       {r}"), t.dim));
+        }
+    }
+    paragraph(app, Pane::Readiness, "Readiness", lines, frame, area);
+}
+
+/// The evidence record under the cursor, in full.
+pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let t = &app.theme;
+    let Some(r) = app.selected_record() else {
+        let p = Paragraph::new(Line::styled("no record selected", t.dim))
+            .block(pane_block(app, "Record", false));
+        frame.render_widget(p, area);
+        return;
+    };
+    let mut lines = vec![
+        kv(app, "seq", format!("#{}  ({})", r.seq, r.id)),
+        kv(app, "time", rfc3339(r.ts)),
+        kv(
+            app,
+            "case",
+            format!("{}  {}", s(&r.case_id), s(&r.identity_id)),
+        ),
+        kv(app, "reviewer", s(&r.reviewer.to_string())),
+        kv(app, "action", r.action.name()),
+        kv(
+            app,
+            "state",
+            format!(
+                "{} → {}",
+                s(&r.state_before.to_string()),
+                s(&r.state_after.to_string())
+            ),
+        ),
+    ];
+    if r.override_ {
+        lines.push(Line::styled("⚠ BREAK-GLASS OVERRIDE", t.error));
+    }
+    if let Some(by) = &r.escalated_by {
+        lines.push(kv(
+            app,
+            "escalated",
+            format!("by {} (separation of duties)", s(by)),
+        ));
+    }
+    lines.push(kv(
+        app,
+        "readiness",
+        format!(
+            "Q1 {} · Q2 {} · Q3 {} · tier {} · recommended {}",
+            r.readiness.q1.name(),
+            r.readiness.q2.name(),
+            r.readiness.q3.name(),
+            r.readiness.tier.name(),
+            r.readiness.recommendation
+        ),
+    ));
+    for g in &r.readiness.gaps {
+        lines.push(Line::styled(format!("          − {}", s(g)), t.warning));
+    }
+    lines.push(kv(app, "controls", r.controls.join(" ")));
+    lines.push(kv(
+        app,
+        "policy",
+        format!("{} sha256 {}", s(&r.policy.version), &r.policy.sha256),
+    ));
+    lines.push(kv(
+        app,
+        "version",
+        format!("case version {} → {}", r.case_version, r.case_version + 1),
+    ));
+    lines.push(kv(app, "prev_hash", r.prev_hash.clone()));
+    lines.push(kv(app, "hash", r.hash.clone()));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("justification", t.header));
+    for l in r.justification.lines() {
+        lines.push(Line::raw(s(l)));
+    }
+    let p = Paragraph::new(lines)
+        .block(pane_block(app, "Record", app.focus != Pane::Queue))
+        .wrap(Wrap { trim: false })
+        .scroll((app.detail_scroll, 0));
+    frame.render_widget(p, area);
+}

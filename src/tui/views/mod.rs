@@ -1,0 +1,273 @@
+//! Drawing: a pure function of the app state into a frame. Only what is on
+//! screen is built; every untrusted string goes through `sanitize` first.
+
+mod detail;
+mod overlay;
+mod queue;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
+
+use super::app::{App, Input, Pane, Tone, View};
+use super::keymap::{self, BINDINGS};
+
+/// The smallest terminal the console draws in.
+pub const MIN_WIDTH: u16 = 80;
+pub const MIN_HEIGHT: u16 = 24;
+/// From this width the three panes sit beside the queue.
+pub const WIDE: u16 = 120;
+
+/// Draws the whole screen; returns the number of queue rows visible (for
+/// paging).
+pub fn draw(frame: &mut Frame<'_>, app: &App) -> usize {
+    let area = frame.area();
+    frame.render_widget(Block::default().style(app.theme.base), area);
+    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        too_small(frame, app, area);
+        return 0;
+    }
+    let [tabs, main, context, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(10),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    queue::tabs(frame, app, tabs);
+    let visible = if area.width >= WIDE {
+        wide(frame, app, main)
+    } else {
+        narrow(frame, app, main)
+    };
+    context_line(frame, app, context);
+    status_bar(frame, app, status);
+    overlay::draw(frame, app, area);
+    visible
+}
+
+fn wide(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
+    let [left, right] =
+        Layout::horizontal([Constraint::Percentage(44), Constraint::Percentage(56)]).areas(area);
+    let visible = queue::draw(frame, app, left);
+    if app.view == View::Evidence {
+        detail::record(frame, app, right);
+        return visible;
+    }
+    if right.width >= 96 {
+        let [own, tree, ready] = Layout::horizontal([
+            Constraint::Percentage(30),
+            Constraint::Percentage(33),
+            Constraint::Percentage(37),
+        ])
+        .areas(right);
+        detail::ownership(frame, app, own);
+        detail::tree(frame, app, tree);
+        detail::readiness(frame, app, ready);
+    } else {
+        let [col1, ready] =
+            Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)])
+                .areas(right);
+        let [own, tree] =
+            Layout::vertical([Constraint::Length(12), Constraint::Min(5)]).areas(col1);
+        detail::ownership(frame, app, own);
+        detail::tree(frame, app, tree);
+        detail::readiness(frame, app, ready);
+    }
+    visible
+}
+
+fn narrow(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
+    let [top, bottom] =
+        Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(area);
+    let visible = queue::draw(frame, app, top);
+    if app.view == View::Evidence {
+        detail::record(frame, app, bottom);
+        return visible;
+    }
+    let [tabs, pane] = Layout::vertical([Constraint::Length(1), Constraint::Min(3)]).areas(bottom);
+    let mut spans = vec![Span::raw(" ")];
+    for p in [Pane::Ownership, Pane::Tree, Pane::Readiness] {
+        let style = if p == app.detail_tab {
+            app.theme.tab_active
+        } else {
+            app.theme.tab
+        };
+        let marker = if p == app.detail_tab { "▸" } else { " " };
+        spans.push(Span::styled(format!("{marker}{} ", p.title()), style));
+        spans.push(Span::raw(" "));
+    }
+    spans.push(Span::styled("(Tab switches)", app.theme.dim));
+    frame.render_widget(Paragraph::new(Line::from(spans)), tabs);
+    match app.detail_tab {
+        Pane::Ownership => detail::ownership(frame, app, pane),
+        Pane::Tree => detail::tree(frame, app, pane),
+        _ => detail::readiness(frame, app, pane),
+    }
+    visible
+}
+
+fn too_small(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let text = vec![
+        Line::styled("terminal too small", app.theme.warning),
+        Line::raw(format!(
+            "{}x{} — needs at least {MIN_WIDTH}x{MIN_HEIGHT}",
+            area.width, area.height
+        )),
+        Line::styled("enlarge the window (Q quits)", app.theme.dim),
+    ];
+    let h = (text.len() as u16).min(area.height);
+    let y = area.y + area.height.saturating_sub(h) / 2;
+    frame.render_widget(
+        Paragraph::new(text)
+            .alignment(ratatui::layout::Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        Rect {
+            y,
+            height: h,
+            ..area
+        },
+    );
+}
+
+/// The keys that work here, always on screen.
+fn context_line(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let t = &app.theme;
+    let pairs: Vec<(String, String)> = if app.dialog.is_some() {
+        vec![
+            ("Tab".into(), "next field".into()),
+            ("Ctrl-S".into(), "confirm".into()),
+            ("Esc".into(), "cancel".into()),
+            ("Enter".into(), "new line".into()),
+        ]
+    } else if app.refusal.is_some() {
+        let mut v: Vec<(String, String)> = app
+            .refusal
+            .iter()
+            .flat_map(|r| r.alternatives.iter())
+            .filter_map(|a| {
+                BINDINGS
+                    .iter()
+                    .find(|b| b.action == keymap::KeyAction::Decide(*a))
+                    .map(|b| (keymap::keys_label(b), a.name().to_string()))
+            })
+            .collect();
+        v.push(("Esc".into(), "back".into()));
+        v
+    } else if app.help.is_some() {
+        vec![
+            ("j/k".into(), "scroll".into()),
+            ("Esc".into(), "close help".into()),
+        ]
+    } else {
+        match &app.input {
+            Input::Filter => vec![
+                ("type".into(), "to filter".into()),
+                ("Enter".into(), "keep".into()),
+                ("Esc".into(), "clear".into()),
+            ],
+            Input::Command(_) => vec![
+                ("Enter".into(), "run".into()),
+                ("Esc".into(), "cancel".into()),
+            ],
+            Input::Normal => {
+                let ctx = app.context();
+                let mut v: Vec<(String, String)> = vec![("j/k".into(), "move".into())];
+                v.extend(
+                    BINDINGS
+                        .iter()
+                        .filter(|b| {
+                            b.short && (b.context == ctx || b.context == keymap::Context::Global)
+                        })
+                        .map(|b| (keymap::keys_label(b), short_help(b.help))),
+                );
+                v.push(("1-5".into(), "views".into()));
+                v
+            }
+        }
+    };
+    let mut spans = Vec::new();
+    for (k, what) in pairs {
+        spans.push(Span::styled(k, t.key));
+        spans.push(Span::styled(format!(" {what}  "), t.dim));
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+fn short_help(help: &str) -> String {
+    help.split([' ', ':', '('])
+        .next()
+        .unwrap_or(help)
+        .to_string()
+}
+
+fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
+    let t = &app.theme;
+    let ev = &app.queue.snapshot.evidence;
+    let evidence = match (&app.verify, ev.is_ok()) {
+        (_, false) => Span::styled(
+            " evidence BROKEN — run `nhi-triage evidence verify` ",
+            t.error,
+        ),
+        (Some(r), true) if !r.is_ok() => Span::styled(" evidence BROKEN ", t.error),
+        (Some(r), true) => Span::styled(format!(" evidence ✓ {} records ", r.records), t.ok),
+        (None, true) => Span::styled(format!(" evidence {} records ", ev.records), t.dim),
+    };
+    let mut left = vec![
+        Span::styled(
+            format!(" {} ", crate::text::sanitize(&app.store_label)),
+            t.title,
+        ),
+        evidence,
+    ];
+    if !app.queue.snapshot.problems.is_empty() {
+        left.push(Span::styled(
+            format!(
+                " {} input problems (nhi-triage list shows them) ",
+                app.queue.snapshot.problems.len()
+            ),
+            t.warning,
+        ));
+    }
+    let message = match (&app.input, &app.message) {
+        (Input::Command(line), _) => {
+            Span::styled(format!(":{}▏", crate::text::sanitize(line)), t.input)
+        }
+        (_, Some(m)) => Span::styled(
+            format!("{} ", m.text),
+            match m.tone {
+                Tone::Info => t.base,
+                Tone::Ok => t.ok,
+                Tone::Warn => t.warning,
+                Tone::Error => t.error,
+            },
+        ),
+        _ => Span::styled(
+            format!("reviewer {} ", crate::text::sanitize(&app.reviewer)),
+            t.dim,
+        ),
+    };
+    let left_width: usize = left.iter().map(|s| s.width()).sum();
+    let [l, r] =
+        Layout::horizontal([Constraint::Length(left_width as u16), Constraint::Min(1)]).areas(area);
+    frame.render_widget(Paragraph::new(Line::from(left)), l);
+    frame.render_widget(
+        Paragraph::new(Line::from(message)).alignment(ratatui::layout::Alignment::Right),
+        r,
+    );
+}
+
+/// A bordered block, highlighted when focused.
+pub(crate) fn pane_block<'a>(app: &App, title: &'a str, focused: bool) -> Block<'a> {
+    let (border, title_style) = if focused {
+        (app.theme.border_focus, app.theme.border_focus)
+    } else {
+        (app.theme.border, app.theme.title)
+    };
+    let marker = if focused { "▶ " } else { "" };
+    Block::default()
+        .borders(Borders::ALL)
+        .border_style(border)
+        .title(Span::styled(format!(" {marker}{title} "), title_style))
+}
