@@ -8,94 +8,19 @@
 //!
 //! `cargo bench --bench core`; `BENCH_CASES` and `BENCH_RECORDS` change the sizes.
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{Read, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nhi_triage::evidence::{EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadinessSummary};
-use nhi_triage::model::{
-    Action, Case, CaseState, CaseStatus, LoadReport, Reviewer, load_dir, parse_jsonl,
-};
+use nhi_triage::model::{Action, Case, CaseState, CaseStatus, Reviewer, load_dir};
 use nhi_triage::policy::{Policy, PolicyRef, Status, Tier, assess, queue_order};
 use sha2::{Digest, Sha256};
+
+mod support;
+use support::{LIVE, env_usize, interleaved, median, ms, verdict, write_cases};
 use time::OffsetDateTime;
-
-/// Counts live heap bytes, to measure what loaded cases cost in memory.
-struct Counting;
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        LIVE.fetch_add(new_size, Ordering::Relaxed);
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOC: Counting = Counting;
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// Median of `runs` timings of `f`; what `f` returns is dropped outside the
-/// timing.
-fn median<T>(runs: usize, mut f: impl FnMut() -> T) -> Duration {
-    let mut times: Vec<Duration> = (0..runs)
-        .map(|_| {
-            let t = Instant::now();
-            let out = f();
-            let elapsed = t.elapsed();
-            drop(out);
-            elapsed
-        })
-        .collect();
-    times.sort();
-    times[runs / 2]
-}
-
-/// Medians of interleaved runs of several measures, so drift in the machine
-/// (page cache, other load) hits them alike.
-fn interleaved<const N: usize>(
-    runs: usize,
-    fs: &mut [&mut dyn FnMut() -> Box<dyn std::any::Any>; N],
-) -> [Duration; N] {
-    let mut times = vec![Vec::with_capacity(runs); N];
-    for _ in 0..runs {
-        for (i, f) in fs.iter_mut().enumerate() {
-            let t = Instant::now();
-            let out = f();
-            times[i].push(t.elapsed());
-            drop(out);
-        }
-    }
-    std::array::from_fn(|i| {
-        times[i].sort();
-        times[i][runs / 2]
-    })
-}
-
-fn ms(d: Duration) -> String {
-    format!("{:.1} ms", d.as_secs_f64() * 1e3)
-}
-
-fn verdict(ok: bool) -> &'static str {
-    if ok { "PASS" } else { "FAIL" }
-}
 
 fn main() {
     let dir = tempfile::tempdir().expect("temp dir");
@@ -105,28 +30,10 @@ fn main() {
     bench_verify(dir.path());
 }
 
-fn demo_cases() -> Vec<Case> {
-    let mut report = LoadReport::default();
-    let text = nhi_triage::demo::rebased_cases(OffsetDateTime::now_utc()).expect("demo cases");
-    parse_jsonl(Path::new("demo"), &text, &mut report);
-    report.cases
-}
-
 fn bench_load(root: &Path) {
     let n = env_usize("BENCH_CASES", 100_000);
-    let demo = demo_cases();
     let cases_dir = root.join("cases");
-    std::fs::create_dir_all(&cases_dir).expect("cases dir");
-    let file = cases_dir.join("bench.jsonl");
-    let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("case file"));
-    for i in 0..n {
-        let mut case = demo[i % demo.len()].clone();
-        case.id = format!("BENCH-{i:07}");
-        serde_json::to_writer(&mut out, &case).expect("write case");
-        out.write_all(b"\n").expect("write case");
-    }
-    out.flush().expect("flush");
-    drop(out);
+    let file = write_cases(&cases_dir, n);
     let bytes = std::fs::metadata(&file).expect("size").len();
 
     let read = || {

@@ -7,15 +7,17 @@
 //! an expiry). Idle, it waits without waking.
 
 pub mod app;
+pub mod backend;
 pub mod keymap;
 mod terminal;
 pub mod theme;
 pub mod views;
 
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::Duration;
 
-use futures_util::{FutureExt, StreamExt};
+use futures_util::StreamExt;
 use ratatui::crossterm::event::{Event, EventStream, KeyEventKind};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
@@ -129,10 +131,18 @@ impl Runtime {
                     let Some(event) = event else { return Ok(()) };
                     dirty |= self.on_event(event?);
                     // Coalesce: handle whatever else is already waiting
-                    // before drawing once.
+                    // before drawing once. Polled with this task's waker:
+                    // crossterm's stream keeps the waker of the poll that
+                    // found nothing, so a no-op waker (`now_or_never`) would
+                    // leave the next key unnoticed until something else woke
+                    // the loop.
                     for _ in 0..256 {
-                        match events.next().now_or_never() {
-                            Some(Some(event)) => dirty |= self.on_event(event?),
+                        let next = std::future::poll_fn(|cx| {
+                            Poll::Ready(events.poll_next_unpin(cx))
+                        })
+                        .await;
+                        match next {
+                            Poll::Ready(Some(event)) => dirty |= self.on_event(event?),
                             _ => break,
                         }
                     }

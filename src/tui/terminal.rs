@@ -4,10 +4,9 @@
 use std::io::{self, Stdout, Write};
 
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
 use ratatui::crossterm::{cursor, execute, terminal};
 
-pub type Term = Terminal<CrosstermBackend<Stdout>>;
+pub type Term = Terminal<super::backend::LeanBackend<Stdout>>;
 
 /// Raw mode, the alternate screen, a hidden cursor; and a panic hook that
 /// undoes them before the panic message is printed.
@@ -19,7 +18,7 @@ pub fn enter() -> io::Result<Term> {
         restore();
         return Err(e);
     }
-    Terminal::new(CrosstermBackend::new(out))
+    Terminal::new(super::backend::LeanBackend::on_blank_screen(out)?)
 }
 
 /// Leaves the alternate screen, shows the cursor and ends raw mode. Safe to

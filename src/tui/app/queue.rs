@@ -101,6 +101,9 @@ pub struct QueueModel {
     haystacks: Vec<Utf32String>,
     /// Case indices in each sort order (computed on first use).
     orders: [Option<Arc<Vec<u32>>>; 4],
+    /// The last filter's matches, in sort order: typing one more character
+    /// only re-checks these.
+    last_match: Option<(String, SortKey, Arc<Vec<u32>>)>,
     pub now: OffsetDateTime,
 }
 
@@ -119,6 +122,7 @@ impl QueueModel {
             tiers,
             haystacks,
             orders: [None, None, None, None],
+            last_match: None,
             now,
         }
     }
@@ -142,6 +146,7 @@ impl QueueModel {
         self.snapshot = snapshot;
         if changed {
             self.orders = Default::default();
+            self.last_match = None;
         }
     }
 
@@ -157,6 +162,7 @@ impl QueueModel {
         if tiers != self.tiers {
             self.tiers = tiers;
             self.orders = [None, None, None, None];
+            self.last_match = None;
         }
     }
 
@@ -215,18 +221,10 @@ impl QueueModel {
     /// The rows of the four queue views, in `sort` order, filtered by the
     /// fuzzy `filter` (empty: no filter).
     pub fn rows(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> [Vec<u32>; 4] {
-        let order = self.order(sort);
-        let pattern = (!filter.trim().is_empty())
-            .then(|| Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart));
+        let matched = self.matching(sort, filter, matcher);
         let mut out: [Vec<u32>; 4] = Default::default();
-        for &i in order.iter() {
-            let iu = i as usize;
-            if let Some(p) = &pattern
-                && p.score(self.haystacks[iu].slice(..), matcher).is_none()
-            {
-                continue;
-            }
-            for (v, member) in views_of(&self.statuses[iu], self.now)
+        for &i in matched.iter() {
+            for (v, member) in views_of(&self.statuses[i as usize], self.now)
                 .into_iter()
                 .enumerate()
             {
@@ -236,6 +234,24 @@ impl QueueModel {
             }
         }
         out
+    }
+
+    /// Case indices matching `filter`, in `sort` order.
+    fn matching(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> Arc<Vec<u32>> {
+        let order = self.order(sort);
+        if filter.trim().is_empty() {
+            return order;
+        }
+        // A longer pattern only narrows a fuzzy match: start from the last
+        // matches when the filter grew.
+        let candidates = match &self.last_match {
+            Some((f, s, m)) if *s == sort && filter.starts_with(f.as_str()) => m.clone(),
+            _ => order,
+        };
+        let pattern = Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart);
+        let matched = Arc::new(match_all(&pattern, &candidates, &self.haystacks, matcher));
+        self.last_match = Some((filter.to_string(), sort, matched.clone()));
+        matched
     }
 
     /// The next moment at which a quarantine expires (a timer with work).
@@ -248,6 +264,42 @@ impl QueueModel {
             })
             .min()
     }
+}
+
+/// The candidates whose haystack matches, in order. Large lists are split
+/// across threads (the matcher is per thread).
+fn match_all(
+    pattern: &Pattern,
+    candidates: &[u32],
+    haystacks: &[Utf32String],
+    matcher: &mut Matcher,
+) -> Vec<u32> {
+    let keep = |m: &mut Matcher, part: &[u32]| -> Vec<u32> {
+        part.iter()
+            .copied()
+            .filter(|&i| pattern.score(haystacks[i as usize].slice(..), m).is_some())
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if candidates.len() < 20_000 || threads < 2 {
+        return keep(matcher, candidates);
+    }
+    let chunk = candidates.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || keep(&mut new_matcher(), part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
 }
 
 pub fn new_matcher() -> Matcher {
@@ -267,13 +319,12 @@ fn tiers(
         .collect()
 }
 
-/// The text the filter matches: id, identity, owner, provider, kind, tags.
+/// The text the filter matches: id, identity name, owner, provider, kind, tags.
 fn haystack(c: &Case) -> Utf32String {
-    let mut s = String::with_capacity(128);
+    let mut s = String::with_capacity(96);
     for part in [
         c.id.as_str(),
         c.identity.name.as_str(),
-        c.identity.id.as_str(),
         c.owner_team().unwrap_or(""),
         c.identity.provider.as_str(),
         c.identity.kind.as_str(),

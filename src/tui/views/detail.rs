@@ -219,30 +219,30 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
             (true, false) => "▾ ",
             _ => "· ",
         };
-        let mut spans = vec![
-            Span::raw(format!("{indent}{marker}")),
-            Span::raw(s(node.name.as_deref().unwrap_or(&node.id))),
-            Span::styled(
-                format!(" {}", s(node.kind.as_deref().unwrap_or("?"))),
-                t.dim,
-            ),
-        ];
+        // Badges and back-reference marks come before the name: rows are
+        // not wrapped, and a narrow pane must clip the name, not the badge.
+        let mut spans = vec![Span::raw(format!("{indent}{marker}"))];
+        if node.external == Some(true) {
+            spans.push(Span::styled("[EXTERNAL] ", t.badge));
+        }
+        if node.shared == Some(true) {
+            spans.push(Span::styled("[SHARED] ", t.badge));
+        }
+        match v.row.kind {
+            RowKind::Cycle => spans.push(Span::styled("↺ cycle (above) ", t.warning)),
+            RowKind::Repeat => spans.push(Span::styled("↑ shown above ", t.dim)),
+            RowKind::First => {}
+        }
+        spans.push(Span::raw(s(node.name.as_deref().unwrap_or(&node.id))));
+        spans.push(Span::styled(
+            format!(" {}", s(node.kind.as_deref().unwrap_or("?"))),
+            t.dim,
+        ));
         spans.push(match node.criticality {
             Some(crate::model::Level::Critical) => Span::styled(" CRITICAL", t.tier_high),
             Some(l) => Span::styled(format!(" {}", l.as_str()), t.dim),
             None => Span::styled(" criticality?", t.warning),
         });
-        if node.external == Some(true) {
-            spans.push(Span::styled(" [EXTERNAL]", t.badge));
-        }
-        if node.shared == Some(true) {
-            spans.push(Span::styled(" [SHARED]", t.badge));
-        }
-        match v.row.kind {
-            RowKind::Cycle => spans.push(Span::styled(" ↺ cycle (above)", t.warning)),
-            RowKind::Repeat => spans.push(Span::styled(" ↑ shown above", t.dim)),
-            RowKind::First => {}
-        }
         let mut line = Line::from(spans);
         if focused && k == app.tree.cursor {
             line = line.style(t.selected);
@@ -251,10 +251,11 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     for d in &graph.dangling {
         lines.push(Line::styled(
+            // The missing id first: the line is clipped, not wrapped.
             format!(
-                "✗ dangling: {} uses {} (not in map)",
-                s(&d.from),
-                s(&d.missing)
+                "✗ dangling: {} (not in map, used by {})",
+                s(&d.missing),
+                s(&d.from)
             ),
             t.warning,
         ));

@@ -48,8 +48,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> usize {
 }
 
 fn wide(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
-    let [left, right] =
-        Layout::horizontal([Constraint::Percentage(44), Constraint::Percentage(56)]).areas(area);
+    // The evidence log's table needs ~70 columns to show whole case ids
+    // and times; the record beside it wraps.
+    let queue_share = if app.view == View::Evidence { 60 } else { 44 };
+    let [left, right] = Layout::horizontal([
+        Constraint::Percentage(queue_share),
+        Constraint::Percentage(100 - queue_share),
+    ])
+    .areas(area);
     let visible = queue::draw(frame, app, left);
     if app.view == View::Evidence {
         detail::record(frame, app, right);
@@ -233,6 +239,11 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let message = match (&app.input, &app.message) {
         (Input::Command(line), _) => {
             Span::styled(format!(":{}▏", crate::text::sanitize(line)), t.input)
+        }
+        // Below WIDE the view tabs fill the top line and clip the filter
+        // prompt: show what is being typed here instead.
+        (Input::Filter, _) if area.width < WIDE => {
+            Span::styled(format!("/{}▏", crate::text::sanitize(&app.filter)), t.input)
         }
         (_, Some(m)) => Span::styled(
             format!("{} ", m.text),

@@ -70,8 +70,12 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     frame.render_widget(block, rect);
 
     let param_rows = u16::from(d.has_parameter()) + u16::from(d.override_offered);
+    // The "changed underneath" warning is long and must be read whole.
+    let warning_rows = d.changed_underneath.as_ref().map_or(1, |w| {
+        wrapped_rows(Line::raw(format!("⚠ {w}")).width(), inner.width as usize)
+    }) as u16;
     let [what, editor_label, editor, params, preview, status] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(2 + warning_rows),
         Constraint::Length(1),
         Constraint::Min(4),
         Constraint::Length(param_rows),
@@ -127,6 +131,10 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
         },
     ));
     ta.set_style(t.input);
+    // The widget's own defaults are colours (dark gray placeholder, light
+    // blue selection): take them from the theme so mono stays colourless.
+    ta.set_placeholder_style(t.dim);
+    ta.set_selection_style(t.selected);
     if d.focus != Field::Justification {
         ta.set_cursor_style(t.input);
     }
@@ -229,6 +237,17 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     );
 }
 
+/// Rows a line of `width` columns takes when word-wrapped into `inner`
+/// columns: an estimate with room for the space lost at word breaks.
+fn wrapped_rows(width: usize, inner: usize) -> usize {
+    let inner = inner.max(1);
+    if width <= inner {
+        1
+    } else {
+        width.div_ceil((inner * 4 / 5).max(1))
+    }
+}
+
 fn title_case(a: Action) -> String {
     let name = a.name();
     let mut c = name.chars();
@@ -240,8 +259,6 @@ fn title_case(a: Action) -> String {
 fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let Some(r) = &app.refusal else { return };
     let t = &app.theme;
-    let rect = centered(area, 90, (r.reasons.len() as u16 + 8).min(24));
-    clear(frame, rect);
     let mut lines = vec![Line::styled(
         format!(
             "✗ {} is refused for {}: nothing was recorded",
@@ -254,7 +271,6 @@ fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
     for reason in &r.reasons {
         lines.push(Line::raw(format!("• {reason}")));
     }
-    lines.push(Line::raw(""));
     let mut offer = vec![Span::styled("Instead: ", t.header)];
     for a in &r.alternatives {
         if let Some(b) = BINDINGS
@@ -267,14 +283,31 @@ fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
     }
     offer.push(Span::styled("Esc", t.key));
     offer.push(Span::raw(" back"));
-    lines.push(Line::from(offer));
-    let p = Paragraph::new(lines)
-        .block(frame_block(
-            app,
-            format!(" {} refused ", title_case(r.action)),
-        ))
-        .wrap(Wrap { trim: false });
-    frame.render_widget(p, rect);
+    // Reasons wrap: size the box by their wrapped height (estimated with
+    // room for word breaks), and keep the offer on its own last row so it
+    // is never the part cut off.
+    let inner_width = 90u16
+        .min(area.width.saturating_sub(2))
+        .saturating_sub(2)
+        .max(1) as usize;
+    let body_rows: usize = lines
+        .iter()
+        .map(|l| wrapped_rows(l.width(), inner_width))
+        .sum();
+    let height = (body_rows as u16).saturating_add(4).min(24);
+    let rect = centered(area, 90, height);
+    clear(frame, rect);
+    let block = frame_block(app, format!(" {} refused ", title_case(r.action)));
+    let inner = block.inner(rect);
+    frame.render_widget(block, rect);
+    let [body, _, offer_row] = Layout::vertical([
+        Constraint::Min(1),
+        Constraint::Length(1),
+        Constraint::Length(1),
+    ])
+    .areas(inner);
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), body);
+    frame.render_widget(Paragraph::new(Line::from(offer)), offer_row);
 }
 
 fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {

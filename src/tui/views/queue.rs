@@ -68,7 +68,7 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
     }
     let columns = columns_for(inner.width);
     let header = Row::new(columns.iter().map(|c| Cell::from(c.title))).style(app.theme.header);
-    let offset = list.offset.min(list.rows.len().saturating_sub(1));
+    let offset = visible_offset(list.offset, list.selected, list.rows.len(), height);
     let end = (offset + height).min(list.rows.len());
     let now = app.queue.now;
     let rows: Vec<Row> = list.rows[offset..end]
@@ -106,6 +106,18 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         inner,
     );
     height
+}
+
+/// The first row to draw: the stored offset, moved just enough to keep the
+/// cursor on screen (the stored one was computed for the previous size, so
+/// after the terminal shrinks it can leave the cursor below the last row).
+fn visible_offset(offset: usize, selected: usize, len: usize, height: usize) -> usize {
+    let height = height.max(1);
+    let mut offset = offset.min(len.saturating_sub(1));
+    if selected >= offset + height {
+        offset = selected + 1 - height;
+    }
+    offset.min(selected)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -255,7 +267,7 @@ fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         );
         return height;
     }
-    let offset = app.evidence.offset.min(n.saturating_sub(1));
+    let offset = visible_offset(app.evidence.offset, app.evidence.selected, n, height);
     let end = (offset + height).min(n);
     let rows: Vec<Row> = (offset..end)
         .map(|k| {

@@ -1,0 +1,337 @@
+//! Console benchmarks against the DESIGN.md targets, in process: the real
+//! app state, the real views and ratatui's crossterm backend writing into a
+//! counting sink (the bytes a terminal would receive), at 200x50.
+//!
+//! - first frame on the demo store ≤ 50 ms (store open included);
+//! - keystroke to frame at 100k cases: median ≤ 1 ms, p99 ≤ 5 ms;
+//! - filter 100k cases ≤ 30 ms a keystroke;
+//! - memory for 100k cases ≤ 2 × the case file;
+//! - bytes per keystroke ≤ 1.5 × changed cells + 32; a no-op key writes 0;
+//! - key to first byte ≤ 1 ms.
+//!
+//! `cargo bench --bench console`; `BENCH_CASES` changes the size.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::rc::Rc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use nhi_triage::model::Action;
+use nhi_triage::store::{LocalStore, StoreLayout};
+use nhi_triage::tui::app::App;
+use nhi_triage::tui::backend::LeanBackend;
+use nhi_triage::tui::theme::Theme;
+use nhi_triage::tui::views;
+use ratatui::buffer::Buffer;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::layout::Rect;
+use ratatui::{Terminal, TerminalOptions, Viewport};
+use time::OffsetDateTime;
+
+mod support;
+use support::{LIVE, env_usize, ms, verdict, write_cases};
+
+const W: u16 = 200;
+const H: u16 = 50;
+
+/// Counts bytes and notes when the first byte of a frame arrives.
+#[derive(Default)]
+struct Sink {
+    bytes: usize,
+    first_byte: Option<Instant>,
+    /// The frame's bytes, kept when `BENCH_DUMP` is set.
+    dump: Option<Vec<u8>>,
+}
+
+#[derive(Clone, Default)]
+struct Shared(Rc<RefCell<Sink>>);
+
+impl Write for Shared {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut s = self.0.borrow_mut();
+        if s.first_byte.is_none() && !buf.is_empty() {
+            s.first_byte = Some(Instant::now());
+        }
+        s.bytes += buf.len();
+        if let Some(d) = s.dump.as_mut() {
+            d.extend_from_slice(buf);
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+struct Console {
+    app: App,
+    term: Terminal<LeanBackend<Shared>>,
+    sink: Shared,
+    last: Buffer,
+}
+
+/// One keystroke's cost.
+struct Stroke {
+    time: Duration,
+    to_first_byte: Option<Duration>,
+    bytes: usize,
+    changed_cells: usize,
+}
+
+impl Console {
+    fn new(app: App) -> Self {
+        let sink = Shared::default();
+        let term = Terminal::with_options(
+            LeanBackend::with_size(sink.clone(), W, H),
+            TerminalOptions {
+                viewport: Viewport::Fixed(Rect::new(0, 0, W, H)),
+            },
+        )
+        .expect("terminal");
+        Console {
+            app,
+            term,
+            sink,
+            last: Buffer::empty(Rect::new(0, 0, W, H)),
+        }
+    }
+
+    fn draw(&mut self) {
+        let app = &mut self.app;
+        let mut visible = 0;
+        let frame = self
+            .term
+            .draw(|f| visible = views::draw(f, app))
+            .expect("draw");
+        self.last = frame.buffer.clone();
+        if visible > 0 {
+            app.viewport = visible;
+        }
+    }
+
+    /// A key as the runtime handles it: update, and draw only if changed.
+    fn key(&mut self, code: KeyCode, mods: KeyModifiers) -> Stroke {
+        *self.sink.0.borrow_mut() = Sink {
+            dump: std::env::var_os("BENCH_DUMP").map(|_| Vec::new()),
+            ..Sink::default()
+        };
+        let before = self.last.clone();
+        let start = Instant::now();
+        let (changed, _effects) = self.app.on_key(KeyEvent::new(code, mods));
+        if changed {
+            self.draw();
+        }
+        let time = start.elapsed();
+        let sink = self.sink.0.borrow();
+        let changed_cells = before
+            .content
+            .iter()
+            .zip(self.last.content.iter())
+            .filter(|(a, b)| a != b)
+            .count();
+        if let Some(d) = &sink.dump {
+            eprintln!(
+                "{code:?}: {changed_cells} cells, {} bytes: {}",
+                d.len(),
+                String::from_utf8_lossy(d).escape_debug()
+            );
+        }
+        Stroke {
+            time,
+            to_first_byte: sink.first_byte.map(|t| t - start),
+            bytes: sink.bytes,
+            changed_cells,
+        }
+    }
+}
+
+fn open_app(root: &std::path::Path) -> App {
+    let store = LocalStore::open(root, None).expect("store");
+    let snapshot = store.snapshot_blocking().expect("snapshot");
+    let records = store.records_since_blocking(0).expect("records");
+    App::new(
+        snapshot,
+        records,
+        Theme::dark(),
+        "local store bench".into(),
+        "bench".into(),
+        OffsetDateTime::now_utc(),
+    )
+}
+
+fn pct(mut v: Vec<Duration>, p: usize) -> Duration {
+    v.sort();
+    v[(v.len() * p / 100).min(v.len() - 1)]
+}
+
+fn us(d: Duration) -> String {
+    format!("{:.0} µs", d.as_secs_f64() * 1e6)
+}
+
+fn main() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    println!("# nhi-triage console benchmarks ({W}x{H})\n");
+    first_frame_demo(dir.path());
+    large_queue(dir.path());
+}
+
+fn first_frame_demo(root: &std::path::Path) {
+    let store_dir = root.join("demo");
+    StoreLayout::new(&store_dir).init().expect("init");
+    let cases = nhi_triage::demo::rebased_cases(OffsetDateTime::now_utc()).expect("demo");
+    std::fs::write(store_dir.join("cases/demo.jsonl"), cases).expect("write");
+    let times: Vec<Duration> = (0..20)
+        .map(|_| {
+            let start = Instant::now();
+            let mut console = Console::new(open_app(&store_dir));
+            console.draw();
+            start.elapsed()
+        })
+        .collect();
+    let median = pct(times, 50);
+    println!("## First frame, demo store (55 cases)\n");
+    println!("| measure | median of 20 | target |");
+    println!("|---|---|---|");
+    println!(
+        "| open store + build the queue + first frame | {} | ≤ 50 ms: {} |\n",
+        ms(median),
+        verdict(median <= Duration::from_millis(50))
+    );
+}
+
+fn large_queue(root: &std::path::Path) {
+    let n = env_usize("BENCH_CASES", 100_000);
+    let store_dir = root.join("large");
+    StoreLayout::new(&store_dir).init().expect("init");
+    let file = write_cases(&store_dir.join("cases"), n);
+    let file_bytes = std::fs::metadata(&file).expect("size").len() as f64;
+
+    let heap_before = LIVE.load(Ordering::Relaxed);
+    let start = Instant::now();
+    let app = open_app(&store_dir);
+    let mut console = Console::new(app);
+    console.draw();
+    let first = start.elapsed();
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before) as f64;
+
+    // Moving down the queue.
+    let down: Vec<Stroke> = (0..1000)
+        .map(|_| console.key(KeyCode::Char('j'), KeyModifiers::NONE))
+        .collect();
+    let pages: Vec<Stroke> = (0..200)
+        .map(|_| console.key(KeyCode::PageDown, KeyModifiers::NONE))
+        .collect();
+    console.key(KeyCode::Char('g'), KeyModifiers::NONE);
+    let noop = console.key(KeyCode::Char('k'), KeyModifiers::NONE);
+
+    // Filtering as you type, then clearing.
+    console.key(KeyCode::Char('/'), KeyModifiers::NONE);
+    let filter: Vec<Stroke> = "platform"
+        .chars()
+        .map(|c| console.key(KeyCode::Char(c), KeyModifiers::NONE))
+        .collect();
+    let matched = console.app.counts()[0];
+    let clear = console.key(KeyCode::Esc, KeyModifiers::NONE);
+
+    // Opening a decision dialog and typing into it.
+    console.key(KeyCode::Char('g'), KeyModifiers::NONE);
+    console.key(KeyCode::Char('e'), KeyModifiers::NONE);
+    let typing: Vec<Stroke> = "owner unreachable, routing to the platform team"
+        .chars()
+        .map(|c| console.key(KeyCode::Char(c), KeyModifiers::NONE))
+        .collect();
+    let dialog_open = console
+        .app
+        .dialog
+        .as_ref()
+        .is_some_and(|d| d.action == Action::Escalate);
+    console.key(KeyCode::Esc, KeyModifiers::NONE);
+
+    let times = |s: &[Stroke]| s.iter().map(|k| k.time).collect::<Vec<_>>();
+    let worst_ratio = |s: &[Stroke]| {
+        s.iter()
+            .map(|k| k.bytes as f64 / (1.5 * k.changed_cells as f64 + 32.0))
+            .fold(0.0, f64::max)
+    };
+    let mean = |s: &[Stroke], f: fn(&Stroke) -> usize| {
+        s.iter().map(f).sum::<usize>() as f64 / s.len() as f64
+    };
+    let first_byte: Vec<Duration> = down.iter().filter_map(|k| k.to_first_byte).collect();
+
+    println!("## {n} cases ({:.1} MB case file)\n", file_bytes / 1e6);
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| open store + build queue + first frame | {} | |",
+        ms(first)
+    );
+    println!(
+        "| heap held (store + console) | {:.1} MB = {:.2} × file | ≤ 2 ×: {} |",
+        heap / 1e6,
+        heap / file_bytes,
+        verdict(heap / file_bytes <= 2.0)
+    );
+    let (p50, p99) = (pct(times(&down), 50), pct(times(&down), 99));
+    println!(
+        "| `j` keystroke to frame (1000 keys) | median {}, p99 {} | ≤ 1 ms / ≤ 5 ms: {} |",
+        us(p50),
+        us(p99),
+        verdict(p50 <= Duration::from_millis(1) && p99 <= Duration::from_millis(5))
+    );
+    let (pg50, pg99) = (pct(times(&pages), 50), pct(times(&pages), 99));
+    println!(
+        "| PgDn keystroke to frame (200 keys) | median {}, p99 {} | ≤ 1 ms / ≤ 5 ms: {} |",
+        us(pg50),
+        us(pg99),
+        verdict(pg50 <= Duration::from_millis(1) && pg99 <= Duration::from_millis(5))
+    );
+    let fb = pct(first_byte, 50);
+    println!(
+        "| key to first byte written (`j`) | median {} | ≤ 1 ms: {} |",
+        us(fb),
+        verdict(fb <= Duration::from_millis(1))
+    );
+    let fmax = times(&filter).into_iter().max().unwrap_or_default();
+    println!(
+        "| filter keystroke (\"platform\", 8 keys; {matched} match) | max {}, clear {} | ≤ 30 ms: {} |",
+        ms(fmax),
+        ms(clear.time),
+        verdict(fmax <= Duration::from_millis(30) && clear.time <= Duration::from_millis(30))
+    );
+    println!(
+        "| typing in the dialog (justification) | median {} | {} |",
+        us(pct(times(&typing), 50)),
+        if dialog_open {
+            ""
+        } else {
+            "(dialog did not open!)"
+        }
+    );
+    println!(
+        "| bytes per `j` | mean {:.0} B for {:.0} changed cells; worst bytes / (1.5 × cells + 32) = {:.2} | ≤ 1: {} |",
+        mean(&down, |k| k.bytes),
+        mean(&down, |k| k.changed_cells),
+        worst_ratio(&down),
+        verdict(worst_ratio(&down) <= 1.0)
+    );
+    println!(
+        "| bytes per PgDn | mean {:.0} B for {:.0} changed cells; worst ratio {:.2} | ≤ 1: {} |",
+        mean(&pages, |k| k.bytes),
+        mean(&pages, |k| k.changed_cells),
+        worst_ratio(&pages),
+        verdict(worst_ratio(&pages) <= 1.0)
+    );
+    println!(
+        "| bytes per typed character | mean {:.0} B for {:.0} changed cells; worst ratio {:.2} | ≤ 1: {} |",
+        mean(&typing, |k| k.bytes),
+        mean(&typing, |k| k.changed_cells),
+        worst_ratio(&typing),
+        verdict(worst_ratio(&typing) <= 1.0)
+    );
+    println!(
+        "| a key that changes nothing (`k` at the top) | {} bytes | 0: {} |",
+        noop.bytes,
+        verdict(noop.bytes == 0)
+    );
+}

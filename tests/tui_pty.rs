@@ -1,0 +1,923 @@
+//! End-to-end tests of the full-screen console: the real binary in a real
+//! pseudo-terminal, its output fed into a terminal emulator (`vt100`) and
+//! kept as raw bytes, keys sent as a person would type them.
+//!
+//! Every wait has a deadline, so a hang fails instead of blocking CI, and the
+//! child is always killed when a test ends (pass or panic).
+
+mod common;
+
+use std::io::{Read, Write};
+use std::num::NonZeroU16;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
+use serde_json::{Value, json};
+
+use common::{CaseBuilder, JUSTIFICATION, TestStore};
+
+/// The longest any single wait may take.
+const WAIT: Duration = Duration::from_secs(10);
+const REVIEWER: &str = "alice";
+
+const HIGH: &str = "NHI-HIGH";
+const MED: &str = "NHI-MED";
+const LOW: &str = "NHI-LOW";
+
+// ---------------------------------------------------------------------------
+// The harness.
+
+/// What the child has written so far: parsed into a screen, and raw.
+struct Output {
+    parser: vt100::Parser,
+    raw: Vec<u8>,
+    /// (arrival time, raw length after the chunk), one per read.
+    chunks: Vec<(Instant, usize)>,
+    /// The child closed its side (it exited).
+    eof: bool,
+}
+
+/// The console running in a pseudo-terminal.
+struct Console {
+    master: Box<dyn MasterPty + Send>,
+    writer: Box<dyn Write + Send>,
+    child: Box<dyn Child + Send + Sync>,
+    out: Arc<Mutex<Output>>,
+    started: Instant,
+}
+
+fn nz(n: u16) -> NonZeroU16 {
+    NonZeroU16::new(n).expect("non-zero terminal size")
+}
+
+fn pty_size(rows: u16, cols: u16) -> PtySize {
+    PtySize {
+        rows,
+        cols,
+        pixel_width: 0,
+        pixel_height: 0,
+    }
+}
+
+impl Console {
+    /// `nhi-triage --store DIR --reviewer alice` in a `cols`x`rows` terminal.
+    fn open(store: &TestStore, cols: u16, rows: u16) -> Console {
+        let pair = native_pty_system()
+            .openpty(pty_size(rows, cols))
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
+        // Nothing inherited: no NO_COLOR, no store, no real home.
+        cmd.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        let sb = &store.sandbox;
+        cmd.env("TERM", "xterm-256color");
+        cmd.env("LANG", "C.UTF-8");
+        cmd.env("USER", "tester");
+        cmd.env("LOGNAME", "tester");
+        cmd.env("HOME", sb.home());
+        cmd.env("XDG_DATA_HOME", sb.data_home());
+        cmd.env("XDG_CONFIG_HOME", sb.config_home());
+        cmd.env("XDG_STATE_HOME", sb.state_home());
+        cmd.cwd(sb.path());
+        cmd.arg("--store");
+        cmd.arg(&store.dir);
+        cmd.arg("--reviewer");
+        cmd.arg(REVIEWER);
+        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
+        // Only the child holds the slave side now: its exit ends our reads.
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let out = Arc::new(Mutex::new(Output {
+            parser: vt100::Parser::new(nz(rows), nz(cols), 0),
+            raw: Vec::new(),
+            chunks: Vec::new(),
+            eof: false,
+        }));
+        let sink = out.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break, // EIO once the child is gone
+                    Ok(n) => {
+                        let mut o = sink.lock().unwrap();
+                        o.parser.process(&buf[..n]);
+                        o.raw.extend_from_slice(&buf[..n]);
+                        let len = o.raw.len();
+                        o.chunks.push((Instant::now(), len));
+                    }
+                }
+            }
+            sink.lock().unwrap().eof = true;
+        });
+        Console {
+            master: pair.master,
+            writer,
+            child,
+            out,
+            started: Instant::now(),
+        }
+    }
+
+    /// Opens the console and waits for its first full frame (the evidence
+    /// check finished, so nothing more is pending).
+    fn start(store: &TestStore, cols: u16, rows: u16) -> Console {
+        let c = Console::open(store, cols, rows);
+        c.wait_for("evidence ✓", WAIT);
+        c
+    }
+
+    /// Whether the last frame is complete: ratatui ends every frame by
+    /// hiding the cursor, and a frame arrives in many small writes, so a
+    /// screen read between two of them is a torn frame. A long enough pause
+    /// (a frame that shows the cursor) or the end of output also counts.
+    fn settled(o: &Output) -> bool {
+        o.eof
+            || o.raw.ends_with(FRAME_END)
+            || o.chunks
+                .last()
+                .is_none_or(|c| c.0.elapsed() >= Duration::from_millis(100))
+    }
+
+    /// Waits (bounded) until the last frame is complete.
+    fn settle(&self) {
+        let deadline = Instant::now() + WAIT;
+        while !Console::settled(&self.out.lock().unwrap()) {
+            assert!(Instant::now() < deadline, "output never settled");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    /// The screen's text, once the last frame is complete.
+    fn screen_text(&self) -> String {
+        self.settle();
+        self.out.lock().unwrap().parser.screen().contents()
+    }
+
+    /// The screen as a grid of cells (a wide character's second cell is "").
+    fn cells(&self) -> Vec<Vec<String>> {
+        self.settle();
+        let o = self.out.lock().unwrap();
+        let screen = o.parser.screen();
+        let (rows, cols) = screen.size();
+        (0..rows.get())
+            .map(|r| {
+                (0..cols.get())
+                    .map(|c| match screen.cell(r, c) {
+                        Some(cell) if cell.is_wide_continuation() => String::new(),
+                        Some(cell) if cell.has_contents() => cell.contents().to_string(),
+                        _ => " ".to_string(),
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// Where the raw output stands now.
+    fn mark(&self) -> usize {
+        self.out.lock().unwrap().raw.len()
+    }
+
+    fn bytes_since(&self, mark: usize) -> Vec<u8> {
+        self.out.lock().unwrap().raw[mark..].to_vec()
+    }
+
+    fn raw(&self) -> Vec<u8> {
+        self.out.lock().unwrap().raw.clone()
+    }
+
+    /// When the last byte arrived.
+    fn last_output(&self) -> Option<Instant> {
+        self.out.lock().unwrap().chunks.last().map(|c| c.0)
+    }
+
+    fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    fn type_text(&mut self, text: &str) {
+        self.send(text.as_bytes());
+    }
+
+    /// Polls until `pred(screen text)` holds on a complete frame; returns
+    /// when it was first seen to hold (for latencies). Panics with the
+    /// screen on timeout or if the console exits first.
+    fn wait_until(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) -> Instant {
+        let deadline = Instant::now() + timeout.min(WAIT);
+        let mut first_seen = None;
+        loop {
+            let (text, eof, settled) = {
+                let o = self.out.lock().unwrap();
+                (o.parser.screen().contents(), o.eof, Console::settled(&o))
+            };
+            if pred(&text) {
+                let seen = *first_seen.get_or_insert_with(Instant::now);
+                if settled {
+                    return seen;
+                }
+            } else {
+                first_seen = None;
+            }
+            if eof || Instant::now() >= deadline {
+                panic!(
+                    "{} waiting for {what} ({:.1}s after start)\n--- screen ---\n{text}\n--------------",
+                    if eof { "console exited" } else { "timed out" },
+                    self.started.elapsed().as_secs_f64()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    fn wait_for(&self, text: &str, timeout: Duration) -> Instant {
+        self.wait_until(&format!("{text:?}"), timeout, |s| s.contains(text))
+    }
+
+    fn wait_gone(&self, text: &str, timeout: Duration) -> Instant {
+        self.wait_until(&format!("{text:?} to go"), timeout, |s| !s.contains(text))
+    }
+
+    /// Waits until no output has arrived for `quiet`.
+    fn wait_quiet(&self, quiet: Duration) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let last = self.last_output().unwrap_or(self.started);
+            if last.elapsed() >= quiet {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the console never went quiet for {quiet:?}\n{}",
+                self.screen_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The text inside the bordered pane whose title starts with `title`
+    /// (as drawn: " Ownership ", " ▶ Readiness "), one line per row.
+    fn pane(&self, title: &str) -> Option<Vec<String>> {
+        let cells = self.cells();
+        let want: Vec<String> = title.chars().map(|c| c.to_string()).collect();
+        for (r, row) in cells.iter().enumerate() {
+            for c in 1..row.len() {
+                if row[c - 1] != "┌" || row.len() < c + want.len() || row[c..c + want.len()] != want
+                {
+                    continue;
+                }
+                let left = c - 1;
+                let right = (c..row.len()).find(|&x| row[x] == "┐")?;
+                let mut lines = Vec::new();
+                for below in &cells[r + 1..] {
+                    if below[left] == "└" {
+                        break;
+                    }
+                    lines.push(below[left + 1..right].concat().trim_end().to_string());
+                }
+                return Some(lines);
+            }
+        }
+        None
+    }
+
+    /// The first line inside a pane, trimmed.
+    fn pane_head(&self, title: &str) -> String {
+        self.pane(title)
+            .and_then(|l| l.into_iter().next())
+            .unwrap_or_default()
+            .trim()
+            .to_string()
+    }
+
+    /// Waits until the Ownership pane shows case `id` (it is selected).
+    fn wait_selected(&self, id: &str) -> Instant {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if self.pane_head(" Ownership ") == id {
+                return Instant::now();
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{id} never selected\n{}",
+                self.screen_text()
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    fn resize(&mut self, cols: u16, rows: u16) {
+        self.out
+            .lock()
+            .unwrap()
+            .parser
+            .screen_mut()
+            .set_size(nz(rows), nz(cols));
+        self.master.resize(pty_size(rows, cols)).expect("resize");
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.process_id().expect("child pid")
+    }
+
+    /// Waits for the child to exit and for all of its output to be read.
+    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().expect("try_wait") {
+                break s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "console did not exit\n{}",
+                self.screen_text()
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        };
+        while !self.out.lock().unwrap().eof {
+            assert!(Instant::now() < deadline, "pty output never ended");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        status
+    }
+
+    /// Whether the terminal's line discipline is back in cooked mode
+    /// (canonical input, echo): raw mode was undone.
+    fn termios_cooked(&self) -> Option<bool> {
+        let tty = self.master.tty_name()?;
+        let out = std::process::Command::new("stty")
+            .arg("-a")
+            .arg("-F")
+            .arg(&tty)
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let words: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split(|c: char| c.is_whitespace() || c == ';')
+            .map(str::to_string)
+            .collect();
+        Some(words.iter().any(|w| w == "icanon") && words.iter().any(|w| w == "echo"))
+    }
+}
+
+impl Drop for Console {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Stores and small helpers.
+
+/// A store with one high, one medium and one low case (the medium one
+/// tagged "zebra", a word no other case has).
+fn three_cases() -> TestStore {
+    TestStore::with_cases(&[
+        CaseBuilder::low(LOW).build(),
+        CaseBuilder::high(HIGH).build(),
+        CaseBuilder::medium(MED)
+            .set("/tags", json!(["test", "zebra"]))
+            .build(),
+    ])
+}
+
+fn count(haystack: &[u8], needle: &[u8]) -> usize {
+    haystack
+        .windows(needle.len())
+        .filter(|w| *w == needle)
+        .count()
+}
+
+fn find_last(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).rposition(|w| w == needle)
+}
+
+fn records_for(store: &TestStore, id: &str) -> Vec<Value> {
+    store
+        .evidence_records()
+        .into_iter()
+        .filter(|r| r["case_id"] == id)
+        .collect()
+}
+
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+/// What ratatui writes last in every frame drawn without a cursor.
+const FRAME_END: &[u8] = b"\x1b[?25l";
+const ALT_ENTER: &[u8] = b"\x1b[?1049h";
+const ALT_LEAVE: &[u8] = b"\x1b[?1049l";
+const CURSOR_SHOW: &[u8] = b"\x1b[?25h";
+
+// ---------------------------------------------------------------------------
+// 1. Navigate, filter, open.
+
+#[test]
+fn navigate_filter_and_open_a_case() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.wait_for("1 Pending (3)", WAIT);
+
+    // Highest tier first, each row with its tier.
+    let screen = c.screen_text();
+    let queue = c.pane(" ▶ Pending ").expect("queue pane");
+    let rows: Vec<usize> = [(HIGH, "▲ HIGH"), (MED, "◇ med"), (LOW, "▽ low")]
+        .iter()
+        .map(|(id, tier)| {
+            queue
+                .iter()
+                .position(|l| l.contains(id) && l.contains(tier))
+                .unwrap_or_else(|| panic!("{id} ({tier}) not listed\n{screen}"))
+        })
+        .collect();
+    assert!(
+        rows[0] < rows[1] && rows[1] < rows[2],
+        "queue not highest tier first: rows {rows:?}\n{screen}"
+    );
+    assert_eq!(c.pane_head(" Ownership "), HIGH, "{screen}");
+
+    // j: the next case is selected and the detail panes follow it.
+    c.send(b"j");
+    c.wait_selected(MED);
+    c.send(b"j");
+    c.wait_selected(LOW);
+
+    // /zebra: only the tagged case is left; the tab count says so.
+    c.send(b"/");
+    c.wait_for("/▏", WAIT);
+    c.type_text("zebra");
+    c.wait_for("1 Pending (1)", WAIT);
+    c.wait_for("/zebra▏", WAIT);
+    let screen = c.screen_text();
+    let queue = c.pane(" ▶ Pending ").expect("queue pane").join("\n");
+    assert!(queue.contains(MED), "{screen}");
+    assert!(
+        !queue.contains(HIGH) && !queue.contains(LOW),
+        "filtered out cases still listed\n{screen}"
+    );
+    assert_eq!(c.pane_head(" Ownership "), MED);
+
+    // Esc clears the filter.
+    c.send(b"\x1b");
+    c.wait_until("the filter to be cleared", WAIT, |s| {
+        let tabs = s.lines().next().unwrap_or("");
+        tabs.contains("1 Pending (3)") && !tabs.contains("zebra")
+    });
+    for id in [HIGH, MED, LOW] {
+        assert!(c.screen_text().contains(id));
+    }
+
+    // Enter focuses the detail panes (Readiness by default).
+    assert!(c.screen_text().contains("▶ Pending"));
+    c.send(b"\r");
+    c.wait_for("▶ Readiness", WAIT);
+    let screen = c.screen_text();
+    assert!(
+        !screen.contains("▶ Pending"),
+        "queue still focused\n{screen}"
+    );
+    // Esc hands focus back to the queue.
+    c.send(b"\x1b");
+    c.wait_for("▶ Pending", WAIT);
+
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
+
+// ---------------------------------------------------------------------------
+// 2. Approve a low-tier case.
+
+#[test]
+fn approve_a_low_tier_case_records_evidence() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.send(b"G");
+    c.wait_selected(LOW);
+    c.send(b"a");
+    c.wait_for(&format!("Approve {LOW}"), WAIT);
+    c.wait_for("(too short)", WAIT);
+    // Too short: Ctrl-S says why and writes nothing.
+    c.type_text("too short");
+    c.wait_for("9/20 characters", WAIT);
+    c.send(b"\x13");
+    c.wait_for("needs 11 more characters", WAIT);
+    assert!(store.evidence_bytes().is_empty());
+    // Clear it (Ctrl-U may not be bound in the editor: backspace each char).
+    c.send(&[0x7f; 9]);
+    c.wait_for("0/20 characters", WAIT);
+    c.type_text(JUSTIFICATION);
+    c.wait_for("characters ✔", WAIT);
+    c.send(b"\x13");
+    c.wait_for("recorded #1", WAIT);
+    let screen = c.screen_text();
+    assert!(
+        screen.contains(&format!("recorded #1: approve {LOW}")),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains(&format!("Approve {LOW}")),
+        "dialog still open"
+    );
+    c.wait_for("2 Quarantined (0)", WAIT);
+    c.wait_for("4 Decided (1)", WAIT);
+    c.wait_for("evidence ✓ 1 records", WAIT);
+
+    let records = store.evidence_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["case_id"], LOW);
+    assert_eq!(records[0]["action"], "approve");
+    assert_eq!(records[0]["reviewer"]["name"], REVIEWER);
+    assert_eq!(records[0]["justification"], JUSTIFICATION);
+    let verify = store.run(&["evidence", "verify"]);
+    assert_eq!(verify.code, 0, "{verify}");
+
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
+
+// ---------------------------------------------------------------------------
+// 3. Approving a high-tier case is refused, and nothing is written.
+
+#[test]
+fn approving_a_high_tier_case_is_refused_and_writes_nothing() {
+    let store = three_cases();
+    let before = store.evidence_bytes();
+    let existed = store.evidence_path().exists();
+    let mut c = Console::start(&store, 120, 40);
+    assert_eq!(c.pane_head(" Ownership "), HIGH);
+    c.send(b"a");
+    c.wait_for("Approve refused", WAIT);
+    c.wait_for("tier is high", WAIT);
+    let screen = c.screen_text();
+    assert!(
+        screen.contains(&format!(
+            "approve is refused for {HIGH}: nothing was recorded"
+        )),
+        "{screen}"
+    );
+    assert!(screen.contains("approve needs tier low"), "{screen}");
+    // The alternatives are offered.
+    assert!(screen.contains("Instead:"), "{screen}");
+
+    c.send(b"\x1b");
+    c.wait_gone("Approve refused", WAIT);
+    assert_eq!(store.evidence_path().exists(), existed);
+    assert_eq!(store.evidence_bytes(), before, "evidence changed");
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+    assert_eq!(store.evidence_bytes(), before, "evidence changed");
+}
+
+// ---------------------------------------------------------------------------
+// 4. Quarantine, then the Quarantined view with time left.
+
+#[test]
+fn quarantine_shows_the_case_with_time_left() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.send(b"j");
+    c.wait_selected(MED);
+    c.send(b"q");
+    c.wait_for(&format!("Quarantine {MED}"), WAIT);
+    c.wait_for("[72▏]", WAIT);
+    c.type_text(JUSTIFICATION);
+    c.wait_for("characters ✔", WAIT);
+    c.send(b"\x13");
+    c.wait_for("recorded #1: quarantine", WAIT);
+    c.wait_for("2 Quarantined (1)", WAIT);
+
+    c.send(b"2");
+    c.wait_for("▶ Quarantined", WAIT);
+    let screen = c.screen_text();
+    let queue = c.pane(" ▶ Quarantined ").expect("quarantined pane");
+    let row = queue
+        .iter()
+        .find(|l| l.contains(MED))
+        .unwrap_or_else(|| panic!("{MED} not in the Quarantined view\n{screen}"));
+    // 72 hours minus the seconds this test took: "quar 2d 23h".
+    assert!(
+        row.contains("quar 2d 23h"),
+        "no time left in {row:?}\n{screen}"
+    );
+    assert!(!queue.iter().any(|l| l.contains(HIGH) || l.contains(LOW)));
+
+    let records = records_for(&store, MED);
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0]["action"], "quarantine");
+
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
+
+// ---------------------------------------------------------------------------
+// 5. Another process decides: the console shows it without a key.
+
+#[test]
+fn another_reviewers_decision_appears_without_a_key() {
+    let store = three_cases();
+    let c = Console::start(&store, 120, 40);
+    c.wait_for("3 Escalated (0)", WAIT);
+    c.wait_quiet(Duration::from_millis(100));
+
+    let t0 = Instant::now();
+    let out = store.decide("bob", HIGH, "escalate", &["--expected-version", "0"]);
+    let t1 = Instant::now();
+    assert_eq!(out.code, 0, "{out}");
+    let seen = c.wait_for(&format!("bob escalate {HIGH}"), WAIT);
+    let count_seen = c.wait_for("3 Escalated (1)", WAIT);
+    let latency = seen.saturating_duration_since(t1);
+    eprintln!(
+        "live update: shown {} after the decide process exited ({} after it started; decide took {})",
+        ms(latency),
+        ms(seen - t0),
+        ms(t1 - t0)
+    );
+    assert!(
+        latency < Duration::from_secs(2),
+        "live update took {latency:?}"
+    );
+    assert!(count_seen.saturating_duration_since(t1) < Duration::from_secs(2));
+    assert!(c.screen_text().contains("1 Pending (2)"));
+    c.wait_for("evidence ✓ 1 records", WAIT);
+}
+
+// ---------------------------------------------------------------------------
+// 6. A dialog open on a case another process decides warns by itself.
+
+#[test]
+fn a_dialog_warns_when_its_case_changes_underneath() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.send(b"j");
+    c.wait_selected(MED);
+    c.send(b"q");
+    c.wait_for(&format!("Quarantine {MED}"), WAIT);
+    c.type_text(JUSTIFICATION);
+    c.wait_for("characters ✔", WAIT);
+    c.wait_quiet(Duration::from_millis(100));
+
+    let out = store.decide("bob", MED, "escalate", &["--expected-version", "0"]);
+    assert_eq!(out.code, 0, "{out}");
+    let t1 = Instant::now();
+    let seen = c.wait_for("changed while this dialog was open", WAIT);
+    eprintln!(
+        "dialog warning shown {} after the other decision",
+        ms(seen - t1)
+    );
+    let screen = c.screen_text();
+    assert!(
+        screen.contains(&format!("Quarantine {MED}")),
+        "dialog closed\n{screen}"
+    );
+    assert!(screen.contains("bob recorded escalate"), "{screen}");
+
+    // Confirming anyway is refused; only bob's record exists.
+    c.send(b"\x13");
+    c.wait_for("✗ conflict", WAIT);
+    let records = store.evidence_records();
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(records[0]["reviewer"]["name"], "bob");
+    c.send(b"\x1b");
+    c.wait_for("cancelled: nothing recorded", WAIT);
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
+
+// ---------------------------------------------------------------------------
+// 7. Every way out gives the terminal back.
+
+fn assert_restored(c: &Console, how: &str) {
+    let raw = c.raw();
+    let enter = find_last(&raw, ALT_ENTER).unwrap_or_else(|| panic!("{how}: never entered"));
+    let after = &raw[enter..];
+    assert!(
+        find_last(after, ALT_LEAVE).is_some(),
+        "{how}: no alternate-screen exit after the last enter"
+    );
+    assert!(
+        find_last(after, CURSOR_SHOW).is_some(),
+        "{how}: no cursor show after the last enter"
+    );
+    // Nothing but cursor-shows after leaving the alternate screen (the
+    // terminal library shows the cursor again when it is dropped).
+    let leave = enter + find_last(after, ALT_LEAVE).unwrap();
+    let mut rest = &raw[leave + ALT_LEAVE.len()..];
+    let mut shows = 0;
+    while let Some(r) = rest.strip_prefix(CURSOR_SHOW) {
+        rest = r;
+        shows += 1;
+    }
+    assert!(
+        shows >= 1 && rest.is_empty(),
+        "{how}: output does not end with leave-alternate-screen + show-cursor: {:?}",
+        String::from_utf8_lossy(&raw[raw.len().saturating_sub(40)..])
+    );
+    let o = c.out.lock().unwrap();
+    assert!(
+        !o.parser.screen().alternate_screen(),
+        "{how}: still on the alternate screen"
+    );
+    assert!(
+        !o.parser.screen().hide_cursor(),
+        "{how}: cursor still hidden"
+    );
+    drop(o);
+    match c.termios_cooked() {
+        Some(cooked) => assert!(cooked, "{how}: the terminal is still in raw mode"),
+        None => eprintln!("{how}: stty cannot read the pty; raw-mode check skipped"),
+    }
+}
+
+#[test]
+fn quit_keys_and_sigterm_restore_the_terminal() {
+    let store = three_cases();
+    for (how, key) in [
+        ("Q", Some(&b"Q"[..])),
+        ("Ctrl-C", Some(&b"\x03"[..])),
+        ("SIGTERM", None),
+    ] {
+        let mut c = Console::start(&store, 120, 40);
+        if let Some(cooked) = c.termios_cooked() {
+            assert!(!cooked, "{how}: the console is not in raw mode");
+        }
+        match key {
+            Some(k) => c.send(k),
+            None => {
+                let status = std::process::Command::new("kill")
+                    .arg("-TERM")
+                    .arg(c.pid().to_string())
+                    .status()
+                    .expect("run kill");
+                assert!(status.success());
+            }
+        }
+        let status = c.wait_exit();
+        assert!(
+            status.success(),
+            "{how}: exit {status:?}\n{}",
+            c.screen_text()
+        );
+        assert_restored(&c, how);
+    }
+}
+
+// ---------------------------------------------------------------------------
+// 8. Escape sequences in a case's data are shown, never sent.
+
+#[test]
+fn escape_sequences_in_names_are_shown_not_sent() {
+    let evil = "evil\x1b[2J\x1b]52;c;SGVsbG8=\x07\x07";
+    let shown = r"evil\x1b[2J\x1b]52;c;SGVsbG8=\x07\x07";
+    let store = TestStore::with_cases(&[
+        CaseBuilder::high(HIGH).build(),
+        CaseBuilder::medium(MED)
+            .set("/identity/name", json!(evil))
+            .build(),
+        CaseBuilder::low(LOW).build(),
+    ]);
+    let mut c = Console::start(&store, 120, 40);
+    c.wait_for("1 Pending (3)", WAIT);
+    c.wait_for(r"evil\x1b[2J", WAIT);
+    // The row is drawn and the others are still listed after it.
+    let screen = c.screen_text();
+    let queue = c.pane(" ▶ Pending ").expect("queue").join("\n");
+    for id in [HIGH, MED, LOW] {
+        assert!(queue.contains(id), "{id} missing\n{screen}");
+    }
+    // The escalate dialog shows the whole name as text.
+    c.send(b"j");
+    c.wait_selected(MED);
+    c.send(b"e");
+    c.wait_for(&format!("Escalate {MED}"), WAIT);
+    c.wait_for(&format!("identity  {shown}"), WAIT);
+    c.send(b"\x1b");
+    c.wait_for("cancelled: nothing recorded", WAIT);
+    let screen = c.screen_text();
+    for id in [HIGH, MED, LOW] {
+        assert!(screen.contains(id), "{id} missing\n{screen}");
+    }
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+
+    let raw = c.raw();
+    assert!(!raw.contains(&0x07), "a BEL byte reached the terminal");
+    assert_eq!(count(&raw, b"\x1b]52"), 0, "OSC 52 reached the terminal");
+    assert_eq!(
+        count(&raw, b"\x1b]"),
+        0,
+        "an OSC sequence reached the terminal"
+    );
+    // The console never clears the screen this way (no resize happened).
+    assert_eq!(count(&raw, b"\x1b[2J"), 0, "ESC [2J reached the terminal");
+    // The literal text did go out.
+    assert!(count(&raw, br"\x1b[2J") > 0);
+}
+
+// ---------------------------------------------------------------------------
+// 9. Resizing.
+
+#[test]
+fn resizing_below_the_minimum_and_back() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.wait_for("1 Pending (3)", WAIT);
+    assert!(
+        c.pane(" Ownership ").is_some(),
+        "wide layout: panes side by side"
+    );
+
+    c.resize(70, 20);
+    c.wait_for("terminal too small", WAIT);
+    c.wait_for("70x20 — needs at least 80x24", WAIT);
+    c.wait_gone("1 Pending (3)", WAIT);
+
+    c.resize(100, 30);
+    c.wait_for("1 Pending (3)", WAIT);
+    c.wait_for("(Tab switches)", WAIT);
+    let screen = c.screen_text();
+    assert!(!screen.contains("terminal too small"), "{screen}");
+    let tabs = screen
+        .lines()
+        .find(|l| l.contains("(Tab switches)"))
+        .expect("pane tabs");
+    for label in ["Ownership", "Dependencies", "Readiness"] {
+        assert!(
+            tabs.contains(label),
+            "{label} missing from {tabs:?}\n{screen}"
+        );
+    }
+    for id in [HIGH, MED, LOW] {
+        assert!(screen.contains(id), "{id} missing after resize\n{screen}");
+    }
+    // Tab switches the detail pane in the narrow layout.
+    c.send(b"\t");
+    c.wait_for("▶ Ownership", WAIT);
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
+
+// ---------------------------------------------------------------------------
+// 10. Idle means silent.
+
+#[test]
+fn idle_and_no_op_keys_write_nothing() {
+    let store = three_cases();
+    let mut c = Console::start(&store, 120, 40);
+    c.wait_for("1 Pending (3)", WAIT);
+    c.wait_for("2 Quarantined (0)", WAIT);
+    c.wait_quiet(Duration::from_millis(300));
+
+    let mark = c.mark();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = c.bytes_since(mark);
+    eprintln!("idle 2 s: {} bytes", idle.len());
+    assert!(
+        idle.is_empty(),
+        "idle console wrote {} bytes: {:?}",
+        idle.len(),
+        String::from_utf8_lossy(&idle)
+    );
+
+    // Keys that change nothing: up at the top, top at the top, the view
+    // already shown.
+    for key in [&b"k"[..], b"g", b"1"] {
+        let mark = c.mark();
+        c.send(key);
+        std::thread::sleep(Duration::from_millis(300));
+        let written = c.bytes_since(mark);
+        eprintln!(
+            "no-op key {:?}: {} bytes in 300 ms",
+            String::from_utf8_lossy(key),
+            written.len()
+        );
+        assert!(
+            written.is_empty(),
+            "{:?} wrote {} bytes: {:?}",
+            String::from_utf8_lossy(key),
+            written.len(),
+            String::from_utf8_lossy(&written)
+        );
+    }
+    // A key that does change something is drawn (the harness sees output).
+    let mark = c.mark();
+    c.send(b"j");
+    let deadline = Instant::now() + WAIT;
+    while c.bytes_since(mark).is_empty() {
+        assert!(Instant::now() < deadline, "j drew nothing");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    c.wait_quiet(Duration::from_millis(100));
+    eprintln!("j (a real move): {} bytes", c.bytes_since(mark).len());
+    c.send(b"Q");
+    assert!(c.wait_exit().success());
+}
