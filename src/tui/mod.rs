@@ -194,10 +194,7 @@ impl Runtime {
         match msg {
             Msg::Refreshed(result) => {
                 self.refreshing = false;
-                if std::mem::take(&mut self.refresh_again) {
-                    self.refresh();
-                }
-                match result {
+                let changed = match result {
                     Ok((snapshot, records)) => {
                         let new_records = !records.is_empty();
                         self.app.queue.set_now(OffsetDateTime::now_utc());
@@ -208,7 +205,13 @@ impl Runtime {
                         changed
                     }
                     Err(e) => self.app.on_decided(Err(format!("refresh failed: {e}"))),
+                };
+                // Only now, with this result applied, does a follow-up
+                // refresh know which records it still needs.
+                if std::mem::take(&mut self.refresh_again) {
+                    self.refresh();
                 }
+                changed
             }
             Msg::Decided(result) => {
                 self.refresh();

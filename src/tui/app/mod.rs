@@ -272,7 +272,14 @@ impl App {
     // ----- events from the runtime ---------------------------------------
 
     /// Fresh data from the store (our decision, or another reviewer's).
-    pub fn on_snapshot(&mut self, snapshot: Snapshot, new_records: Vec<EvidenceRecord>) -> bool {
+    pub fn on_snapshot(
+        &mut self,
+        snapshot: Snapshot,
+        mut new_records: Vec<EvidenceRecord>,
+    ) -> bool {
+        // Records we already hold (an overlapping refresh) are not new.
+        let last_seq = self.records.last().map_or(0, |r| r.seq);
+        new_records.retain(|r| r.seq > last_seq);
         if new_records.is_empty()
             && snapshot.evidence.last_seq == self.queue.snapshot.evidence.last_seq
             && snapshot.evidence.is_ok() == self.queue.snapshot.evidence.is_ok()

@@ -41,6 +41,17 @@ impl View {
         }
     }
 
+    /// For narrow terminals.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            View::Pending => "Pend",
+            View::Quarantined => "Quar",
+            View::Escalated => "Esc",
+            View::Decided => "Done",
+            View::Evidence => "Log",
+        }
+    }
+
     pub fn parse(s: &str) -> Option<View> {
         View::ALL
             .into_iter()

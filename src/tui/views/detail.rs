@@ -145,6 +145,27 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled(state, style),
         Span::styled(format!("  (version {})", status.version), t.dim),
     ]));
+    if let (crate::model::CaseState::Escalated { to }, Some(by)) =
+        (&status.state, &status.escalated_by)
+    {
+        lines.push(kv(
+            app,
+            "escalated",
+            format!("to {} by {} (another reviewer must approve)", s(to), s(by)),
+        ));
+    }
+    if let Some(last) = &status.last_decision {
+        lines.push(kv(
+            app,
+            "last",
+            format!(
+                "{} by {} {}",
+                last.action,
+                s(&last.reviewer),
+                ago(days_since(last.ts, now))
+            ),
+        ));
+    }
     if let Some(f) = &case.finding {
         lines.push(Line::raw(""));
         lines.push(kv(

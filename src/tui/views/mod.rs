@@ -50,7 +50,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> usize {
 fn wide(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
     // The evidence log's table needs ~70 columns to show whole case ids
     // and times; the record beside it wraps.
-    let queue_share = if app.view == View::Evidence { 60 } else { 44 };
+    // From 160 columns the queue can show all eight of its columns and the
+    // three panes still fit side by side.
+    let queue_share = match (app.view, area.width) {
+        (View::Evidence, _) => 60,
+        (_, w) if w >= 160 => 48,
+        _ => 44,
+    };
     let [left, right] = Layout::horizontal([
         Constraint::Percentage(queue_share),
         Constraint::Percentage(100 - queue_share),
@@ -76,7 +82,7 @@ fn wide(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
             Layout::horizontal([Constraint::Percentage(48), Constraint::Percentage(52)])
                 .areas(right);
         let [own, tree] =
-            Layout::vertical([Constraint::Length(12), Constraint::Min(5)]).areas(col1);
+            Layout::vertical([Constraint::Percentage(45), Constraint::Percentage(55)]).areas(col1);
         detail::ownership(frame, app, own);
         detail::tree(frame, app, tree);
         detail::readiness(frame, app, ready);
@@ -217,7 +223,15 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             t.error,
         ),
         (Some(r), true) if !r.is_ok() => Span::styled(" evidence BROKEN ", t.error),
-        (Some(r), true) => Span::styled(format!(" evidence ✓ {} records ", r.records), t.ok),
+        // The count verified may lag the log by a record or two while a
+        // verification runs; say so rather than claim more than was checked.
+        (Some(r), true) if r.records as usize == app.records.len() => {
+            Span::styled(format!(" evidence ✓ {} records ", r.records), t.ok)
+        }
+        (Some(_), true) => Span::styled(
+            format!(" evidence {} records (verifying…) ", app.records.len()),
+            t.dim,
+        ),
         (None, true) => Span::styled(format!(" evidence {} records ", ev.records), t.dim),
     };
     let mut left = vec![

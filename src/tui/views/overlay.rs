@@ -377,8 +377,17 @@ fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
         "Questions: ✔ answered · ◐ partial · ? unknown",
         t.dim,
     ));
+    // Clamp the scroll, and say when there is more below.
+    let room = rect.height.saturating_sub(2);
+    let max_scroll = (lines.len() as u16).saturating_sub(room);
+    let scroll = scroll.min(max_scroll);
+    let title = if scroll < max_scroll {
+        " Help — j/k scroll (more below) · Esc closes "
+    } else {
+        " Help — Esc closes "
+    };
     let p = Paragraph::new(lines)
-        .block(frame_block(app, " Help — Esc closes ".to_string()))
+        .block(frame_block(app, title.to_string()))
         .scroll((scroll, 0));
     frame.render_widget(p, rect);
 }

@@ -19,24 +19,33 @@ use crate::tui::theme::Theme;
 pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = &app.theme;
     let counts = app.counts();
-    let mut spans = vec![Span::styled(" nhi-triage ", t.title)];
+    // Below 120 columns the brand goes and the labels shorten, so all five
+    // views and their counts stay on screen.
+    let wide = area.width >= 120;
+    let mut spans = Vec::new();
+    if wide {
+        spans.push(Span::styled(" nhi-triage ", t.title));
+    }
     for (i, v) in View::ALL.iter().enumerate() {
         let style = if *v == app.view { t.tab_active } else { t.tab };
         let marker = if *v == app.view { "▸" } else { " " };
+        let label = if wide { v.title() } else { v.short_title() };
         spans.push(Span::styled(
-            format!("{marker}{} {} ({}) ", i + 1, v.title(), counts[i]),
+            format!("{marker}{} {label} ({}) ", i + 1, counts[i]),
             style,
         ));
-        spans.push(Span::raw(" "));
+        if wide {
+            spans.push(Span::raw(" "));
+        }
     }
-    spans.push(Span::styled(format!("sort: {}", app.sort.name()), t.dim));
+    spans.push(Span::styled(format!(" sort: {}", app.sort.name()), t.dim));
     match (&app.input, app.filter.is_empty()) {
         (Input::Filter, _) => {
             spans.push(Span::styled("  /", t.key));
             spans.push(Span::styled(format!("{}▏", sanitize(&app.filter)), t.input));
         }
         (_, false) => spans.push(Span::styled(
-            format!("  filter: {}", sanitize(&app.filter)),
+            format!("  /{}", sanitize(&app.filter)),
             t.warning,
         )),
         _ => {}
@@ -144,12 +153,12 @@ fn columns_for(width: u16) -> Vec<Column> {
     let all = [
         (Id, "ID", 10u16, 0u8),
         (Tier, "TIER", 6, 0),
-        (Identity, "IDENTITY", 18, 0),
+        (Identity, "IDENTITY", 16, 0),
         (State, "STATE", 12, 1),
         (Rec, "RECOMMEND", 10, 2),
         (Owner, "OWNER", 12, 3),
         (Age, "AGE", 5, 4),
-        (KindProvider, "KIND/PROVIDER", 16, 5),
+        (KindProvider, "KIND/PROVIDER", 13, 5),
     ];
     let mut chosen: Vec<_> = all.iter().filter(|c| c.3 == 0).collect();
     for prio in 1..=5 {
