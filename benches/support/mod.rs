@@ -95,21 +95,73 @@ pub fn demo_cases() -> Vec<Case> {
 }
 
 /// Writes `n` cases cloned from the demo cases (realistic sizes and shapes)
-/// into `dir/bench.jsonl`. Each clone gets its own id and identity, as in a
-/// real estate (100k copies of 55 names would be an artificial queue).
+/// into `dir/bench.jsonl`. Each clone gets its own id and identity name, as
+/// in a real estate: by default names drawn from word lists (neighbouring
+/// rows differ); with `BENCH_NAMES=similar`, names that differ only in a
+/// numeric suffix (`svc-etl-worker-1a2b`), the worst case for redraw bytes.
 pub fn write_cases(dir: &Path, n: usize) -> PathBuf {
     let demo = demo_cases();
+    let similar = std::env::var("BENCH_NAMES").is_ok_and(|v| v == "similar");
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
     std::fs::create_dir_all(dir).expect("cases dir");
     let file = dir.join("bench.jsonl");
     let mut out = std::io::BufWriter::new(std::fs::File::create(&file).expect("case file"));
     for i in 0..n {
         let mut case = demo[i % demo.len()].clone();
         case.id = format!("BENCH-{i:07}");
-        case.identity.name = format!("{}-{i:x}", case.identity.name);
+        case.identity.name = if similar {
+            format!("{}-{i:x}", case.identity.name)
+        } else {
+            random_name(&mut seed)
+        };
         case.identity.id = format!("{}/{i}", case.identity.id);
         serde_json::to_writer(&mut out, &case).expect("write case");
         out.write_all(b"\n").expect("write case");
     }
     out.flush().expect("flush");
     file
+}
+
+/// A plausible identity name from a fixed pseudo-random sequence.
+fn random_name(seed: &mut u64) -> String {
+    const KIND: &[&str] = &[
+        "svc", "app", "job", "bot", "ci", "etl", "api", "sa", "deploy", "sync",
+    ];
+    const WHAT: &[&str] = &[
+        "billing",
+        "ledger",
+        "search",
+        "ingest",
+        "metrics",
+        "reports",
+        "payments",
+        "auth",
+        "mailer",
+        "backup",
+        "checkout",
+        "catalog",
+        "pricing",
+        "fraud",
+        "invoicing",
+        "loyalty",
+        "shipping",
+        "analytics",
+        "audit",
+        "crm",
+    ];
+    const ENV: &[&str] = &["prod", "staging", "dev", "eu", "us", "apac", "dr", "legacy"];
+    let mut next = |n: usize| {
+        // xorshift64*: deterministic, so every run measures the same queue.
+        *seed ^= *seed >> 12;
+        *seed ^= *seed << 25;
+        *seed ^= *seed >> 27;
+        (seed.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    };
+    let (k, w, e, n) = (
+        KIND[next(KIND.len())],
+        WHAT[next(WHAT.len())],
+        ENV[next(ENV.len())],
+        next(100),
+    );
+    format!("{k}-{w}-{e}-{n:02}")
 }

@@ -23,7 +23,14 @@ pub const WIDE: u16 = 120;
 /// paging).
 pub fn draw(frame: &mut Frame<'_>, app: &App) -> usize {
     let area = frame.area();
-    frame.render_widget(Block::default().style(app.theme.base), area);
+    // Painting every cell costs a tenth of a frame: only when the theme
+    // has a base colour of its own.
+    let plain =
+        |c: Option<ratatui::style::Color>| matches!(c, None | Some(ratatui::style::Color::Reset));
+    let base = app.theme.base;
+    if !(plain(base.fg) && plain(base.bg) && base.add_modifier.is_empty()) {
+        frame.render_widget(Block::default().style(app.theme.base), area);
+    }
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         too_small(frame, app, area);
         return 0;
