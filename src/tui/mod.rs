@@ -181,7 +181,15 @@ impl Runtime {
                 if let Some(d) = &mut self.app.dialog
                     && d.focus == app::Field::Justification
                 {
-                    d.justification.insert_str(text);
+                    // Pasted text may come from anywhere: keep line breaks
+                    // and tabs, drop every other control character.
+                    let clean: String = text
+                        .replace("\r\n", "\n")
+                        .chars()
+                        .map(|c| if c == '\r' { '\n' } else { c })
+                        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+                        .collect();
+                    d.justification.insert_str(clean);
                     return true;
                 }
                 false

@@ -4,6 +4,7 @@
 use std::io::{self, Stdout, Write};
 
 use ratatui::Terminal;
+use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::{cursor, execute, terminal};
 
 pub type Term = Terminal<super::backend::LeanBackend<Stdout>>;
@@ -14,7 +15,14 @@ pub fn enter() -> io::Result<Term> {
     install_panic_hook();
     terminal::enable_raw_mode()?;
     let mut out = io::stdout();
-    if let Err(e) = execute!(out, terminal::EnterAlternateScreen, cursor::Hide) {
+    // Bracketed paste: pasted text arrives as one event for the
+    // justification editor, never as keys that could trigger actions.
+    if let Err(e) = execute!(
+        out,
+        terminal::EnterAlternateScreen,
+        cursor::Hide,
+        EnableBracketedPaste
+    ) {
         restore();
         return Err(e);
     }
@@ -25,7 +33,12 @@ pub fn enter() -> io::Result<Term> {
 /// call more than once.
 pub fn restore() {
     let mut out = io::stdout();
-    let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        out,
+        DisableBracketedPaste,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
     let _ = terminal::disable_raw_mode();
     let _ = out.flush();
 }

@@ -98,24 +98,31 @@ impl ListState {
 
     /// Moves the cursor, keeping it on screen for a viewport of `height` rows.
     fn move_to(&mut self, target: isize, height: usize) -> bool {
-        if self.rows.is_empty() {
+        let len = self.rows.len();
+        self.move_within(target, len, height)
+    }
+
+    /// As `move_to`, for a list of `len` rows held elsewhere (the evidence
+    /// log is shown from the records themselves, newest first).
+    fn move_within(&mut self, target: isize, len: usize, height: usize) -> bool {
+        if len == 0 {
             return false;
         }
-        let target = target.clamp(0, self.rows.len() as isize - 1) as usize;
+        let target = target.clamp(0, len as isize - 1) as usize;
         let before = (self.selected, self.offset);
         self.selected = target;
-        self.scroll_into_view(height);
+        self.scroll_into_view(len, height);
         before != (self.selected, self.offset)
     }
 
-    fn scroll_into_view(&mut self, height: usize) {
+    fn scroll_into_view(&mut self, len: usize, height: usize) {
         let height = height.max(1);
         if self.selected < self.offset {
             self.offset = self.selected;
         } else if self.selected >= self.offset + height {
             self.offset = self.selected + 1 - height;
         }
-        let max_offset = self.rows.len().saturating_sub(height);
+        let max_offset = len.saturating_sub(height);
         self.offset = self.offset.min(max_offset);
     }
 }
@@ -254,7 +261,7 @@ impl App {
             } else {
                 list.selected = list.selected.min(list.rows.len().saturating_sub(1));
             }
-            list.scroll_into_view(self.viewport);
+            list.scroll_into_view(list.rows.len(), self.viewport);
         }
         self.sync_tree();
     }
@@ -486,9 +493,8 @@ impl App {
         match (self.view, self.focus) {
             (View::Evidence, _) => {
                 let len = self.records.len();
-                self.evidence.rows = (0..len as u32).collect();
                 let target = self.evidence.selected as isize + delta;
-                self.evidence.move_to(target, height)
+                self.evidence.move_within(target, len, height)
             }
             (_, Pane::Queue) => {
                 let list = &mut self.lists[self.view.index()];

@@ -135,6 +135,9 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     // blue selection): take them from the theme so mono stays colourless.
     ta.set_placeholder_style(t.dim);
     ta.set_selection_style(t.selected);
+    // No underlined cursor line: the reversed cursor cell is enough, and
+    // each keystroke then redraws one cell, not a restyled line.
+    ta.set_cursor_line_style(t.input);
     if d.focus != Field::Justification {
         ta.set_cursor_style(t.input);
     }
