@@ -109,7 +109,7 @@ pub struct QueueModel {
     pub snapshot: Snapshot,
     pub statuses: Vec<CaseStatus>,
     pub tiers: Vec<Tier>,
-    haystacks: Vec<Utf32String>,
+    haystacks: Vec<Haystack>,
     /// Case indices in each sort order (computed on first use).
     orders: [Option<Arc<Vec<u32>>>; 4],
     /// The last filter's matches, in sort order: typing one more character
@@ -260,7 +260,13 @@ impl QueueModel {
             _ => order,
         };
         let pattern = Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart);
-        let matched = Arc::new(match_all(&pattern, &candidates, &self.haystacks, matcher));
+        let matched = Arc::new(match_all(
+            filter,
+            &pattern,
+            &candidates,
+            &self.haystacks,
+            matcher,
+        ));
         self.last_match = Some((filter.to_string(), sort, matched.clone()));
         matched
     }
@@ -280,15 +286,23 @@ impl QueueModel {
 /// The candidates whose haystack matches, in order. Large lists are split
 /// across threads (the matcher is per thread).
 fn match_all(
+    filter: &str,
     pattern: &Pattern,
     candidates: &[u32],
-    haystacks: &[Utf32String],
+    haystacks: &[Haystack],
     matcher: &mut Matcher,
 ) -> Vec<u32> {
+    let plain = plain_needle(filter);
     let keep = |m: &mut Matcher, part: &[u32]| -> Vec<u32> {
         part.iter()
             .copied()
-            .filter(|&i| pattern.score(haystacks[i as usize].slice(..), m).is_some())
+            .filter(|&i| {
+                let h = &haystacks[i as usize];
+                match plain {
+                    Some(needle) => is_subsequence(needle, &h.folded),
+                    None => pattern.score(h.text.slice(..), m).is_some(),
+                }
+            })
             .collect()
     };
     let threads = std::thread::available_parallelism()
@@ -331,7 +345,38 @@ fn tiers(
 }
 
 /// The text the filter matches: id, identity name, owner, provider, kind, tags.
-fn haystack(c: &Case) -> Utf32String {
+/// A case's searchable text, as nucleo sees it and folded for the fast path.
+struct Haystack {
+    text: Utf32String,
+    /// Normalised, lower-cased; non-ASCII characters as 0xFF.
+    folded: Box<[u8]>,
+}
+
+/// The needle when it is plain lower-case ASCII without pattern syntax: then
+/// nucleo's fuzzy match (smart case, normalised) is exactly "the needle is a
+/// subsequence of the folded haystack", which needs no scoring.
+fn plain_needle(filter: &str) -> Option<&[u8]> {
+    let plain = !filter.is_empty()
+        && filter.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'@')
+        });
+    plain.then_some(filter.as_bytes())
+}
+
+fn is_subsequence(needle: &[u8], haystack: &[u8]) -> bool {
+    let mut rest = haystack;
+    for &b in needle {
+        match rest.iter().position(|&h| h == b) {
+            Some(p) => rest = &rest[p + 1..],
+            None => return false,
+        }
+    }
+    true
+}
+
+fn haystack(c: &Case) -> Haystack {
     let mut s = String::with_capacity(96);
     for part in [
         c.id.as_str(),
@@ -347,5 +392,49 @@ fn haystack(c: &Case) -> Utf32String {
         s.push_str(t);
         s.push(' ');
     }
-    Utf32String::from(s)
+    Haystack {
+        folded: fold(&s),
+        text: Utf32String::from(s),
+    }
+}
+
+/// Normalised and lower-cased as nucleo compares; non-ASCII as 0xFF.
+fn fold(s: &str) -> Box<[u8]> {
+    s.chars()
+        .map(|ch| {
+            let ch = nucleo_matcher::chars::to_lower_case(nucleo_matcher::chars::normalize(ch));
+            if ch.is_ascii() { ch as u8 } else { 0xFF }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The fast path must agree with nucleo wherever it is taken.
+    #[test]
+    fn the_plain_fast_path_agrees_with_nucleo() {
+        let texts = [
+            "CASE-0001 svc-billing-export billing-platform aws api_key pci",
+            "CASE-0017 Intégration ERP crm-platform salesforce oauth_app",
+            "CASE-0012 決済バッチ用サービスアカウント 決済チーム azure workload_identity",
+            "CASE-0035 équipe-paiements Ünïcödé gcp service_account",
+        ];
+        let mut m = new_matcher();
+        for text in texts {
+            let folded = fold(text);
+            let utf32 = Utf32String::from(text);
+            for needle in [
+                "bill", "integ", "erp", "equipe", "unicode", "case-00", "azure", "xyz", "pl@",
+                "aws", "s_a",
+            ] {
+                let nucleo = Pattern::parse(needle, CaseMatching::Smart, Normalization::Smart)
+                    .score(utf32.slice(..), &mut m)
+                    .is_some();
+                let fast = is_subsequence(plain_needle(needle).unwrap(), &folded);
+                assert_eq!(fast, nucleo, "{needle:?} in {text:?}");
+            }
+        }
+    }
 }
