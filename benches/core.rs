@@ -136,6 +136,7 @@ fn record(i: u64) -> EvidenceRecord {
         escalate_to: None,
         override_: false,
         escalated_by: None,
+        idempotency_key: None,
         readiness: ReadinessSummary {
             q1: Status::Partial,
             q2: Status::Answered,

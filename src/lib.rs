@@ -3,6 +3,7 @@
 //! The core (`model`, `policy`, `evidence`, `store`) knows nothing of
 //! terminals or HTTP.
 
+pub mod api;
 pub mod demo;
 pub mod evidence;
 pub mod model;

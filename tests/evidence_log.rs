@@ -42,6 +42,7 @@ fn record(n: u64, justification: &str) -> EvidenceRecord {
         escalate_to: Some("secops".into()),
         override_: false,
         escalated_by: Some("bob".into()),
+        idempotency_key: None,
         readiness: ReadinessSummary {
             q1: Status::Answered,
             q2: Status::Partial,

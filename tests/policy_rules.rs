@@ -165,6 +165,7 @@ fn decision(action: Action, justification: &str) -> Decision {
         quarantine_hours: None,
         escalate_to: None,
         override_: false,
+        idempotency_key: None,
     }
 }
 

@@ -30,6 +30,7 @@ fn decision(case_id: &str, action: Action, expected_version: u64) -> Decision {
         quarantine_hours: Some(24),
         escalate_to: None,
         override_: false,
+        idempotency_key: None,
     }
 }
 

@@ -401,6 +401,7 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
             quarantine_hours: None,
             escalate_to: None,
             override_: false,
+            idempotency_key: None,
         }
     );
     assert_eq!(

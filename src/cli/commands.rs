@@ -187,6 +187,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         quarantine_hours: args.hours,
         escalate_to: args.to,
         override_: args.override_,
+        idempotency_key: None,
     };
     let record = store.decide(decision, reviewer(global)).await?;
     if args.json {

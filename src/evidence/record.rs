@@ -43,6 +43,9 @@ pub struct EvidenceRecord {
     pub override_: bool,
     /// On approve of an escalated case: who escalated it.
     pub escalated_by: Option<String>,
+    /// The client's idempotency key, when it sent one (retries record nothing new).
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
     pub readiness: ReadinessSummary,
     pub policy: PolicyRef,
     /// The case version the decision was made at; the case is at

@@ -3,12 +3,12 @@
 
 use std::io::BufRead;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::record::{GENESIS_HASH, SealedLine};
 
 /// The first place where the chain does not hold.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChainBreak {
     /// The first bad sequence number: the record at fault, or the one missing.
     pub seq: u64,
@@ -17,7 +17,7 @@ pub struct ChainBreak {
     pub reason: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// Records verified good, in order, before any break.
     pub records: u64,

@@ -166,6 +166,10 @@ pub struct Decision {
     pub escalate_to: Option<String>,
     #[serde(default, rename = "override")]
     pub override_: bool,
+    /// Makes a retried decision safe: a second decision with the same key
+    /// returns the first one's record and records nothing new.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 /// Who decided, from where.

@@ -27,6 +27,7 @@ use crate::model::{
     Case, CaseState, CaseStatus, Decision, LastDecision, LoadProblem, Reviewer, load_dir,
 };
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
+use crate::text::sanitize;
 
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -93,6 +94,8 @@ struct Inner {
     problems: Vec<LoadProblem>,
     statuses: HashMap<String, CaseStatus>,
     records: Vec<EvidenceRecord>,
+    /// Idempotency key → index into `records`.
+    keys: HashMap<String, usize>,
     cursor: Cursor,
     health: EvidenceHealth,
 }
@@ -126,6 +129,7 @@ impl LocalStore {
             problems: report.problems,
             statuses: HashMap::new(),
             records: Vec::new(),
+            keys: HashMap::new(),
             cursor: Cursor::default(),
             health: EvidenceHealth::default(),
         };
@@ -213,6 +217,25 @@ impl LocalStore {
                 brk: brk.clone(),
             });
         }
+        // A retry of a decision already recorded: its record, nothing new.
+        if let Some(key) = &decision.idempotency_key
+            && let Some(&i) = inner.keys.get(key)
+        {
+            let first = &inner.records[i];
+            if first.case_id == decision.case_id && first.action == decision.action {
+                return Ok(first.clone());
+            }
+            return Err(StoreError::Refused(crate::policy::Refusal {
+                action: decision.action,
+                reasons: vec![format!(
+                    "idempotency key {} was already used for {} {} (seq {})",
+                    sanitize(key),
+                    first.action,
+                    sanitize(&first.case_id),
+                    first.seq
+                )],
+            }));
+        }
         let &index = inner
             .index
             .get(&decision.case_id)
@@ -258,6 +281,7 @@ impl LocalStore {
             },
             override_: transition.override_used,
             escalated_by: transition.escalated_by,
+            idempotency_key: decision.idempotency_key.clone(),
             readiness: ReadinessSummary {
                 q1: assessment.q1.status,
                 q2: assessment.q2.status,
@@ -311,6 +335,9 @@ impl Inner {
     fn apply(&mut self, outcome: ReadOutcome) {
         for record in outcome.records {
             self.apply_record(&record);
+            if let Some(key) = &record.idempotency_key {
+                self.keys.insert(key.clone(), self.records.len());
+            }
             self.records.push(record);
         }
         self.health.records = self.records.len() as u64;

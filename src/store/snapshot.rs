@@ -3,13 +3,13 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::evidence::{ChainBreak, TornTail};
 use crate::model::{Case, CaseStatus, LoadProblem};
 use crate::policy::Policy;
 
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceHealth {
     pub records: u64,
     pub last_seq: u64,

@@ -178,6 +178,7 @@ pub fn record(
         },
         override_: false,
         escalated_by: None,
+        idempotency_key: None,
         readiness: ReadinessSummary {
             q1: Status::Answered,
             q2: Status::Partial,

@@ -188,6 +188,7 @@ impl DecisionDialog {
             escalate_to: (self.action == Action::Escalate)
                 .then(|| self.parameter.trim().to_string()),
             override_: self.override_,
+            idempotency_key: None,
         }
     }
 
