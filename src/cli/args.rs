@@ -25,6 +25,10 @@ pub struct Global {
     /// Store directory (cases/, evidence.jsonl, policy.toml).
     #[arg(long, global = true, env = "NHI_TRIAGE_STORE", value_name = "DIR")]
     pub store: Option<PathBuf>,
+    /// A remote queue: the base URL of an nhi-triage API server (token from
+    /// NHI_TRIAGE_TOKEN or the config file's token_file).
+    #[arg(long, global = true, env = "NHI_TRIAGE_API", value_name = "URL", conflicts_with_all = ["store", "demo"])]
+    pub api: Option<String>,
     /// Use the demo store, seeded from the bundled demo cases on first use.
     #[arg(long, global = true, conflicts_with = "store")]
     pub demo: bool,
@@ -85,6 +89,69 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve a local store over HTTP(S) (docs/api.md).
+    Serve(ServeArgs),
+    /// Manage API tokens (the file holds only their SHA-256 hashes).
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Decisions queued while the server was unreachable.
+    Outbox {
+        #[command(subcommand)]
+        command: OutboxCommand,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (loopback by default).
+    #[arg(long, default_value = "127.0.0.1:8787", value_name = "ADDR")]
+    pub bind: String,
+    /// The tokens file (`nhi-triage token add`).
+    #[arg(long, value_name = "FILE")]
+    pub tokens: PathBuf,
+    /// TLS certificate chain (PEM); with --tls-key, serve HTTPS.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// TLS private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Access log file [default: access.log in the store directory].
+    #[arg(long, value_name = "FILE")]
+    pub access_log: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create a token for NAME; prints it once.
+    Add {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+    /// Revoke NAME's token.
+    Revoke {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+    /// The names with a token.
+    List {
+        #[arg(long, value_name = "FILE")]
+        tokens: PathBuf,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxCommand {
+    /// Queued and refused decisions.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send the queued decisions now, in order.
+    Retry,
 }
 
 #[derive(Debug, Args)]

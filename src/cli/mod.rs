@@ -5,6 +5,8 @@ mod args;
 mod commands;
 mod config;
 mod context;
+mod remote;
+mod serve;
 mod text;
 
 use clap::Parser;
@@ -19,6 +21,7 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_CONFLICT: i32 = 3;
 pub const EXIT_REFUSED: i32 = 4;
 pub const EXIT_EVIDENCE: i32 = 5;
+pub const EXIT_QUEUED: i32 = 6;
 
 /// A misuse of the command line found after parsing.
 #[derive(Debug, thiserror::Error)]
@@ -57,6 +60,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Evidence { command }) => commands::evidence(g, command).await,
         Some(Command::Init { dir, demo }) => commands::init(&dir, demo),
         Some(Command::Info { json }) => commands::info(g, json),
+        Some(Command::Serve(args)) => serve::serve(g, args).await,
+        Some(Command::Token { command }) => serve::token(command),
+        Some(Command::Outbox { command }) => remote::outbox(g, command).await,
     }
 }
 
@@ -87,6 +93,7 @@ fn exit_code(e: &anyhow::Error) -> i32 {
     match e.downcast_ref::<StoreError>() {
         Some(StoreError::Conflict { .. }) => EXIT_CONFLICT,
         Some(StoreError::Refused(_)) => EXIT_REFUSED,
+        Some(StoreError::Queued { .. }) => EXIT_QUEUED,
         Some(se) if se.is_evidence_problem() => EXIT_EVIDENCE,
         _ => EXIT_ERROR,
     }

@@ -19,13 +19,12 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::replay::Replay;
 use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
 use crate::evidence::{
     Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
 };
-use crate::model::{
-    Case, CaseState, CaseStatus, Decision, LastDecision, LoadProblem, Reviewer, load_dir,
-};
+use crate::model::{Case, CaseState, Decision, LoadProblem, Reviewer, load_dir};
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
 use crate::text::sanitize;
 
@@ -92,10 +91,7 @@ struct Inner {
     cases: Arc<Vec<Case>>,
     index: HashMap<String, usize>,
     problems: Vec<LoadProblem>,
-    statuses: HashMap<String, CaseStatus>,
-    records: Vec<EvidenceRecord>,
-    /// Idempotency key → index into `records`.
-    keys: HashMap<String, usize>,
+    replay: Replay,
     cursor: Cursor,
     health: EvidenceHealth,
 }
@@ -127,9 +123,7 @@ impl LocalStore {
             cases: Arc::new(report.cases),
             index,
             problems: report.problems,
-            statuses: HashMap::new(),
-            records: Vec::new(),
-            keys: HashMap::new(),
+            replay: Replay::default(),
             cursor: Cursor::default(),
             health: EvidenceHealth::default(),
         };
@@ -169,7 +163,7 @@ impl LocalStore {
         let inner = self.inner();
         Ok(Snapshot {
             cases: inner.cases.clone(),
-            statuses: inner.statuses.clone(),
+            statuses: inner.replay.statuses.clone(),
             problems: inner.problems.clone(),
             evidence: inner.health.clone(),
             policy: self.shared.policy.clone(),
@@ -179,15 +173,10 @@ impl LocalStore {
     pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.refresh()?;
         let inner = self.inner();
-        if !inner.index.contains_key(case_id) && !inner.statuses.contains_key(case_id) {
+        if !inner.index.contains_key(case_id) && !inner.replay.statuses.contains_key(case_id) {
             return Err(StoreError::NotFound(case_id.to_string()));
         }
-        Ok(inner
-            .records
-            .iter()
-            .filter(|r| r.case_id == case_id)
-            .cloned()
-            .collect())
+        Ok(inner.replay.history(case_id))
     }
 
     pub fn records_since_blocking(
@@ -196,8 +185,7 @@ impl LocalStore {
     ) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.refresh()?;
         let inner = self.inner();
-        let start = inner.records.partition_point(|r| r.seq <= after_seq);
-        Ok(inner.records[start..].to_vec())
+        Ok(inner.replay.since(after_seq).to_vec())
     }
 
     pub fn decide_blocking(
@@ -219,9 +207,8 @@ impl LocalStore {
         }
         // A retry of a decision already recorded: its record, nothing new.
         if let Some(key) = &decision.idempotency_key
-            && let Some(&i) = inner.keys.get(key)
+            && let Some(first) = inner.replay.by_key(key)
         {
-            let first = &inner.records[i];
             if first.case_id == decision.case_id && first.action == decision.action {
                 return Ok(first.clone());
             }
@@ -241,7 +228,12 @@ impl LocalStore {
             .get(&decision.case_id)
             .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
         let case = &inner.cases[index];
-        let status = inner.statuses.get(&case.id).cloned().unwrap_or_default();
+        let status = inner
+            .replay
+            .statuses
+            .get(&case.id)
+            .cloned()
+            .unwrap_or_default();
         if status.version != decision.expected_version {
             return Err(StoreError::Conflict {
                 case_id: case.id.clone(),
@@ -334,38 +326,20 @@ impl LocalStore {
 impl Inner {
     fn apply(&mut self, outcome: ReadOutcome) {
         for record in outcome.records {
-            self.apply_record(&record);
-            if let Some(key) = &record.idempotency_key {
-                self.keys.insert(key.clone(), self.records.len());
+            if !self.index.contains_key(&record.case_id)
+                && !self.health.orphan_cases.contains(&record.case_id)
+            {
+                self.health.orphan_cases.push(record.case_id.clone());
             }
-            self.records.push(record);
+            self.replay.apply(record);
         }
-        self.health.records = self.records.len() as u64;
+        self.health.records = self.replay.records.len() as u64;
         self.health.last_seq = outcome.cursor.last_seq;
         self.cursor = outcome.cursor;
         self.health.set_torn(outcome.torn);
         if outcome.broken.is_some() {
             self.health.broken = outcome.broken;
         }
-    }
-
-    fn apply_record(&mut self, r: &EvidenceRecord) {
-        if !self.index.contains_key(&r.case_id) && !self.health.orphan_cases.contains(&r.case_id) {
-            self.health.orphan_cases.push(r.case_id.clone());
-        }
-        let status = self.statuses.entry(r.case_id.clone()).or_default();
-        status.version += 1;
-        status.state = r.state_after.clone();
-        match &r.state_after {
-            CaseState::Escalated { .. } => status.escalated_by = Some(r.reviewer.name.clone()),
-            CaseState::Quarantined { .. } => status.quarantined_at = Some(r.ts),
-            _ => {}
-        }
-        status.last_decision = Some(LastDecision {
-            action: r.action,
-            reviewer: r.reviewer.name.clone(),
-            ts: r.ts,
-        });
     }
 }
 
@@ -425,6 +399,10 @@ impl Store for LocalStore {
                 ))
             })?;
         Ok(ChangeFeed::new(rx, Box::new(watcher)))
+    }
+
+    fn link(&self) -> tokio::sync::watch::Receiver<super::LinkStatus> {
+        tokio::sync::watch::channel(super::LinkStatus::local()).1
     }
 
     fn policy(&self) -> &Policy {

@@ -3,6 +3,7 @@
 //! over HTTP fits behind the same trait).
 
 mod local;
+pub mod replay;
 mod snapshot;
 
 use async_trait::async_trait;
@@ -52,6 +53,18 @@ pub enum StoreError {
     },
     #[error("store task failed: {0}")]
     Task(String),
+    /// The server could not be reached: the decision is in the local outbox
+    /// (durable) and will be sent, exactly once, when it is back.
+    #[error(
+        "server unreachable ({reason}): decision queued in the outbox ({waiting} waiting to sync)"
+    )]
+    Queued { waiting: usize, reason: String },
+    /// The server refused our credentials.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The server answered something we cannot use.
+    #[error("server error: {0}")]
+    Remote(String),
 }
 
 fn conflict_message(
@@ -89,6 +102,35 @@ impl StoreError {
                         | EvidenceError::Shrunk { .. }
                 )
         )
+    }
+}
+
+/// How a store reaches its data.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    Local,
+    Connected,
+    Retrying { attempt: u32, error: String },
+    Offline { error: String },
+}
+
+/// The connection and the outbox, for the status bar.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LinkStatus {
+    pub link: Link,
+    /// Decisions queued while offline, not yet acknowledged by the server.
+    pub outbox_waiting: usize,
+    /// Queued decisions the server refused (409/422): shown until dealt with.
+    pub outbox_rejected: usize,
+}
+
+impl LinkStatus {
+    pub fn local() -> Self {
+        Self {
+            link: Link::Local,
+            outbox_waiting: 0,
+            outbox_rejected: 0,
+        }
     }
 }
 
@@ -137,6 +179,9 @@ pub trait Store: Send + Sync {
     /// Signals when the store may have changed (another process decided),
     /// so a console can refresh without polling.
     fn watch(&self) -> Result<ChangeFeed, StoreError>;
+
+    /// How the store is connected, and what waits in an outbox (remote).
+    fn link(&self) -> tokio::sync::watch::Receiver<LinkStatus>;
 
     fn policy(&self) -> &Policy;
 

@@ -1,0 +1,62 @@
+//! Current state from the evidence log: every store (local or remote)
+//! replays the same records the same way.
+
+use std::collections::HashMap;
+
+use crate::evidence::EvidenceRecord;
+use crate::model::{CaseState, CaseStatus, LastDecision};
+
+#[derive(Debug, Default, Clone)]
+pub struct Replay {
+    /// Status of every case with at least one record.
+    pub statuses: HashMap<String, CaseStatus>,
+    pub records: Vec<EvidenceRecord>,
+    /// Idempotency key → index into `records`.
+    keys: HashMap<String, usize>,
+}
+
+impl Replay {
+    pub fn last_seq(&self) -> u64 {
+        self.records.last().map_or(0, |r| r.seq)
+    }
+
+    /// Applies one record (records must come in `seq` order).
+    pub fn apply(&mut self, r: EvidenceRecord) {
+        let status = self.statuses.entry(r.case_id.clone()).or_default();
+        status.version += 1;
+        status.state = r.state_after.clone();
+        match &r.state_after {
+            CaseState::Escalated { .. } => status.escalated_by = Some(r.reviewer.name.clone()),
+            CaseState::Quarantined { .. } => status.quarantined_at = Some(r.ts),
+            _ => {}
+        }
+        status.last_decision = Some(LastDecision {
+            action: r.action,
+            reviewer: r.reviewer.name.clone(),
+            ts: r.ts,
+        });
+        if let Some(key) = &r.idempotency_key {
+            self.keys.insert(key.clone(), self.records.len());
+        }
+        self.records.push(r);
+    }
+
+    /// The record made with this idempotency key, if any.
+    pub fn by_key(&self, key: &str) -> Option<&EvidenceRecord> {
+        self.keys.get(key).map(|&i| &self.records[i])
+    }
+
+    /// Records with `seq` greater than `after_seq`.
+    pub fn since(&self, after_seq: u64) -> &[EvidenceRecord] {
+        let start = self.records.partition_point(|r| r.seq <= after_seq);
+        &self.records[start..]
+    }
+
+    pub fn history(&self, case_id: &str) -> Vec<EvidenceRecord> {
+        self.records
+            .iter()
+            .filter(|r| r.case_id == case_id)
+            .cloned()
+            .collect()
+    }
+}
