@@ -8,6 +8,7 @@ pub mod demo;
 pub mod evidence;
 pub mod model;
 pub mod policy;
+pub mod server;
 pub mod store;
 pub mod text;
 pub mod tui;

@@ -54,6 +54,11 @@ pub fn store_dir(global: &Global) -> Result<PathBuf> {
 }
 
 pub fn open_store(global: &Global) -> Result<LocalStore> {
+    open_local(global)
+}
+
+/// The local store the global options select (never a remote one).
+pub fn open_local(global: &Global) -> Result<LocalStore> {
     let dir = store_dir(global)?;
     if global.store.is_none() && !global.demo && !dir.exists() {
         bail!(

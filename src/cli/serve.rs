@@ -1,13 +1,92 @@
 //! `nhi-triage serve` and `nhi-triage token`.
 
-use anyhow::{Result, bail};
+use std::io::Write;
 
+use anyhow::{Context, Result, bail};
+use nhi_triage::server::{self, ServerConfig, tokens};
+use nhi_triage::store::LocalStore;
+
+use super::EXIT_OK;
 use super::args::{Global, ServeArgs, TokenCommand};
+use super::context::{open_local, store_dir};
 
-pub async fn serve(_global: &Global, _args: ServeArgs) -> Result<i32> {
-    bail!("serve: under construction in this change")
+pub async fn serve(global: &Global, args: ServeArgs) -> Result<i32> {
+    if global.api.is_some() {
+        bail!("serve serves a local store: use --store DIR (or --demo), not --api");
+    }
+    // The server logs to standard error; the access log goes to its file.
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("NHI_TRIAGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .try_init();
+    let store: LocalStore = open_local(global)?;
+    let access_log = match args.access_log {
+        Some(path) => path,
+        None => store_dir(global)?.join("access.log"),
+    };
+    let config = ServerConfig {
+        bind: args.bind,
+        tokens: args.tokens,
+        tls: args.tls_cert.zip(args.tls_key),
+        access_log,
+    };
+    server::run(
+        store,
+        config,
+        |addr, tls| {
+            // Tests and scripts read this line to find the port.
+            println!(
+                "listening on {}://{addr}",
+                if tls { "https" } else { "http" }
+            );
+            let _ = std::io::stdout().flush();
+        },
+        shutdown_signal(),
+    )
+    .await?;
+    eprintln!("stopped: in-flight requests finished");
+    Ok(EXIT_OK)
 }
 
-pub fn token(_command: TokenCommand) -> Result<i32> {
-    bail!("token: under construction in this change")
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, serve until killed.
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+}
+
+pub fn token(command: TokenCommand) -> Result<i32> {
+    match command {
+        TokenCommand::Add { name, tokens: path } => {
+            let token =
+                tokens::add(&path, &name).with_context(|| format!("adding a token for {name}"))?;
+            println!("{token}");
+            eprintln!(
+                "token for {name} created; it is shown only now. Its SHA-256 is in {}.\n\
+                 Give it to {name} to use as NHI_TRIAGE_TOKEN (or a token_file with mode 600).",
+                path.display()
+            );
+        }
+        TokenCommand::Revoke { name, tokens: path } => {
+            tokens::revoke(&path, &name)?;
+            println!("revoked {name}: a running server refuses the token from its next request");
+        }
+        TokenCommand::List { tokens: path } => {
+            for name in tokens::list(&path)? {
+                println!("{name}");
+            }
+        }
+    }
+    Ok(EXIT_OK)
 }

@@ -1,0 +1,430 @@
+//! The HTTP API (docs/api.md) over a local store.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use time::OffsetDateTime;
+use tokio::sync::watch;
+
+use crate::api::{
+    ApiError, CaseDetail, CaseEntry, CasePage, DEFAULT_PAGE, DecisionRequest, EvidencePage, Health,
+    IDEMPOTENCY_HEADER, MAX_BODY_BYTES, MAX_PAGE, MAX_WAIT_SECONDS, Summary,
+};
+use crate::model::{CaseState, Decision, Reviewer};
+use crate::policy::assess;
+use crate::store::{LocalStore, Store, StoreError};
+
+use super::tokens::Tokens;
+
+/// Most records one evidence page carries; clients ask again for the rest.
+const MAX_RECORDS_PER_PAGE: usize = 5000;
+
+pub struct AppState {
+    pub store: LocalStore,
+    pub tokens: Tokens,
+    /// Bumped whenever the evidence log may have grown (long polls wait on it).
+    pub changes: watch::Receiver<u64>,
+    /// Case indices in id order (the case files do not change while serving).
+    pub by_id: Vec<usize>,
+}
+
+/// The reviewer a request's token belongs to.
+#[derive(Clone)]
+pub struct Authenticated(pub String);
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .route("/v1/health", get(health))
+        .route("/v1/policy", get(policy))
+        .route("/v1/cases", get(list_cases))
+        .route("/v1/cases/{id}", get(case_detail))
+        .route("/v1/cases/{id}/decisions", post(decide))
+        .route("/v1/evidence", get(evidence))
+        .route("/v1/evidence/verify", get(verify))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ));
+    api.fallback(|| async {
+        error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such endpoint (see docs/api.md)",
+        )
+    })
+    .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+    .with_state(state)
+}
+
+pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    let body = ApiError {
+        error: code.into(),
+        message: message.into(),
+        reasons: vec![],
+        current: None,
+    };
+    (status, Json(body)).into_response()
+}
+
+async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let Some(name) = token.and_then(|t| state.tokens.reviewer(t)) else {
+        let mut resp = error(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid bearer token is required",
+        );
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer"),
+        );
+        return resp;
+    };
+    req.extensions_mut().insert(Authenticated(name.clone()));
+    let mut resp = next.run(req).await;
+    resp.extensions_mut().insert(Authenticated(name));
+    resp
+}
+
+fn store_error(e: StoreError) -> Response {
+    match e {
+        StoreError::NotFound(id) => error(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no case with id {}", crate::text::sanitize(&id)),
+        ),
+        StoreError::Refused(r) => {
+            let body = ApiError {
+                error: "refused".into(),
+                message: format!("{} refused by policy or lifecycle", r.action),
+                reasons: r.reasons,
+                current: None,
+            };
+            (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        e if e.is_evidence_problem() => error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "evidence_broken",
+            e.to_string(),
+        ),
+        e => {
+            tracing::error!("internal error: {e}");
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal",
+                "internal error (see the server log)",
+            )
+        }
+    }
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.snapshot().await {
+        Ok(s) => Json(Health {
+            status: if s.evidence.is_ok() {
+                "ok".into()
+            } else {
+                "evidence_broken".into()
+            },
+            version: env!("CARGO_PKG_VERSION").into(),
+            store: "local".into(),
+            cases: s.cases.len(),
+            evidence: s.evidence,
+        })
+        .into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+async fn policy(State(state): State<Arc<AppState>>) -> Response {
+    Json(state.store.policy().clone()).into_response()
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    state: Option<String>,
+    limit: Option<usize>,
+    cursor: Option<String>,
+}
+
+fn state_matches(filter: &str, state: &CaseState, expired: bool) -> Option<bool> {
+    Some(match filter {
+        "all" => true,
+        "open" => !state.is_final(),
+        "pending" => matches!(state, CaseState::Pending) || expired,
+        "quarantined" => matches!(state, CaseState::Quarantined { .. }) && !expired,
+        "escalated" => matches!(state, CaseState::Escalated { .. }),
+        "decided" => state.is_final(),
+        _ => return None,
+    })
+}
+
+async fn list_cases(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad query: state, limit and cursor are allowed",
+        );
+    };
+    let filter = q.state.as_deref().unwrap_or("all");
+    if state_matches(filter, &CaseState::Pending, false).is_none() {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "state must be open, pending, quarantined, escalated, decided or all",
+        );
+    }
+    let limit = q.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("limit must be 1 to {MAX_PAGE}"),
+        );
+    }
+    let snapshot = match state.store.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return store_error(e),
+    };
+    let now = OffsetDateTime::now_utc();
+    let cases = &snapshot.cases;
+    let start = match &q.cursor {
+        Some(c) => state
+            .by_id
+            .partition_point(|&i| cases[i].id.as_str() <= c.as_str()),
+        None => 0,
+    };
+    let mut page = Vec::new();
+    let mut total = 0;
+    let mut next_cursor = None;
+    for (k, &i) in state.by_id.iter().enumerate() {
+        let case = &cases[i];
+        let status = snapshot.status(&case.id);
+        if state_matches(filter, &status.state, status.quarantine_expired(now)) != Some(true) {
+            continue;
+        }
+        total += 1;
+        if k < start {
+            continue;
+        }
+        if page.len() == limit {
+            next_cursor.get_or_insert_with(|| {
+                page.last()
+                    .map(|e: &CaseEntry| e.case.id.clone())
+                    .unwrap_or_default()
+            });
+            continue;
+        }
+        let a = assess(case, &status, &snapshot.policy, now);
+        page.push(CaseEntry {
+            case: case.clone(),
+            status,
+            summary: Summary {
+                tier: a.tier,
+                recommendation: a.recommendation,
+                q1: a.q1.status,
+                q2: a.q2.status,
+                q3: a.q3.status,
+            },
+        });
+    }
+    Json(CasePage {
+        cases: page,
+        next_cursor,
+        total,
+    })
+    .into_response()
+}
+
+async fn case_detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Response {
+    let snapshot = match state.store.snapshot().await {
+        Ok(s) => s,
+        Err(e) => return store_error(e),
+    };
+    let Some(case) = snapshot.find(&id) else {
+        return store_error(StoreError::NotFound(id));
+    };
+    let status = snapshot.status(&id);
+    let history = match state.store.history(&id).await {
+        Ok(h) => h,
+        Err(e) => return store_error(e),
+    };
+    let assessment = assess(case, &status, &snapshot.policy, OffsetDateTime::now_utc());
+    let detail = CaseDetail {
+        case: case.clone(),
+        status,
+        history,
+    };
+    // The assessment travels beside the detail, for clients without a policy engine.
+    let mut body = match serde_json::to_value(&detail) {
+        Ok(v) => v,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()),
+    };
+    if let (Some(obj), Ok(a)) = (body.as_object_mut(), serde_json::to_value(&assessment)) {
+        obj.insert("assessment".into(), a);
+    }
+    Json(body).into_response()
+}
+
+async fn decide(
+    State(state): State<Arc<AppState>>,
+    Extension(Authenticated(name)): Extension<Authenticated>,
+    Extension(peer): Extension<Peer>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Result<Json<DecisionRequest>, JsonRejection>,
+) -> Response {
+    let req = match body {
+        Ok(Json(req)) => req,
+        Err(rejection) => {
+            // 422 is kept for policy refusals: every malformed body is a 400.
+            return if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                error(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the body is over {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                error(
+                    StatusCode::BAD_REQUEST,
+                    "bad_request",
+                    rejection.body_text(),
+                )
+            };
+        }
+    };
+    let key = match headers.get(IDEMPOTENCY_HEADER).map(|v| v.to_str()) {
+        None => None,
+        Some(Ok(k)) if (1..=200).contains(&k.len()) && k.bytes().all(|b| b.is_ascii_graphic()) => {
+            Some(k.to_string())
+        }
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "bad_request",
+                "Idempotency-Key must be 1 to 200 printable ASCII characters",
+            );
+        }
+    };
+    let decision = Decision {
+        case_id: id.clone(),
+        action: req.action,
+        justification: req.justification,
+        expected_version: req.expected_version,
+        quarantine_hours: req.quarantine_hours,
+        escalate_to: req.escalate_to,
+        override_: req.override_,
+        idempotency_key: key,
+    };
+    // The server, not the client, names the reviewer.
+    let reviewer = Reviewer {
+        name,
+        host: peer.0.ip().to_string(),
+        via: "api".into(),
+    };
+    match state.store.decide(decision, reviewer).await {
+        Ok(record) => (StatusCode::CREATED, Json(record)).into_response(),
+        Err(StoreError::Conflict {
+            case_id,
+            expected,
+            current,
+            last,
+        }) => {
+            let message = StoreError::Conflict {
+                case_id: case_id.clone(),
+                expected,
+                current,
+                last,
+            }
+            .to_string();
+            let current = state
+                .store
+                .snapshot()
+                .await
+                .ok()
+                .map(|s| s.status(&case_id));
+            let body = ApiError {
+                error: "conflict".into(),
+                message,
+                reasons: vec![],
+                current,
+            };
+            (StatusCode::CONFLICT, Json(body)).into_response()
+        }
+        Err(e) => store_error(e),
+    }
+}
+
+#[derive(Deserialize)]
+struct EvidenceQuery {
+    after_seq: Option<u64>,
+    wait: Option<u64>,
+}
+
+async fn evidence(
+    State(state): State<Arc<AppState>>,
+    query: Result<Query<EvidenceQuery>, axum::extract::rejection::QueryRejection>,
+) -> Response {
+    let Ok(Query(q)) = query else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            "bad query: after_seq and wait are numbers",
+        );
+    };
+    let after = q.after_seq.unwrap_or(0);
+    let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut changes = state.changes.clone();
+    loop {
+        changes.borrow_and_update();
+        let mut records = match state.store.records_since(after).await {
+            Ok(r) => r,
+            Err(e) => return store_error(e),
+        };
+        let last_seq = records.last().map_or(after, |r| r.seq);
+        if !records.is_empty() || tokio::time::Instant::now() >= deadline {
+            records.truncate(MAX_RECORDS_PER_PAGE);
+            return Json(EvidencePage { records, last_seq }).into_response();
+        }
+        if tokio::time::timeout_at(deadline, changes.changed())
+            .await
+            .is_err()
+        {
+            continue; // deadline: one last look, then an empty page
+        }
+    }
+}
+
+async fn verify(State(state): State<Arc<AppState>>) -> Response {
+    match state.store.verify().await {
+        Ok(report) => Json(report).into_response(),
+        Err(e) => store_error(e),
+    }
+}
+
+/// The client's address, for the reviewer record and the access log.
+#[derive(Clone, Copy)]
+pub struct Peer(pub SocketAddr);

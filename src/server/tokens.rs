@@ -1,0 +1,226 @@
+//! The tokens file: reviewer names and the SHA-256 of their tokens. Plain
+//! tokens are printed once, when made, and never stored.
+//!
+//! ```toml
+//! [tokens]
+//! alice = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+//! ```
+//!
+//! The server re-reads the file when it changes, so a revoked token stops
+//! working at once; a file it cannot read or parse denies everyone (fail
+//! closed) until it is fixed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("tokens file {path}: {message}")]
+    File { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenFileContents {
+    #[serde(default)]
+    tokens: BTreeMap<String, String>,
+}
+
+pub fn hash_token(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn file_error(path: &Path, message: impl ToString) -> TokenError {
+    TokenError::File {
+        path: path.to_path_buf(),
+        message: message.to_string(),
+    }
+}
+
+fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
+    if !path.exists() {
+        return Ok(TokenFileContents::default());
+    }
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
+    let contents: TokenFileContents =
+        toml::from_str(&text).map_err(|e| file_error(path, e.to_string().trim_end()))?;
+    for (name, hash) in &contents.tokens {
+        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(file_error(
+                path,
+                format!("the hash for {name:?} is not 64 hex digits"),
+            ));
+        }
+    }
+    Ok(contents)
+}
+
+/// Writes the file atomically (temp file, fsync, rename) with mode 0600.
+fn write(path: &Path, contents: &TokenFileContents) -> Result<(), TokenError> {
+    let text = format!(
+        "# nhi-triage API tokens: reviewer = SHA-256 of the token (hex).\n\
+         # Plain tokens are never stored. Manage with `nhi-triage token add|revoke|list`.\n{}",
+        toml::to_string(contents).map_err(|e| file_error(path, e))?
+    );
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| file_error(&tmp, e))?;
+    f.write_all(text.as_bytes())
+        .map_err(|e| file_error(&tmp, e))?;
+    f.sync_all().map_err(|e| file_error(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+    }
+    Ok(())
+}
+
+fn valid_name(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
+}
+
+/// Creates a token for `name`; returns it (the only time it exists in plain).
+pub fn add(path: &Path, name: &str) -> Result<String, TokenError> {
+    if !valid_name(name) {
+        return Err(TokenError::Invalid(format!(
+            "reviewer name {:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'",
+            crate::text::sanitize(name)
+        )));
+    }
+    let mut contents = read(path)?;
+    if contents.tokens.contains_key(name) {
+        return Err(TokenError::Invalid(format!(
+            "{name} already has a token; revoke it first (`nhi-triage token revoke {name} --tokens {}`)",
+            path.display()
+        )));
+    }
+    let secret: [u8; 32] = rand::random();
+    let token = format!("nhi_{}", hex::encode(secret));
+    contents.tokens.insert(name.to_string(), hash_token(&token));
+    write(path, &contents)?;
+    Ok(token)
+}
+
+pub fn revoke(path: &Path, name: &str) -> Result<(), TokenError> {
+    let mut contents = read(path)?;
+    if contents.tokens.remove(name).is_none() {
+        return Err(TokenError::Invalid(format!(
+            "{} has no token",
+            crate::text::sanitize(name)
+        )));
+    }
+    write(path, &contents)
+}
+
+pub fn list(path: &Path) -> Result<Vec<String>, TokenError> {
+    Ok(read(path)?.tokens.into_keys().collect())
+}
+
+/// The server's view of the tokens file, re-read when it changes.
+pub struct Tokens {
+    path: PathBuf,
+    cache: Mutex<Cached>,
+}
+
+struct Cached {
+    modified: Option<SystemTime>,
+    len: u64,
+    /// hash → reviewer name; `None` when the file is unusable (deny all).
+    by_hash: Option<BTreeMap<String, String>>,
+}
+
+impl Tokens {
+    /// Loads the file; an unusable file at start-up is an error.
+    pub fn open(path: &Path) -> Result<Self, TokenError> {
+        let contents = read(path)?;
+        if contents.tokens.is_empty() {
+            tracing::warn!(path = %path.display(), "no tokens: every request will be refused");
+        }
+        let meta = std::fs::metadata(path).ok();
+        Ok(Tokens {
+            path: path.to_path_buf(),
+            cache: Mutex::new(Cached {
+                modified: meta.as_ref().and_then(|m| m.modified().ok()),
+                len: meta.map_or(0, |m| m.len()),
+                by_hash: Some(invert(contents)),
+            }),
+        })
+    }
+
+    /// The reviewer a bearer token belongs to.
+    pub fn reviewer(&self, token: &str) -> Option<String> {
+        let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
+        let meta = std::fs::metadata(&self.path).ok();
+        let modified = meta.as_ref().and_then(|m| m.modified().ok());
+        let len = meta.map_or(0, |m| m.len());
+        if modified != cache.modified || len != cache.len {
+            cache.modified = modified;
+            cache.len = len;
+            cache.by_hash = match read(&self.path) {
+                Ok(contents) => Some(invert(contents)),
+                Err(e) => {
+                    tracing::error!("{e}: refusing every token until it is fixed");
+                    None
+                }
+            };
+        }
+        cache.by_hash.as_ref()?.get(&hash_token(token)).cloned()
+    }
+}
+
+fn invert(contents: TokenFileContents) -> BTreeMap<String, String> {
+    contents
+        .tokens
+        .into_iter()
+        .map(|(name, hash)| (hash.to_ascii_lowercase(), name))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_verify_revoke() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let token = add(&path, "alice").unwrap();
+        assert!(token.starts_with("nhi_") && token.len() == 68);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            !text.contains(&token),
+            "the plain token must never be stored"
+        );
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        let tokens = Tokens::open(&path).unwrap();
+        assert_eq!(tokens.reviewer(&token).as_deref(), Some("alice"));
+        assert_eq!(tokens.reviewer("nhi_wrong"), None);
+        assert!(add(&path, "alice").is_err());
+        assert!(add(&path, "bad name").is_err());
+        revoke(&path, "alice").unwrap();
+        // A later write, even in the same second, changes the length.
+        assert_eq!(tokens.reviewer(&token), None);
+        assert_eq!(list(&path).unwrap(), Vec::<String>::new());
+    }
+}
