@@ -121,6 +121,13 @@ pub async fn run(
         addr: config.bind.clone(),
         source,
     })?;
+    // Start the shutdown future before announcing the address: it may set up
+    // signal handlers on its first poll, and a signal sent on seeing the
+    // address must stop the server gracefully, not kill it.
+    tokio::pin!(shutdown);
+    if futures_util::poll!(shutdown.as_mut()).is_ready() {
+        return Ok(());
+    }
     on_listening(local, tls.is_some());
 
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
@@ -130,7 +137,6 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let builder = Arc::new(builder);
-    tokio::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -145,8 +151,13 @@ pub async fn run(
             () = &mut shutdown => break,
         };
         let service = app.clone().layer(axum::Extension(routes::Peer(peer)));
+        let first_request = Arc::new(tokio::sync::Notify::new());
+        let seen = first_request.clone();
         let service = TowerToHyperService::new(service.map_request(
-            |req: hyper::Request<hyper::body::Incoming>| req.map(axum::body::Body::new),
+            move |req: hyper::Request<hyper::body::Incoming>| {
+                seen.notify_one();
+                req.map(axum::body::Body::new)
+            },
         ));
         let builder = builder.clone();
         match &tls {
@@ -155,11 +166,7 @@ pub async fn run(
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
                 let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(%peer, "connection ended: {e}");
-                    }
-                });
+                tokio::spawn(serve_with_deadline(conn, first_request, peer));
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
@@ -175,9 +182,7 @@ pub async fn run(
                     let conn = builder
                         .serve_connection_with_upgrades(TokioIo::new(stream), service)
                         .into_owned();
-                    if let Err(e) = watcher.watch(conn).await {
-                        tracing::debug!(%peer, "connection ended: {e}");
-                    }
+                    serve_with_deadline(watcher.watch(conn), first_request, peer).await;
                 });
             }
         }
@@ -190,6 +195,39 @@ pub async fn run(
         tracing::warn!("some requests did not finish within {DRAIN_TIMEOUT:?}");
     }
     Ok(())
+}
+
+/// Drives a connection, closing it when no request arrives within
+/// `HEADER_TIMEOUT`. hyper's header read timeout only starts once the
+/// connection is known to be HTTP/1: without this, a client that sends
+/// nothing, or part of the HTTP/2 preface, would hold its socket forever.
+async fn serve_with_deadline<E: std::fmt::Display>(
+    conn: impl std::future::Future<Output = Result<(), E>>,
+    first_request: Arc<tokio::sync::Notify>,
+    peer: SocketAddr,
+) {
+    enum First<E> {
+        Ended(Result<(), E>),
+        Request,
+        TimedOut,
+    }
+    tokio::pin!(conn);
+    let first = tokio::select! {
+        biased;
+        result = conn.as_mut() => First::Ended(result),
+        () = first_request.notified() => First::Request,
+        () = tokio::time::sleep(HEADER_TIMEOUT) => First::TimedOut,
+    };
+    let result = match first {
+        First::Ended(result) => result,
+        First::Request => conn.await,
+        First::TimedOut => {
+            return tracing::debug!(%peer, "no request within {HEADER_TIMEOUT:?}: closed");
+        }
+    };
+    if let Err(e) = result {
+        tracing::debug!(%peer, "connection ended: {e}");
+    }
 }
 
 fn tls_acceptor(
