@@ -11,7 +11,7 @@ use time::OffsetDateTime;
     name = "nhi-triage",
     version,
     about = "Decide what to do about risky non-human identities, on the record",
-    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 refused by policy or lifecycle, 5 evidence broken."
+    after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 refused by policy or lifecycle, 5 evidence broken, 6 queued in the outbox (server unreachable)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -152,6 +152,11 @@ pub enum OutboxCommand {
     },
     /// Send the queued decisions now, in order.
     Retry,
+    /// Remove an entry the server refused, once dealt with (printed first).
+    Dismiss {
+        /// The entry's idempotency key (`outbox list` shows it).
+        key: String,
+    },
 }
 
 #[derive(Debug, Args)]

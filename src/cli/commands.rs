@@ -6,12 +6,12 @@ use anyhow::{Context, Result};
 use nhi_triage::evidence::{to_csv, to_json};
 use nhi_triage::model::{CaseState, Decision, rfc3339};
 use nhi_triage::policy::{Tier, assess, queue_order};
-use nhi_triage::store::{LocalStore, Snapshot, Store, StoreLayout};
+use nhi_triage::store::{Snapshot, Store, StoreLayout};
 use serde_json::json;
 use time::OffsetDateTime;
 
 use super::args::{DecideArgs, EvidenceCommand, ExportFormat, Global, StateFilter};
-use super::context::{open_store, paths, reviewer, seed_demo};
+use super::context::{open_local, open_store, paths, reviewer, seed_demo};
 use super::text::{ListRow, history_line, list_table, show_case};
 use super::{EXIT_EVIDENCE, EXIT_OK, UsageError};
 
@@ -60,7 +60,7 @@ fn matches_filter(filter: StateFilter, state: &CaseState, expired: bool) -> bool
 }
 
 pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result<i32> {
-    let store = open_store(global)?;
+    let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
     let now = now(global);
@@ -135,7 +135,7 @@ fn list_entry(r: &ListRow<'_>, now: OffsetDateTime) -> serde_json::Value {
 }
 
 pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
-    let store = open_store(global)?;
+    let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
     let now = now(global);
@@ -168,26 +168,50 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         )
         .into());
     }
-    let store = open_store(global)?;
-    if let Some(path) = &global.policy {
-        eprintln!(
-            "note: deciding under {} instead of the store's policy; its version and hash go into the record",
-            path.display()
-        );
-    }
-    let expected_version = match args.expected_version {
-        Some(v) => v,
-        None => store.snapshot().await?.status(&args.id).version,
-    };
-    let decision = Decision {
-        case_id: args.id,
+    let decision = |expected_version: u64| Decision {
+        case_id: args.id.clone(),
         action: args.action,
-        justification: args.justification,
+        justification: args.justification.clone(),
         expected_version,
         quarantine_hours: args.hours,
-        escalate_to: args.to,
+        escalate_to: args.to.clone(),
         override_: args.override_,
         idempotency_key: None,
+    };
+    let (store, decision): (std::sync::Arc<dyn Store>, Decision) = if global.api.is_some() {
+        // Nothing is loaded: the server checks the decision, and one that
+        // cannot be sent goes to the outbox (exit 6).
+        let remote = super::remote::open_remote(global)?;
+        if global.reviewer.is_some() {
+            eprintln!(
+                "note: --reviewer is ignored with --api: the server records the name its token maps to"
+            );
+        }
+        super::remote::send_outbox(&remote).await?;
+        let expected_version = match args.expected_version {
+            Some(v) => v,
+            None => remote.case_status(&args.id).await.with_context(|| {
+                format!(
+                    "cannot learn the current version of {} from the server; to queue the \
+                     decision while it is unreachable, pass --expected-version V (the version you reviewed)",
+                    nhi_triage::text::sanitize(&args.id)
+                )
+            })?.version,
+        };
+        (std::sync::Arc::new(remote), decision(expected_version))
+    } else {
+        let store = open_local(global)?;
+        if let Some(path) = &global.policy {
+            eprintln!(
+                "note: deciding under {} instead of the store's policy; its version and hash go into the record",
+                path.display()
+            );
+        }
+        let expected_version = match args.expected_version {
+            Some(v) => v,
+            None => store.snapshot().await?.status(&args.id).version,
+        };
+        (std::sync::Arc::new(store), decision(expected_version))
     };
     let record = store.decide(decision, reviewer(global)).await?;
     if args.json {
@@ -205,7 +229,10 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
 }
 
 pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> {
-    let store = open_store(global)?;
+    if let EvidenceCommand::Repair = command {
+        return repair(global).await;
+    }
+    let store = open_store(global).await?;
     match command {
         EvidenceCommand::Verify { json } => {
             let report = store.verify().await?;
@@ -221,31 +248,35 @@ pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> 
             })
         }
         EvidenceCommand::Export { format, output } => {
-            export(&store, format, output.as_deref()).await
+            export(store.as_ref(), format, output.as_deref()).await
         }
-        EvidenceCommand::Repair => {
-            let report = store.repair_evidence()?;
-            match report.side_file {
-                None => println!("nothing to repair: the log ends with a complete record"),
-                Some(side) => println!(
-                    "moved {} torn bytes to {}; every complete record is kept",
-                    report.moved_bytes,
-                    side.display()
-                ),
-            }
-            let verify = store.verify().await?;
-            println!("{}", verify.summary());
-            Ok(if verify.is_ok() {
-                EXIT_OK
-            } else {
-                EXIT_EVIDENCE
-            })
-        }
+        EvidenceCommand::Repair => repair(global).await,
     }
 }
 
+/// Repair moves bytes of the log file aside: local stores only.
+async fn repair(global: &Global) -> Result<i32> {
+    let store = open_local(global)?;
+    let report = store.repair_evidence()?;
+    match report.side_file {
+        None => println!("nothing to repair: the log ends with a complete record"),
+        Some(side) => println!(
+            "moved {} torn bytes to {}; every complete record is kept",
+            report.moved_bytes,
+            side.display()
+        ),
+    }
+    let verify = store.verify().await?;
+    println!("{}", verify.summary());
+    Ok(if verify.is_ok() {
+        EXIT_OK
+    } else {
+        EXIT_EVIDENCE
+    })
+}
+
 async fn export(
-    store: &LocalStore,
+    store: &dyn Store,
     format: ExportFormat,
     output: Option<&std::path::Path>,
 ) -> Result<i32> {
@@ -290,6 +321,9 @@ pub fn init(dir: &std::path::Path, demo: bool) -> Result<i32> {
 }
 
 pub fn info(global: &Global, as_json: bool) -> Result<i32> {
+    if let Some(url) = &global.api {
+        return info_remote(url, as_json);
+    }
     let paths = paths()?;
     let store = match (&global.store, global.demo) {
         (Some(dir), _) => dir.clone(),
@@ -340,6 +374,40 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// `info --api URL`: the server, the token's source and the outbox.
+fn info_remote(url: &str, as_json: bool) -> Result<i32> {
+    let paths = paths()?;
+    let config = super::config::load()?;
+    let token = match super::remote::token(&config) {
+        Ok((_, source)) => source.to_string(),
+        Err(e) => format!("none: {e}"),
+    };
+    let outbox = super::remote::outbox_path(url)?;
+    let counts = nhi_triage::store::outbox::Outbox::new(&outbox).counts()?;
+    if as_json {
+        let out = json!({
+            "format": "nhi-triage.info/1",
+            "version": env!("CARGO_PKG_VERSION"),
+            "api": url, "token": token, "outbox": outbox, "outbox_counts": counts,
+            "paths": paths,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(EXIT_OK);
+    }
+    println!("nhi-triage {}", env!("CARGO_PKG_VERSION"));
+    println!("api            {}", nhi_triage::text::sanitize(url));
+    println!("token          {token}");
+    println!(
+        "outbox         {}  ({} waiting to sync, {} refused by the server)",
+        outbox.display(),
+        counts.waiting,
+        counts.rejected
+    );
+    println!("config file    {}", paths.config_file.display());
+    println!("log dir        {}", paths.log_dir.display());
+    Ok(EXIT_OK)
+}
+
 /// With no command: the full-screen console on the chosen store.
 pub async fn console(global: &Global) -> Result<i32> {
     use std::io::IsTerminal;
@@ -359,7 +427,7 @@ pub async fn console(global: &Global) -> Result<i32> {
     let config = super::config::load()?;
     let theme = super::config::theme(global.theme.as_deref(), &config)?;
     let _log_guard = super::config::start_logging();
-    let store = std::sync::Arc::new(open_store(global)?);
+    let store = open_store(global).await?;
     let options = nhi_triage::tui::Options {
         theme,
         reviewer: reviewer(global),

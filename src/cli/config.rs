@@ -12,6 +12,12 @@ use super::context::paths;
 pub struct Config {
     /// dark, light, high-contrast, mono or a .toml path.
     pub theme: Option<String>,
+    /// A file holding the API token for `--api` (mode 600; `~/` and paths
+    /// relative to the config file's directory work). NHI_TRIAGE_TOKEN wins.
+    pub token_file: Option<std::path::PathBuf>,
+    /// Extra trusted root certificates (PEM) for `--api`, for a server whose
+    /// certificate comes from a private CA.
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 pub fn load() -> Result<Config> {

@@ -1,12 +1,13 @@
 //! Resolving where things are: the store, the policy, the reviewer, the paths.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use directories::ProjectDirs;
 use nhi_triage::model::Reviewer;
 use nhi_triage::policy::Policy;
-use nhi_triage::store::{LocalStore, StoreLayout};
+use nhi_triage::store::{LocalStore, Store, StoreLayout};
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -53,12 +54,25 @@ pub fn store_dir(global: &Global) -> Result<PathBuf> {
     Ok(paths.default_store)
 }
 
-pub fn open_store(global: &Global) -> Result<LocalStore> {
-    open_local(global)
+/// The store the global options select: `--api URL` (loaded, its outbox
+/// sent) or a local directory.
+pub async fn open_store(global: &Global) -> Result<Arc<dyn Store>> {
+    if global.api.is_some() {
+        return Ok(Arc::new(super::remote::connect(global).await?));
+    }
+    Ok(Arc::new(open_local(global)?))
 }
 
 /// The local store the global options select (never a remote one).
 pub fn open_local(global: &Global) -> Result<LocalStore> {
+    if let Some(url) = &global.api {
+        return Err(super::UsageError(format!(
+            "this works on a local store only (--store DIR), not --api {}: run it where the \
+             server's store is",
+            nhi_triage::text::sanitize(url)
+        ))
+        .into());
+    }
     let dir = store_dir(global)?;
     if global.store.is_none() && !global.demo && !dir.exists() {
         bail!(

@@ -58,6 +58,9 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
         Some(Command::Show { id, json }) => commands::show(g, &id, json).await,
         Some(Command::Decide(args)) => commands::decide(g, args).await,
         Some(Command::Evidence { command }) => commands::evidence(g, command).await,
+        Some(Command::Init { .. }) if g.api.is_some() => {
+            Err(UsageError("init creates a local store directory; it takes no --api".into()).into())
+        }
         Some(Command::Init { dir, demo }) => commands::init(&dir, demo),
         Some(Command::Info { json }) => commands::info(g, json),
         Some(Command::Serve(args)) => serve::serve(g, args).await,
@@ -67,6 +70,15 @@ async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 fn report(e: &anyhow::Error) {
+    if let Some(StoreError::Queued { waiting, reason }) = e.downcast_ref::<StoreError>() {
+        eprintln!(
+            "queued: the server could not be reached ({}).\n  The decision is saved in the local outbox \
+             and NOT yet recorded; {waiting} decision(s) waiting to sync. It is sent, exactly once, by the \
+             next command against this server or `nhi-triage outbox retry`.",
+            nhi_triage::text::sanitize(reason)
+        );
+        return;
+    }
     if let Some(StoreError::Refused(refusal)) = e.downcast_ref::<StoreError>() {
         eprintln!("refused: {} is not allowed", refusal.action);
         for reason in &refusal.reasons {
@@ -77,6 +89,13 @@ fn report(e: &anyhow::Error) {
     eprintln!("error: {e}");
     for cause in e.chain().skip(1) {
         eprintln!("  caused by: {cause}");
+    }
+    if let Some(StoreError::Unauthorized(_)) = e.downcast_ref::<StoreError>() {
+        eprintln!(
+            "  the token comes from {} or the config file's token_file; ask the server's operator for a new one \
+             (`nhi-triage token add NAME`)",
+            remote::TOKEN_ENV
+        );
     }
 }
 

@@ -1,14 +1,18 @@
 //! Where cases and decisions live. The [`Store`] trait is what the CLI and
-//! console talk to; [`LocalStore`] keeps them in a directory (a remote store
-//! over HTTP fits behind the same trait).
+//! console talk to; [`LocalStore`] keeps them in a directory, [`RemoteStore`]
+//! behind the HTTP API (`serve`), with an [`outbox`] for decisions made while
+//! the server is unreachable.
 
 mod local;
+pub mod outbox;
+mod remote;
 pub mod replay;
 mod snapshot;
 
 use async_trait::async_trait;
 
 pub use local::{LocalStore, StoreLayout};
+pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, Snapshot};
 
 use crate::evidence::{ChainBreak, EvidenceError, EvidenceRecord, VerifyReport};

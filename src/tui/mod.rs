@@ -24,7 +24,7 @@ use tokio::sync::mpsc;
 
 use crate::evidence::{EvidenceRecord, VerifyReport};
 use crate::model::{CaseState, Decision, Reviewer};
-use crate::store::{Snapshot, Store, StoreError};
+use crate::store::{LinkStatus, Snapshot, Store, StoreError};
 
 use app::{App, Effect, View};
 use theme::Theme;
@@ -57,7 +57,7 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
     let snapshot = store.snapshot().await?;
     let records = store.records_since(0).await?;
     let now = OffsetDateTime::now_utc();
-    let app = App::new(
+    let mut app = App::new(
         snapshot,
         records,
         options.theme,
@@ -65,6 +65,7 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
         options.reviewer.name.clone(),
         now,
     );
+    app.link = store.link().borrow().clone();
     let mut term = terminal::enter()?;
     let result = Runtime::new(store, options.reviewer, app)
         .run(&mut term)
@@ -110,6 +111,8 @@ impl Runtime {
                 None
             }
         };
+        // A local store's link never changes (its sender is gone at once).
+        let mut link = Some(self.store.link());
         let mut signals = Signals::new()?;
         self.verify();
         let mut dirty = true;
@@ -160,6 +163,15 @@ impl Runtime {
                         self.refresh();
                     }
                     dirty |= self.app.on_tick(OffsetDateTime::now_utc());
+                }
+                alive = link_changed(&mut link) => {
+                    match link.as_mut() {
+                        Some(rx) if alive => {
+                            let status = rx.borrow_and_update().clone();
+                            dirty |= self.app.on_link(status);
+                        }
+                        _ => link = None,
+                    }
                 }
                 _ = signals.recv() => return Ok(()),
             }
@@ -212,7 +224,7 @@ impl Runtime {
                         }
                         changed
                     }
-                    Err(e) => self.app.on_decided(Err(format!("refresh failed: {e}"))),
+                    Err(e) => self.app.on_error(format!("refresh failed: {e}")),
                 };
                 // Only now, with this result applied, does a follow-up
                 // refresh know which records it still needs.
@@ -220,6 +232,10 @@ impl Runtime {
                     self.refresh();
                 }
                 changed
+            }
+            // Durable in the outbox, not recorded: nothing new to fetch.
+            Msg::Decided(Err(StoreError::Queued { waiting, reason })) => {
+                self.app.on_queued(waiting, reason)
             }
             Msg::Decided(result) => {
                 self.refresh();
@@ -232,7 +248,7 @@ impl Runtime {
                 }
                 match result {
                     Ok(report) => self.app.on_verified(report),
-                    Err(e) => self.app.on_decided(Err(format!("verify failed: {e}"))),
+                    Err(e) => self.app.on_error(format!("verify failed: {e}")),
                 }
             }
             Msg::Theme(result) => self.app.set_theme(result),
@@ -332,6 +348,14 @@ fn to_std(d: time::Duration) -> Duration {
 async fn sleep_for(d: Option<Duration>) {
     match d {
         Some(d) => tokio::time::sleep(d).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// True when the link changed, false when it never will again.
+async fn link_changed(link: &mut Option<tokio::sync::watch::Receiver<LinkStatus>>) -> bool {
+    match link {
+        Some(rx) => rx.changed().await.is_ok(),
         None => std::future::pending().await,
     }
 }

@@ -17,7 +17,7 @@ use time::OffsetDateTime;
 use crate::evidence::{EvidenceRecord, VerifyReport};
 use crate::model::{Action, Decision, OutlineRow};
 use crate::policy::Assessment;
-use crate::store::Snapshot;
+use crate::store::{Link, LinkStatus, Snapshot};
 use crate::text::sanitize;
 
 use super::keymap::{self, Context, KeyAction};
@@ -150,6 +150,8 @@ pub struct App {
     pub verify: Option<VerifyReport>,
     pub theme: Theme,
     pub store_label: String,
+    /// The connection to a remote store and its outbox (local: `Link::Local`).
+    pub link: LinkStatus,
     pub reviewer: String,
     /// Rows the queue showed at the last draw (for paging).
     pub viewport: usize,
@@ -187,6 +189,7 @@ impl App {
             verify: None,
             theme,
             store_label,
+            link: LinkStatus::local(),
             reviewer,
             viewport: 10,
             quit: false,
@@ -367,6 +370,72 @@ impl App {
                 }
             }
         }
+        true
+    }
+
+    /// The decision could not reach the server: it is durable in the outbox
+    /// but not recorded yet. The dialog closes; the status bar keeps count.
+    pub fn on_queued(&mut self, waiting: usize, reason: String) -> bool {
+        let what = match self.dialog.take() {
+            Some(d) => format!("{} {}", d.action, sanitize(&d.case_id)),
+            None => "decision".into(),
+        };
+        self.message = Some(Message {
+            text: format!(
+                "{what} queued, NOT yet recorded: server unreachable ({}); saved in the outbox, {} to sync",
+                sanitize(&reason),
+                plural(waiting, "decision waiting", "decisions waiting")
+            ),
+            tone: Tone::Warn,
+        });
+        true
+    }
+
+    /// A background error (a refresh, a verification) that is not the
+    /// answer to the dialog: shown, without touching an open dialog.
+    pub fn on_error(&mut self, text: String) -> bool {
+        self.message = Some(Message {
+            text,
+            tone: Tone::Error,
+        });
+        true
+    }
+
+    /// The connection or the outbox changed.
+    pub fn on_link(&mut self, link: LinkStatus) -> bool {
+        if self.link == link {
+            return false;
+        }
+        let synced = self.link.outbox_waiting > 0
+            && link.outbox_waiting == 0
+            && link.outbox_rejected == self.link.outbox_rejected;
+        if synced && link.link == Link::Connected {
+            self.message = Some(Message {
+                text: format!(
+                    "{} synced with the server",
+                    plural(
+                        self.link.outbox_waiting,
+                        "queued decision",
+                        "queued decisions"
+                    )
+                ),
+                tone: Tone::Ok,
+            });
+        }
+        if link.outbox_rejected > self.link.outbox_rejected {
+            self.message = Some(Message {
+                text: format!(
+                    "{} refused by the server, NOT recorded — nhi-triage outbox list",
+                    plural(
+                        link.outbox_rejected - self.link.outbox_rejected,
+                        "queued decision",
+                        "queued decisions"
+                    )
+                ),
+                tone: Tone::Error,
+            });
+        }
+        self.link = link;
         true
     }
 
@@ -799,4 +868,9 @@ impl App {
             }
         }
     }
+}
+
+/// "1 decision", "2 decisions".
+pub fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }

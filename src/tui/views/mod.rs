@@ -10,8 +10,9 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Wrap};
 
-use super::app::{App, Input, Pane, Tone, View};
+use super::app::{App, Input, Pane, Tone, View, plural};
 use super::keymap::{self, BINDINGS};
+use crate::store::Link;
 
 /// The smallest terminal the console draws in.
 pub const MIN_WIDTH: u16 = 80;
@@ -257,6 +258,9 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             t.warning,
         ));
     }
+    if app.link.link != Link::Local {
+        link_spans(app, area.width, &mut left);
+    }
     let message = match (&app.input, &app.message) {
         (Input::Command(line), _) => {
             Span::styled(format!(":{}▏", crate::text::sanitize(line)), t.input)
@@ -288,6 +292,77 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Paragraph::new(Line::from(message)).alignment(ratatui::layout::Alignment::Right),
         r,
     );
+}
+
+/// A remote store's connection and outbox, after the store label: always
+/// in words (never colour alone). When the line is tight the store label and
+/// then the evidence summary give way; the outbox counts never do.
+fn link_spans(app: &App, width: u16, left: &mut Vec<Span<'static>>) {
+    let t = &app.theme;
+    // Level 0 says the most; each level after it is shorter.
+    let build = |level: u8| -> Vec<Span<'static>> {
+        let detail = |e: &str| {
+            if level == 0 {
+                let e = crate::text::sanitize(e);
+                let short: String = e.chars().take(40).collect();
+                let more = if e.chars().count() > 40 { "…" } else { "" };
+                format!(": {short}{more}")
+            } else {
+                String::new()
+            }
+        };
+        let mut spans = vec![match &app.link.link {
+            Link::Local => return Vec::new(),
+            Link::Connected => Span::styled(" connected ", t.ok),
+            Link::Retrying { attempt, error } => Span::styled(
+                format!(" reconnecting (try {attempt}){} ", detail(error)),
+                t.warning,
+            ),
+            Link::Offline { error } => Span::styled(format!(" OFFLINE{} ", detail(error)), t.error),
+        }];
+        if app.link.outbox_waiting > 0 {
+            spans.push(Span::styled(
+                format!(
+                    " {} to sync ",
+                    plural(
+                        app.link.outbox_waiting,
+                        "decision waiting",
+                        "decisions waiting"
+                    )
+                ),
+                t.warning,
+            ));
+        }
+        if app.link.outbox_rejected > 0 {
+            let text = if level < 2 {
+                format!(
+                    " {} refused by the server — nhi-triage outbox list ",
+                    app.link.outbox_rejected
+                )
+            } else {
+                format!(
+                    " {} refused: nhi-triage outbox list ",
+                    app.link.outbox_rejected
+                )
+            };
+            spans.push(Span::styled(text, t.error));
+        }
+        spans
+    };
+    let width_of = |s: &[Span<'_>]| s.iter().map(|x| x.width()).sum::<usize>();
+    // Leave about a third of the line for messages.
+    let budget = (width as usize * 2 / 3).max(width.saturating_sub(20) as usize / 2);
+    let mut level = 0;
+    let mut spans = build(level);
+    while level < 2 && width_of(&spans) > budget {
+        level += 1;
+        spans = build(level);
+    }
+    // Then the store label gives way, then the evidence summary.
+    while width_of(left) + width_of(&spans) > budget && !left.is_empty() {
+        left.remove(0);
+    }
+    left.extend(spans);
 }
 
 /// A bordered block, highlighted when focused.
