@@ -25,6 +25,10 @@ pub struct Health {
     pub store: String,
     pub cases: usize,
     pub evidence: EvidenceHealth,
+    /// The reviewer the request's token belongs to: the name the server
+    /// records for this client's decisions.
+    #[serde(default)]
+    pub reviewer: Option<String>,
 }
 
 /// The readiness summary that travels with each case in a page.

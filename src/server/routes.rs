@@ -138,7 +138,7 @@ fn store_error(e: StoreError) -> Response {
     }
 }
 
-async fn health(State(state): State<Arc<AppState>>) -> Response {
+async fn health(State(state): State<Arc<AppState>>, Extension(Authenticated(name)): Extension<Authenticated>) -> Response {
     match state.store.snapshot().await {
         Ok(s) => Json(Health {
             status: if s.evidence.is_ok() {
@@ -150,6 +150,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Response {
             store: "local".into(),
             cases: s.cases.len(),
             evidence: s.evidence,
+            reviewer: Some(name),
         })
         .into_response(),
         Err(e) => store_error(e),
@@ -406,7 +407,10 @@ async fn evidence(
             Ok(r) => r,
             Err(e) => return store_error(e),
         };
-        let last_seq = records.last().map_or(after, |r| r.seq);
+        let last_seq = match records.last() {
+            Some(r) => r.seq,
+            None => state.store.last_seq(),
+        };
         if !records.is_empty() || tokio::time::Instant::now() >= deadline {
             records.truncate(MAX_RECORDS_PER_PAGE);
             return Json(EvidencePage { records, last_seq }).into_response();

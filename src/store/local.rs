@@ -179,6 +179,11 @@ impl LocalStore {
         Ok(inner.replay.history(case_id))
     }
 
+    /// The last `seq` this store has read from the log.
+    pub fn last_seq(&self) -> u64 {
+        self.inner().replay.last_seq()
+    }
+
     pub fn records_since_blocking(
         &self,
         after_seq: u64,
