@@ -28,6 +28,7 @@ fn link(link: Link, waiting: usize, rejected: usize) -> LinkStatus {
         link,
         outbox_waiting: waiting,
         outbox_rejected: rejected,
+        ..LinkStatus::local()
     }
 }
 
@@ -89,6 +90,63 @@ fn the_status_bar_shows_the_link_and_the_outbox_in_words() {
     let line = status_line(&mut app, 120, 40);
     assert!(line.contains("reconnecting (try 2)"), "{line}");
     assert!(line.contains("1 decision waiting to sync"), "{line}");
+}
+
+#[test]
+fn the_status_bar_shows_cases_still_loading_and_a_failed_page() {
+    use nhi_triage::store::Loading;
+    let mut app = mono_app();
+    app.store_label = "api https://triage.example.com:8787/".into();
+    let loading = |failed: Option<(u32, String)>| LinkStatus {
+        loading: Some(Loading {
+            loaded: 2000,
+            total: 100_000,
+            failed,
+        }),
+        ..link(Link::Connected, 2, 1)
+    };
+    assert!(app.on_link(loading(None)));
+    for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+        let line = status_line(&mut app, w, h);
+        assert!(line.contains("2 decisions waiting"), "{w}x{h}: {line}");
+        assert!(line.contains("1 refused"), "{w}x{h}: {line}");
+        if w > 80 {
+            assert!(line.contains("2000/100000"), "{w}x{h}: {line}");
+        }
+    }
+    let wide = status_line(&mut app, 200, 50);
+    assert!(wide.contains(" loading cases 2000/100000 "), "{wide}");
+
+    app.on_link(loading(Some((3, "server error: GET \x1b[2J…".into()))));
+    for (w, h) in [(80, 24), (120, 40), (200, 50)] {
+        let line = status_line(&mut app, w, h);
+        assert!(!line.contains('\x1b'), "{w}x{h}: {line:?}");
+        assert!(line.contains("2 decisions waiting"), "{w}x{h}: {line}");
+        assert!(line.contains("1 refused"), "{w}x{h}: {line}");
+        if w > 80 {
+            assert!(line.contains("2000/100000"), "{w}x{h}: {line}");
+            assert!(line.contains("retrying"), "{w}x{h}: {line}");
+        }
+    }
+    // At 80 columns the outbox counts come first; without them the
+    // progress and the failure fit.
+    let mut alone = loading(Some((3, "HTTP 500".into())));
+    (alone.outbox_waiting, alone.outbox_rejected) = (0, 0);
+    app.on_link(alone);
+    let narrow = status_line(&mut app, 80, 24);
+    assert!(narrow.contains("loading 2000/100000, retrying"), "{narrow}");
+    let wide = status_line(&mut app, 200, 50);
+    assert!(
+        wide.contains("loading cases 2000/100000: a page failed, retrying (try 3): HTTP 500"),
+        "{wide}"
+    );
+    app.on_link(loading(Some((3, "server error: GET \x1b[2J…".into()))));
+
+    // The last page: the progress goes, and the console says so.
+    assert!(app.on_link(link(Link::Connected, 2, 1)));
+    let line = status_line(&mut app, 200, 50);
+    assert!(!line.contains("loading"), "{line}");
+    assert!(line.contains("all cases loaded"), "{line}");
 }
 
 #[test]

@@ -224,6 +224,12 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
             record.case_version + 1,
             record.hash
         );
+        if global.api.is_some() {
+            println!(
+                "  reviewer {}: the name the server records for this token",
+                nhi_triage::text::sanitize(&record.reviewer.name)
+            );
+        }
     }
     Ok(EXIT_OK)
 }
@@ -427,7 +433,7 @@ pub async fn console(global: &Global) -> Result<i32> {
     let config = super::config::load()?;
     let theme = super::config::theme(global.theme.as_deref(), &config)?;
     let _log_guard = super::config::start_logging();
-    let store = open_store(global).await?;
+    let store = super::context::open_store_streaming(global).await?;
     let options = nhi_triage::tui::Options {
         theme,
         reviewer: reviewer(global),

@@ -58,7 +58,16 @@ pub fn store_dir(global: &Global) -> Result<PathBuf> {
 /// sent) or a local directory.
 pub async fn open_store(global: &Global) -> Result<Arc<dyn Store>> {
     if global.api.is_some() {
-        return Ok(Arc::new(super::remote::connect(global).await?));
+        return Ok(Arc::new(super::remote::connect(global, false).await?));
+    }
+    Ok(Arc::new(open_local(global)?))
+}
+
+/// As [`open_store`], for the console: a remote queue opens with its first
+/// page of cases, the rest arriving in the background.
+pub async fn open_store_streaming(global: &Global) -> Result<Arc<dyn Store>> {
+    if global.api.is_some() {
+        return Ok(Arc::new(super::remote::connect(global, true).await?));
     }
     Ok(Arc::new(open_local(global)?))
 }

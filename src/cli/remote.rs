@@ -22,6 +22,9 @@ use super::{EXIT_OK, EXIT_QUEUED, EXIT_REFUSED, UsageError};
 pub const TOKEN_ENV: &str = "NHI_TRIAGE_TOKEN";
 /// Overrides the request timeout (seconds) of `--api`, e.g. on slow links.
 pub const TIMEOUT_ENV: &str = "NHI_TRIAGE_API_TIMEOUT";
+/// Cases asked for per page (1 to 2000, the default). For tests and for
+/// servers behind proxies that cap response sizes; not otherwise documented.
+pub const PAGE_ENV: &str = "NHI_TRIAGE_API_PAGE";
 
 /// Where the token comes from, for messages and `info`.
 pub enum TokenSource {
@@ -117,6 +120,19 @@ fn options(config: &Config) -> Result<RemoteOptions> {
         options.request_timeout = Duration::from_secs_f64(secs);
         options.connect_timeout = options.connect_timeout.min(options.request_timeout);
     }
+    if let Ok(v) = std::env::var(PAGE_ENV) {
+        options.case_page = v
+            .trim()
+            .parse()
+            .ok()
+            .filter(|n| (1..=nhi_triage::api::MAX_PAGE).contains(n))
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "{PAGE_ENV}={v}: expected a number of cases from 1 to {}",
+                    nhi_triage::api::MAX_PAGE
+                ))
+            })?;
+    }
     if let Some(ca) = &config.ca_file {
         let path = resolve(ca, &paths()?.config_file);
         options.ca_certificates_pem = Some(
@@ -172,7 +188,9 @@ fn warn_plain_http(url: &str) {
 
 /// Opens the remote store, sends what waits in its outbox, and loads the
 /// queue (a progress line on a terminal, so a slow server is never silent).
-pub async fn connect(global: &Global) -> Result<RemoteStore> {
+/// `stream`: return with the first page of cases, the rest arriving in the
+/// background (the console); otherwise every page is in first.
+pub async fn connect(global: &Global, stream: bool) -> Result<RemoteStore> {
     let store = open_remote(global)?;
     send_outbox(&store).await?;
     let label = store.describe();
@@ -182,7 +200,11 @@ pub async fn connect(global: &Global) -> Result<RemoteStore> {
             eprint!("\r\x1b[2K{}: {p}", sanitize(&label));
         }
     };
-    let result = store.load(&progress).await;
+    let result = if stream {
+        store.load_streaming(&progress).await
+    } else {
+        store.load(&progress).await
+    };
     if tty {
         eprint!("\r\x1b[2K");
     }

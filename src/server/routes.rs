@@ -138,7 +138,10 @@ fn store_error(e: StoreError) -> Response {
     }
 }
 
-async fn health(State(state): State<Arc<AppState>>, Extension(Authenticated(name)): Extension<Authenticated>) -> Response {
+async fn health(
+    State(state): State<Arc<AppState>>,
+    Extension(Authenticated(name)): Extension<Authenticated>,
+) -> Response {
     match state.store.snapshot().await {
         Ok(s) => Json(Health {
             status: if s.evidence.is_ok() {

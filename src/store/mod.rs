@@ -126,6 +126,9 @@ pub struct LinkStatus {
     pub outbox_waiting: usize,
     /// Queued decisions the server refused (409/422): shown until dealt with.
     pub outbox_rejected: usize,
+    /// Cases still arriving in the background (a console on a remote store
+    /// opens with the first page): `None` once every page is in.
+    pub loading: Option<Loading>,
 }
 
 impl LinkStatus {
@@ -134,8 +137,22 @@ impl LinkStatus {
             link: Link::Local,
             outbox_waiting: 0,
             outbox_rejected: 0,
+            loading: None,
         }
     }
+}
+
+/// Progress of the cases loading in the background.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Loading {
+    /// Cases received so far (the snapshot may lag by a page or two: the
+    /// case list grows in steps, see `RemoteStore`).
+    pub loaded: usize,
+    /// Cases the server holds (its `total`).
+    pub total: usize,
+    /// The last page failed: why, and how many times in a row. It is tried
+    /// again with backoff until it arrives.
+    pub failed: Option<(u32, String)>,
 }
 
 /// "Something may have changed": each message is a hint to refresh.
@@ -191,4 +208,11 @@ pub trait Store: Send + Sync {
 
     /// Where the data lives, for `info` and the status bar.
     fn describe(&self) -> String;
+
+    /// The reviewer name the store records decisions under, when the store
+    /// decides it (a server names the reviewer from the token). `None`: the
+    /// name passed to [`Store::decide`] is the one recorded.
+    fn reviewer_name(&self) -> Option<String> {
+        None
+    }
 }

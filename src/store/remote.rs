@@ -3,7 +3,11 @@
 //!
 //! The cases are fetched once (cursor pages) and kept in one
 //! `Arc<Vec<Case>>` that stays the same across snapshots unless the case set
-//! changes; statuses come from replaying the server's evidence records with
+//! changes. [`RemoteStore::load`] fetches every page before it returns (the
+//! CLI needs the whole set); [`RemoteStore::load_streaming`] returns with the
+//! first page and fetches the rest in the background, the case list growing
+//! as they arrive and [`LinkStatus::loading`] saying how far it is (the
+//! console); statuses come from replaying the server's evidence records with
 //! the same [`Replay`] a local store uses, fetched incrementally
 //! (`after_seq`). The client checks that the records it receives chain
 //! (`seq` and `prev_hash`), so a server whose log changes under a client is
@@ -29,7 +33,7 @@ use uuid::Uuid;
 
 use super::outbox::{EntryState, Outbox, OutboxCounts, OutboxEntry};
 use super::replay::Replay;
-use super::{ChangeFeed, EvidenceHealth, Link, LinkStatus, Snapshot, Store, StoreError};
+use super::{ChangeFeed, EvidenceHealth, Link, LinkStatus, Loading, Snapshot, Store, StoreError};
 use crate::api::{
     ApiError, CaseDetail, CasePage, DecisionRequest, EvidencePage, Health, IDEMPOTENCY_HEADER,
     MAX_PAGE, MAX_WAIT_SECONDS,
@@ -53,6 +57,8 @@ pub struct RemoteOptions {
     pub watch_wait_seconds: u64,
     /// Extra trusted root certificates (PEM), for a server with a private CA.
     pub ca_certificates_pem: Option<Vec<u8>>,
+    /// Cases asked for per page (`limit`, 1 to [`MAX_PAGE`]).
+    pub case_page: usize,
 }
 
 impl Default for RemoteOptions {
@@ -63,6 +69,7 @@ impl Default for RemoteOptions {
             get_backoff: vec![Duration::from_millis(250), Duration::from_secs(1)],
             watch_wait_seconds: 25,
             ca_certificates_pem: None,
+            case_page: MAX_PAGE,
         }
     }
 }
@@ -127,6 +134,9 @@ struct Shared {
     wake: tokio::sync::Notify,
     /// A background flusher is running.
     flusher: std::sync::atomic::AtomicBool,
+    /// Loads (and reloads) return with the first page of cases and fetch
+    /// the rest in the background ([`RemoteStore::load_streaming`]).
+    streams: std::sync::atomic::AtomicBool,
 }
 
 #[derive(Default)]
@@ -143,6 +153,13 @@ struct State {
     server_health: EvidenceHealth,
     /// A record named a case we do not hold: fetch the cases again.
     cases_stale: bool,
+    /// Pages of cases are still arriving in the background: the case list
+    /// is not the whole set yet (no case is an orphan, no count is stale).
+    streaming: bool,
+    /// Bumped by every load: a background page fetch of an older load stops.
+    generation: u64,
+    /// The name the server records for this client's token (`/v1/health`).
+    reviewer: Option<String>,
 }
 
 impl State {
@@ -205,6 +222,11 @@ impl State {
                 .collect();
             self.cases = Arc::new(cases);
         }
+        self.recount_orphans();
+    }
+
+    /// The case set is whole: which cases with records does it not hold?
+    fn recount_orphans(&mut self) {
         self.orphans = self
             .replay
             .statuses
@@ -216,6 +238,28 @@ impl State {
         self.cases_stale = false;
     }
 
+    /// Appends a page (or a few) of cases that arrived in the background:
+    /// a new `Arc` (the console rebuilds its queue when the Arc changes),
+    /// unless nobody else holds the current one.
+    fn extend_cases(&mut self, more: Vec<Case>) {
+        if more.is_empty() {
+            return;
+        }
+        let start = self.cases.len();
+        for (k, c) in more.iter().enumerate() {
+            self.index.insert(c.id.clone(), start + k);
+        }
+        match Arc::get_mut(&mut self.cases) {
+            Some(cases) => cases.extend(more),
+            None => {
+                let mut cases = Vec::with_capacity(start + more.len());
+                cases.extend(self.cases.iter().cloned());
+                cases.extend(more);
+                self.cases = Arc::new(cases);
+            }
+        }
+    }
+
     fn health(&self) -> EvidenceHealth {
         EvidenceHealth {
             records: self.replay.records.len() as u64,
@@ -225,7 +269,12 @@ impl State {
                 .clone()
                 .or_else(|| self.server_health.broken.clone()),
             torn_tail: self.server_health.torn_tail,
-            orphan_cases: self.orphans.clone(),
+            // Until every page is in, a case we do not hold yet is no orphan.
+            orphan_cases: if self.streaming {
+                Vec::new()
+            } else {
+                self.orphans.clone()
+            },
         }
     }
 }
@@ -368,6 +417,7 @@ impl RemoteStore {
             },
             outbox_waiting: counts.waiting,
             outbox_rejected: counts.rejected,
+            loading: None,
         });
         Ok(RemoteStore {
             shared: Arc::new(Shared {
@@ -384,6 +434,7 @@ impl RemoteStore {
                 loading: tokio::sync::Mutex::new(()),
                 wake: tokio::sync::Notify::new(),
                 flusher: std::sync::atomic::AtomicBool::new(false),
+                streams: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -687,6 +738,46 @@ impl RemoteStore {
     /// every case. `progress` hears of each step (a slow server is never
     /// silent); an error names the step and the URL.
     pub async fn load(&self, progress: &(dyn Fn(&Progress) + Sync)) -> Result<(), StoreError> {
+        self.load_with(progress, false).await
+    }
+
+    /// As [`RemoteStore::load`], but returns as soon as the policy, the
+    /// evidence and the first page of cases are in; the other pages are
+    /// fetched in the background, each failed one tried again with backoff
+    /// until it arrives. Meanwhile [`Store::link`] carries the progress
+    /// ([`LinkStatus::loading`], with the last failure) and each change of it
+    /// means the case list may have grown: a snapshot then holds more. The
+    /// list grows in steps (when it has grown by half, at least every
+    /// second, and with the last page), so that a large queue is not copied
+    /// for every page. Later reloads of this store stream too.
+    ///
+    /// Without a tokio runtime this is [`RemoteStore::load`].
+    pub async fn load_streaming(
+        &self,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<(), StoreError> {
+        let stream = tokio::runtime::Handle::try_current().is_ok();
+        self.shared
+            .streams
+            .store(stream, std::sync::atomic::Ordering::Release);
+        self.load_with(progress, stream).await
+    }
+
+    /// Loads again from scratch (the server's log is not the one this
+    /// client saw), the way this store was loaded first.
+    async fn reload(&self) -> Result<(), StoreError> {
+        let stream = self
+            .shared
+            .streams
+            .load(std::sync::atomic::Ordering::Acquire);
+        self.load_with(&|p| tracing::info!("{p}"), stream).await
+    }
+
+    async fn load_with(
+        &self,
+        progress: &(dyn Fn(&Progress) + Sync),
+        stream: bool,
+    ) -> Result<(), StoreError> {
         let _loading = self.shared.loading.lock().await;
         progress(&Progress::Policy);
         let policy: Policy = self
@@ -702,29 +793,70 @@ impl RemoteStore {
         self.fetch_records(&mut fresh, Some(progress))
             .await
             .map_err(|e| step("fetching the evidence", e))?;
-        let cases = self
-            .fetch_cases(progress)
-            .await
-            .map_err(|e| step("fetching the cases", e))?;
+        // (the cases, where the rest continues when streaming: cursor, total)
+        let (cases, rest) = if stream {
+            let page = self
+                .case_page(None)
+                .await
+                .map_err(|e| step("fetching the cases", e))?;
+            let mut seen = HashSet::new();
+            let cases: Vec<Case> = page
+                .cases
+                .into_iter()
+                .filter(|e| seen.insert(e.case.id.clone()))
+                .map(|e| e.case)
+                .collect();
+            let total = page.total.max(cases.len());
+            progress(&Progress::Cases {
+                loaded: cases.len(),
+                total,
+            });
+            (cases, page.next_cursor.map(|c| (c, total)))
+        } else {
+            let cases = self
+                .fetch_cases(progress)
+                .await
+                .map_err(|e| step("fetching the cases", e))?;
+            (cases, None)
+        };
         let health: Health = self
             .get_json(self.endpoint(&["v1", "health"], &[]))
             .await
             .map_err(|f| step("fetching the server's health", f.into_store_error(None)))?;
         fresh.server_health = health.evidence;
-        {
+        fresh.reviewer = health.reviewer;
+        let generation = {
             let mut state = self.state();
             // Keep the cases' Arc when the set is the same.
             fresh.cases = state.cases.clone();
             fresh.index = std::mem::take(&mut state.index);
             fresh.set_cases(cases);
             fresh.loaded = true;
+            fresh.streaming = rest.is_some();
+            fresh.generation = state.generation + 1;
             progress(&Progress::Done {
                 cases: fresh.cases.len(),
                 records: fresh.replay.records.len(),
             });
             *state = fresh;
-        }
+            let loading = rest.as_ref().map(|(_, total)| Loading {
+                loaded: state.cases.len(),
+                total: *total,
+                failed: None,
+            });
+            // Under the state lock: a page of an older load cannot say
+            // otherwise after this.
+            self.shared.link.send_if_modified(|s| {
+                let changed = s.loading != loading;
+                s.loading = loading;
+                changed
+            });
+            state.generation
+        };
         self.set_link(Link::Connected);
+        if let Some((cursor, _)) = rest {
+            self.spawn_case_pages(generation, cursor);
+        }
         Ok(())
     }
 
@@ -769,6 +901,19 @@ impl RemoteStore {
             .map_err(|f| f.into_store_error(None))
     }
 
+    /// One page of every case, after `cursor`.
+    async fn case_page(&self, cursor: Option<&str>) -> Result<CasePage, StoreError> {
+        let limit = self.shared.options.case_page.clamp(1, MAX_PAGE);
+        let mut query = vec![("state", "all".to_string()), ("limit", limit.to_string())];
+        if let Some(c) = cursor {
+            query.push(("cursor", c.to_string()));
+        }
+        let url = self.endpoint(&["v1", "cases"], &query);
+        self.get_json(url)
+            .await
+            .map_err(|f| f.into_store_error(None))
+    }
+
     async fn fetch_cases(
         &self,
         progress: &(dyn Fn(&Progress) + Sync),
@@ -777,18 +922,7 @@ impl RemoteStore {
         let mut seen = HashSet::new();
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![
-                ("state", "all".to_string()),
-                ("limit", MAX_PAGE.to_string()),
-            ];
-            if let Some(c) = &cursor {
-                query.push(("cursor", c.clone()));
-            }
-            let url = self.endpoint(&["v1", "cases"], &query);
-            let page: CasePage = self
-                .get_json(url)
-                .await
-                .map_err(|f| f.into_store_error(None))?;
+            let page = self.case_page(cursor.as_deref()).await?;
             if cases.is_empty() {
                 cases.reserve(page.total);
             }
@@ -813,6 +947,112 @@ impl RemoteStore {
         }
     }
 
+    /// Fetches the pages after `cursor` in the background for the load of
+    /// `generation` (a newer load stops it), growing the case list and
+    /// saying how far it is in the link status. A page that fails is tried
+    /// again, with backoff, for as long as the store lives; the failure is
+    /// in the link status meanwhile.
+    fn spawn_case_pages(&self, generation: u64, mut cursor: String) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let mut seen: HashSet<String> = self.state().index.keys().cloned().collect();
+        let weak = Arc::downgrade(&self.shared);
+        handle.spawn(async move {
+            let mut pending: Vec<Case> = Vec::new();
+            let mut published = seen.len();
+            let mut published_at = Instant::now();
+            let mut failures = 0u32;
+            loop {
+                let Some(shared) = weak.upgrade() else { return };
+                let store = RemoteStore { shared };
+                if store.state().generation != generation {
+                    return;
+                }
+                let page = match store.case_page(Some(&cursor)).await {
+                    Ok(page) if page.next_cursor.as_ref() == Some(&cursor) => Err(
+                        StoreError::Remote("the server returned the same case cursor twice".into()),
+                    ),
+                    other => other,
+                };
+                let page = match page {
+                    Ok(page) => page,
+                    Err(e) => {
+                        failures += 1;
+                        let error = e.to_string();
+                        tracing::warn!(
+                            attempt = failures,
+                            "fetching the cases after {}: {error}",
+                            sanitize(&cursor)
+                        );
+                        {
+                            let state = store.state();
+                            if state.generation != generation {
+                                return;
+                            }
+                            store
+                                .shared
+                                .link
+                                .send_if_modified(|s| match &mut s.loading {
+                                    Some(l) => {
+                                        l.failed = Some((failures, error));
+                                        true
+                                    }
+                                    None => false,
+                                });
+                        }
+                        drop(store);
+                        tokio::time::sleep(backoff(failures)).await;
+                        continue;
+                    }
+                };
+                failures = 0;
+                for entry in page.cases {
+                    if seen.insert(entry.case.id.clone()) {
+                        pending.push(entry.case);
+                    }
+                }
+                let loaded = published + pending.len();
+                let last = page.next_cursor.is_none();
+                let publish = last
+                    || loaded >= published + published / 2
+                    || published_at.elapsed() >= Duration::from_secs(1);
+                {
+                    let mut state = store.state();
+                    if state.generation != generation {
+                        return;
+                    }
+                    if publish {
+                        state.extend_cases(std::mem::take(&mut pending));
+                        published = state.cases.len();
+                        published_at = Instant::now();
+                    }
+                    if last {
+                        state.streaming = false;
+                        state.recount_orphans();
+                    }
+                    let loading = (!last).then(|| Loading {
+                        loaded,
+                        total: page.total.max(loaded),
+                        failed: None,
+                    });
+                    store.shared.link.send_if_modified(|s| {
+                        let changed = s.loading != loading;
+                        s.loading = loading;
+                        changed
+                    });
+                }
+                match page.next_cursor {
+                    Some(next) => cursor = next,
+                    None => {
+                        tracing::info!(cases = loaded, "every page of cases is in");
+                        return;
+                    }
+                }
+            }
+        });
+    }
+
     /// Brings the replay up to date with the server's log; reloads
     /// everything when the log is not the one this client saw.
     async fn catch_up(&self) -> Result<(), StoreError> {
@@ -824,7 +1064,7 @@ impl RemoteStore {
                     "the server's log ends at seq {} below this client's {after}: reloading",
                     page.last_seq
                 );
-                return self.load(&|p| tracing::info!("{p}")).await;
+                return self.reload().await;
             }
             let mut state = self.state();
             let applied = state.apply(page.records);
@@ -1036,7 +1276,7 @@ impl RemoteStore {
                     let mut changed = recovering && !self.is_connected();
                     if page.last_seq < after {
                         changed = true;
-                        if let Err(e) = self.load(&|p| tracing::info!("{p}")).await {
+                        if let Err(e) = self.reload().await {
                             tracing::warn!("reloading after the server's log changed: {e}");
                         }
                     } else {
@@ -1150,14 +1390,18 @@ impl Store for RemoteStore {
                 "the server's log ends at seq {} below this client's {ours}: reloading",
                 health.evidence.last_seq
             );
-            self.load(&|p| tracing::info!("{p}")).await?;
+            self.reload().await?;
         } else if health.evidence.last_seq != ours {
             self.catch_up().await?;
         }
         let stale = {
             let mut state = self.state();
             state.server_health = health.evidence.clone();
-            state.cases_stale || health.cases != cases
+            if health.reviewer.is_some() {
+                state.reviewer = health.reviewer.clone();
+            }
+            // While pages still arrive the set is short on purpose.
+            !state.streaming && (state.cases_stale || health.cases != cases)
         };
         if stale {
             let fetched = self.fetch_cases(&|p| tracing::debug!("{p}")).await?;
@@ -1256,5 +1500,10 @@ impl Store for RemoteStore {
 
     fn describe(&self) -> String {
         self.shared.label.clone()
+    }
+
+    /// The token's name, as the server said at the last load or snapshot.
+    fn reviewer_name(&self) -> Option<String> {
+        self.state().reviewer.clone()
     }
 }

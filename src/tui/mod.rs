@@ -49,26 +49,40 @@ type Result<T, E = TuiError> = std::result::Result<T, E>;
 
 pub struct Options {
     pub theme: Theme,
+    /// Who decides here. With a store that names the reviewer itself (a
+    /// server, from the token: [`Store::reviewer_name`]) that name is used
+    /// instead, so the console shows the name the evidence will carry.
     pub reviewer: Reviewer,
 }
 
-/// Runs the console until the reviewer quits (or a signal ends it).
+/// Runs the console until the reviewer quits (or a signal ends it). A
+/// remote store may still be loading cases in the background
+/// ([`crate::store::RemoteStore::load_streaming`]): the queue grows as they
+/// arrive, with the progress in the status bar.
 pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
+    // Subscribed before the first snapshot: cases that arrive after it are
+    // a change of the link the loop hears of.
+    let mut link = store.link();
+    let status = link.borrow_and_update().clone();
     let snapshot = store.snapshot().await?;
     let records = store.records_since(0).await?;
     let now = OffsetDateTime::now_utc();
+    let mut reviewer = options.reviewer;
+    if let Some(name) = store.reviewer_name() {
+        reviewer.name = name;
+    }
     let mut app = App::new(
         snapshot,
         records,
         options.theme,
         store.describe(),
-        options.reviewer.name.clone(),
+        reviewer.name.clone(),
         now,
     );
-    app.link = store.link().borrow().clone();
+    app.link = status;
     let mut term = terminal::enter()?;
-    let result = Runtime::new(store, options.reviewer, app)
-        .run(&mut term)
+    let result = Runtime::new(store, reviewer, app)
+        .run(&mut term, link)
         .await;
     terminal::restore();
     result
@@ -102,7 +116,11 @@ impl Runtime {
         }
     }
 
-    async fn run(mut self, term: &mut terminal::Term) -> Result<()> {
+    async fn run(
+        mut self,
+        term: &mut terminal::Term,
+        link: tokio::sync::watch::Receiver<LinkStatus>,
+    ) -> Result<()> {
         let mut events = EventStream::new();
         let mut feed = match self.store.watch() {
             Ok(feed) => Some(feed),
@@ -112,7 +130,7 @@ impl Runtime {
             }
         };
         // A local store's link never changes (its sender is gone at once).
-        let mut link = Some(self.store.link());
+        let mut link = Some(link);
         let mut signals = Signals::new()?;
         self.verify();
         let mut dirty = true;
@@ -168,7 +186,14 @@ impl Runtime {
                     match link.as_mut() {
                         Some(rx) if alive => {
                             let status = rx.borrow_and_update().clone();
+                            // More cases arrived (or the last page): fetch
+                            // the longer list.
+                            let grew = status.loading.as_ref().map(|l| l.loaded)
+                                != self.app.link.loading.as_ref().map(|l| l.loaded);
                             dirty |= self.app.on_link(status);
+                            if grew {
+                                self.refresh();
+                            }
                         }
                         _ => link = None,
                     }
@@ -216,6 +241,12 @@ impl Runtime {
                 self.refreshing = false;
                 let changed = match result {
                     Ok((snapshot, records)) => {
+                        if let Some(name) = self.store.reviewer_name()
+                            && name != self.reviewer.name
+                        {
+                            self.reviewer.name = name.clone();
+                            self.app.reviewer = name;
+                        }
                         let new_records = !records.is_empty();
                         self.app.queue.set_now(OffsetDateTime::now_utc());
                         let changed = self.app.on_snapshot(snapshot, records);

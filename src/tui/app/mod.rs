@@ -291,6 +291,7 @@ impl App {
         let last_seq = self.records.last().map_or(0, |r| r.seq);
         new_records.retain(|r| r.seq > last_seq);
         if new_records.is_empty()
+            && std::sync::Arc::ptr_eq(&snapshot.cases, &self.queue.snapshot.cases)
             && snapshot.evidence.last_seq == self.queue.snapshot.evidence.last_seq
             && snapshot.evidence.is_ok() == self.queue.snapshot.evidence.is_ok()
         {
@@ -419,6 +420,12 @@ impl App {
                         "queued decisions"
                     )
                 ),
+                tone: Tone::Ok,
+            });
+        }
+        if self.link.loading.is_some() && link.loading.is_none() {
+            self.message = Some(Message {
+                text: "all cases loaded".into(),
                 tone: Tone::Ok,
             });
         }

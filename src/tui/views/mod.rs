@@ -296,7 +296,8 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
 
 /// A remote store's connection and outbox, after the store label: always
 /// in words (never colour alone). When the line is tight the store label and
-/// then the evidence summary give way; the outbox counts never do.
+/// then the evidence summary give way, then the loading progress; the outbox
+/// counts never do.
 fn link_spans(app: &App, width: u16, left: &mut Vec<Span<'static>>) {
     let t = &app.theme;
     // Level 0 says the most; each level after it is shorter.
@@ -320,6 +321,24 @@ fn link_spans(app: &App, width: u16, left: &mut Vec<Span<'static>>) {
             ),
             Link::Offline { error } => Span::styled(format!(" OFFLINE{} ", detail(error)), t.error),
         }];
+        // Cases still arriving: how far, and a page that failed (it is
+        // tried again until it arrives). Level 3: no room beside the outbox
+        // counts, which come first.
+        if let Some(l) = app.link.loading.as_ref().filter(|_| level < 3) {
+            let counts = format!("{}/{}", l.loaded, l.total);
+            spans.push(match (&l.failed, level) {
+                (None, 0 | 1) => Span::styled(format!(" loading cases {counts} "), t.dim),
+                (None, _) => Span::styled(format!(" loading {counts} "), t.dim),
+                (Some((n, e)), 0 | 1) => Span::styled(
+                    format!(
+                        " loading cases {counts}: a page failed, retrying (try {n}){} ",
+                        detail(e)
+                    ),
+                    t.warning,
+                ),
+                (Some(_), _) => Span::styled(format!(" loading {counts}, retrying "), t.warning),
+            });
+        }
         if app.link.outbox_waiting > 0 {
             spans.push(Span::styled(
                 format!(
@@ -357,6 +376,9 @@ fn link_spans(app: &App, width: u16, left: &mut Vec<Span<'static>>) {
     while level < 2 && width_of(&spans) > budget {
         level += 1;
         spans = build(level);
+    }
+    if width_of(&spans) > width as usize {
+        spans = build(3);
     }
     // Then the store label gives way, then the evidence summary.
     while width_of(left) + width_of(&spans) > budget && !left.is_empty() {
