@@ -205,10 +205,10 @@ pub fn q2(q1: &Question, radius: &BlastRadius) -> Question {
     if radius.dependents.is_empty() {
         facts.push("no dependents: nothing breaks".into());
     } else {
-        facts.push(format!(
-            "blast radius: {} dependents",
-            radius.dependents.len()
-        ));
+        facts.push(match radius.dependents.len() {
+            1 => "blast radius: 1 dependent".to_string(),
+            n => format!("blast radius: {n} dependents"),
+        });
         for (label, ids) in [
             ("critical", &radius.critical),
             ("external partners", &radius.external),

@@ -300,6 +300,11 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
         return none_selected(app, Pane::Readiness, "Readiness", frame, area);
     };
     let t = &app.theme;
+    // Wrap items ourselves so a long fact keeps its indent under its marker.
+    let width = area.width.saturating_sub(2) as usize;
+    let item = |lines: &mut Vec<Line<'static>>, marker: &str, text: &str, style: Style| {
+        lines.extend(hanging(marker, text, width, style));
+    };
     let mut lines = vec![Line::from(vec![
         Span::styled("tier ", t.dim),
         Span::styled(tier_label(a.tier), tier_style(t, a.tier)),
@@ -316,39 +321,47 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
             status_span(app, ans.status),
         ]));
         for f in &ans.facts {
-            lines.push(Line::styled(format!("   + {f}"), t.base));
+            item(&mut lines, "   + ", f, t.base);
         }
         for g in &ans.gaps {
-            lines.push(Line::styled(format!("   − {g}"), t.warning));
+            item(&mut lines, "   − ", g, t.warning);
         }
     }
     lines.push(Line::styled("Checks", t.header));
     let c = &a.checks;
-    lines.push(Line::raw(format!(
-        "   age {} · privilege {} · criticality {}",
+    let age = format!(
+        "age {} · privilege {} · criticality {}",
         c.identity_age_days.map_or("?".into(), |d| format!("{d}d")),
         c.privilege.map_or("?", |p| p.as_str()),
         c.criticality.map_or("?", |l| l.as_str())
-    )));
-    lines.push(Line::raw(format!(
-        "   usage: {}",
-        match (c.days_since_use, c.unused) {
-            (None, _) => "never used (unused)".to_string(),
-            (Some(d), true) => format!("last used {} (unused)", ago(d)),
-            (Some(d), false) => format!("last used {} (IN USE)", ago(d)),
-        }
-    )));
-    lines.push(match &c.change_window {
-        WindowCheck::None => Line::raw("   change window: none (no constraint)"),
-        WindowCheck::Open { ends_at } => Line::raw(format!(
-            "   change window: open until {}",
-            rfc3339(*ends_at)
-        )),
-        WindowCheck::Closed { start, .. } => Line::styled(
-            format!("   change window: CLOSED (opens {})", rfc3339(*start)),
+    );
+    item(&mut lines, "   ", &age, t.base);
+    let usage = match (c.days_since_use, c.unused) {
+        (None, _) => "usage: never used (unused)".to_string(),
+        (Some(d), true) => format!("usage: last used {} (unused)", ago(d)),
+        (Some(d), false) => format!("usage: last used {} (IN USE)", ago(d)),
+    };
+    item(&mut lines, "   ", &usage, t.base);
+    match &c.change_window {
+        WindowCheck::None => item(
+            &mut lines,
+            "   ",
+            "change window: none (no constraint)",
+            t.base,
+        ),
+        WindowCheck::Open { ends_at } => item(
+            &mut lines,
+            "   ",
+            &format!("change window: open until {}", rfc3339(*ends_at)),
+            t.base,
+        ),
+        WindowCheck::Closed { start, .. } => item(
+            &mut lines,
+            "   ",
+            &format!("change window: CLOSED (opens {})", rfc3339(*start)),
             t.warning,
         ),
-    });
+    }
     if a.quarantine_expired {
         lines.push(Line::styled(
             "   ⚠ quarantine expired without a decision",
@@ -366,18 +379,12 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
         lines.push(Line::styled("   none", t.dim));
     }
     for flag in &a.routing {
-        lines.push(Line::styled(
-            format!(
-                "   ⚑ {}: {}",
-                flag.kind.name(),
-                s(&flag.raised_by.join(", "))
-            ),
-            t.badge,
-        ));
+        let text = format!("{}: {}", flag.kind.name(), s(&flag.raised_by.join(", ")));
+        item(&mut lines, "   ⚑ ", &text, t.badge);
     }
     lines.push(Line::styled("Why this tier", t.header));
     for r in &a.tier_reasons {
-        lines.push(Line::raw(format!("   · {r}")));
+        item(&mut lines, "   · ", r, t.base);
     }
     lines.push(Line::styled("Actions", t.header));
     if a.actions.is_empty() {
@@ -401,7 +408,7 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
             Span::styled(word, style),
         ]));
         for r in &v.reasons {
-            lines.push(Line::styled(format!("       {r}"), t.dim));
+            item(&mut lines, "       ", r, t.dim);
         }
     }
     paragraph(app, Pane::Readiness, "Readiness", lines, frame, area);
@@ -484,4 +491,46 @@ pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) {
         .wrap(Wrap { trim: false })
         .scroll((app.detail_scroll, 0));
     frame.render_widget(p, area);
+}
+
+/// `marker` then `text` word-wrapped to `width` columns, continuation lines
+/// indented under the text (a word longer than a line is cut).
+fn hanging(marker: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+    use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+    let indent = marker.width();
+    let room = width.saturating_sub(indent).max(8);
+    let mut rows: Vec<String> = Vec::new();
+    let mut row = String::new();
+    let mut used = 0;
+    for word in text.split_whitespace() {
+        if used > 0 && used + 1 + word.width() > room {
+            rows.push(std::mem::take(&mut row));
+            used = 0;
+        }
+        if used > 0 {
+            row.push(' ');
+            used += 1;
+        }
+        for c in word.chars() {
+            let cw = c.width().unwrap_or(0);
+            if used + cw > room {
+                rows.push(std::mem::take(&mut row));
+                used = 0;
+            }
+            row.push(c);
+            used += cw;
+        }
+    }
+    rows.push(row);
+    rows.into_iter()
+        .enumerate()
+        .map(|(k, row)| {
+            let lead = if k == 0 {
+                marker.to_string()
+            } else {
+                " ".repeat(indent)
+            };
+            Line::styled(format!("{lead}{row}"), style)
+        })
+        .collect()
 }
