@@ -12,7 +12,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{JUSTIFICATION, Out, Sandbox, TestStore, high_case, low_case, medium_case, run};
+use common::{
+    JUSTIFICATION, Out, PtyConsole, Sandbox, TestStore, high_case, low_case, medium_case, run,
+};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
@@ -960,107 +962,15 @@ fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
 // ---------------------------------------------------------------------------
 // The console on a remote queue, in a real pseudo-terminal.
 
-/// The console in a pty with a vt100 screen; killed when dropped.
-struct RemoteConsole {
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    screen: Arc<Mutex<(vt100::Parser, bool)>>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl RemoteConsole {
-    fn start(client: &Client, cols: u16, rows: u16) -> RemoteConsole {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        let size = PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        };
-        let pair = native_pty_system().openpty(size).expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
-        cmd.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        let sb = &client.sandbox;
-        for (k, v) in [
-            ("TERM", "xterm-256color".into()),
-            ("LANG", "C.UTF-8".into()),
-            ("USER", "tester".into()),
-            ("HOME", sb.home()),
-            ("XDG_DATA_HOME", sb.data_home()),
-            ("XDG_CONFIG_HOME", sb.config_home()),
-            ("XDG_STATE_HOME", sb.state_home()),
-            ("NHI_TRIAGE_TOKEN", client.token.clone().into()),
-        ] {
-            cmd.env(k, v);
-        }
-        cmd.cwd(sb.path());
-        cmd.args(["--api", &client.url]);
-        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let rows = std::num::NonZeroU16::new(rows).unwrap();
-        let cols = std::num::NonZeroU16::new(cols).unwrap();
-        let screen = Arc::new(Mutex::new((vt100::Parser::new(rows, cols, 0), false)));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().0.process(&buf[..n]),
-                }
-            }
-            sink.lock().unwrap().1 = true;
-        });
-        RemoteConsole {
-            writer,
-            child,
-            screen,
-            _master: pair.master,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().0.screen().contents()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration) {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let (text, eof) = {
-                let s = self.screen.lock().unwrap();
-                (s.0.screen().contents(), s.1)
-            };
-            if text.contains(what) {
-                return;
-            }
-            if eof || Instant::now() >= deadline {
-                panic!(
-                    "{} waiting for {what:?}\n--- screen ---\n{text}\n--------------",
-                    if eof { "console exited" } else { "timed out" }
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
-    }
-}
-
-impl Drop for RemoteConsole {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// The console on `client`'s server, in a pty.
+fn remote_console(client: &Client, cols: u16, rows: u16) -> PtyConsole {
+    PtyConsole::start(
+        &client.sandbox,
+        &["--api", &client.url],
+        &[("NHI_TRIAGE_TOKEN", client.token.clone().into())],
+        cols,
+        rows,
+    )
 }
 
 #[test]
@@ -1070,7 +980,7 @@ fn the_console_follows_the_server_and_queues_while_it_is_down() {
     let alice = setup.client("alice");
     let bob = setup.client("bob");
     let t0 = Instant::now();
-    let mut console = RemoteConsole::start(&alice, 120, 40);
+    let mut console = remote_console(&alice, 120, 40);
     console.wait_for(" connected ", WAIT);
     console.wait_for("api http://127.0.0.1:", WAIT);
 

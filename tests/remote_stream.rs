@@ -15,7 +15,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{JUSTIFICATION, Sandbox, TestStore, low_case, run};
+use common::{JUSTIFICATION, PtyConsole, Sandbox, TestStore, low_case, run};
 use nhi_triage::api::{CaseEntry, CasePage, EvidencePage, Health, Summary};
 use nhi_triage::evidence::VerifyReport;
 use nhi_triage::model::{Action, Case, CaseStatus};
@@ -223,124 +223,18 @@ fn ids(n: usize) -> Vec<String> {
 // ---------------------------------------------------------------------------
 // The console in a pseudo-terminal.
 
-struct Console {
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    screen: Arc<Mutex<(vt100::Parser, bool)>>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl Console {
-    fn start(sandbox: &Sandbox, url: &str, token: &str, page: usize) -> Console {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        let (cols, rows) = (120, 40);
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
-        cmd.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        for (k, v) in [
-            ("TERM", "xterm-256color".into()),
-            ("LANG", "C.UTF-8".into()),
-            ("USER", "tester".into()),
-            ("HOME", sandbox.home()),
-            ("XDG_DATA_HOME", sandbox.data_home()),
-            ("XDG_CONFIG_HOME", sandbox.config_home()),
-            ("XDG_STATE_HOME", sandbox.state_home()),
+/// The console on a server at `url`, loading `page` cases a request.
+fn start_console(sandbox: &Sandbox, url: &str, token: &str, page: usize) -> PtyConsole {
+    PtyConsole::start(
+        sandbox,
+        &["--api", url],
+        &[
             ("NHI_TRIAGE_TOKEN", token.into()),
             ("NHI_TRIAGE_API_PAGE", page.to_string().into()),
-        ] {
-            cmd.env(k, v);
-        }
-        cmd.cwd(sandbox.path());
-        cmd.args(["--api", url]);
-        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let (rows, cols) = (
-            std::num::NonZeroU16::new(rows).unwrap(),
-            std::num::NonZeroU16::new(cols).unwrap(),
-        );
-        let screen = Arc::new(Mutex::new((vt100::Parser::new(rows, cols, 0), false)));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().0.process(&buf[..n]),
-                }
-            }
-            sink.lock().unwrap().1 = true;
-        });
-        Console {
-            writer,
-            child,
-            screen,
-            _master: pair.master,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().0.screen().contents()
-    }
-
-    fn wait_for(&self, what: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (text, eof) = {
-                let s = self.screen.lock().unwrap();
-                (s.0.screen().contents(), s.1)
-            };
-            if text.contains(what) {
-                return;
-            }
-            if eof || Instant::now() >= deadline {
-                panic!(
-                    "{} waiting for {what:?}\n--- screen ---\n{text}\n--------------",
-                    if eof { "console exited" } else { "timed out" }
-                );
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
-    }
-
-    /// Quits with `Q` and waits for the process to end.
-    fn quit(mut self) {
-        self.send(b"Q");
-        let deadline = Instant::now() + WAIT;
-        while Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "the console exited with {status:?}");
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        panic!("the console did not quit:\n{}", self.text());
-    }
-}
-
-impl Drop for Console {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+        ],
+        120,
+        40,
+    )
 }
 
 // ---------------------------------------------------------------------------
@@ -353,10 +247,10 @@ fn the_console_opens_with_the_first_page_and_streams_the_rest() {
     let fake = FakeServer::start(&ids(12), true, 3);
     let sandbox = Sandbox::new();
     let t0 = Instant::now();
-    let mut console = Console::start(&sandbox, &fake.url, "nhi_test", 5);
+    let mut console = start_console(&sandbox, &fake.url, "nhi_test", 5);
 
-    console.wait_for("loading cases 5/12");
-    console.wait_for("Pending (5)");
+    console.wait_for("loading cases 5/12", WAIT);
+    console.wait_for("Pending (5)", WAIT);
     let first = console.text();
     assert!(first.contains("CASE-01"), "{first}");
     assert!(
@@ -370,13 +264,13 @@ fn the_console_opens_with_the_first_page_and_streams_the_rest() {
 
     // The queue works meanwhile.
     console.send(b"/CASE-03\r");
-    console.wait_for("Pending (1)");
+    console.wait_for("Pending (1)", WAIT);
     console.send(b"\x1b");
-    console.wait_for("Pending (5)");
+    console.wait_for("Pending (5)", WAIT);
 
     // The second page fails: retried, and the status bar says so.
     fake.release();
-    console.wait_for("a page failed, retrying (try 1)");
+    console.wait_for("a page failed, retrying (try 1)", WAIT);
     let failing = console.text();
     assert!(failing.contains("loading cases 5/12"), "{failing}");
     assert!(failing.contains("Pending (5)"), "{failing}");
@@ -384,14 +278,14 @@ fn the_console_opens_with_the_first_page_and_streams_the_rest() {
 
     // It arrives: every case, the progress gone.
     fake.release();
-    console.wait_for("Pending (12)");
-    console.wait_for("CASE-12");
-    console.wait_for("all cases loaded");
+    console.wait_for("Pending (12)", WAIT);
+    console.wait_for("CASE-12", WAIT);
+    console.wait_for("all cases loaded", WAIT);
     let all = console.text();
     assert!(!all.contains("loading cases"), "{all}");
     assert!(!all.contains("retrying"), "{all}");
     eprintln!("all cases at {:?}", t0.elapsed());
-    console.quit();
+    console.quit(WAIT);
 
     let pages = fake.page_requests();
     let after = |c: &str| {
@@ -578,9 +472,9 @@ fn the_console_names_the_reviewer_the_server_records() {
     };
 
     let sandbox = Sandbox::new();
-    let mut console = Console::start(&sandbox, &server.url, &alice, 2);
-    console.wait_for("Pending (7)");
-    console.wait_for(" connected ");
+    let mut console = start_console(&sandbox, &server.url, &alice, 2);
+    console.wait_for("Pending (7)", WAIT);
+    console.wait_for(" connected ", WAIT);
     // A key clears any message (`all cases loaded` may come late): then
     // the status bar names the reviewer.
     let deadline = Instant::now() + WAIT;
@@ -593,10 +487,10 @@ fn the_console_names_the_reviewer_the_server_records() {
 
     // The dialog's preview names her too.
     console.send(b"q");
-    console.wait_for("Evidence record preview");
+    console.wait_for("Evidence record preview", WAIT);
     assert!(console.text().contains(" by alice · case version"));
     console.send(b"\x1b");
-    console.wait_for("cancelled: nothing recorded");
+    console.wait_for("cancelled: nothing recorded", WAIT);
 
     // Her own decision from another terminal (the same token, `tester` as
     // the local user) is not announced as someone else's.
@@ -611,7 +505,7 @@ fn the_console_names_the_reviewer_the_server_records() {
             .contains("reviewer alice: the name the server records for this token"),
         "{out}"
     );
-    console.wait_for("evidence ✓ 1 records");
+    console.wait_for("evidence ✓ 1 records", WAIT);
     assert!(
         !console.text().contains("alice quarantine CASE-03"),
         "{}",
@@ -619,6 +513,6 @@ fn the_console_names_the_reviewer_the_server_records() {
     );
     // Someone else's is.
     assert_eq!(decide(&bob, "CASE-04").code, 0);
-    console.wait_for("bob quarantine CASE-04");
-    console.quit();
+    console.wait_for("bob quarantine CASE-04", WAIT);
+    console.quit(WAIT);
 }

@@ -352,3 +352,137 @@ pub fn medium_case(id: &str) -> Value {
 pub fn high_case(id: &str) -> Value {
     CaseBuilder::high(id).build()
 }
+
+/// The real console in a pseudo-terminal, its screen parsed by vt100.
+pub struct PtyConsole {
+    writer: Box<dyn std::io::Write + Send>,
+    pub child: Box<dyn portable_pty::Child + Send + Sync>,
+    screen: std::sync::Arc<std::sync::Mutex<(vt100::Parser, bool)>>,
+    _master: Box<dyn portable_pty::MasterPty + Send>,
+}
+
+impl PtyConsole {
+    /// `nhi-triage ARGS` in a `cols`x`rows` terminal, with nothing inherited
+    /// but PATH: home and XDG directories in the sandbox, plus `env`.
+    pub fn start(
+        sandbox: &Sandbox,
+        args: &[&str],
+        env: &[(&str, std::ffi::OsString)],
+        cols: u16,
+        rows: u16,
+    ) -> PtyConsole {
+        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
+        use std::io::Read;
+        use std::sync::{Arc, Mutex};
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows,
+                cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("open a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
+        cmd.env_clear();
+        if let Some(path) = std::env::var_os("PATH") {
+            cmd.env("PATH", path);
+        }
+        for (k, v) in [
+            ("TERM", "xterm-256color".into()),
+            ("LANG", "C.UTF-8".into()),
+            ("USER", "tester".into()),
+            ("HOME", sandbox.home().into_os_string()),
+            ("XDG_DATA_HOME", sandbox.data_home().into_os_string()),
+            ("XDG_CONFIG_HOME", sandbox.config_home().into_os_string()),
+            ("XDG_STATE_HOME", sandbox.state_home().into_os_string()),
+        ] {
+            cmd.env(k, v);
+        }
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.cwd(sandbox.path());
+        cmd.args(args);
+        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
+        // Only the child holds the slave side now: its exit ends our reads.
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().expect("pty reader");
+        let writer = pair.master.take_writer().expect("pty writer");
+        let (rows, cols) = (
+            std::num::NonZeroU16::new(rows).expect("rows > 0"),
+            std::num::NonZeroU16::new(cols).expect("cols > 0"),
+        );
+        let screen = Arc::new(Mutex::new((vt100::Parser::new(rows, cols, 0), false)));
+        let sink = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 16 * 1024];
+            loop {
+                match reader.read(&mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => sink.lock().unwrap().0.process(&buf[..n]),
+                }
+            }
+            sink.lock().unwrap().1 = true;
+        });
+        PtyConsole {
+            writer,
+            child,
+            screen,
+            _master: pair.master,
+        }
+    }
+
+    pub fn text(&self) -> String {
+        self.screen.lock().unwrap().0.screen().contents()
+    }
+
+    /// Waits until the screen shows `what`; panics with the screen if the
+    /// console exits or `timeout` passes first.
+    pub fn wait_for(&self, what: &str, timeout: std::time::Duration) {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let (text, eof) = {
+                let s = self.screen.lock().unwrap();
+                (s.0.screen().contents(), s.1)
+            };
+            if text.contains(what) {
+                return;
+            }
+            if eof || std::time::Instant::now() >= deadline {
+                panic!(
+                    "{} waiting for {what:?}\n--- screen ---\n{text}\n--------------",
+                    if eof { "console exited" } else { "timed out" }
+                );
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.writer.write_all(bytes).expect("write to the pty");
+        self.writer.flush().expect("flush the pty");
+    }
+
+    /// Quits with `Q` and waits for a successful exit.
+    pub fn quit(mut self, timeout: std::time::Duration) {
+        self.send(b"Q");
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                assert!(status.success(), "the console exited with {status:?}");
+                return;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        panic!("the console did not quit:\n{}", self.text());
+    }
+}
+
+impl Drop for PtyConsole {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
