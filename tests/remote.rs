@@ -611,28 +611,9 @@ fn serve_one(
     requests: Arc<Mutex<Vec<String>>>,
 ) {
     loop {
-        // Read one request: headers, then Content-Length bytes.
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match stream.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return,
-            }
-        }
-        let head = String::from_utf8_lossy(&head).to_string();
-        let len: usize = head
-            .lines()
-            .find_map(|l| {
-                let (k, v) = l.split_once(':')?;
-                k.eq_ignore_ascii_case("content-length")
-                    .then(|| v.trim().parse().ok())?
-            })
-            .unwrap_or(0);
-        let mut body = vec![0u8; len];
-        if stream.read_exact(&mut body).is_err() {
+        let Some((head, _body)) = common::read_request(&mut stream) else {
             return;
-        }
+        };
         let request_line = head.lines().next().unwrap_or("").to_string();
         requests.lock().unwrap().push(request_line.clone());
         let (status, body) = match mode {

@@ -8,7 +8,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Stdio};
@@ -103,15 +103,9 @@ impl Drop for FakeServer {
 
 fn serve(mut stream: TcpStream, cases: &[Case], gate: &(Mutex<Gate>, Condvar)) {
     loop {
-        let mut head = Vec::new();
-        let mut byte = [0u8; 1];
-        while !head.ends_with(b"\r\n\r\n") {
-            match stream.read(&mut byte) {
-                Ok(1) => head.push(byte[0]),
-                _ => return,
-            }
-        }
-        let head = String::from_utf8_lossy(&head).to_string();
+        let Some((head, _body)) = common::read_request(&mut stream) else {
+            return;
+        };
         let request_line = head.lines().next().unwrap_or("").to_string();
         let target = request_line.split(' ').nth(1).unwrap_or("/").to_string();
         let (path, query) = target.split_once('?').unwrap_or((&target, ""));
