@@ -47,6 +47,10 @@ pub struct CaseEntry {
     pub case: Case,
     pub status: CaseStatus,
     pub summary: Summary,
+    /// The case content's digest ([`Case::content_sha256`]): send it back as
+    /// `expected_case_sha256` to decide on exactly this content.
+    #[serde(default)]
+    pub case_sha256: Option<String>,
 }
 
 /// `GET /v1/cases?state=S&limit=N&cursor=C`: cases in id order; `next_cursor`
@@ -82,6 +86,10 @@ pub struct DecisionRequest {
     pub escalate_to: Option<String>,
     #[serde(default, rename = "override")]
     pub override_: bool,
+    /// The `case_sha256` of the case content the reviewer saw (from
+    /// `GET /v1/cases`); when the case has changed since, 409 `case_changed`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_case_sha256: Option<String>,
 }
 
 /// `GET /v1/evidence?after_seq=N&wait=S`.
@@ -90,13 +98,19 @@ pub struct EvidencePage {
     pub records: Vec<EvidenceRecord>,
     /// The log's last seq when the answer was made.
     pub last_seq: u64,
+    /// Changes whenever the server reloaded changed case files: a client
+    /// holding another value fetches the cases again. A long poll that names
+    /// its generation (`cases_generation=N`) also returns when it changes.
+    #[serde(default)]
+    pub cases_generation: u64,
 }
 
 /// Every error body.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {
-    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `refused`,
-    /// `too_large`, `evidence_broken`, `unavailable`, `internal`.
+    /// `bad_request`, `unauthorized`, `not_found`, `conflict`, `case_changed`,
+    /// `refused`, `idempotency_key_reused`, `too_large`, `evidence_broken`,
+    /// `unavailable`, `internal`.
     pub error: String,
     pub message: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -104,4 +118,7 @@ pub struct ApiError {
     /// On 409: the case's state now.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current: Option<CaseStatus>,
+    /// On 409 `case_changed`: what changed since the reviewer saw the case.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub change: Option<crate::store::CaseChange>,
 }

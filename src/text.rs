@@ -39,6 +39,14 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || is_bidi_control(c)
 }
 
+/// True for characters a reader cannot see or that change how text around
+/// them is shown: controls (Cc), format characters (Cf: zero-width spaces,
+/// soft hyphens, joiners, bidi marks) and the bidi controls.
+pub fn is_invisible_or_control(c: char) -> bool {
+    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
+    c.is_control() || is_bidi_control(c) || c.general_category() == GeneralCategory::Format
+}
+
 /// Characters that reorder text on screen and can disguise what is shown.
 fn is_bidi_control(c: char) -> bool {
     matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')

@@ -32,10 +32,13 @@ pub struct Global {
     /// Use the demo store, seeded from the bundled demo cases on first use.
     #[arg(long, global = true, conflicts_with = "store")]
     pub demo: bool,
-    /// Policy file overriding the store's policy.toml.
+    /// What-if review under another policy file (list, show). Decisions,
+    /// the console and serve always use the store's own policy.toml.
     #[arg(long, global = true, value_name = "FILE")]
     pub policy: Option<PathBuf>,
-    /// Reviewer name recorded in evidence [default: $USER].
+    /// Reviewer name recorded in evidence [default: the config file's
+    /// `reviewer`, else $USER]. No control, format or bidi characters and no
+    /// surrounding spaces.
     #[arg(long, global = true, value_name = "NAME")]
     pub reviewer: Option<String>,
     /// Console colour theme: dark, light, high-contrast, mono, or a .toml file
@@ -59,7 +62,7 @@ pub enum Command {
         /// open (pending, quarantined, escalated), pending, quarantined,
         /// escalated, decided, approved, revoked, restored, closed or all.
         #[arg(long, default_value = "open", value_name = "S")]
-        state: StateFilter,
+        state: nhi_triage::model::StateFilter,
         /// Machine-readable output (see docs/cli.md).
         #[arg(long)]
         json: bool,
@@ -178,6 +181,11 @@ pub struct DecideArgs {
     /// conflict (exit 3) [default: the current version].
     #[arg(long, value_name = "V")]
     pub expected_version: Option<u64>,
+    /// The case content digest you reviewed (`show` prints it as
+    /// case_sha256); if the case changed since, the decision is a conflict
+    /// (exit 3) naming what changed [default: decide on the case as it is].
+    #[arg(long, value_name = "HEX")]
+    pub case_sha256: Option<String>,
     /// Break-glass override, where the policy allows it.
     #[arg(long = "override")]
     pub override_: bool,
@@ -215,18 +223,4 @@ pub enum EvidenceCommand {
 pub enum ExportFormat {
     Csv,
     Json,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StateFilter {
-    Open,
-    Pending,
-    Quarantined,
-    Escalated,
-    Decided,
-    Approved,
-    Revoked,
-    Restored,
-    Closed,
-    All,
 }

@@ -4,13 +4,13 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use nhi_triage::evidence::{to_csv, to_json};
-use nhi_triage::model::{CaseState, Decision, rfc3339};
+use nhi_triage::model::{Decision, StateFilter, rfc3339};
 use nhi_triage::policy::{Tier, assess, queue_order};
 use nhi_triage::store::{Snapshot, Store, StoreLayout};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::args::{DecideArgs, EvidenceCommand, ExportFormat, Global, StateFilter};
+use super::args::{DecideArgs, EvidenceCommand, ExportFormat, Global};
 use super::context::{open_local, open_store, paths, reviewer, seed_demo};
 use super::text::{ListRow, history_line, list_table, show_case};
 use super::{EXIT_EVIDENCE, EXIT_OK, UsageError};
@@ -43,22 +43,6 @@ fn warn_about(snapshot: &Snapshot) {
     }
 }
 
-fn matches_filter(filter: StateFilter, state: &CaseState, expired: bool) -> bool {
-    use StateFilter as F;
-    match filter {
-        F::All => true,
-        F::Open => !state.is_final(),
-        F::Pending => matches!(state, CaseState::Pending) || expired,
-        F::Quarantined => matches!(state, CaseState::Quarantined { .. }) && !expired,
-        F::Escalated => matches!(state, CaseState::Escalated { .. }),
-        F::Decided => state.is_final(),
-        F::Approved => matches!(state, CaseState::Approved),
-        F::Revoked => matches!(state, CaseState::Revoked),
-        F::Restored => matches!(state, CaseState::Restored),
-        F::Closed => matches!(state, CaseState::Closed),
-    }
-}
-
 pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result<i32> {
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
@@ -69,8 +53,7 @@ pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result
         .iter()
         .filter_map(|case| {
             let status = snapshot.status(&case.id);
-            let expired = status.quarantine_expired(now);
-            matches_filter(filter, &status.state, expired).then(|| {
+            filter.matches(&status, now).then(|| {
                 let assessment = assess(case, &status, &snapshot.policy, now);
                 ListRow {
                     case,
@@ -88,7 +71,7 @@ pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result
             "format": "nhi-triage.list/1",
             "now": rfc3339(now),
             "store": store.describe(),
-            "filter": format!("{filter:?}").to_lowercase(),
+            "filter": filter.name(),
             "counts": {"total": rows.len(), "low": count(Tier::Low), "medium": count(Tier::Medium), "high": count(Tier::High)},
             "cases": cases,
             "problems": snapshot.problems.iter().map(|p| json!({
@@ -102,7 +85,7 @@ pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result
         println!(
             "{} cases ({}): {} high, {} medium, {} low",
             rows.len(),
-            format!("{filter:?}").to_lowercase(),
+            filter,
             count(Tier::High),
             count(Tier::Medium),
             count(Tier::Low)
@@ -149,6 +132,7 @@ pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
         let out = json!({
             "format": "nhi-triage.show/1",
             "now": rfc3339(now),
+            "case_sha256": case.content_sha256(),
             "case": case,
             "status": status,
             "assessment": assessment,
@@ -168,6 +152,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         )
         .into());
     }
+    refuse_policy_override(global, "decide")?;
     let decision = |expected_version: u64| Decision {
         case_id: args.id.clone(),
         action: args.action,
@@ -176,6 +161,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         quarantine_hours: args.hours,
         escalate_to: args.to.clone(),
         override_: args.override_,
+        expected_case_sha256: args.case_sha256.clone(),
         idempotency_key: None,
     };
     let (store, decision): (std::sync::Arc<dyn Store>, Decision) = if global.api.is_some() {
@@ -201,19 +187,13 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         (std::sync::Arc::new(remote), decision(expected_version))
     } else {
         let store = open_local(global)?;
-        if let Some(path) = &global.policy {
-            eprintln!(
-                "note: deciding under {} instead of the store's policy; its version and hash go into the record",
-                path.display()
-            );
-        }
         let expected_version = match args.expected_version {
             Some(v) => v,
             None => store.snapshot().await?.status(&args.id).version,
         };
         (std::sync::Arc::new(store), decision(expected_version))
     };
-    let record = store.decide(decision, reviewer(global)).await?;
+    let record = store.decide(decision, reviewer(global)?).await?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {
@@ -338,7 +318,10 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     };
     let layout = StoreLayout::new(&store);
     let policy = global.policy.clone().unwrap_or(layout.policy_path());
-    let who = reviewer(global);
+    let who = match reviewer(global) {
+        Ok(r) => r.to_string(),
+        Err(e) => format!("none: {e}"),
+    };
     if as_json {
         let out = json!({
             "format": "nhi-triage.info/1",
@@ -423,6 +406,7 @@ pub async fn console(global: &Global) -> Result<i32> {
         )
         .into());
     }
+    refuse_policy_override(global, "the console")?;
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(UsageError(
             "the console needs a terminal; use `nhi-triage list` or `show` in scripts and pipes"
@@ -436,9 +420,24 @@ pub async fn console(global: &Global) -> Result<i32> {
     let store = super::context::open_store_streaming(global).await?;
     let options = nhi_triage::tui::Options {
         theme,
-        reviewer: reviewer(global),
+        reviewer: reviewer(global)?,
     };
     tracing::info!(store = %store.describe(), "console started");
     nhi_triage::tui::run(store, options).await?;
     Ok(EXIT_OK)
+}
+
+/// `--policy` is for what-if review: a decision under a swapped policy would
+/// look like one made under the store's (same version string, looser
+/// thresholds). Decisions always use the store's policy.toml.
+pub fn refuse_policy_override(global: &Global, what: &str) -> Result<()> {
+    if let Some(path) = &global.policy {
+        return Err(UsageError(format!(
+            "--policy {} cannot be used with {what}: decisions always use the store's own \
+             policy.toml; --policy is for what-if review with list and show",
+            path.display()
+        ))
+        .into());
+    }
+    Ok(())
 }

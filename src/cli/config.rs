@@ -12,6 +12,9 @@ use super::context::paths;
 pub struct Config {
     /// dark, light, high-contrast, mono or a .toml path.
     pub theme: Option<String>,
+    /// The reviewer name recorded in evidence (instead of `$USER`);
+    /// `--reviewer` wins. Validated like every reviewer name.
+    pub reviewer: Option<String>,
     /// A file holding the API token for `--api` (mode 600; `~/` and paths
     /// relative to the config file's directory work). NHI_TRIAGE_TOKEN wins.
     pub token_file: Option<std::path::PathBuf>,

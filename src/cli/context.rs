@@ -5,12 +5,13 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use directories::ProjectDirs;
-use nhi_triage::model::Reviewer;
+use nhi_triage::model::{OsAccount, Reviewer};
 use nhi_triage::policy::Policy;
 use nhi_triage::store::{LocalStore, Store, StoreLayout};
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use super::UsageError;
 use super::args::Global;
 
 /// Every path the program uses, for `info` and for opening stores.
@@ -95,7 +96,7 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
         Some(path) => Some(Policy::from_file(path)?),
         None => None,
     };
-    Ok(LocalStore::open(&dir, policy)?)
+    Ok(LocalStore::open_with_policy(&dir, policy)?)
 }
 
 /// Seeds the demo store on first use. It is built beside its final place
@@ -128,37 +129,52 @@ pub fn seed_demo(dir: &Path, seeded_at: OffsetDateTime) -> Result<()> {
     Ok(())
 }
 
-/// The reviewer decisions are recorded under.
-pub fn reviewer(global: &Global) -> Reviewer {
+/// The reviewer decisions are recorded under: `--reviewer`, else the config
+/// file's `reviewer`, else `$USER`/`$LOGNAME`, else the login name of the
+/// process's uid. A name with hidden characters is refused, not cleaned up.
+pub fn reviewer(global: &Global) -> Result<Reviewer> {
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let name = global
-        .reviewer
-        .clone()
-        .or_else(|| std::env::var("USER").ok())
+    let account = os_account();
+    let configured = super::config::load()?.reviewer;
+    let (name, source) = if let Some(n) = &global.reviewer {
+        (n.clone(), "--reviewer")
+    } else if let Some(n) = configured {
+        (n, "the config file's reviewer")
+    } else if let Some(n) = std::env::var("USER")
+        .ok()
         .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|n| !n.trim().is_empty())
-        .unwrap_or_else(login_name);
+        .filter(|n| !n.is_empty())
+    {
+        (n, "$USER")
+    } else {
+        (account.name.clone(), "the OS account")
+    };
+    nhi_triage::model::validate_name(&name).map_err(|e| UsageError(format!("{source}: {e}")))?;
     let via = if std::env::var_os("SSH_CONNECTION").is_some() {
         "ssh"
     } else {
         "local"
     };
-    Reviewer {
+    Ok(Reviewer {
         name,
         host,
         via: via.into(),
-    }
+        os_account: Some(account),
+    })
 }
 
-/// The login name of this process's user, from `/etc/passwd` (no `$USER` in
-/// cron jobs, containers and some SSH setups), else `uid-N`.
-fn login_name() -> String {
+/// The OS account running this process: its uid (the owner of
+/// `/proc/self`, never `$USER`) and login name from `/etc/passwd`, else `uid-N`.
+fn os_account() -> OsAccount {
     use std::os::unix::fs::MetadataExt;
     let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
-        return "unknown".into();
+        return OsAccount {
+            uid: u32::MAX,
+            name: "unknown".into(),
+        };
     };
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
+    let name = passwd
         .lines()
         .filter_map(|line| {
             let mut fields = line.split(':');
@@ -167,5 +183,6 @@ fn login_name() -> String {
             (id == uid).then(|| name.to_string())
         })
         .next()
-        .unwrap_or_else(|| format!("uid-{uid}"))
+        .unwrap_or_else(|| format!("uid-{uid}"));
+    OsAccount { uid, name }
 }

@@ -110,8 +110,8 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         };
     }
     match e.downcast_ref::<StoreError>() {
-        Some(StoreError::Conflict { .. }) => EXIT_CONFLICT,
-        Some(StoreError::Refused(_)) => EXIT_REFUSED,
+        Some(StoreError::Conflict { .. } | StoreError::CaseChanged(_)) => EXIT_CONFLICT,
+        Some(StoreError::Refused(_) | StoreError::IdempotencyKeyReused { .. }) => EXIT_REFUSED,
         Some(StoreError::Queued { .. }) => EXIT_QUEUED,
         Some(se) if se.is_evidence_problem() => EXIT_EVIDENCE,
         _ => EXIT_ERROR,

@@ -22,6 +22,7 @@ pub async fn serve(global: &Global, args: ServeArgs) -> Result<i32> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .try_init();
+    super::commands::refuse_policy_override(global, "serve")?;
     let store: LocalStore = open_local(global)?;
     let access_log = match args.access_log {
         Some(path) => path,

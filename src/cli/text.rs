@@ -4,8 +4,12 @@
 use std::fmt::Write;
 
 use nhi_triage::evidence::EvidenceRecord;
-use nhi_triage::model::{Case, CaseState, CaseStatus, DependencyGraph, RowKind, rfc3339};
-use nhi_triage::policy::{Assessment, Question, Status, WindowCheck, ago, days_since};
+use nhi_triage::model::{
+    Case, CaseState, CaseStatus, DependencyGraph, LastUsed, RowKind, rfc3339,
+};
+use nhi_triage::policy::{
+    Assessment, Question, Status, UsageCheck, WindowCheck, ago, days_since,
+};
 use nhi_triage::text::sanitize;
 use time::OffsetDateTime;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -169,11 +173,11 @@ pub fn show_case(
             date(t),
             ago(days_since(t, now))
         )),
-        id.last_used_at.map_or("never".into(), |t| format!(
-            "{} ({})",
-            date(t),
-            ago(days_since(t, now))
-        )),
+        match id.last_used_at {
+            LastUsed::Unknown => "unknown".into(),
+            LastUsed::Never => "never".into(),
+            LastUsed::At(t) => format!("{} ({})", date(t), ago(days_since(t, now))),
+        },
         id.privilege.map_or("unknown", |p| p.as_str())
     );
 
@@ -219,10 +223,10 @@ pub fn show_case(
         c.identity_age_days
             .map_or("unknown".into(), |d| format!("{d} days")),
         c.privilege.map_or("unknown", |p| p.as_str()),
-        match (c.days_since_use, c.unused) {
-            (None, _) => "never used (unused)".to_string(),
-            (Some(d), true) => format!("last used {} (unused)", ago(d)),
-            (Some(d), false) => format!("last used {} (in use)", ago(d)),
+        match c.usage {
+            UsageCheck::Unknown => "unknown (a gap)".to_string(),
+            UsageCheck::Recent { .. } => format!("{} (in use)", c.usage.describe()),
+            other => other.describe(),
         },
         c.criticality.map_or("unknown", |l| l.as_str())
     );

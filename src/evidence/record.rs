@@ -32,6 +32,11 @@ pub struct EvidenceRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub ts: OffsetDateTime,
     pub case_id: String,
+    /// SHA-256 of the case content the decision was evaluated on
+    /// ([`crate::model::Case::content_sha256`]). `None` only in records
+    /// written before it existed.
+    #[serde(default)]
+    pub case_sha256: Option<String>,
     pub identity_id: String,
     pub reviewer: Reviewer,
     pub action: Action,
@@ -41,12 +46,27 @@ pub struct EvidenceRecord {
     pub escalate_to: Option<String>,
     #[serde(rename = "override")]
     pub override_: bool,
-    /// On approve of an escalated case: who escalated it.
+    /// On a decision that leaves `escalated`: who escalated it.
     pub escalated_by: Option<String>,
+    /// On revoke after quarantine: who began the quarantine.
+    #[serde(default)]
+    pub quarantined_by: Option<String>,
+    /// Separation of duties was met by reviewer name only, under one OS
+    /// account, because the policy allows shared accounts.
+    #[serde(default)]
+    pub shared_os_account: bool,
     /// The client's idempotency key, when it sent one (retries record nothing new).
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// With a key: SHA-256 of the request ([`crate::model::Decision::request_sha256`]),
+    /// so the key reused for another decision is refused, not answered with this record.
+    #[serde(default)]
+    pub request_sha256: Option<String>,
     pub readiness: ReadinessSummary,
+    /// The identity was seen used during the current quarantine episode when
+    /// this decision was made; replay keeps it until the case leaves quarantine.
+    #[serde(default)]
+    pub used_during_quarantine: bool,
     pub policy: PolicyRef,
     /// The case version the decision was made at; the case is at
     /// `case_version + 1` after it.

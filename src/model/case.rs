@@ -6,6 +6,8 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::LastUsed;
+
 /// One pending remediation case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
@@ -43,9 +45,9 @@ pub struct Identity {
     pub account: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub created_at: Option<OffsetDateTime>,
-    /// `None`: never used (or never observed), which counts as unused.
-    #[serde(default, with = "time::serde::rfc3339::option")]
-    pub last_used_at: Option<OffsetDateTime>,
+    /// A time, `"never"`, or unknown (null/absent): see [`LastUsed`].
+    #[serde(default)]
+    pub last_used_at: LastUsed,
     #[serde(default)]
     pub privilege: Option<Privilege>,
 }
@@ -235,5 +237,27 @@ impl Case {
 
     pub fn owner_team(&self) -> Option<&str> {
         self.owner.as_ref().and_then(|o| o.team.as_deref())
+    }
+
+    /// The owner team when the owner is known: a team named under basis
+    /// `unknown` routes nowhere (it may be a placeholder like `unknown`).
+    pub fn known_owner_team(&self) -> Option<&str> {
+        let owner = self.owner.as_ref()?;
+        if owner.basis == OwnerBasis::Unknown {
+            return None;
+        }
+        owner.team.as_deref().filter(|t| !t.trim().is_empty())
+    }
+
+    /// SHA-256 (lowercase hex) of the case's canonical bytes: the case as
+    /// nhi-triage reads it (fields it does not know dropped, absent optional
+    /// values as `null`, times as RFC 3339) in canonical JSON
+    /// ([`super::canonical_json`], RFC 8785). Evidence records carry it as
+    /// `case_sha256` (docs/format.md); formatting, key order and unknown
+    /// fields in the case file do not change it, any fact the policy reads does.
+    pub fn content_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
+        hex::encode(Sha256::digest(super::canonical_json(value)))
     }
 }

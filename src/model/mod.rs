@@ -1,17 +1,25 @@
 //! Serde types for cases, their dependency graphs and lifecycle states.
 
 mod case;
+mod diff;
 mod graph;
 mod load;
+mod reviewer;
 mod state;
+mod usage;
 
 pub use case::*;
+pub use diff::changed_fields;
 pub use graph::{CycleEdge, DanglingRef, DependencyGraph, OutlineRow, RowKind, Target};
 pub use load::{
     CaseOrigin, LoadError, LoadProblem, LoadReport, load_dir, load_file, parse_json_array,
     parse_jsonl,
 };
-pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, Reviewer};
+pub use reviewer::{
+    MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
+};
+pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, StateFilter};
+pub use usage::LastUsed;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -24,4 +32,15 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
 /// Parses RFC 3339 text.
 pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(s, &Rfc3339)
+}
+
+/// The canonical bytes of a JSON value: object keys sorted (by UTF-16 code
+/// units, which for our keys is byte order), no whitespace, serde_json's
+/// string escaping. For the values nhi-triage writes (strings, integers,
+/// booleans, null; no floats) this is the JSON Canonicalization Scheme,
+/// RFC 8785.
+pub fn canonical_json(mut value: serde_json::Value) -> Vec<u8> {
+    value.sort_all_objects();
+    // Infallible: a Value always serialises.
+    serde_json::to_vec(&value).unwrap_or_default()
 }

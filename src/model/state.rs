@@ -5,6 +5,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use super::OsAccount;
+
 /// The lifecycle state recorded by the evidence log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -67,9 +69,23 @@ pub struct CaseStatus {
     /// Who escalated it, for separation of duties.
     #[serde(default)]
     pub escalated_by: Option<String>,
-    /// When the current quarantine began.
+    /// The OS account that escalated it (local stores).
+    #[serde(default)]
+    pub escalated_by_os: Option<OsAccount>,
+    /// When the current quarantine episode began: the first quarantine since
+    /// the case was last outside quarantine. Extensions do not move it.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub quarantined_at: Option<OffsetDateTime>,
+    /// Who began the current quarantine episode.
+    #[serde(default)]
+    pub quarantined_by: Option<String>,
+    #[serde(default)]
+    pub quarantined_by_os: Option<OsAccount>,
+    /// A decision during the current quarantine episode saw the identity
+    /// used after the episode began. Kept until the case leaves quarantine,
+    /// whatever later case files say.
+    #[serde(default)]
+    pub used_during_quarantine: bool,
     /// The latest decision, to explain conflicts.
     #[serde(default)]
     pub last_decision: Option<LastDecision>,
@@ -95,7 +111,11 @@ impl CaseStatus {
             state: CaseState::Pending,
             version: 0,
             escalated_by: None,
+            escalated_by_os: None,
             quarantined_at: None,
+            quarantined_by: None,
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: None,
         }
     }
@@ -166,23 +186,127 @@ pub struct Decision {
     pub escalate_to: Option<String>,
     #[serde(default, rename = "override")]
     pub override_: bool,
-    /// Makes a retried decision safe: a second decision with the same key
-    /// returns the first one's record and records nothing new.
+    /// The SHA-256 of the case content the reviewer saw
+    /// ([`Case::content_sha256`]); when the case has changed since, the
+    /// decision is a conflict. `None`: decide on the content as it is now.
+    #[serde(default)]
+    pub expected_case_sha256: Option<String>,
+    /// Makes a retried decision safe: the same reviewer sending the same
+    /// decision with the same key gets the first one's record and nothing new
+    /// is recorded; the key with any other decision or reviewer is refused.
     #[serde(default)]
     pub idempotency_key: Option<String>,
 }
 
-/// Who decided, from where.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Reviewer {
-    pub name: String,
-    pub host: String,
-    /// `ssh`, `local` or `api`.
-    pub via: String,
+impl Decision {
+    /// SHA-256 (hex) of everything the reviewer asked for, without the key:
+    /// two requests with one idempotency key must have the same digest.
+    pub fn request_sha256(&self) -> String {
+        use sha2::{Digest, Sha256};
+        let request = serde_json::json!({
+            "case_id": self.case_id,
+            "action": self.action,
+            "justification": self.justification,
+            "expected_version": self.expected_version,
+            "quarantine_hours": self.quarantine_hours,
+            "escalate_to": self.escalate_to,
+            "override": self.override_,
+            "expected_case_sha256": self.expected_case_sha256,
+        });
+        hex::encode(Sha256::digest(super::canonical_json(request)))
+    }
 }
 
-impl fmt::Display for Reviewer {
+/// Which cases a state filter selects: one rule for `list --state`, the
+/// API's `?state=` and the console's views.
+///
+/// A quarantine that ran out undecided is back in the queue: it matches
+/// `pending` (and `open`), not `quarantined`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateFilter {
+    /// Pending, quarantined or escalated: not final.
+    Open,
+    Pending,
+    Quarantined,
+    Escalated,
+    /// Approved, revoked, restored or closed.
+    Decided,
+    Approved,
+    Revoked,
+    Restored,
+    Closed,
+    All,
+}
+
+impl StateFilter {
+    pub const ALL: [StateFilter; 10] = [
+        StateFilter::Open,
+        StateFilter::Pending,
+        StateFilter::Quarantined,
+        StateFilter::Escalated,
+        StateFilter::Decided,
+        StateFilter::Approved,
+        StateFilter::Revoked,
+        StateFilter::Restored,
+        StateFilter::Closed,
+        StateFilter::All,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StateFilter::Open => "open",
+            StateFilter::Pending => "pending",
+            StateFilter::Quarantined => "quarantined",
+            StateFilter::Escalated => "escalated",
+            StateFilter::Decided => "decided",
+            StateFilter::Approved => "approved",
+            StateFilter::Revoked => "revoked",
+            StateFilter::Restored => "restored",
+            StateFilter::Closed => "closed",
+            StateFilter::All => "all",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<StateFilter> {
+        StateFilter::ALL.into_iter().find(|f| f.name() == s)
+    }
+
+    /// Every name, for messages: "open, pending, ... or all".
+    pub fn names() -> String {
+        let names: Vec<&str> = StateFilter::ALL.iter().map(|f| f.name()).collect();
+        let (last, rest) = names.split_last().unwrap_or((&"all", &[]));
+        format!("{} or {last}", rest.join(", "))
+    }
+
+    /// Whether a case with `status` is selected at `now`.
+    pub fn matches(self, status: &CaseStatus, now: OffsetDateTime) -> bool {
+        let expired = status.quarantine_expired(now);
+        let state = &status.state;
+        match self {
+            StateFilter::All => true,
+            StateFilter::Open => !state.is_final(),
+            StateFilter::Pending => matches!(state, CaseState::Pending) || expired,
+            StateFilter::Quarantined => matches!(state, CaseState::Quarantined { .. }) && !expired,
+            StateFilter::Escalated => matches!(state, CaseState::Escalated { .. }),
+            StateFilter::Decided => state.is_final(),
+            StateFilter::Approved => matches!(state, CaseState::Approved),
+            StateFilter::Revoked => matches!(state, CaseState::Revoked),
+            StateFilter::Restored => matches!(state, CaseState::Restored),
+            StateFilter::Closed => matches!(state, CaseState::Closed),
+        }
+    }
+}
+
+impl fmt::Display for StateFilter {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{} via {}", self.name, self.host, self.via)
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for StateFilter {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        StateFilter::parse(s).ok_or_else(|| format!("expected {}", StateFilter::names()))
     }
 }

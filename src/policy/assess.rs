@@ -8,10 +8,12 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 use super::Policy;
-use super::age::{Freshness, days_since};
+use super::age::{Freshness, ago, days_since};
 use super::lifecycle::{ActionVerdict, verdicts};
 use super::readiness::{BlastRadius, Question, Status, q1, q2, q3};
-use crate::model::{Action, ActionKind, Case, CaseStatus, DependencyGraph, Level, Privilege};
+use crate::model::{
+    Action, ActionKind, Case, CaseStatus, DependencyGraph, LastUsed, Level, Privilege,
+};
 use crate::text::sanitize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -90,16 +92,57 @@ impl WindowCheck {
     }
 }
 
+/// Usage recency (DESIGN.md): unused means `"never"` or a last use older
+/// than `unused_after_days`; unknown usage is a gap, never "unused".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum UsageCheck {
+    /// `last_used_at` null or absent: no usage source reports on it.
+    Unknown,
+    /// `last_used_at: "never"`: the usage source saw no use at all.
+    Never,
+    /// Last used more than `unused_after_days` ago.
+    Unused { days: i64 },
+    /// Last used within `unused_after_days` (or dated in the future).
+    Recent { days: i64 },
+}
+
+impl UsageCheck {
+    /// Known unused: `"never"` or older than the limit.
+    pub fn known_unused(self) -> bool {
+        matches!(self, UsageCheck::Never | UsageCheck::Unused { .. })
+    }
+
+    /// Days since the last use, when there was a known one.
+    pub fn days_since_use(self) -> Option<i64> {
+        match self {
+            UsageCheck::Unused { days } | UsageCheck::Recent { days } => Some(days),
+            _ => None,
+        }
+    }
+
+    /// One line for the checks list: "usage unknown", "never used (unused)",
+    /// "used 120 days ago (unused)", "used today".
+    pub fn describe(self) -> String {
+        match self {
+            UsageCheck::Unknown => "usage unknown".into(),
+            UsageCheck::Never => "never used (unused)".into(),
+            UsageCheck::Unused { days } => format!("used {} (unused)", ago(days)),
+            UsageCheck::Recent { days } => format!("used {}", ago(days)),
+        }
+    }
+}
+
 /// The policy checks shown beside the questions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checks {
     pub identity_age_days: Option<i64>,
     pub privilege: Option<Privilege>,
-    /// Days since last use; `None` when never used.
-    pub days_since_use: Option<i64>,
-    pub unused: bool,
+    pub usage: UsageCheck,
     pub criticality: Option<Level>,
     pub change_window: WindowCheck,
+    /// Facts the checks need and do not have ("usage unknown").
+    pub gaps: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -126,6 +169,7 @@ impl Assessment {
         [("Q1", &self.q1), ("Q2", &self.q2), ("Q3", &self.q3)]
             .iter()
             .flat_map(|(q, a)| a.gaps.iter().map(move |g| format!("{q}: {g}")))
+            .chain(self.checks.gaps.iter().map(|g| format!("checks: {g}")))
             .collect()
     }
 
@@ -149,10 +193,7 @@ pub fn assess(
     let routing = routing(case, &blast_radius);
     let (tier, tier_reasons) = tier(case, [&q1, &q2, &q3], &checks, &routing);
     let quarantine_expired = status.quarantine_expired(now);
-    let used_during_quarantine = match (status.quarantined_at, case.identity.last_used_at) {
-        (Some(start), Some(used)) => used > start,
-        _ => false,
-    };
+    let used_during_quarantine = used_during_quarantine(case, status);
     let mut assessment = Assessment {
         q1,
         q2,
@@ -171,12 +212,37 @@ pub fn assess(
     assessment
 }
 
+/// Use seen during the current quarantine episode: on record from an
+/// earlier decision, or in the case as it is now (a use after the episode
+/// began; extensions do not move the start).
+pub fn used_during_quarantine(case: &Case, status: &CaseStatus) -> bool {
+    if !matches!(status.state, crate::model::CaseState::Quarantined { .. }) {
+        return false;
+    }
+    status.used_during_quarantine
+        || matches!(
+            (status.quarantined_at, case.identity.last_used_at.time()),
+            (Some(start), Some(used)) if used > start
+        )
+}
+
+fn usage(last_used: LastUsed, policy: &Policy, now: OffsetDateTime) -> UsageCheck {
+    let time = match last_used {
+        LastUsed::Unknown => return UsageCheck::Unknown,
+        LastUsed::Never => return UsageCheck::Never,
+        LastUsed::At(t) => t,
+    };
+    match Freshness::of(Some(time), now, policy.unused_after_days) {
+        Freshness::Older { days } => UsageCheck::Unused { days },
+        // A use dated in the future is a use: the clocks disagree, not "unused".
+        _ => UsageCheck::Recent {
+            days: days_since(time, now),
+        },
+    }
+}
+
 fn checks(case: &Case, policy: &Policy, now: OffsetDateTime) -> Checks {
-    let last_used = case.identity.last_used_at;
-    let unused = matches!(
-        Freshness::of(last_used, now, policy.unused_after_days),
-        Freshness::Missing | Freshness::Older { .. }
-    );
+    let usage = usage(case.identity.last_used_at, policy, now);
     let change_window = match &case.change_window {
         None => WindowCheck::None,
         Some(w) if w.is_open(now) => WindowCheck::Open { ends_at: w.end },
@@ -185,13 +251,17 @@ fn checks(case: &Case, policy: &Policy, now: OffsetDateTime) -> Checks {
             end: w.end,
         },
     };
+    let mut gaps = Vec::new();
+    if usage == UsageCheck::Unknown {
+        gaps.push("usage unknown: no usage source reports on this identity".into());
+    }
     Checks {
         identity_age_days: case.identity.created_at.map(|t| days_since(t, now)),
         privilege: case.identity.privilege,
-        days_since_use: last_used.map(|t| days_since(t, now)),
-        unused,
+        usage,
         criticality: case.criticality,
         change_window,
+        gaps,
     }
 }
 
@@ -257,11 +327,17 @@ fn tier(
                 missing.push("rotate without hot reload is not bounded".into())
             }
             ActionKind::Rotate => {}
-            kind if !checks.unused => missing.push(format!(
-                "{} of an identity still in use is not bounded",
-                kind.as_str()
-            )),
-            _ => {}
+            kind => match checks.usage {
+                UsageCheck::Unknown => missing.push(format!(
+                    "usage unknown: {} needs the identity known unused",
+                    kind.as_str()
+                )),
+                UsageCheck::Recent { .. } => missing.push(format!(
+                    "{} of an identity still in use is not bounded",
+                    kind.as_str()
+                )),
+                UsageCheck::Never | UsageCheck::Unused { .. } => {}
+            },
         }
     }
     if missing.is_empty() {

@@ -22,8 +22,27 @@ pub struct Policy {
     pub justification_min_chars: u32,
     pub allow_break_glass: bool,
     pub break_glass_min_chars: u32,
-    /// Where an escalation goes when the case has no owner team.
+    /// Where an escalation goes when the case has no known owner team.
     pub default_escalation_team: String,
+    /// A quarantine must have run this long, with no use seen, before the
+    /// identity may be revoked (the seed's "full revocation follows only if
+    /// no legitimate dependency appears").
+    pub quarantine_min_observation_hours: u32,
+    /// On a local store, separation of duties also needs a different OS
+    /// account. `true` accepts a shared account (a demo, a shared bastion
+    /// login): the evidence record then says `shared_os_account: true`.
+    pub allow_shared_os_accounts: bool,
+}
+
+/// Upper bounds for the policy's numbers, so a typo cannot make a quarantine
+/// run for centuries or overflow a time calculation.
+pub mod bounds {
+    /// Ten years, for every age in days.
+    pub const MAX_AGE_DAYS: u32 = 3650;
+    /// A year (366 days), for every duration in hours.
+    pub const MAX_HOURS: u32 = 366 * 24;
+    /// A week, for the restore time limit.
+    pub const MAX_RESTORE_MINUTES: u32 = 7 * 24 * 60;
 }
 
 impl Default for Policy {
@@ -41,6 +60,8 @@ impl Default for Policy {
             allow_break_glass: false,
             break_glass_min_chars: 80,
             default_escalation_team: "security-review".into(),
+            quarantine_min_observation_hours: 24,
+            allow_shared_os_accounts: false,
         }
     }
 }
@@ -89,38 +110,51 @@ impl Policy {
     }
 
     fn validate(&self, path: &Path) -> Result<(), PolicyError> {
-        let invalid = |field, message: &str| {
+        use super::lifecycle::MAX_JUSTIFICATION_CHARS;
+        use bounds::*;
+        let invalid = |field, message: String| {
             Err(PolicyError::Invalid {
                 path: path.to_path_buf(),
                 field,
-                message: message.to_string(),
+                message,
             })
         };
-        if self.quarantine_max_hours == 0 {
-            return invalid("quarantine_max_hours", "must be at least 1");
+        let max_chars = MAX_JUSTIFICATION_CHARS as u32;
+        let ranges: [(&'static str, u32, u32, u32, &str); 9] = [
+            ("dependency_map_max_age_days", self.dependency_map_max_age_days, 0, MAX_AGE_DAYS, "days"),
+            ("owner_verified_max_age_days", self.owner_verified_max_age_days, 0, MAX_AGE_DAYS, "days"),
+            ("rollback_tested_max_age_days", self.rollback_tested_max_age_days, 0, MAX_AGE_DAYS, "days"),
+            ("unused_after_days", self.unused_after_days, 1, MAX_AGE_DAYS, "days"),
+            ("max_restore_minutes", self.max_restore_minutes, 0, MAX_RESTORE_MINUTES, "minutes"),
+            ("quarantine_max_hours", self.quarantine_max_hours, 1, MAX_HOURS, "hours"),
+            ("quarantine_min_observation_hours", self.quarantine_min_observation_hours, 0, MAX_HOURS, "hours"),
+            ("justification_min_chars", self.justification_min_chars, 1, max_chars, "characters"),
+            ("break_glass_min_chars", self.break_glass_min_chars, 1, max_chars, "characters"),
+        ];
+        for (field, value, min, max, unit) in ranges {
+            if !(min..=max).contains(&value) {
+                return invalid(
+                    field,
+                    format!("is {value}; it must be between {min} and {max} {unit}"),
+                );
+            }
         }
         if self.quarantine_default_hours == 0
             || self.quarantine_default_hours > self.quarantine_max_hours
         {
             return invalid(
                 "quarantine_default_hours",
-                "must be between 1 and quarantine_max_hours",
-            );
-        }
-        if self.justification_min_chars == 0 {
-            return invalid(
-                "justification_min_chars",
-                "must be at least 1: every decision needs a reason",
+                "must be between 1 and quarantine_max_hours".into(),
             );
         }
         if self.break_glass_min_chars < self.justification_min_chars {
             return invalid(
                 "break_glass_min_chars",
-                "must be at least justification_min_chars",
+                "must be at least justification_min_chars".into(),
             );
         }
-        if self.default_escalation_team.trim().is_empty() {
-            return invalid("default_escalation_team", "must not be empty");
+        if let Err(e) = crate::model::validate_name(&self.default_escalation_team) {
+            return invalid("default_escalation_team", e.reason);
         }
         Ok(())
     }

@@ -1,19 +1,32 @@
-//! The case lifecycle and the guardrails on each decision.
+//! The case lifecycle and the guardrails on each decision: one source for
+//! every rule the CLI, the console and the server apply.
 //!
 //! `pending → approved | quarantined | escalated`;
 //! `quarantined → revoked | restored | escalated` (or extended by a new
 //! quarantine; back to pending, flagged, when it expires undecided);
-//! `escalated → approved | quarantined | closed`. Approve on a pending case
-//! needs tier low (or a break-glass override); on an escalated case it needs a
-//! reviewer other than the one who escalated it.
+//! `escalated → approved | quarantined | closed`.
+//!
+//! - Approve on a pending case needs tier low (or a break-glass override).
+//! - Every decision that leaves `escalated` needs a reviewer other than the
+//!   escalator (separation of duties); approve there is allowed whatever the
+//!   tier: a second person has taken the risk.
+//! - Revoke after quarantine needs the quarantine observed for
+//!   `quarantine_min_observation_hours` with no use seen (and usage known),
+//!   and on a tier-high case a reviewer other than the one who quarantined it.
+//! - `close` ends an escalation without acting on the identity (risk
+//!   accepted, false positive, or handled outside this tool); it is final.
+//!
+//! Reviewers are compared with [`same_reviewer`] (NFKC, case folding, UTS #39
+//! skeleton) and, where both are known, by OS account.
 
 use serde::Serialize;
 use time::{Duration, OffsetDateTime};
 
 use super::Policy;
-use super::assess::{Assessment, Tier};
+use super::assess::{Assessment, Tier, UsageCheck};
 use super::readiness::Status;
-use crate::model::{Action, Case, CaseState, CaseStatus, Decision};
+use crate::model::{Action, Case, CaseState, CaseStatus, Decision, OsAccount, Reviewer, same_reviewer};
+use crate::text::sanitize;
 
 /// Whether an action is open in the case's current state, and why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -32,8 +45,14 @@ pub struct Transition {
     pub state_before: CaseState,
     pub state_after: CaseState,
     pub override_used: bool,
-    /// On approve of an escalated case: who escalated it (separation of duties).
+    /// On a decision that leaves `escalated`: who escalated it (separation
+    /// of duties; the record names both).
     pub escalated_by: Option<String>,
+    /// On revoke after quarantine: who began the quarantine.
+    pub quarantined_by: Option<String>,
+    /// Separation of duties was met by reviewer name only: both ran under
+    /// one OS account, which the policy allows (`allow_shared_os_accounts`).
+    pub shared_os_account: bool,
 }
 
 /// Why a decision was refused. Each reason is a full sentence for the reviewer.
@@ -96,15 +115,16 @@ fn verdict(
         needs_override: false,
     };
     let escalated = matches!(status.state, CaseState::Escalated { .. });
-    match action {
-        Action::Approve if escalated => {
-            if let Some(by) = &status.escalated_by {
-                v.reasons.push(format!(
-                    "an approver other than {} (who escalated it) must decide",
-                    crate::text::sanitize(by)
-                ));
-            }
+    if escalated {
+        if let Some(by) = &status.escalated_by {
+            v.reasons.push(format!(
+                "a reviewer other than {} (who escalated it) must decide",
+                sanitize(by)
+            ));
         }
+        return v;
+    }
+    match action {
         Action::Approve if a.tier != Tier::Low => {
             v.allowed = false;
             v.reasons.push(format!(
@@ -136,33 +156,113 @@ fn verdict(
             ));
             v.needs_override = policy.allow_break_glass;
         }
-        Action::Revoke if a.used_during_quarantine => {
-            v.allowed = false;
-            v.reasons.push(
-                "the identity was used during quarantine: a legitimate dependency may exist; restore or escalate"
-                    .into(),
-            );
-            v.needs_override = policy.allow_break_glass;
+        Action::Revoke => {
+            let blockers = revoke_blockers(status, a, policy, now);
+            if !blockers.is_empty() {
+                v.allowed = false;
+                v.reasons = blockers;
+                v.reasons.push(
+                    "instead: restore, extend the quarantine, or escalate for a second reviewer's decision"
+                        .into(),
+                );
+                v.needs_override = policy.allow_break_glass;
+            } else if a.tier == Tier::High
+                && let Some(by) = &status.quarantined_by
+            {
+                v.reasons.push(format!(
+                    "tier high: a reviewer other than {} (who quarantined it) must revoke",
+                    sanitize(by)
+                ));
+            }
         }
         Action::Quarantine
             if matches!(status.state, CaseState::Quarantined { .. })
                 && !status.quarantine_expired(now) =>
         {
-            v.reasons.push("extends the running quarantine".into());
+            v.reasons
+                .push("extends the running quarantine (its start and any use seen stay on record)".into());
         }
         _ => {}
     }
     v
 }
 
+/// Why revoking a quarantined identity is not safe yet: the seed's "full
+/// revocation follows only if no legitimate dependency appears", which needs
+/// time under observation and a usage source that would have seen a use.
+fn revoke_blockers(
+    status: &CaseStatus,
+    a: &Assessment,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Vec<String> {
+    let mut reasons = Vec::new();
+    if a.used_during_quarantine {
+        reasons.push(
+            "the identity was used during quarantine: a legitimate dependency may exist".into(),
+        );
+    }
+    if a.checks.usage == UsageCheck::Unknown {
+        reasons.push(
+            "usage unknown: no usage source reports on this identity, so a use during quarantine would not be seen"
+                .into(),
+        );
+    }
+    let need = Duration::hours(i64::from(policy.quarantine_min_observation_hours));
+    match status.quarantined_at {
+        None => reasons.push("when the quarantine began is not on record".into()),
+        Some(start) => {
+            let observed = now - start;
+            if observed < need {
+                let from = start
+                    .checked_add(need)
+                    .map_or_else(|| "never".to_string(), crate::model::rfc3339);
+                reasons.push(format!(
+                    "the quarantine has been observed for {}h; revoke needs at least {}h with no use (from {from})",
+                    observed.whole_hours().max(0),
+                    policy.quarantine_min_observation_hours
+                ));
+            }
+        }
+    }
+    reasons
+}
+
 /// Checks a decision against the lifecycle and the policy; on success, the
-/// transition it makes.
+/// transition it makes. The same function decides in the store, the console
+/// and the server: nothing else re-implements these rules.
 pub fn check_decision(
     case: &Case,
     status: &CaseStatus,
     assessment: &Assessment,
     decision: &Decision,
-    reviewer: &str,
+    reviewer: &Reviewer,
+    policy: &Policy,
+    now: OffsetDateTime,
+) -> Result<Transition, Refusal> {
+    let mut reasons = justification_problems(decision, assessment, policy);
+    match precheck(case, status, assessment, decision, reviewer, policy, now) {
+        Ok(t) if reasons.is_empty() => Ok(t),
+        Ok(_) => Err(Refusal {
+            action: decision.action,
+            reasons,
+        }),
+        Err(mut r) => {
+            r.reasons.append(&mut reasons);
+            Err(r)
+        }
+    }
+}
+
+/// Every check of [`check_decision`] that does not depend on the
+/// justification's text: the console asks it before the editor opens, so a
+/// refusal that no text can change is shown at once.
+pub fn precheck(
+    case: &Case,
+    status: &CaseStatus,
+    assessment: &Assessment,
+    decision: &Decision,
+    reviewer: &Reviewer,
     policy: &Policy,
     now: OffsetDateTime,
 ) -> Result<Transition, Refusal> {
@@ -196,61 +296,195 @@ pub fn check_decision(
             r.push("break-glass override is disabled by the policy".into());
             return Err(refuse(r));
         }
-        let len = justification_len(&decision.justification);
-        if len < policy.break_glass_min_chars as usize {
-            reasons.push(format!(
-                "a break-glass override needs a justification of at least {} characters (got {len})",
-                policy.break_glass_min_chars
-            ));
-        }
     }
-    let len = justification_len(&decision.justification);
-    if len > MAX_JUSTIFICATION_CHARS {
-        reasons.push(format!(
-            "the justification is {len} characters; at most {MAX_JUSTIFICATION_CHARS} are kept in a record"
-        ));
-    }
-    if len < policy.justification_min_chars as usize {
-        reasons.push(format!(
-            "the justification needs at least {} characters (got {len})",
-            policy.justification_min_chars
-        ));
-    }
-    let mut escalated_by = None;
-    if decision.action == Action::Approve
-        && let CaseState::Escalated { .. } = status.state
-    {
-        if status.escalated_by.as_deref() == Some(reviewer) {
-            reasons.push(format!(
-                "separation of duties: {reviewer} escalated this case and cannot approve it; another approver must"
-            ));
-        }
-        escalated_by = status.escalated_by.clone();
-    }
-    let state_after = match target_state(case, decision, policy, now) {
-        Ok(s) => s,
-        Err(reason) => {
-            reasons.push(reason);
-            CaseState::Pending
-        }
+    let mut transition = Transition {
+        state_before: status.state.clone(),
+        state_after: CaseState::Pending,
+        override_used,
+        escalated_by: None,
+        quarantined_by: None,
+        shared_os_account: false,
     };
+    // Separation of duties: leaving an escalation, and revoking a tier-high
+    // identity after quarantine, take a second person.
+    if matches!(status.state, CaseState::Escalated { .. })
+        && let Some(by) = &status.escalated_by
+    {
+        match second_person(reviewer, by, status.escalated_by_os.as_ref(), policy) {
+            Err(why) => reasons.push(format!(
+                "separation of duties: {} escalated this case{why}; another reviewer must {}",
+                sanitize(by),
+                decision.action
+            )),
+            Ok(shared) => transition.shared_os_account |= shared,
+        }
+        transition.escalated_by = Some(by.clone());
+    }
+    if decision.action == Action::Revoke
+        && let Some(by) = &status.quarantined_by
+    {
+        if assessment.tier == Tier::High {
+            match second_person(reviewer, by, status.quarantined_by_os.as_ref(), policy) {
+                Err(why) => reasons.push(format!(
+                    "separation of duties: {} quarantined this tier-high case{why}; another reviewer must revoke it",
+                    sanitize(by)
+                )),
+                Ok(shared) => transition.shared_os_account |= shared,
+            }
+        }
+        transition.quarantined_by = Some(by.clone());
+    }
+    match target_state(case, decision, policy, now) {
+        Ok(s) => transition.state_after = s,
+        Err(reason) => reasons.push(reason),
+    }
     if !reasons.is_empty() {
         return Err(refuse(reasons));
     }
-    Ok(Transition {
-        state_before: status.state.clone(),
-        state_after,
-        override_used,
-        escalated_by,
-    })
+    Ok(transition)
+}
+
+/// `Ok(shared_os_account)` when `reviewer` is someone other than `earlier`
+/// (by name and, on a local store, by OS account); `Err` names why not.
+fn second_person(
+    reviewer: &Reviewer,
+    earlier: &str,
+    earlier_os: Option<&OsAccount>,
+    policy: &Policy,
+) -> Result<bool, String> {
+    if same_reviewer(&reviewer.name, earlier) {
+        let how = if reviewer.name == earlier {
+            String::new()
+        } else {
+            format!(
+                " (\"{}\" is the same reviewer once case and look-alike characters are normalised)",
+                sanitize(&reviewer.name)
+            )
+        };
+        return Err(how);
+    }
+    match (reviewer.os_account.as_ref(), earlier_os) {
+        (Some(mine), Some(theirs)) if mine.uid == theirs.uid => {
+            if policy.allow_shared_os_accounts {
+                Ok(true)
+            } else {
+                Err(format!(
+                    " from the same OS account {mine} (the policy does not allow shared accounts: allow_shared_os_accounts)"
+                ))
+            }
+        }
+        _ => Ok(false),
+    }
+}
+
+/// The justification rules: enough visible characters, not too many.
+fn justification_problems(d: &Decision, a: &Assessment, policy: &Policy) -> Vec<String> {
+    let mut reasons = Vec::new();
+    let count = JustificationCount::of(&d.justification);
+    let breaking_glass = d.override_ && a.verdict(d.action).is_some_and(|v| !v.allowed);
+    let need = if breaking_glass {
+        policy.break_glass_min_chars.max(policy.justification_min_chars)
+    } else {
+        policy.justification_min_chars
+    } as usize;
+    if count.visible < need {
+        let what = if breaking_glass {
+            "a break-glass override needs a justification of"
+        } else {
+            "the justification needs"
+        };
+        reasons.push(format!(
+            "{what} at least {need} visible characters (got {}{})",
+            count.visible,
+            count.not_counted_note()
+        ));
+    }
+    if count.total > MAX_JUSTIFICATION_CHARS {
+        reasons.push(format!(
+            "the justification is {} characters; at most {MAX_JUSTIFICATION_CHARS} are kept in a record",
+            count.total
+        ));
+    }
+    reasons
 }
 
 /// Longer reasons belong in a linked document, not the evidence line.
 pub const MAX_JUSTIFICATION_CHARS: usize = 10_000;
 
-/// Justification length in characters, ignoring surrounding whitespace.
+/// A justification's length as the policy counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JustificationCount {
+    /// Characters a reader sees: not whitespace, control or format (Cf).
+    pub visible: usize,
+    /// Every character, trimmed of surrounding whitespace (the storage bound).
+    pub total: usize,
+    /// Control and format characters (zero-width spaces, bidi marks, ...).
+    pub invisible: usize,
+}
+
+impl JustificationCount {
+    pub fn of(text: &str) -> Self {
+        let text = text.trim();
+        let mut count = JustificationCount {
+            visible: 0,
+            total: 0,
+            invisible: 0,
+        };
+        for c in text.chars() {
+            count.total += 1;
+            if crate::text::is_invisible_or_control(c) {
+                count.invisible += 1;
+            } else if !c.is_whitespace() {
+                count.visible += 1;
+            }
+        }
+        count
+    }
+
+    /// "; 20 invisible characters not counted", or nothing.
+    pub fn not_counted_note(&self) -> String {
+        match self.invisible {
+            0 => String::new(),
+            1 => "; 1 invisible (control or format) character not counted".into(),
+            n => format!("; {n} invisible (control or format) characters not counted"),
+        }
+    }
+}
+
+/// Visible characters of a justification (see [`JustificationCount`]).
 pub fn justification_len(text: &str) -> usize {
-    text.trim().chars().count()
+    JustificationCount::of(text).visible
+}
+
+/// Where an escalation goes: the team the reviewer named, else the owner team
+/// when the owner is known, else the policy's `default_escalation_team`.
+pub fn escalation_target(
+    case: &Case,
+    requested: Option<&str>,
+    policy: &Policy,
+) -> Result<String, String> {
+    let to = requested
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .or_else(|| case.known_owner_team())
+        .unwrap_or(&policy.default_escalation_team);
+    match crate::model::validate_name(to.trim()) {
+        Ok(()) => Ok(to.trim().to_string()),
+        Err(e) => Err(format!("the escalation target {}: {}", e.shown, e.reason)),
+    }
+}
+
+/// Hours a quarantine runs: the requested ones or the policy's default,
+/// within `1..=quarantine_max_hours`.
+pub fn quarantine_hours(requested: Option<u32>, policy: &Policy) -> Result<u32, String> {
+    let hours = requested.unwrap_or(policy.quarantine_default_hours);
+    if hours == 0 || hours > policy.quarantine_max_hours {
+        return Err(format!(
+            "quarantine hours must be between 1 and {} (got {hours})",
+            policy.quarantine_max_hours
+        ));
+    }
+    Ok(hours)
 }
 
 fn target_state(
@@ -265,36 +499,14 @@ fn target_state(
         Action::Restore => CaseState::Restored,
         Action::Close => CaseState::Closed,
         Action::Quarantine => {
-            let hours = d
-                .quarantine_hours
-                .unwrap_or(policy.quarantine_default_hours);
-            if hours == 0 || hours > policy.quarantine_max_hours {
-                return Err(format!(
-                    "quarantine hours must be between 1 and {} (got {hours})",
-                    policy.quarantine_max_hours
-                ));
-            }
-            CaseState::Quarantined {
-                until: now + Duration::hours(i64::from(hours)),
-            }
+            let hours = quarantine_hours(d.quarantine_hours, policy)?;
+            let until = now
+                .checked_add(Duration::hours(i64::from(hours)))
+                .ok_or_else(|| format!("a quarantine of {hours} hours ends past the year 9999"))?;
+            CaseState::Quarantined { until }
         }
-        Action::Escalate => {
-            let to = d
-                .escalate_to
-                .clone()
-                .or_else(|| {
-                    // A blank owner team names no one: fall back to the policy's team.
-                    case.owner_team()
-                        .filter(|t| !t.trim().is_empty())
-                        .map(str::to_string)
-                })
-                .unwrap_or_else(|| policy.default_escalation_team.clone());
-            if to.trim().is_empty() {
-                return Err("the escalation target must name a team".into());
-            }
-            CaseState::Escalated {
-                to: to.trim().to_string(),
-            }
-        }
+        Action::Escalate => CaseState::Escalated {
+            to: escalation_target(case, d.escalate_to.as_deref(), policy)?,
+        },
     })
 }

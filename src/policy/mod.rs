@@ -10,11 +10,12 @@ mod readiness;
 
 pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
 pub use assess::{
-    Assessment, Checks, RoutingFlag, RoutingKind, Tier, WindowCheck, assess, queue_order,
+    Assessment, Checks, RoutingFlag, RoutingKind, Tier, UsageCheck, WindowCheck, assess,
+    queue_order, used_during_quarantine,
 };
 pub use config::{Policy, PolicyError, PolicyRef};
 pub use lifecycle::{
-    ActionVerdict, MAX_JUSTIFICATION_CHARS, Refusal, Transition, check_decision, justification_len,
-    verdicts,
+    ActionVerdict, JustificationCount, MAX_JUSTIFICATION_CHARS, Refusal, Transition,
+    check_decision, escalation_target, justification_len, precheck, quarantine_hours, verdicts,
 };
 pub use readiness::{BlastRadius, Question, Status};

@@ -77,10 +77,6 @@ pub async fn run(
             source,
         }
     })?;
-    let snapshot = store.snapshot().await?;
-    let mut by_id: Vec<usize> = (0..snapshot.cases.len()).collect();
-    by_id.sort_by(|&a, &b| snapshot.cases[a].id.cmp(&snapshot.cases[b].id));
-
     // Long polls wake on any change to the evidence log, ours or another
     // process's on the same store.
     let (bump, changes) = tokio::sync::watch::channel(0u64);
@@ -99,7 +95,7 @@ pub async fn run(
         store,
         tokens,
         changes,
-        by_id,
+        by_id: std::sync::Mutex::new(None),
     });
     let app = routes::router(state)
         .layer(axum::middleware::from_fn_with_state(

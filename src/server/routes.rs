@@ -19,7 +19,7 @@ use crate::api::{
     ApiError, CaseDetail, CaseEntry, CasePage, DEFAULT_PAGE, DecisionRequest, EvidencePage, Health,
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, MAX_PAGE, MAX_WAIT_SECONDS, Summary,
 };
-use crate::model::{CaseState, Decision, Reviewer};
+use crate::model::{Decision, Reviewer, StateFilter};
 use crate::policy::assess;
 use crate::store::{LocalStore, Store, StoreError};
 
@@ -33,8 +33,26 @@ pub struct AppState {
     pub tokens: Tokens,
     /// Bumped whenever the evidence log may have grown (long polls wait on it).
     pub changes: watch::Receiver<u64>,
-    /// Case indices in id order (the case files do not change while serving).
-    pub by_id: Vec<usize>,
+    /// Case indices in id order, for the case list the store holds now
+    /// (rebuilt when the case files are reloaded).
+    pub by_id: std::sync::Mutex<Option<(Arc<Vec<crate::model::Case>>, Arc<Vec<usize>>)>>,
+}
+
+impl AppState {
+    /// Indices of `cases` in id order, cached for the same case list.
+    fn ids_in_order(&self, cases: &Arc<Vec<crate::model::Case>>) -> Arc<Vec<usize>> {
+        let mut cache = self.by_id.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((held, order)) = cache.as_ref()
+            && Arc::ptr_eq(held, cases)
+        {
+            return Arc::clone(order);
+        }
+        let mut order: Vec<usize> = (0..cases.len()).collect();
+        order.sort_by(|&a, &b| cases[a].id.cmp(&cases[b].id));
+        let order = Arc::new(order);
+        *cache = Some((Arc::clone(cases), Arc::clone(&order)));
+        order
+    }
 }
 
 /// The reviewer a request's token belongs to.
@@ -71,6 +89,7 @@ pub fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Resp
         message: message.into(),
         reasons: vec![],
         current: None,
+        change: None,
     };
     (status, Json(body)).into_response()
 }
@@ -119,8 +138,24 @@ fn store_error(e: StoreError) -> Response {
                 message: format!("{} refused by policy or lifecycle", r.action),
                 reasons: r.reasons,
                 current: None,
+                change: None,
             };
             (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+        }
+        e @ StoreError::IdempotencyKeyReused { .. } => error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            e.to_string(),
+        ),
+        StoreError::CaseChanged(change) => {
+            let body = ApiError {
+                error: "case_changed".into(),
+                message: change.to_string(),
+                reasons: vec![],
+                current: None,
+                change: Some(*change),
+            };
+            (StatusCode::CONFLICT, Json(body)).into_response()
         }
         e if e.is_evidence_problem() => error(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -171,18 +206,6 @@ struct ListQuery {
     cursor: Option<String>,
 }
 
-fn state_matches(filter: &str, state: &CaseState, expired: bool) -> Option<bool> {
-    Some(match filter {
-        "all" => true,
-        "open" => !state.is_final(),
-        "pending" => matches!(state, CaseState::Pending) || expired,
-        "quarantined" => matches!(state, CaseState::Quarantined { .. }) && !expired,
-        "escalated" => matches!(state, CaseState::Escalated { .. }),
-        "decided" => state.is_final(),
-        _ => return None,
-    })
-}
-
 async fn list_cases(
     State(state): State<Arc<AppState>>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
@@ -194,14 +217,13 @@ async fn list_cases(
             "bad query: state, limit and cursor are allowed",
         );
     };
-    let filter = q.state.as_deref().unwrap_or("all");
-    if state_matches(filter, &CaseState::Pending, false).is_none() {
+    let Some(filter) = StateFilter::parse(q.state.as_deref().unwrap_or("all")) else {
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "state must be open, pending, quarantined, escalated, decided or all",
+            format!("state must be {}", StateFilter::names()),
         );
-    }
+    };
     let limit = q.limit.unwrap_or(DEFAULT_PAGE);
     if limit == 0 || limit > MAX_PAGE {
         return error(
@@ -216,19 +238,18 @@ async fn list_cases(
     };
     let now = OffsetDateTime::now_utc();
     let cases = &snapshot.cases;
+    let by_id = state.ids_in_order(cases);
     let start = match &q.cursor {
-        Some(c) => state
-            .by_id
-            .partition_point(|&i| cases[i].id.as_str() <= c.as_str()),
+        Some(c) => by_id.partition_point(|&i| cases[i].id.as_str() <= c.as_str()),
         None => 0,
     };
     let mut page = Vec::new();
     let mut total = 0;
     let mut next_cursor = None;
-    for (k, &i) in state.by_id.iter().enumerate() {
+    for (k, &i) in by_id.iter().enumerate() {
         let case = &cases[i];
         let status = snapshot.status(&case.id);
-        if state_matches(filter, &status.state, status.quarantine_expired(now)) != Some(true) {
+        if !filter.matches(&status, now) {
             continue;
         }
         total += 1;
@@ -245,6 +266,7 @@ async fn list_cases(
         }
         let a = assess(case, &status, &snapshot.policy, now);
         page.push(CaseEntry {
+            case_sha256: Some(case.content_sha256()),
             case: case.clone(),
             status,
             summary: Summary {
@@ -342,6 +364,7 @@ async fn decide(
         quarantine_hours: req.quarantine_hours,
         escalate_to: req.escalate_to,
         override_: req.override_,
+        expected_case_sha256: req.expected_case_sha256,
         idempotency_key: key,
     };
     // The server, not the client, names the reviewer.
@@ -349,6 +372,7 @@ async fn decide(
         name,
         host: peer.0.ip().to_string(),
         via: "api".into(),
+        os_account: None,
     };
     match state.store.decide(decision, reviewer).await {
         Ok(record) => (StatusCode::CREATED, Json(record)).into_response(),
@@ -376,6 +400,7 @@ async fn decide(
                 message,
                 reasons: vec![],
                 current,
+                change: None,
             };
             (StatusCode::CONFLICT, Json(body)).into_response()
         }
@@ -387,6 +412,8 @@ async fn decide(
 struct EvidenceQuery {
     after_seq: Option<u64>,
     wait: Option<u64>,
+    /// The case-list generation the client holds: a change ends the wait.
+    cases_generation: Option<u64>,
 }
 
 async fn evidence(
@@ -397,7 +424,7 @@ async fn evidence(
         return error(
             StatusCode::BAD_REQUEST,
             "bad_request",
-            "bad query: after_seq and wait are numbers",
+            "bad query: after_seq, wait and cases_generation are numbers",
         );
     };
     let after = q.after_seq.unwrap_or(0);
@@ -414,9 +441,17 @@ async fn evidence(
             Some(r) => r.seq,
             None => state.store.last_seq(),
         };
-        if !records.is_empty() || tokio::time::Instant::now() >= deadline {
+        // `records_since` has just looked at the case files too.
+        let cases_generation = state.store.cases_generation();
+        let cases_changed = q.cases_generation.is_some_and(|g| g != cases_generation);
+        if !records.is_empty() || cases_changed || tokio::time::Instant::now() >= deadline {
             records.truncate(MAX_RECORDS_PER_PAGE);
-            return Json(EvidencePage { records, last_seq }).into_response();
+            return Json(EvidencePage {
+                records,
+                last_seq,
+                cases_generation,
+            })
+            .into_response();
         }
         if tokio::time::timeout_at(deadline, changes.changed())
             .await

@@ -8,25 +8,28 @@
 //! ```
 //! Current state = the cases + a replay of the evidence log. A case's version
 //! is the number of records for it. Several processes may share one store:
-//! every decision re-reads the log's new records under the exclusive lock and
-//! re-checks the version before appending.
+//! every decision re-reads the log's new records *and the case files* under
+//! the exclusive lock, re-checks the version and the case content the
+//! reviewer saw, and evaluates the policy on the case as it is on disk at
+//! that moment, before appending.
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use super::case_files::CaseFiles;
 use super::replay::Replay;
 use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
 use crate::evidence::{
     Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
 };
-use crate::model::{Case, CaseState, Decision, LoadProblem, Reviewer, load_dir};
+use crate::model::{CaseState, Decision, Reviewer, changed_fields, same_reviewer};
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
-use crate::text::sanitize;
+
 
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,20 +88,28 @@ struct Shared {
     policy_ref: PolicyRef,
     log: EvidenceLog,
     inner: Mutex<Inner>,
+    /// Set by the watcher when a case file may have changed.
+    cases_dirty: Arc<AtomicBool>,
 }
 
 struct Inner {
-    cases: Arc<Vec<Case>>,
-    index: HashMap<String, usize>,
-    problems: Vec<LoadProblem>,
+    files: CaseFiles,
     replay: Replay,
     cursor: Cursor,
     health: EvidenceHealth,
 }
 
 impl LocalStore {
-    /// Opens the store at `root`; `policy` overrides its `policy.toml`.
-    pub fn open(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
+    /// Opens the store at `root` under its own `policy.toml` (safe defaults
+    /// when there is none).
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        Self::open_with_policy(root, None)
+    }
+
+    /// Opens the store at `root`; `policy` replaces its `policy.toml`. Only
+    /// for what-if review (`list`, `show`) and tests: decisions are always
+    /// made under the store's own policy, so the CLI refuses `--policy` there.
+    pub fn open_with_policy(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
         let layout = StoreLayout::new(root);
         if !layout.cases_dir().is_dir() {
             return Err(StoreError::Setup(format!(
@@ -112,17 +123,8 @@ impl LocalStore {
             None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
             None => Policy::default(),
         };
-        let report = load_dir(&layout.cases_dir())?;
-        let index = report
-            .cases
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.id.clone(), i))
-            .collect();
         let inner = Inner {
-            cases: Arc::new(report.cases),
-            index,
-            problems: report.problems,
+            files: CaseFiles::load(&layout.cases_dir())?,
             replay: Replay::default(),
             cursor: Cursor::default(),
             health: EvidenceHealth::default(),
@@ -134,6 +136,7 @@ impl LocalStore {
                 policy_ref: policy.reference(),
                 policy,
                 inner: Mutex::new(inner),
+                cases_dirty: Arc::new(AtomicBool::new(false)),
             }),
         };
         store.refresh()?;
@@ -150,9 +153,13 @@ impl LocalStore {
         self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads records other processes appended since the last look.
+    /// Reads records other processes appended since the last look, and the
+    /// case files again when the watcher saw them change.
     fn refresh(&self) -> Result<(), StoreError> {
         let mut inner = self.inner();
+        if self.shared.cases_dirty.swap(false, Ordering::AcqRel) && inner.files.sync()? {
+            inner.recount_orphans();
+        }
         let outcome = self.shared.log.read_since(&inner.cursor)?;
         inner.apply(outcome);
         Ok(())
@@ -162,9 +169,10 @@ impl LocalStore {
         self.refresh()?;
         let inner = self.inner();
         Ok(Snapshot {
-            cases: inner.cases.clone(),
+            cases: inner.files.cases.clone(),
+            cases_generation: inner.files.generation,
             statuses: inner.replay.statuses.clone(),
-            problems: inner.problems.clone(),
+            problems: inner.files.problems.clone(),
             evidence: inner.health.clone(),
             policy: self.shared.policy.clone(),
         })
@@ -173,10 +181,18 @@ impl LocalStore {
     pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.refresh()?;
         let inner = self.inner();
-        if !inner.index.contains_key(case_id) && !inner.replay.statuses.contains_key(case_id) {
+        if !inner.files.index.contains_key(case_id)
+            && !inner.replay.statuses.contains_key(case_id)
+        {
             return Err(StoreError::NotFound(case_id.to_string()));
         }
         Ok(inner.replay.history(case_id))
+    }
+
+    /// The generation of the case files as last looked at (it changes when
+    /// a reload found a difference).
+    pub fn cases_generation(&self) -> u64 {
+        self.inner().files.generation
     }
 
     /// The last `seq` this store has read from the log.
@@ -214,25 +230,18 @@ impl LocalStore {
         if let Some(key) = &decision.idempotency_key
             && let Some(first) = inner.replay.by_key(key)
         {
-            if first.case_id == decision.case_id && first.action == decision.action {
-                return Ok(first.clone());
-            }
-            return Err(StoreError::Refused(crate::policy::Refusal {
-                action: decision.action,
-                reasons: vec![format!(
-                    "idempotency key {} was already used for {} {} (seq {})",
-                    sanitize(key),
-                    first.action,
-                    sanitize(&first.case_id),
-                    first.seq
-                )],
-            }));
+            return replay_of(first, &decision, &reviewer);
+        }
+        // The case as it is on disk now, not as it was when we loaded it.
+        if inner.files.sync()? | inner.files.sync_case(&decision.case_id)? {
+            inner.recount_orphans();
         }
         let &index = inner
+            .files
             .index
             .get(&decision.case_id)
             .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
-        let case = &inner.cases[index];
+        let case = &inner.files.cases[index];
         let status = inner
             .replay
             .statuses
@@ -249,13 +258,27 @@ impl LocalStore {
         }
         // Millisecond precision: enough to order decisions, and readable.
         let now = truncate_to_millis(OffsetDateTime::now_utc());
+        let case_sha256 = case.content_sha256();
+        if let Some(seen) = &decision.expected_case_sha256
+            && *seen != case_sha256
+        {
+            let before = inner.files.previous(seen);
+            return Err(StoreError::CaseChanged(Box::new(super::CaseChange {
+                case_id: case.id.clone(),
+                seen_sha256: seen.clone(),
+                current_sha256: case_sha256,
+                tier_before: before.map(|b| assess(b, &status, &shared.policy, now).tier),
+                tier_after: assess(case, &status, &shared.policy, now).tier,
+                fields: before.map(|b| changed_fields(b, case)).unwrap_or_default(),
+            })));
+        }
         let assessment = assess(case, &status, &shared.policy, now);
         let transition = check_decision(
             case,
             &status,
             &assessment,
             &decision,
-            &reviewer.name,
+            &reviewer,
             &shared.policy,
             now,
         )?;
@@ -264,6 +287,7 @@ impl LocalStore {
             id: Uuid::now_v7(),
             ts: now,
             case_id: case.id.clone(),
+            case_sha256: Some(case_sha256),
             identity_id: case.identity.id.clone(),
             reviewer,
             action: decision.action,
@@ -278,6 +302,12 @@ impl LocalStore {
             },
             override_: transition.override_used,
             escalated_by: transition.escalated_by,
+            quarantined_by: transition.quarantined_by,
+            shared_os_account: transition.shared_os_account,
+            request_sha256: decision
+                .idempotency_key
+                .as_ref()
+                .map(|_| decision.request_sha256()),
             idempotency_key: decision.idempotency_key.clone(),
             readiness: ReadinessSummary {
                 q1: assessment.q1.status,
@@ -287,6 +317,7 @@ impl LocalStore {
                 recommendation: assessment.recommendation,
                 gaps: assessment.gaps(),
             },
+            used_during_quarantine: assessment.used_during_quarantine,
             policy: shared.policy_ref.clone(),
             case_version: status.version,
             state_before: transition.state_before,
@@ -328,10 +359,46 @@ impl LocalStore {
     }
 }
 
+/// The answer to a decision whose idempotency key is already on record: the
+/// first record when the same reviewer sent the same request, else a refusal
+/// (the key was reused for something else, or by someone else).
+fn replay_of(
+    first: &EvidenceRecord,
+    decision: &Decision,
+    reviewer: &Reviewer,
+) -> Result<EvidenceRecord, StoreError> {
+    let same_request = match &first.request_sha256 {
+        Some(digest) => *digest == decision.request_sha256(),
+        // Records from before request digests: case and action must match.
+        None => first.case_id == decision.case_id && first.action == decision.action,
+    };
+    if same_request && same_reviewer(&first.reviewer.name, &reviewer.name) {
+        return Ok(first.clone());
+    }
+    Err(StoreError::IdempotencyKeyReused {
+        key: decision.idempotency_key.clone().unwrap_or_default(),
+        seq: first.seq,
+        other_reviewer: !same_reviewer(&first.reviewer.name, &reviewer.name),
+    })
+}
+
 impl Inner {
+    /// Cases the evidence names but the case files no longer hold.
+    fn recount_orphans(&mut self) {
+        let files = &self.files;
+        self.health.orphan_cases = self
+            .replay
+            .statuses
+            .keys()
+            .filter(|id| !files.index.contains_key(*id))
+            .cloned()
+            .collect();
+        self.health.orphan_cases.sort();
+    }
+
     fn apply(&mut self, outcome: ReadOutcome) {
         for record in outcome.records {
-            if !self.index.contains_key(&record.case_id)
+            if !self.files.index.contains_key(&record.case_id)
                 && !self.health.orphan_cases.contains(&record.case_id)
             {
                 self.health.orphan_cases.push(record.case_id.clone());
@@ -380,29 +447,37 @@ impl Store for LocalStore {
     fn watch(&self) -> Result<ChangeFeed, StoreError> {
         use notify::Watcher;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let evidence = self.shared.log.path().file_name().map(|n| n.to_os_string());
+        let evidence = self.shared.log.path().to_path_buf();
+        let cases_dir = self.shared.layout.cases_dir();
+        let dirty = Arc::clone(&self.shared.cases_dirty);
+        let watched_cases = cases_dir.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                // Any error is a reason to look again, not to stop.
-                let relevant = event.map_or(true, |e| {
-                    e.paths.iter().any(|p| p.file_name() == evidence.as_deref())
-                });
-                if relevant {
+                let (evidence_changed, cases_changed) = match &event {
+                    // An error (a missed event, an overflow) is a reason to
+                    // look again at everything, not to stop.
+                    Err(_) => (true, true),
+                    Ok(e) if !is_modification(&e.kind) => (false, false),
+                    Ok(e) => (
+                        e.paths.iter().any(|p| *p == evidence),
+                        e.paths.iter().any(|p| p.parent() == Some(&watched_cases)),
+                    ),
+                };
+                if cases_changed {
+                    dirty.store(true, Ordering::Release);
+                }
+                if evidence_changed || cases_changed {
                     let _ = tx.send(());
                 }
             })
             .map_err(|e| StoreError::Setup(format!("cannot watch the store for changes: {e}")))?;
-        watcher
-            .watch(
-                &self.shared.layout.root,
-                notify::RecursiveMode::NonRecursive,
-            )
-            .map_err(|e| {
-                StoreError::Setup(format!(
-                    "cannot watch {}: {e}",
-                    self.shared.layout.root.display()
-                ))
-            })?;
+        for dir in [&self.shared.layout.root, &cases_dir] {
+            watcher
+                .watch(dir, notify::RecursiveMode::NonRecursive)
+                .map_err(|e| StoreError::Setup(format!("cannot watch {}: {e}", dir.display())))?;
+        }
+        // Anything that changed before the watch began is picked up now.
+        self.shared.cases_dirty.store(true, Ordering::Release);
         Ok(ChangeFeed::new(rx, Box::new(watcher)))
     }
 
@@ -416,6 +491,22 @@ impl Store for LocalStore {
 
     fn describe(&self) -> String {
         format!("local store {}", self.shared.layout.root.display())
+    }
+}
+
+/// Creation, writes, renames and deletions: the events that change what a
+/// store holds. Opens, reads and closes after reading do not (our own reads
+/// of the log must never wake us up again).
+fn is_modification(kind: &notify::EventKind) -> bool {
+    use notify::EventKind;
+    use notify::event::{AccessKind, AccessMode, ModifyKind};
+    match kind {
+        EventKind::Create(_) | EventKind::Remove(_) => true,
+        EventKind::Modify(ModifyKind::Metadata(_)) => false,
+        EventKind::Modify(_) => true,
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        EventKind::Any | EventKind::Other => true,
     }
 }
 

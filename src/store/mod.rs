@@ -3,6 +3,7 @@
 //! behind the HTTP API (`serve`), with an [`outbox`] for decisions made while
 //! the server is unreachable.
 
+mod case_files;
 mod local;
 pub mod outbox;
 mod remote;
@@ -17,7 +18,7 @@ pub use snapshot::{EvidenceHealth, Snapshot};
 
 use crate::evidence::{ChainBreak, EvidenceError, EvidenceRecord, VerifyReport};
 use crate::model::{Decision, LastDecision, LoadError, Reviewer, rfc3339};
-use crate::policy::{Policy, PolicyError, Refusal};
+use crate::policy::{Policy, PolicyError, Refusal, Tier};
 use crate::text::sanitize;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,8 +33,23 @@ pub enum StoreError {
         current: u64,
         last: Option<LastDecision>,
     },
+    /// The case content changed since the reviewer saw it.
+    #[error("{0}")]
+    CaseChanged(Box<CaseChange>),
     #[error(transparent)]
     Refused(#[from] Refusal),
+    /// An idempotency key already on record for another decision or reviewer.
+    #[error(
+        "idempotency key {} was already used{} for a different decision (seq {seq}): \
+         nothing recorded; send a new key for a new decision",
+        sanitize(key),
+        if *other_reviewer { " by another reviewer" } else { "" }
+    )]
+    IdempotencyKeyReused {
+        key: String,
+        seq: u64,
+        other_reviewer: bool,
+    },
     #[error(
         "evidence log {path} failed verification at seq {} (line {}): {}; decisions are refused until it is investigated",
         brk.seq, brk.line, brk.reason
@@ -69,6 +85,57 @@ pub enum StoreError {
     /// The server answered something we cannot use.
     #[error("server error: {0}")]
     Remote(String),
+}
+
+/// What changed in a case between the content a reviewer saw and the
+/// content on disk when they decided.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct CaseChange {
+    pub case_id: String,
+    /// The digest the reviewer's decision named.
+    pub seen_sha256: String,
+    /// The digest of the case now.
+    pub current_sha256: String,
+    /// The tier the seen content had, when this process still holds it.
+    pub tier_before: Option<Tier>,
+    pub tier_after: Tier,
+    /// Dotted paths of the fields that changed (empty when the seen content
+    /// is no longer held).
+    pub fields: Vec<String>,
+}
+
+impl std::fmt::Display for CaseChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "conflict on {}: the case changed since you reviewed it",
+            sanitize(&self.case_id)
+        )?;
+        match self.tier_before {
+            Some(before) => write!(
+                f,
+                " (tier {} → {})",
+                before.name(),
+                self.tier_after.name()
+            )?,
+            None => write!(f, " (tier now {})", self.tier_after.name())?,
+        }
+        if self.fields.is_empty() {
+            write!(
+                f,
+                "; content {} → {}",
+                short(&self.seen_sha256),
+                short(&self.current_sha256)
+            )?;
+        } else {
+            write!(f, "; changed: {}", sanitize(&self.fields.join(", ")))?;
+        }
+        f.write_str(". Review the case again before deciding.")
+    }
+}
+
+fn short(sha: &str) -> String {
+    sanitize(sha.get(..12).unwrap_or(sha)).into_owned()
 }
 
 fn conflict_message(

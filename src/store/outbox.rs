@@ -412,6 +412,7 @@ mod tests {
                 quarantine_hours: None,
                 escalate_to: None,
                 override_: false,
+                expected_case_sha256: None,
                 idempotency_key: Some(key.into()),
             },
             reviewer_hint: "alice".into(),

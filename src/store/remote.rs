@@ -160,6 +160,8 @@ struct State {
     generation: u64,
     /// The name the server records for this client's token (`/v1/health`).
     reviewer: Option<String>,
+    /// Bumped whenever the case list held changes.
+    cases_generation: u64,
 }
 
 impl State {
@@ -221,6 +223,7 @@ impl State {
                 .map(|(i, c)| (c.id.clone(), i))
                 .collect();
             self.cases = Arc::new(cases);
+            self.cases_generation += 1;
         }
         self.recount_orphans();
     }
@@ -622,6 +625,7 @@ impl RemoteStore {
             quarantine_hours: decision.quarantine_hours,
             escalate_to: decision.escalate_to.clone(),
             override_: decision.override_,
+            expected_case_sha256: decision.expected_case_sha256.clone(),
         };
         let body = match serde_json::to_vec(&request) {
             Ok(b) => b,
@@ -1410,6 +1414,7 @@ impl Store for RemoteStore {
         let state = self.state();
         Ok(Snapshot {
             cases: state.cases.clone(),
+            cases_generation: state.cases_generation,
             statuses: state.replay.statuses.clone(),
             problems: Vec::new(),
             evidence: state.health(),

@@ -24,11 +24,28 @@ impl Replay {
     pub fn apply(&mut self, r: EvidenceRecord) {
         let status = self.statuses.entry(r.case_id.clone()).or_default();
         status.version += 1;
+        let was_quarantined = matches!(status.state, CaseState::Quarantined { .. });
         status.state = r.state_after.clone();
         match &r.state_after {
-            CaseState::Escalated { .. } => status.escalated_by = Some(r.reviewer.name.clone()),
-            CaseState::Quarantined { .. } => status.quarantined_at = Some(r.ts),
+            CaseState::Escalated { .. } => {
+                status.escalated_by = Some(r.reviewer.name.clone());
+                status.escalated_by_os = r.reviewer.os_account.clone();
+            }
+            // An extension continues the episode: its start, who began it and
+            // any use seen stay as they were.
+            CaseState::Quarantined { .. } if was_quarantined => {
+                status.used_during_quarantine |= r.used_during_quarantine;
+            }
+            CaseState::Quarantined { .. } => {
+                status.quarantined_at = Some(r.ts);
+                status.quarantined_by = Some(r.reviewer.name.clone());
+                status.quarantined_by_os = r.reviewer.os_account.clone();
+                status.used_during_quarantine = false;
+            }
             _ => {}
+        }
+        if !matches!(r.state_after, CaseState::Quarantined { .. }) {
+            status.used_during_quarantine = false;
         }
         status.last_decision = Some(LastDecision {
             action: r.action,

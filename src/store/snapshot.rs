@@ -33,6 +33,8 @@ impl EvidenceHealth {
 #[derive(Debug, Clone)]
 pub struct Snapshot {
     pub cases: Arc<Vec<Case>>,
+    /// Changes whenever the case files were reloaded with a difference.
+    pub cases_generation: u64,
     /// Status of every case with at least one record; others are pending.
     pub statuses: HashMap<String, CaseStatus>,
     pub problems: Vec<LoadProblem>,

@@ -76,7 +76,7 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
         records,
         options.theme,
         store.describe(),
-        reviewer.name.clone(),
+        reviewer.clone(),
         now,
     );
     app.link = status;
@@ -245,7 +245,7 @@ impl Runtime {
                             && name != self.reviewer.name
                         {
                             self.reviewer.name = name.clone();
-                            self.app.reviewer = name;
+                            self.app.reviewer.name = name;
                         }
                         let new_records = !records.is_empty();
                         self.app.queue.set_now(OffsetDateTime::now_utc());

@@ -1,11 +1,19 @@
 //! The decision dialog: what will happen, a justification editor, the
 //! quarantine duration or escalation target, and a preview of the record.
+//!
+//! It re-implements no rule: it builds a draft [`Decision`] and asks the
+//! same pure checks the store applies ([`precheck`], [`check_decision`]).
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui_textarea::TextArea;
 
-use crate::model::{Action, Case, CaseState, CaseStatus, Decision};
-use crate::policy::{Assessment, Policy, controls::controls_for, justification_len};
+use time::OffsetDateTime;
+
+use crate::model::{Action, Case, CaseState, CaseStatus, Decision, Reviewer};
+use crate::policy::{
+    Assessment, JustificationCount, Policy, Refusal, Transition, assess, check_decision,
+    controls::controls_for, escalation_target, precheck,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -48,24 +56,33 @@ pub struct DecisionDialog {
     pub controls: Vec<String>,
     pub readiness_line: String,
     pub policy_version: String,
+    /// What the checks run on: the case as the reviewer sees it now.
+    case: Case,
+    status: CaseStatus,
+    policy: Policy,
+    reviewer: Reviewer,
+    /// The content digest the decision names (a change since is a conflict).
+    case_sha256: String,
 }
 
 impl DecisionDialog {
-    pub fn new(
+    /// Opens the dialog, or returns the refusal when no justification could
+    /// change the answer (wrong state, tier, separation of duties, lifecycle):
+    /// the reviewer sees it before typing anything.
+    #[allow(clippy::too_many_arguments)]
+    pub fn open(
         case: &Case,
         index: usize,
         status: &CaseStatus,
         a: &Assessment,
         action: Action,
         policy: &Policy,
-    ) -> Self {
+        reviewer: &Reviewer,
+        now: OffsetDateTime,
+    ) -> Result<Self, Refusal> {
         let parameter = match action {
             Action::Quarantine => policy.quarantine_default_hours.to_string(),
-            Action::Escalate => case
-                .owner_team()
-                .filter(|t| !t.trim().is_empty())
-                .unwrap_or(&policy.default_escalation_team)
-                .to_string(),
+            Action::Escalate => escalation_target(case, None, policy).unwrap_or_default(),
             _ => String::new(),
         };
         let override_offered = a
@@ -75,7 +92,7 @@ impl DecisionDialog {
         justification.set_placeholder_text(
             "Why? (required) — what you checked, who you asked, what happens next",
         );
-        DecisionDialog {
+        let dialog = DecisionDialog {
             case_id: case.id.clone(),
             case_index: index,
             identity: case.identity.name.clone(),
@@ -106,7 +123,18 @@ impl DecisionDialog {
                 a.recommendation
             ),
             policy_version: policy.version.clone(),
-        }
+            case_sha256: case.content_sha256(),
+            case: case.clone(),
+            status: status.clone(),
+            policy: policy.clone(),
+            reviewer: reviewer.clone(),
+        };
+        // With the override on, whatever precheck still refuses cannot be
+        // broken through: refuse now.
+        let mut probe = dialog.decision();
+        probe.override_ = override_offered;
+        precheck(case, status, a, &probe, reviewer, policy, now)?;
+        Ok(dialog)
     }
 
     pub fn has_parameter(&self) -> bool {
@@ -128,8 +156,13 @@ impl DecisionDialog {
         self.justification.lines().join("\n")
     }
 
+    pub fn count(&self) -> JustificationCount {
+        JustificationCount::of(&self.text())
+    }
+
+    /// Visible characters typed (what the policy counts).
     pub fn chars(&self) -> usize {
-        justification_len(&self.text())
+        self.count().visible
     }
 
     /// The minimum the justification must reach.
@@ -145,34 +178,36 @@ impl DecisionDialog {
         self.parameter.trim().parse().ok()
     }
 
-    /// What stops confirming right now, if anything (checked before any write).
-    pub fn blocker(&self) -> Option<String> {
-        let (have, need) = (self.chars(), self.required_chars());
-        if have < need {
-            return Some(format!(
-                "the justification needs {} more characters ({have}/{need})",
-                need - have
-            ));
-        }
+    /// What stops confirming right now, if anything: the store's own check
+    /// on the draft, at `now` (nothing is written).
+    pub fn blocker(&self, now: OffsetDateTime) -> Option<String> {
         if self.override_offered && !self.override_ {
             return Some(
                 "refused by policy: this needs the break-glass override (Tab to it, Space to tick)"
                     .into(),
             );
         }
-        match self.action {
-            Action::Quarantine => match self.hours() {
-                Some(h) if (1..=self.quarantine_max_hours).contains(&h) => None,
-                _ => Some(format!(
-                    "quarantine hours must be 1 to {}",
-                    self.quarantine_max_hours
-                )),
-            },
-            Action::Escalate if self.parameter.trim().is_empty() => {
-                Some("name the team to escalate to".into())
-            }
-            _ => None,
+        if self.action == Action::Quarantine && self.hours().is_none() {
+            return Some(format!(
+                "quarantine hours must be 1 to {}",
+                self.quarantine_max_hours
+            ));
         }
+        self.check(now).err().map(|r| r.reasons.join("; "))
+    }
+
+    /// The store's check of the draft decision, as it stands.
+    pub fn check(&self, now: OffsetDateTime) -> Result<Transition, Refusal> {
+        let a = assess(&self.case, &self.status, &self.policy, now);
+        check_decision(
+            &self.case,
+            &self.status,
+            &a,
+            &self.decision(),
+            &self.reviewer,
+            &self.policy,
+            now,
+        )
     }
 
     /// The typed decision to send to the store.
@@ -188,6 +223,7 @@ impl DecisionDialog {
             escalate_to: (self.action == Action::Escalate)
                 .then(|| self.parameter.trim().to_string()),
             override_: self.override_,
+            expected_case_sha256: Some(self.case_sha256.clone()),
             idempotency_key: None,
         }
     }

@@ -15,7 +15,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use time::OffsetDateTime;
 
 use crate::evidence::{EvidenceRecord, VerifyReport};
-use crate::model::{Action, Decision, OutlineRow};
+use crate::model::{Action, Decision, OutlineRow, Reviewer};
 use crate::policy::Assessment;
 use crate::store::{Link, LinkStatus, Snapshot};
 use crate::text::sanitize;
@@ -152,7 +152,8 @@ pub struct App {
     pub store_label: String,
     /// The connection to a remote store and its outbox (local: `Link::Local`).
     pub link: LinkStatus,
-    pub reviewer: String,
+    /// Who decides here (the name may come from a server's token).
+    pub reviewer: Reviewer,
     /// Rows the queue showed at the last draw (for paging).
     pub viewport: usize,
     pub quit: bool,
@@ -164,7 +165,7 @@ impl App {
         records: Vec<EvidenceRecord>,
         theme: Theme,
         store_label: String,
-        reviewer: String,
+        reviewer: Reviewer,
         now: OffsetDateTime,
     ) -> Self {
         let mut app = App {
@@ -299,7 +300,7 @@ impl App {
         }
         let others: Vec<&EvidenceRecord> = new_records
             .iter()
-            .filter(|r| r.reviewer.name != self.reviewer)
+            .filter(|r| r.reviewer.name != self.reviewer.name)
             .collect();
         if let Some(r) = others.last() {
             self.message = Some(Message {
@@ -772,7 +773,7 @@ impl App {
         let case = self.queue.case(index);
         let status = &self.queue.statuses[index];
         let a = self.queue.assess(index);
-        let Some(verdict) = a.verdict(action) else {
+        if a.verdict(action).is_none() {
             let offered: Vec<&str> = a.actions.iter().map(|v| v.action.name()).collect();
             let text = if offered.is_empty() {
                 format!(
@@ -792,30 +793,35 @@ impl App {
                 tone: Tone::Warn,
             });
             return true;
-        };
-        if !verdict.allowed && !verdict.needs_override {
-            let alternatives = a
-                .actions
-                .iter()
-                .filter(|v| v.allowed && v.action != action)
-                .map(|v| v.action)
-                .collect();
-            self.refusal = Some(Refusal {
-                case_id: case.id.clone(),
-                action,
-                reasons: verdict.reasons.clone(),
-                alternatives,
-            });
-            return true;
         }
-        self.dialog = Some(DecisionDialog::new(
+        // The store's own check, before any typing: a refusal no
+        // justification can change is shown now.
+        match DecisionDialog::open(
             case,
             index,
             status,
             &a,
             action,
             self.queue.policy(),
-        ));
+            &self.reviewer,
+            self.queue.now,
+        ) {
+            Ok(dialog) => self.dialog = Some(dialog),
+            Err(refused) => {
+                let alternatives = a
+                    .actions
+                    .iter()
+                    .filter(|v| v.allowed && v.action != action)
+                    .map(|v| v.action)
+                    .collect();
+                self.refusal = Some(Refusal {
+                    case_id: case.id.clone(),
+                    action,
+                    reasons: refused.reasons,
+                    alternatives,
+                });
+            }
+        }
         true
     }
 
@@ -862,7 +868,7 @@ impl App {
                 if d.phase == Phase::Submitting {
                     return (false, vec![]);
                 }
-                if let Some(blocker) = d.blocker() {
+                if let Some(blocker) = d.blocker(self.queue.now) {
                     d.phase = Phase::Failed(blocker);
                     return (true, vec![]);
                 }

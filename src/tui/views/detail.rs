@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 
 use crate::model::{RowKind, rfc3339};
-use crate::policy::{Freshness, Status, WindowCheck, ago, days_since};
+use crate::policy::{Freshness, Status, UsageCheck, WindowCheck, ago, days_since};
 use crate::text::sanitize;
 
 use super::pane_block;
@@ -136,8 +136,11 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) {
     lines.push(kv(
         app,
         "last used",
-        id.last_used_at
-            .map_or("never".into(), |t| ago(days_since(t, now))),
+        match id.last_used_at {
+            crate::model::LastUsed::Unknown => "unknown".into(),
+            crate::model::LastUsed::Never => "never".into(),
+            crate::model::LastUsed::At(t) => ago(days_since(t, now)),
+        },
     ));
     let (state, style) = state_cell(status, now, t);
     lines.push(Line::from(vec![
@@ -336,10 +339,10 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
         c.criticality.map_or("?", |l| l.as_str())
     );
     item(&mut lines, "   ", &age, t.base);
-    let usage = match (c.days_since_use, c.unused) {
-        (None, _) => "usage: never used (unused)".to_string(),
-        (Some(d), true) => format!("usage: last used {} (unused)", ago(d)),
-        (Some(d), false) => format!("usage: last used {} (IN USE)", ago(d)),
+    let usage = match c.usage {
+        UsageCheck::Unknown => "usage: unknown (a gap, never read as unused)".to_string(),
+        UsageCheck::Recent { .. } => format!("usage: {} (IN USE)", c.usage.describe()),
+        other => format!("usage: {}", other.describe()),
     };
     item(&mut lines, "   ", &usage, t.base);
     match &c.change_window {

@@ -280,7 +280,7 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
             },
         ),
         _ => Span::styled(
-            format!("reviewer {} ", crate::text::sanitize(&app.reviewer)),
+            format!("reviewer {} ", crate::text::sanitize(&app.reviewer.name)),
             t.dim,
         ),
     };

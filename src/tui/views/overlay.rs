@@ -197,7 +197,7 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
             "{} {} by {} · case version {} → {}",
             d.action,
             sanitize(&d.case_id),
-            sanitize(&app.reviewer),
+            sanitize(&app.reviewer.name),
             d.expected_version,
             d.expected_version + 1
         )),
