@@ -17,7 +17,7 @@ use std::rc::Rc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use nhi_triage::model::Action;
+use nhi_triage::model::{Action, Reviewer};
 use nhi_triage::store::{LocalStore, StoreLayout};
 use nhi_triage::tui::app::App;
 use nhi_triage::tui::backend::LeanBackend;
@@ -147,7 +147,7 @@ impl Console {
 }
 
 fn open_app(root: &std::path::Path) -> App {
-    let store = LocalStore::open(root, None).expect("store");
+    let store = LocalStore::open(root).expect("store");
     let snapshot = store.snapshot_blocking().expect("snapshot");
     let records = store.records_since_blocking(0).expect("records");
     App::new(
@@ -155,7 +155,12 @@ fn open_app(root: &std::path::Path) -> App {
         records,
         Theme::dark(),
         "local store bench".into(),
-        "bench".into(),
+        Reviewer {
+            name: "bench".into(),
+            host: "bench-host".into(),
+            via: "local".into(),
+            os_account: None,
+        },
         OffsetDateTime::now_utc(),
     )
 }

@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use nhi_triage::evidence::{EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadinessSummary};
-use nhi_triage::model::{Action, Case, CaseState, CaseStatus, Reviewer, load_dir};
+use nhi_triage::model::{Action, Case, CaseState, CaseStatus, OsAccount, Reviewer, load_dir};
 use nhi_triage::policy::{Policy, PolicyRef, Status, Tier, assess, queue_order};
 use sha2::{Digest, Sha256};
 
@@ -123,11 +123,16 @@ fn record(i: u64) -> EvidenceRecord {
         id: uuid::Uuid::now_v7(),
         ts: OffsetDateTime::now_utc(),
         case_id: format!("CASE-{i:07}"),
+        case_sha256: Some("cd".repeat(32)),
         identity_id: format!("arn:aws:iam::123456789012:user/svc-bench-{i}"),
         reviewer: Reviewer {
             name: "bench".into(),
             host: "bastion-1".into(),
             via: "ssh".into(),
+            os_account: Some(OsAccount {
+                uid: 1000,
+                name: "bench".into(),
+            }),
         },
         action: Action::Quarantine,
         justification: "Owner unreachable for 3 days; containing until the billing team confirms the dependency map."
@@ -136,7 +141,10 @@ fn record(i: u64) -> EvidenceRecord {
         escalate_to: None,
         override_: false,
         escalated_by: None,
+        quarantined_by: None,
+        shared_os_account: false,
         idempotency_key: None,
+        request_sha256: None,
         readiness: ReadinessSummary {
             q1: Status::Partial,
             q2: Status::Answered,
@@ -145,6 +153,7 @@ fn record(i: u64) -> EvidenceRecord {
             recommendation: Action::Quarantine,
             gaps: vec!["Q1: dependency map verified 12 days ago (limit 7 days)".into()],
         },
+        used_during_quarantine: false,
         policy: PolicyRef {
             version: "default-1".into(),
             sha256: "ab".repeat(32),

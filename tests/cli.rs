@@ -313,7 +313,9 @@ fn usage_errors_refusals_and_conflicts_have_their_exit_codes() {
     ]));
     assert_eq!(short.code, 4, "{short}");
     assert!(
-        short.stderr.contains("at least 20 characters (got 2)"),
+        short
+            .stderr
+            .contains("at least 20 visible characters (got 2)"),
         "{short}"
     );
 
@@ -349,6 +351,8 @@ fn usage_errors_refusals_and_conflicts_have_their_exit_codes() {
 #[test]
 fn quarantine_then_revoke() {
     let store = three_tiers();
+    // About the lifecycle, not the observation period: revoke at once.
+    store.set_policy("quarantine_min_observation_hours", "0");
     let q = store.decide("alice", "MED-1", "quarantine", &["--hours", "24"]);
     assert_eq!(q.code, 0, "{q}");
     assert_eq!(listed_ids(&store.list_json("quarantined")), ["MED-1"]);
@@ -375,6 +379,9 @@ fn quarantine_then_revoke() {
 #[test]
 fn escalation_enforces_separation_of_duties() {
     let store = three_tiers();
+    // Every test process runs under one OS account: separation of duties
+    // rests on the reviewer names here, and the record says so.
+    store.set_policy("allow_shared_os_accounts", "true");
     let esc = store.decide("alice", "HIGH-1", "escalate", &[]);
     assert_eq!(esc.code, 0, "{esc}");
     let escalated = store.list_json("escalated");
@@ -393,6 +400,7 @@ fn escalation_enforces_separation_of_duties() {
     assert_eq!(r["action"], "approve");
     assert_eq!(r["reviewer"]["name"], "bob");
     assert_eq!(r["escalated_by"], "alice");
+    assert_eq!(r["shared_os_account"], true);
     assert_eq!(r["state_before"]["state"], "escalated");
     assert_eq!(r["state_after"]["state"], "approved");
     assert_eq!(r["override"], false);
@@ -684,17 +692,43 @@ fn control_characters_in_case_text_are_shown_not_interpreted() {
         .set("/owner/team", Value::from(format!("team\x1b[31m{evil}")))
         .build();
     let store = TestStore::with_cases(&[case, medium_case("MED-1")]);
-    // A decision whose reviewer and justification carry escapes too.
-    let d = run(store.cmd().args([
-        "--reviewer",
-        "mallory\x1b[2J",
-        "decide",
-        "ESC-1",
-        "--action",
-        "escalate",
-        "--justification",
-        "clear the screen \x1b[2J\x07 and ring the bell please",
-    ]));
+    let no_escapes = |what: &str, out: &common::Out| {
+        for (name, bytes) in [("stdout", &out.raw_stdout), ("stderr", &out.raw_stderr)] {
+            assert!(!bytes.contains(&0x1b), "{what}: ESC in {name}: {out}");
+            assert!(!bytes.contains(&0x07), "{what}: BEL in {name}: {out}");
+        }
+    };
+    let escalate = |reviewer: &str, extra: &[&str]| {
+        run(store
+            .cmd()
+            .args([
+                "--reviewer",
+                reviewer,
+                "decide",
+                "ESC-1",
+                "--action",
+                "escalate",
+                "--justification",
+                "clear the screen \x1b[2J\x07 and ring the bell please",
+            ])
+            .args(extra))
+    };
+    // A reviewer name carrying escapes is refused, and shown as text.
+    let bad_name = escalate("mallory\x1b[2J", &[]);
+    assert_eq!(bad_name.code, 2, "{bad_name}");
+    assert!(bad_name.stderr.contains("U+001B"), "{bad_name}");
+    no_escapes("a reviewer name with escapes", &bad_name);
+    // So is an escalation to the owner team, whose name carries escapes.
+    let bad_target = escalate("mallory", &[]);
+    assert_eq!(bad_target.code, 4, "{bad_target}");
+    assert!(
+        bad_target.stderr.contains("escalation target"),
+        "{bad_target}"
+    );
+    no_escapes("an escalation target with escapes", &bad_target);
+    assert!(store.evidence_bytes().is_empty(), "nothing recorded");
+    // A decision whose justification carries escapes is kept as typed.
+    let d = escalate("mallory", &["--to", "security-review"]);
     assert_eq!(d.code, 0, "{d}");
 
     let visible = "evil\\x1b[2Jname\\x1b]52;c;SGVsbG8=\\x07bell\\x07";
@@ -725,13 +759,13 @@ fn control_characters_in_case_text_are_shown_not_interpreted() {
         }
     }
     let show = store.run(&["show", "ESC-1"]);
-    assert!(show.stdout.contains("mallory\\x1b[2J"), "{show}");
     assert!(
         show.stdout.contains("clear the screen \\x1b[2J\\x07"),
         "{show}"
     );
+    assert!(show.stdout.contains("team\\x1b[31mevil"), "{show}");
     assert!(
-        show.stdout.contains("escalated to team\\x1b[31mevil"),
+        show.stdout.contains("escalated to security-review"),
         "{show}"
     );
 }

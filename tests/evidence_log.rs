@@ -11,7 +11,7 @@ use nhi_triage::evidence::{
     ChainBreak, Cursor, EvidenceError, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadinessSummary,
     VerifyReport, to_csv, to_json,
 };
-use nhi_triage::model::{Action, CaseState, Reviewer};
+use nhi_triage::model::{Action, CaseState, OsAccount, Reviewer};
 use nhi_triage::policy::{PolicyRef, Status, Tier};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
@@ -30,11 +30,16 @@ fn record(n: u64, justification: &str) -> EvidenceRecord {
         id: uuid::Uuid::now_v7(),
         ts: TS,
         case_id: format!("case-{n:03}"),
+        case_sha256: Some("cd".repeat(32)),
         identity_id: format!("arn:aws:iam::123456789012:user/svc-{n:03}"),
         reviewer: Reviewer {
             name: "alice".into(),
             host: "triage-01".into(),
             via: "local".into(),
+            os_account: Some(OsAccount {
+                uid: 1000,
+                name: "alice".into(),
+            }),
         },
         action: Action::Quarantine,
         justification: justification.to_string(),
@@ -42,7 +47,10 @@ fn record(n: u64, justification: &str) -> EvidenceRecord {
         escalate_to: Some("secops".into()),
         override_: false,
         escalated_by: Some("bob".into()),
+        quarantined_by: None,
+        shared_os_account: false,
         idempotency_key: None,
+        request_sha256: None,
         readiness: ReadinessSummary {
             q1: Status::Answered,
             q2: Status::Partial,
@@ -51,6 +59,7 @@ fn record(n: u64, justification: &str) -> EvidenceRecord {
             recommendation: Action::Quarantine,
             gaps: vec!["no rollback test".into(), "owner unconfirmed".into()],
         },
+        used_during_quarantine: false,
         policy: PolicyRef {
             version: "2026.11".into(),
             sha256: "ab".repeat(32),

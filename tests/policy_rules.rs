@@ -8,8 +8,8 @@ use std::path::Path;
 
 use nhi_triage::model::{
     Action, ActionKind, Case, CaseState, CaseStatus, ChangeWindow, Decision, Dependencies,
-    DependencyNode, Finding, Identity, Level, LoadReport, Owner, OwnerBasis, Privilege,
-    ProposedAction, Rollback, parse_jsonl,
+    DependencyNode, Finding, Identity, LastUsed, Level, LoadReport, Owner, OwnerBasis, Privilege,
+    ProposedAction, Reviewer, Rollback, parse_jsonl,
 };
 use nhi_triage::policy::{
     Assessment, Policy, Refusal, RoutingKind, Status, Tier, Transition, assess, check_decision,
@@ -59,7 +59,7 @@ fn base() -> Case {
             provider: "aws".into(),
             account: Some("123456789012".into()),
             created_at: Some(NOW - days(400)),
-            last_used_at: Some(NOW - days(200)),
+            last_used_at: LastUsed::At(NOW - days(200)),
             privilege: Some(Privilege::Read),
         },
         finding: Some(Finding {
@@ -165,6 +165,7 @@ fn decision(action: Action, justification: &str) -> Decision {
         quarantine_hours: None,
         escalate_to: None,
         override_: false,
+        expected_case_sha256: None,
         idempotency_key: None,
     }
 }
@@ -199,7 +200,13 @@ fn decide_with(
     p: &Policy,
 ) -> Result<Transition, Refusal> {
     let x = assess(c, s, p, NOW);
-    check_decision(c, s, &x, d, reviewer, p, NOW)
+    let reviewer = Reviewer {
+        name: reviewer.into(),
+        host: "test-host".into(),
+        via: "local".into(),
+        os_account: None,
+    };
+    check_decision(c, s, &x, d, &reviewer, p, NOW)
 }
 
 fn decide(c: &Case, s: &CaseStatus, d: &Decision) -> Result<Transition, Refusal> {
@@ -638,22 +645,22 @@ fn change_window_is_open_at_exactly_its_start() {
 fn rotate_with_hot_reload_of_a_used_identity_is_low() {
     let c = with(|c| {
         action(c).kind = ActionKind::Rotate;
-        c.identity.last_used_at = Some(NOW - Duration::hours(1));
+        c.identity.last_used_at = LastUsed::At(NOW - Duration::hours(1));
     });
     assert_eq!(tier(&c), Tier::Low);
 }
 
 #[test]
 fn identity_unused_90_days_and_1_second_is_unused() {
-    let c = with(|c| c.identity.last_used_at = Some(NOW - days(90) - secs(1)));
-    assert!(a(&c).checks.unused);
+    let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW - days(90) - secs(1)));
+    assert!(a(&c).checks.usage.known_unused());
     assert_eq!(tier(&c), Tier::Low);
 }
 
 #[test]
 fn identity_never_used_is_unused() {
-    let c = with(|c| c.identity.last_used_at = None);
-    assert!(a(&c).checks.unused);
+    let c = with(|c| c.identity.last_used_at = LastUsed::Never);
+    assert!(a(&c).checks.usage.known_unused());
     assert_eq!(tier(&c), Tier::Low);
 }
 
@@ -744,7 +751,7 @@ fn tier_medium_when_removing_access_of_an_identity_used_within_90_days() {
     ] {
         let c = with(|c| {
             action(c).kind = kind;
-            c.identity.last_used_at = Some(NOW - days(3));
+            c.identity.last_used_at = LastUsed::At(NOW - days(3));
         });
         assert_eq!(tier(&c), Tier::Medium, "{kind:?}");
         let unused = with(|c| action(c).kind = kind);
@@ -754,15 +761,15 @@ fn tier_medium_when_removing_access_of_an_identity_used_within_90_days() {
 
 #[test]
 fn identity_last_used_exactly_90_days_ago_is_still_used() {
-    let c = with(|c| c.identity.last_used_at = Some(NOW - days(90)));
-    assert!(!a(&c).checks.unused);
+    let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW - days(90)));
+    assert!(!a(&c).checks.usage.known_unused());
     assert_eq!(tier(&c), Tier::Medium);
 }
 
 #[test]
 fn identity_used_in_the_future_counts_as_used() {
-    let c = with(|c| c.identity.last_used_at = Some(NOW + days(1)));
-    assert!(!a(&c).checks.unused);
+    let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW + days(1)));
+    assert!(!a(&c).checks.usage.known_unused());
     assert_eq!(tier(&c), Tier::Medium);
 }
 
@@ -1059,11 +1066,12 @@ fn escalated_case_offers_approve_quarantine_and_close() {
         offered(&x),
         [Action::Approve, Action::Quarantine, Action::Close]
     );
+    // Leaving an escalation takes a reviewer other than the escalator.
     let t = decide_with(
         &base(),
         &escalated_by("alice"),
         &decision(Action::Close, REASON),
-        "alice",
+        "bob",
         &Policy::default(),
     );
     assert_eq!(t.unwrap().state_after, CaseState::Closed);
@@ -1263,7 +1271,7 @@ fn quarantined_case_allows_revoke_and_restore() {
 #[test]
 fn revoke_refused_when_the_identity_was_used_during_quarantine() {
     let s = quarantined(NOW + days(1), NOW - days(2));
-    let c = with(|c| c.identity.last_used_at = Some(NOW - days(1)));
+    let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW - days(1)));
     let x = at(&c, &s, NOW);
     assert!(x.used_during_quarantine);
     let r = decide(&c, &s, &decision(Action::Revoke, REASON)).unwrap_err();
@@ -1280,7 +1288,7 @@ fn revoke_refused_when_the_identity_was_used_during_quarantine() {
 #[test]
 fn use_before_the_quarantine_began_does_not_block_revoke() {
     let s = quarantined(NOW + days(1), NOW - days(2));
-    let c = with(|c| c.identity.last_used_at = Some(NOW - days(3)));
+    let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW - days(3)));
     assert!(!at(&c, &s, NOW).used_during_quarantine);
     assert!(decide(&c, &s, &decision(Action::Revoke, REASON)).is_ok());
 }

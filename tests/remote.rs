@@ -902,12 +902,14 @@ fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
             quarantine_hours: None,
             escalate_to: None,
             override_: false,
+            expected_case_sha256: None,
             idempotency_key: None,
         };
         let reviewer = Reviewer {
             name: "alice".into(),
             host: "test".into(),
             via: "local".into(),
+            os_account: None,
         };
         match store.decide(decision, reviewer).await {
             Err(StoreError::Queued { waiting: 1, .. }) => {}
@@ -1110,12 +1112,14 @@ fn without_a_live_feed_a_background_task_still_sends_the_outbox() {
         quarantine_hours: None,
         escalate_to: None,
         override_: false,
+        expected_case_sha256: None,
         idempotency_key: Some("fixed-key-1".into()),
     };
     let reviewer = Reviewer {
         name: "alice".into(),
         host: "test".into(),
         via: "local".into(),
+        os_account: None,
     };
     match rt.block_on(store.decide(decision.clone(), reviewer.clone())) {
         Err(StoreError::Queued { waiting: 1, .. }) => {}

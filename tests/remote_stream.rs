@@ -143,6 +143,7 @@ fn serve(mut stream: TcpStream, cases: &[Case], gate: &(Mutex<Gate>, Condvar)) {
                     serde_json::to_string(&EvidencePage {
                         records: Vec::new(),
                         last_seq: 0,
+                        cases_generation: 0,
                     })
                     .unwrap(),
                 )
@@ -187,6 +188,7 @@ fn serve(mut stream: TcpStream, cases: &[Case], gate: &(Mutex<Gate>, Condvar)) {
                                     q2: Status::Answered,
                                     q3: Status::Answered,
                                 },
+                                case_sha256: Some(case.content_sha256()),
                             })
                             .collect(),
                         next_cursor: (end < cases.len()).then(|| cases[end - 1].id.clone()),

@@ -869,9 +869,9 @@ async fn an_idempotency_key_records_once_even_across_a_restart() {
     // The same key for a different action, or a different case, is refused.
     let (status, body) = api.decide("LOW-1", &decision("revoke", 0), Some(key)).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert_eq!(body["error"], "refused");
+    assert_eq!(body["error"], "idempotency_key_reused");
     assert!(
-        body["reasons"][0].as_str().unwrap_or("").contains(key),
+        body["message"].as_str().unwrap_or("").contains(key),
         "{body}"
     );
     let (status, body) = api

@@ -18,6 +18,7 @@ fn reviewer(name: &str) -> Reviewer {
         name: name.into(),
         host: "test-host".into(),
         via: "local".into(),
+        os_account: None,
     }
 }
 
@@ -30,6 +31,7 @@ fn decision(case_id: &str, action: Action, expected_version: u64) -> Decision {
         quarantine_hours: Some(24),
         escalate_to: None,
         override_: false,
+        expected_case_sha256: None,
         idempotency_key: None,
     }
 }
@@ -45,7 +47,7 @@ fn library_store(cases: &[Value]) -> TempDir {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
     let tmp = library_store(&[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")]);
-    let store = LocalStore::open(tmp.path(), None).expect("open");
+    let store = LocalStore::open(tmp.path()).expect("open");
 
     let snap = store.snapshot().await.expect("snapshot");
     assert_eq!(snap.cases.len(), 3);
@@ -138,8 +140,8 @@ async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_directory_see_each_others_decisions() {
     let tmp = library_store(&[low_case("LOW-1"), medium_case("MED-1")]);
-    let a = LocalStore::open(tmp.path(), None).expect("open a");
-    let b = LocalStore::open(tmp.path(), None).expect("open b");
+    let a = LocalStore::open(tmp.path()).expect("open a");
+    let b = LocalStore::open(tmp.path()).expect("open b");
     assert_eq!(b.snapshot().await.unwrap().status("MED-1").version, 0);
 
     let rec = a

@@ -508,9 +508,10 @@ fn approve_a_low_tier_case_records_evidence() {
     c.wait_for("(too short)", WAIT);
     // Too short: Ctrl-S says why and writes nothing.
     c.type_text("too short");
-    c.wait_for("9/20 characters", WAIT);
+    // Only visible characters count: the space does not.
+    c.wait_for("8/20 characters", WAIT);
     c.send(b"\x13");
-    c.wait_for("needs 11 more characters", WAIT);
+    c.wait_for("needs at least 20 visible characters (got 8)", WAIT);
     assert!(store.evidence_bytes().is_empty());
     // Clear it (Ctrl-U may not be bound in the editor: backspace each char).
     c.send(&[0x7f; 9]);

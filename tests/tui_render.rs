@@ -238,6 +238,12 @@ fn quarantined_view_shows_time_left_and_the_expired_flag() {
     let backend = render(&mut app, 120, 40);
     let text = screen_text(buffer(&backend));
     assert!(text.contains("quar 1d 6h"), "{text}");
+    // An expired quarantine is back in Pending only (the shared state
+    // filter), flagged there.
+    assert!(!text.contains(QUARANTINED_EXPIRED), "{text}");
+    press(&mut app, "1");
+    let backend = render(&mut app, 120, 40);
+    let text = screen_text(buffer(&backend));
     assert!(text.contains("⚠ EXPIRED"), "{text}");
 }
 

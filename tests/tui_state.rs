@@ -95,13 +95,14 @@ fn j_k_g_g_and_paging_move_and_clamp() {
 #[test]
 fn number_keys_switch_views_each_with_its_own_cursor() {
     let mut app = app();
-    assert_eq!(app.counts(), [51, 2, 1, 3, 8]);
+    assert_eq!(app.counts(), [51, 1, 1, 3, 8]);
     chr(&mut app, 'j');
     assert_eq!(chr(&mut app, '1'), (false, vec![]), "already there");
 
     assert!(chr(&mut app, '2').0);
     assert_eq!(app.view, View::Quarantined);
-    assert_eq!(row_ids(&app), [QUARANTINED_LIVE, QUARANTINED_EXPIRED]);
+    // An expired quarantine is back in Pending only (the shared state filter).
+    assert_eq!(row_ids(&app), [QUARANTINED_LIVE]);
 
     assert!(chr(&mut app, '3').0);
     assert_eq!(app.view, View::Escalated);
@@ -196,7 +197,7 @@ fn the_filter_narrows_as_you_type_and_esc_clears_it() {
     assert!(press(&mut app, key(KeyCode::Esc)).0);
     assert_eq!(app.input, Input::Normal);
     assert_eq!(app.filter, "");
-    assert_eq!(app.counts(), [51, 2, 1, 3, 8]);
+    assert_eq!(app.counts(), [51, 1, 1, 3, 8]);
 }
 
 #[test]
@@ -369,7 +370,8 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
     assert_eq!((d.chars(), d.required_chars()), (0, 20));
 
     type_str(&mut app, "unused 120d");
-    assert_eq!(app.dialog.as_ref().map(|d| d.chars()), Some(11));
+    // Only visible characters count: the space does not.
+    assert_eq!(app.dialog.as_ref().map(|d| d.chars()), Some(10));
 
     // Too short: no effect, and the dialog says why.
     let (changed, effects) = press(&mut app, ctrl('s'));
@@ -377,7 +379,10 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
     assert!(effects.is_empty(), "{effects:?}");
     let d = app.dialog.as_ref().expect("still open");
     match &d.phase {
-        Phase::Failed(why) => assert!(why.contains("9 more characters"), "{why}"),
+        Phase::Failed(why) => assert!(
+            why.contains("at least 20 visible characters (got 10)"),
+            "{why}"
+        ),
         other => panic!("expected the reason, got {other:?}"),
     }
 
@@ -401,6 +406,11 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
             quarantine_hours: None,
             escalate_to: None,
             override_: false,
+            expected_case_sha256: Some(
+                app.queue
+                    .case(app.queue.find(LOW).expect("case"))
+                    .content_sha256()
+            ),
             idempotency_key: None,
         }
     );
@@ -526,7 +536,7 @@ fn quarantine_hours_are_edited_in_their_own_field() {
     let (_, effects) = press(&mut app, ctrl('s'));
     assert!(effects.is_empty());
     match app.dialog.as_ref().map(|d| &d.phase) {
-        Some(Phase::Failed(why)) => assert!(why.contains("1 to 720"), "{why}"),
+        Some(Phase::Failed(why)) => assert!(why.contains("between 1 and 720"), "{why}"),
         other => panic!("{other:?}"),
     }
     press(&mut app, key(KeyCode::Backspace));
@@ -642,7 +652,11 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
         state: CaseState::Quarantined { until },
         version: 1,
         escalated_by: None,
+        escalated_by_os: None,
         quarantined_at: Some(datetime!(2026-11-27 12:05 UTC)),
+        quarantined_by: Some("bob".into()),
+        quarantined_by_os: None,
+        used_during_quarantine: false,
         last_decision: Some(LastDecision {
             action: Action::Quarantine,
             reviewer: "bob".into(),
@@ -662,7 +676,7 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
     assert_eq!(tone, Tone::Info);
     assert_eq!(app.records.len(), 9);
     // The case moved views underneath.
-    assert_eq!(app.counts()[..2], [50, 3]);
+    assert_eq!(app.counts()[..2], [50, 2]);
 
     // The same snapshot again: nothing new.
     let same = snapshot_after(
@@ -691,7 +705,11 @@ fn a_record_on_another_case_does_not_flag_the_dialog() {
         state: CaseState::Approved,
         version: 1,
         escalated_by: None,
+        escalated_by_os: None,
         quarantined_at: None,
+        quarantined_by: None,
+        quarantined_by_os: None,
+        used_during_quarantine: false,
         last_decision: None,
     };
     let snapshot = snapshot_after(&app, "CASE-0026", status, 9);
@@ -719,11 +737,15 @@ fn a_quarantine_that_runs_out_returns_to_pending_and_stays_listed() {
 
     app.on_tick(LIVE_UNTIL + hours(1));
     assert!(row_ids(&app).contains(&QUARANTINED_LIVE.to_string()));
-    assert_eq!(app.counts()[..2], [52, 2]);
+    // Both expired quarantines are pending again, and only pending: the
+    // console's views use the same state filter as `list --state` and the API.
+    assert_eq!(app.counts()[..2], [52, 0]);
     chr(&mut app, '2');
-    assert_eq!(row_ids(&app), [QUARANTINED_LIVE, QUARANTINED_EXPIRED]);
+    assert!(row_ids(&app).is_empty());
     assert_eq!(app.queue.next_expiry(), None);
     // Back in the queue, the lifecycle offers a decision again.
+    chr(&mut app, '1');
+    select(&mut app, QUARANTINED_LIVE);
     let a = app.assessment().expect("assessment");
     assert!(a.quarantine_expired);
     assert!(a.verdict(Action::Restore).is_some());

@@ -318,17 +318,19 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     };
     let layout = StoreLayout::new(&store);
     let policy = global.policy.clone().unwrap_or(layout.policy_path());
-    let who = match reviewer(global) {
-        Ok(r) => r.to_string(),
-        Err(e) => format!("none: {e}"),
-    };
+    // A bad name is reported here, not fatal: `info` is how one finds out.
+    let who = reviewer(global);
     if as_json {
         let out = json!({
             "format": "nhi-triage.info/1",
             "version": env!("CARGO_PKG_VERSION"),
             "store": store, "cases_dir": layout.cases_dir(), "evidence": layout.evidence_path(),
             "policy": policy, "policy_exists": policy.exists(),
-            "paths": paths, "reviewer": who,
+            "paths": paths,
+            "reviewer": match &who {
+                Ok(r) => serde_json::to_value(r)?,
+                Err(e) => json!({"error": e.to_string()}),
+            },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(EXIT_OK);
@@ -359,7 +361,15 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     println!("demo store     {}", paths.demo_store.display());
     println!("config file    {}", paths.config_file.display());
     println!("log dir        {}", paths.log_dir.display());
-    println!("reviewer       {who}");
+    match &who {
+        Ok(r) => {
+            println!("reviewer       {}", nhi_triage::text::sanitize(&r.to_string()));
+            if let Some(account) = &r.os_account {
+                println!("os account     {account}");
+            }
+        }
+        Err(e) => println!("reviewer       none: {e}"),
+    }
     Ok(EXIT_OK)
 }
 

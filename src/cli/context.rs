@@ -123,6 +123,22 @@ fn ensure_demo_store(dir: &Path) -> Result<()> {
 pub fn seed_demo(dir: &Path, seeded_at: OffsetDateTime) -> Result<()> {
     let layout = StoreLayout::new(dir);
     layout.init()?;
+    // One person tries the demo from one OS account, playing alice and bob:
+    // separation of duties then rests on the reviewer names, and every
+    // record where that happens says so (`shared_os_account: true`).
+    let policy = Policy {
+        allow_shared_os_accounts: true,
+        ..Policy::default()
+    };
+    let text = format!(
+        "# nhi-triage demo policy: the defaults, except that one OS account may act\n\
+         # as several reviewers (--reviewer alice, --reviewer bob), so the demo can\n\
+         # show separation of duties. Records say so: shared_os_account = true.\n\
+         # Real stores keep allow_shared_os_accounts = false. See docs/policy.md.\n{}",
+        policy.to_toml()
+    );
+    std::fs::write(layout.policy_path(), text)
+        .with_context(|| format!("writing {}", layout.policy_path().display()))?;
     let cases = nhi_triage::demo::rebased_cases(seeded_at)?;
     let file = layout.cases_dir().join("demo.jsonl");
     std::fs::write(&file, cases).with_context(|| format!("writing {}", file.display()))?;

@@ -162,6 +162,9 @@ struct State {
     reviewer: Option<String>,
     /// Bumped whenever the case list held changes.
     cases_generation: u64,
+    /// The server's case-file generation last seen (`EvidencePage`): a
+    /// different one means its case files changed, so fetch them again.
+    server_cases_generation: Option<u64>,
 }
 
 impl State {
@@ -677,15 +680,27 @@ impl RemoteStore {
                 message,
             } => match status {
                 StatusCode::UNAUTHORIZED => Posted::Fatal(StoreError::Unauthorized(message)),
-                StatusCode::CONFLICT => match api.and_then(|a| a.current) {
-                    Some(current) => Posted::Rejected(StoreError::Conflict {
+                StatusCode::CONFLICT => match api {
+                    Some(ApiError {
+                        change: Some(change),
+                        ..
+                    }) => Posted::Rejected(StoreError::CaseChanged(Box::new(change))),
+                    Some(ApiError {
+                        current: Some(current),
+                        ..
+                    }) => Posted::Rejected(StoreError::Conflict {
                         case_id: decision.case_id.clone(),
                         expected: decision.expected_version,
                         current: current.version,
                         last: current.last_decision,
                     }),
-                    None => Posted::Rejected(StoreError::Remote(message)),
+                    _ => Posted::Rejected(StoreError::Remote(message)),
                 },
+                StatusCode::UNPROCESSABLE_ENTITY
+                    if api.as_ref().is_some_and(|a| a.error == "idempotency_key_reused") =>
+                {
+                    Posted::Rejected(StoreError::Remote(message))
+                }
                 StatusCode::UNPROCESSABLE_ENTITY => {
                     let reasons = match api {
                         Some(a) if !a.reasons.is_empty() => a.reasons,
@@ -1265,10 +1280,11 @@ impl RemoteStore {
             let wait = if recovering { 0 } else { long_wait };
             let after = self.state().replay.last_seq();
             let started = Instant::now();
-            let url = self.endpoint(
-                &["v1", "evidence"],
-                &[("after_seq", after.to_string()), ("wait", wait.to_string())],
-            );
+            let mut query = vec![("after_seq", after.to_string()), ("wait", wait.to_string())];
+            if let Some(generation) = self.state().server_cases_generation {
+                query.push(("cases_generation", generation.to_string()));
+            }
+            let url = self.endpoint(&["v1", "evidence"], &query);
             let timeout = self.shared.options.request_timeout + Duration::from_secs(wait);
             let polled = tokio::select! {
                 polled = self.get_once::<EvidencePage>(&url, timeout) => polled,
@@ -1278,6 +1294,16 @@ impl RemoteStore {
             let failure = match polled {
                 Ok(page) => {
                     let mut changed = recovering && !self.is_connected();
+                    {
+                        // The server reloaded changed case files: the cases
+                        // (and their tiers) we hold are stale.
+                        let mut state = self.state();
+                        let seen = state.server_cases_generation.replace(page.cases_generation);
+                        if seen.is_some_and(|g| g != page.cases_generation) {
+                            state.cases_stale = true;
+                            changed = true;
+                        }
+                    }
                     if page.last_seq < after {
                         changed = true;
                         if let Err(e) = self.reload().await {

@@ -106,6 +106,30 @@ impl TestStore {
         write_case(&self.cases_dir().join(file_name), cases);
     }
 
+    /// Sets `key = value` (`value` in TOML) in the store's `policy.toml`,
+    /// for tests about something other than the rule the key relaxes.
+    pub fn set_policy(&self, key: &str, value: &str) {
+        let path = self.dir.join("policy.toml");
+        let text = std::fs::read_to_string(&path).expect("read policy.toml");
+        let line = format!("{key} = {value}");
+        let mut found = false;
+        let mut lines: Vec<String> = text
+            .lines()
+            .map(|l| {
+                if l.split('=').next().is_some_and(|k| k.trim() == key) {
+                    found = true;
+                    line.clone()
+                } else {
+                    l.to_string()
+                }
+            })
+            .collect();
+        if !found {
+            lines.push(line);
+        }
+        std::fs::write(&path, lines.join("\n") + "\n").expect("write policy.toml");
+    }
+
     /// The binary with the sandbox environment and `--store DIR`.
     pub fn cmd(&self) -> Command {
         let mut cmd = self.sandbox.cmd();

@@ -80,7 +80,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             state: CaseState::Quarantined { until: LIVE_UNTIL },
             version: 1,
             escalated_by: None,
+            escalated_by_os: None,
             quarantined_at: Some(datetime!(2026-11-25 18:00 UTC)),
+            quarantined_by: Some("bob".into()),
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Quarantine, "bob", datetime!(2026-11-25 18:00 UTC)),
         },
     );
@@ -92,7 +96,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             },
             version: 1,
             escalated_by: None,
+            escalated_by_os: None,
             quarantined_at: Some(datetime!(2026-11-24 10:00 UTC)),
+            quarantined_by: Some("carol".into()),
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Quarantine, "carol", datetime!(2026-11-24 10:00 UTC)),
         },
     );
@@ -104,7 +112,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             },
             version: 1,
             escalated_by: Some("bob".into()),
+            escalated_by_os: None,
             quarantined_at: None,
+            quarantined_by: None,
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Escalate, "bob", datetime!(2026-11-26 09:00 UTC)),
         },
     );
@@ -114,7 +126,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             state: CaseState::Approved,
             version: 1,
             escalated_by: None,
+            escalated_by_os: None,
             quarantined_at: None,
+            quarantined_by: None,
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Approve, "alice", datetime!(2026-11-26 10:00 UTC)),
         },
     );
@@ -124,7 +140,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             state: CaseState::Revoked,
             version: 2,
             escalated_by: None,
+            escalated_by_os: None,
             quarantined_at: None,
+            quarantined_by: None,
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Revoke, "carol", datetime!(2026-11-26 15:00 UTC)),
         },
     );
@@ -134,7 +154,11 @@ pub fn statuses() -> HashMap<String, CaseStatus> {
             state: CaseState::Closed,
             version: 2,
             escalated_by: Some("bob".into()),
+            escalated_by_os: None,
             quarantined_at: None,
+            quarantined_by: None,
+            quarantined_by_os: None,
+            used_during_quarantine: false,
             last_decision: last(Action::Close, "dave", datetime!(2026-11-27 08:00 UTC)),
         },
     );
@@ -160,11 +184,13 @@ pub fn record(
         id: uuid::Uuid::from_u128(0x0190_0000_0000_7000_8000_0000_0000_0000 + n),
         ts,
         case_id: case_id.into(),
+        case_sha256: None,
         identity_id: format!("identity-of-{case_id}"),
         reviewer: Reviewer {
             name: reviewer.into(),
             host: "ws-01".into(),
             via: "local".into(),
+            os_account: None,
         },
         action,
         justification: justification.into(),
@@ -178,7 +204,10 @@ pub fn record(
         },
         override_: false,
         escalated_by: None,
+        quarantined_by: None,
+        shared_os_account: false,
         idempotency_key: None,
+        request_sha256: None,
         readiness: ReadinessSummary {
             q1: Status::Answered,
             q2: Status::Partial,
@@ -187,6 +216,7 @@ pub fn record(
             recommendation: Action::Quarantine,
             gaps: vec!["Q3: no rollback tested".into()],
         },
+        used_during_quarantine: false,
         policy: policy.reference(),
         case_version,
         state_before: before,
@@ -310,6 +340,7 @@ pub fn records() -> Vec<EvidenceRecord> {
 pub fn snapshot_with(cases: Arc<Vec<Case>>, statuses: HashMap<String, CaseStatus>) -> Snapshot {
     Snapshot {
         cases,
+        cases_generation: 0,
         statuses,
         problems: Vec::new(),
         evidence: EvidenceHealth {
@@ -338,6 +369,17 @@ pub fn verify_report(records: &[EvidenceRecord]) -> VerifyReport {
     }
 }
 
+/// A reviewer deciding at a local console (no OS account: the tests compare
+/// by name).
+pub fn reviewer(name: &str) -> Reviewer {
+    Reviewer {
+        name: name.into(),
+        host: "ws-01".into(),
+        via: "local".into(),
+        os_account: None,
+    }
+}
+
 /// The console at `NOW`, with the given theme, verified evidence.
 pub fn app_with(theme: Theme) -> App {
     let records = records();
@@ -347,7 +389,7 @@ pub fn app_with(theme: Theme) -> App {
         records,
         theme,
         "local store /demo".into(),
-        "alice".into(),
+        reviewer("alice"),
         NOW,
     );
     app.on_verified(report);

@@ -196,6 +196,16 @@ impl DecisionDialog {
         self.check(now).err().map(|r| r.reasons.join("; "))
     }
 
+    /// The digest of the case content this dialog decides on.
+    pub fn case_sha256(&self) -> &str {
+        &self.case_sha256
+    }
+
+    /// The case as the dialog holds it (what the reviewer saw).
+    pub fn case(&self) -> &Case {
+        &self.case
+    }
+
     /// The store's check of the draft decision, as it stands.
     pub fn check(&self, now: OffsetDateTime) -> Result<Transition, Refusal> {
         let a = assess(&self.case, &self.status, &self.policy, now);

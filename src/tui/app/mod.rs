@@ -327,6 +327,25 @@ impl App {
                 r.state_after.name()
             ));
         }
+        if let Some(d) = &mut self.dialog
+            && d.changed_underneath.is_none()
+            && !std::sync::Arc::ptr_eq(&snapshot.cases, &self.queue.snapshot.cases)
+            && let Some(now_case) = snapshot.find(&d.case_id)
+            && now_case.content_sha256() != d.case_sha256()
+        {
+            let status = snapshot.status(&d.case_id);
+            let policy = &snapshot.policy;
+            let now = self.queue.now;
+            let before = crate::policy::assess(d.case(), &status, policy, now).tier;
+            let after = crate::policy::assess(now_case, &status, policy, now).tier;
+            d.changed_underneath = Some(format!(
+                "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
+                sanitize(&d.case_id),
+                before.name(),
+                after.name(),
+                sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
+            ));
+        }
         let added = new_records.len();
         self.records.extend(new_records);
         if self.view == View::Evidence && self.evidence.selected > 0 {

@@ -8,7 +8,7 @@ use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
 use nucleo_matcher::{Config, Matcher, Utf32String};
 use time::OffsetDateTime;
 
-use crate::model::{Case, CaseState, CaseStatus};
+use crate::model::{Case, CaseState, CaseStatus, StateFilter};
 use crate::policy::{Assessment, Policy, Tier, assess, queue_order};
 use crate::store::Snapshot;
 
@@ -93,16 +93,16 @@ impl SortKey {
     }
 }
 
-/// Which views a case appears in at `now`. An expired quarantine is back in
-/// Pending and still listed (flagged) under Quarantined.
+/// Which views a case appears in at `now`: the same [`StateFilter`] rule as
+/// `list --state` and the API (an expired quarantine is back in Pending).
 pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
-    let expired = status.quarantine_expired(now);
-    match status.state {
-        CaseState::Pending => [true, false, false, false],
-        CaseState::Quarantined { .. } => [expired, true, false, false],
-        CaseState::Escalated { .. } => [false, false, true, false],
-        _ => [false, false, false, true],
-    }
+    [
+        StateFilter::Pending,
+        StateFilter::Quarantined,
+        StateFilter::Escalated,
+        StateFilter::Decided,
+    ]
+    .map(|f| f.matches(status, now))
 }
 
 pub struct QueueModel {
