@@ -39,14 +39,17 @@ pub fn rebase_jsonl(text: &str, shift: Duration) -> Result<String, DemoError> {
             line: n + 1,
             message: e.to_string(),
         })?;
-        shift_times(&mut value, shift);
+        shift_times(&mut value, shift).map_err(|message| DemoError::Bad {
+            line: n + 1,
+            message,
+        })?;
         out.push_str(&value.to_string());
         out.push('\n');
     }
     Ok(out)
 }
 
-fn shift_times(value: &mut Value, shift: Duration) {
+fn shift_times(value: &mut Value, shift: Duration) -> Result<(), String> {
     match value {
         Value::Object(map) => {
             for (key, v) in map.iter_mut() {
@@ -54,15 +57,23 @@ fn shift_times(value: &mut Value, shift: Duration) {
                 if let (true, Value::String(s)) = (is_time_key, &*v)
                     && let Ok(t) = parse_rfc3339(s)
                 {
-                    *v = Value::String(rfc3339(t + shift));
+                    let shifted = t
+                        .checked_add(shift)
+                        .ok_or_else(|| format!("{key} {s} shifted by {shift} is out of range"))?;
+                    *v = Value::String(rfc3339(shifted));
                 } else {
-                    shift_times(v, shift);
+                    shift_times(v, shift)?;
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| shift_times(v, shift)),
+        Value::Array(items) => {
+            for v in items {
+                shift_times(v, shift)?;
+            }
+        }
         _ => {}
     }
+    Ok(())
 }
 
 #[cfg(test)]

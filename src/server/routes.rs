@@ -35,8 +35,11 @@ pub struct AppState {
     pub changes: watch::Receiver<u64>,
     /// Case indices in id order, for the case list the store holds now
     /// (rebuilt when the case files are reloaded).
-    pub by_id: std::sync::Mutex<Option<(Arc<Vec<crate::model::Case>>, Arc<Vec<usize>>)>>,
+    pub by_id: std::sync::Mutex<Option<IdOrder>>,
 }
+
+/// A case list and its indices in id order.
+pub type IdOrder = (Arc<Vec<crate::model::Case>>, Arc<Vec<usize>>);
 
 impl AppState {
     /// Indices of `cases` in id order, cached for the same case list.

@@ -53,11 +53,30 @@ fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
     let text = std::fs::read_to_string(path).map_err(|e| file_error(path, e))?;
     let contents: TokenFileContents =
         toml::from_str(&text).map_err(|e| file_error(path, e.to_string().trim_end()))?;
+    // Keys of the normalised names seen so far: two entries for one person
+    // (`alice` and `Alice`) would let them pass separation of duties.
+    let mut people = BTreeMap::new();
     for (name, hash) in &contents.tokens {
+        if let Err(e) = crate::model::validate_name(name) {
+            return Err(file_error(path, e));
+        }
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(file_error(
                 path,
-                format!("the hash for {name:?} is not 64 hex digits"),
+                format!(
+                    "the hash for {:?} is not 64 hex digits",
+                    crate::text::sanitize(name)
+                ),
+            ));
+        }
+        if let Some(other) = people.insert(crate::model::identity_key(name), name) {
+            return Err(file_error(
+                path,
+                format!(
+                    "{:?} and {:?} are the same reviewer (names are compared without case and look-alike characters); keep one",
+                    crate::text::sanitize(other),
+                    crate::text::sanitize(name)
+                ),
             ));
         }
     }
@@ -90,7 +109,8 @@ fn write(path: &Path, contents: &TokenFileContents) -> Result<(), TokenError> {
 }
 
 fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len())
+    crate::model::validate_name(name).is_ok()
+        && (1..=64).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
@@ -105,6 +125,16 @@ pub fn add(path: &Path, name: &str) -> Result<String, TokenError> {
         )));
     }
     let mut contents = read(path)?;
+    if let Some(other) = contents
+        .tokens
+        .keys()
+        .find(|other| crate::model::same_reviewer(other, name) && other.as_str() != name)
+    {
+        return Err(TokenError::Invalid(format!(
+            "{name} is the same reviewer as {other}, who already has a token (names are compared \
+             without case and look-alike characters): one person, one name"
+        )));
+    }
     if contents.tokens.contains_key(name) {
         return Err(TokenError::Invalid(format!(
             "{name} already has a token; revoke it first (`nhi-triage token revoke {name} --tokens {}`)",
@@ -218,9 +248,36 @@ mod tests {
         assert_eq!(tokens.reviewer("nhi_wrong"), None);
         assert!(add(&path, "alice").is_err());
         assert!(add(&path, "bad name").is_err());
+        let err = add(&path, "ALICE").unwrap_err().to_string();
+        assert!(err.contains("same reviewer"), "{err}");
         revoke(&path, "alice").unwrap();
         // A later write, even in the same second, changes the length.
         assert_eq!(tokens.reviewer(&token), None);
         assert_eq!(list(&path).unwrap(), Vec::<String>::new());
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn a_hand_edited_file_with_hidden_or_duplicate_names_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokens.toml");
+        let hash = hash_token("nhi_x");
+        for (names, needle) in [
+            (vec!["alice "], "whitespace"),
+            (vec!["ali\\u200Bce"], "U+200B"),
+            (vec!["alice", "Alice"], "same reviewer"),
+        ] {
+            let body: String = names
+                .iter()
+                .map(|n| format!("\"{n}\" = \"{hash}\"\n"))
+                .collect();
+            std::fs::write(&path, format!("[tokens]\n{body}")).unwrap();
+            let err = Tokens::open(&path).err().expect("refused").to_string();
+            assert!(err.contains(needle), "{names:?}: {err}");
+        }
     }
 }

@@ -459,7 +459,7 @@ impl Store for LocalStore {
                     Err(_) => (true, true),
                     Ok(e) if !is_modification(&e.kind) => (false, false),
                     Ok(e) => (
-                        e.paths.iter().any(|p| *p == evidence),
+                        e.paths.contains(&evidence),
                         e.paths.iter().any(|p| p.parent() == Some(&watched_cases)),
                     ),
                 };

@@ -68,7 +68,7 @@ pub struct OutboxEntry {
 /// are).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum OutboxLine {
-    Entry(OutboxEntry),
+    Entry(Box<OutboxEntry>),
     Unreadable { line: usize, text: String },
 }
 
@@ -81,7 +81,7 @@ pub struct OutboxContents {
 impl OutboxContents {
     pub fn entries(&self) -> impl Iterator<Item = &OutboxEntry> {
         self.lines.iter().filter_map(|l| match l {
-            OutboxLine::Entry(e) => Some(e),
+            OutboxLine::Entry(e) => Some(e.as_ref()),
             OutboxLine::Unreadable { .. } => None,
         })
     }
@@ -220,7 +220,7 @@ impl Outbox {
                 continue;
             }
             match serde_json::from_slice::<OutboxEntry>(raw) {
-                Ok(entry) => lines.push(OutboxLine::Entry(entry)),
+                Ok(entry) => lines.push(OutboxLine::Entry(Box::new(entry))),
                 Err(_) => lines.push(OutboxLine::Unreadable {
                     line: i + 1,
                     text: String::from_utf8_lossy(raw).into_owned(),

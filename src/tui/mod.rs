@@ -32,7 +32,7 @@ use theme::Theme;
 /// What background work reports back to the loop.
 enum Msg {
     Refreshed(Result<(Snapshot, Vec<EvidenceRecord>), StoreError>),
-    Decided(Result<EvidenceRecord, StoreError>),
+    Decided(Result<Box<EvidenceRecord>, StoreError>),
     Verified(Result<VerifyReport, StoreError>),
     Theme(Result<Theme, String>),
 }
@@ -68,8 +68,14 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
     let records = store.records_since(0).await?;
     let now = OffsetDateTime::now_utc();
     let mut reviewer = options.reviewer;
+    if status.link != crate::store::Link::Local {
+        reviewer.os_account = None;
+    }
     if let Some(name) = store.reviewer_name() {
+        // A server names the reviewer from the token and records no OS
+        // account: this machine's account says nothing about who decides.
         reviewer.name = name;
+        reviewer.os_account = None;
     }
     let mut app = App::new(
         snapshot,
@@ -245,7 +251,8 @@ impl Runtime {
                             && name != self.reviewer.name
                         {
                             self.reviewer.name = name.clone();
-                            self.app.reviewer.name = name;
+                            self.reviewer.os_account = None;
+                            self.app.reviewer = self.reviewer.clone();
                         }
                         let new_records = !records.is_empty();
                         self.app.queue.set_now(OffsetDateTime::now_utc());
@@ -270,7 +277,8 @@ impl Runtime {
             }
             Msg::Decided(result) => {
                 self.refresh();
-                self.app.on_decided(result.map_err(|e| explain(&e)))
+                self.app
+                    .on_decided(result.map(|r| *r).map_err(|e| explain(&e)))
             }
             Msg::Verified(result) => {
                 self.verifying = false;
@@ -301,7 +309,7 @@ impl Runtime {
     fn decide(&self, decision: Decision) {
         let (store, tx, reviewer) = (self.store.clone(), self.tx.clone(), self.reviewer.clone());
         tokio::spawn(async move {
-            let result = store.decide(decision, reviewer).await;
+            let result = store.decide(decision, reviewer).await.map(Box::new);
             let _ = tx.send(Msg::Decided(result));
         });
     }
