@@ -61,9 +61,7 @@ fn main() {
     let after_rewrite = t.elapsed();
 
     println!("# Deciding on the case as it is on disk\n");
-    println!(
-        "{n} cases in {files} files; {runs} quarantine decisions, each on another case.\n"
-    );
+    println!("{n} cases in {files} files; {runs} quarantine decisions, each on another case.\n");
     println!("| measure | median | p99 | ratio |");
     println!("|---|---|---|---|");
     println!(

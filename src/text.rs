@@ -41,10 +41,18 @@ fn needs_escape(c: char) -> bool {
 
 /// True for characters a reader cannot see or that change how text around
 /// them is shown: controls (Cc), format characters (Cf: zero-width spaces,
-/// soft hyphens, joiners, bidi marks) and the bidi controls.
+/// soft hyphens, joiners, bidi marks), the bidi controls, every
+/// Default_Ignorable_Code_Point of Unicode (Hangul fillers, variation
+/// selectors, the combining grapheme joiner, ...) and U+2800, the blank
+/// Braille pattern, which is a symbol that draws nothing.
 pub fn is_invisible_or_control(c: char) -> bool {
-    use unicode_properties::{GeneralCategory, UnicodeGeneralCategory};
-    c.is_control() || is_bidi_control(c) || c.general_category() == GeneralCategory::Format
+    use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
+    use icu_properties::{CodePointMapData, CodePointSetData};
+    c.is_control()
+        || is_bidi_control(c)
+        || c == '\u{2800}'
+        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+        || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
 }
 
 /// Characters that reorder text on screen and can disguise what is shown.

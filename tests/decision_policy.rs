@@ -308,7 +308,12 @@ fn usage_unknown_never_unused_and_recent_at_every_boundary_for_every_action_kind
 
                 // Unknown usage is a gap, in the checks and in the record's gaps.
                 let unknown = u == Usage::Unknown;
-                assert_eq!(has(&a.checks.gaps, "usage unknown"), unknown, "{what}: {:?}", a.checks.gaps);
+                assert_eq!(
+                    has(&a.checks.gaps, "usage unknown"),
+                    unknown,
+                    "{what}: {:?}",
+                    a.checks.gaps
+                );
                 assert_eq!(
                     has(&a.gaps(), "checks: usage unknown"),
                     unknown,
@@ -334,7 +339,10 @@ fn usage_unknown_never_unused_and_recent_at_every_boundary_for_every_action_kind
                     (_, Usage::Unknown) => assert!(
                         has(
                             &a.tier_reasons,
-                            &format!("usage unknown: {} needs the identity known unused", kind.as_str())
+                            &format!(
+                                "usage unknown: {} needs the identity known unused",
+                                kind.as_str()
+                            )
                         ),
                         "{what}: {:?}",
                         a.tier_reasons
@@ -367,7 +375,10 @@ fn unknown_usage_reads_as_unknown_not_never_from_the_case_format() {
         let a = assess(&c, &CaseStatus::pending(), &Policy::default(), NOW);
         assert_eq!(a.checks.usage, want, "{json}");
     }
-    v["identity"].as_object_mut().unwrap().remove("last_used_at");
+    v["identity"]
+        .as_object_mut()
+        .unwrap()
+        .remove("last_used_at");
     let c: Case = serde_json::from_value(v).unwrap();
     let a = assess(&c, &CaseStatus::pending(), &Policy::default(), NOW);
     assert_eq!(a.checks.usage, UsageCheck::Unknown);
@@ -391,7 +402,12 @@ fn less_usage_data_never_lowers_the_tier() {
             unknown.action.as_mut().unwrap().kind = kind;
             unknown.identity.last_used_at = LastUsed::Unknown;
             let t_unknown = assess(&unknown, &CaseStatus::pending(), &Policy::default(), NOW).tier;
-            for u in [Usage::Never, Usage::AtLimit, Usage::PastLimit, Usage::Recent] {
+            for u in [
+                Usage::Never,
+                Usage::AtLimit,
+                Usage::PastLimit,
+                Usage::Recent,
+            ] {
                 let mut known = unknown.clone();
                 known.identity.last_used_at = usage_value(u, 90, NOW);
                 let t_known = assess(&known, &CaseStatus::pending(), &Policy::default(), NOW).tier;
@@ -408,7 +424,11 @@ fn less_usage_data_never_lowers_the_tier() {
 fn a_use_dated_in_the_future_is_recent_not_unused() {
     let c = with(|c| c.identity.last_used_at = LastUsed::At(NOW + days(3)));
     let a = assess(&c, &CaseStatus::pending(), &Policy::default(), NOW);
-    assert!(matches!(a.checks.usage, UsageCheck::Recent { .. }), "{:?}", a.checks.usage);
+    assert!(
+        matches!(a.checks.usage, UsageCheck::Recent { .. }),
+        "{:?}",
+        a.checks.usage
+    );
     assert_eq!(a.tier, Tier::Medium);
 }
 
@@ -523,7 +543,10 @@ fn the_same_os_account_under_another_name_is_not_a_second_person() {
         ..escalated_by("alice")
     };
     let strict = Policy::default();
-    assert!(!strict.allow_shared_os_accounts, "the default must be strict");
+    assert!(
+        !strict.allow_shared_os_accounts,
+        "the default must be strict"
+    );
     for action in [Action::Approve, Action::Quarantine, Action::Close] {
         let d = decision(action, REASON);
         // bob on alice's OS account: refused, naming the policy key.
@@ -592,10 +615,7 @@ fn revoke_needs_the_minimum_observation_period() {
         ..Policy::default()
     };
     let s = quarantined_by("alice", NOW - hours(47));
-    refused_with(
-        decide_as(&c, &s, &d, &reviewer("bob"), &strict, NOW),
-        "48h",
-    );
+    refused_with(decide_as(&c, &s, &d, &reviewer("bob"), &strict, NOW), "48h");
     // The verdict says so before anyone decides.
     let s = quarantined_by("alice", NOW - hours(2));
     let a = assess(&c, &s, &p, NOW);
@@ -643,7 +663,10 @@ fn revoke_is_refused_when_the_identity_was_used_after_the_quarantine_began() {
         ..s.clone()
     };
     let never = with(|c| c.identity.last_used_at = LastUsed::Never);
-    refused_with(decide(&never, &on_record, &d, "bob"), "used during quarantine");
+    refused_with(
+        decide(&never, &on_record, &d, "bob"),
+        "used during quarantine",
+    );
     // Only a break-glass override gets past it, and only where allowed.
     let long = "x".repeat(100);
     let forced = Decision {
@@ -685,7 +708,14 @@ fn tier_high_revoke_needs_someone_other_than_the_quarantiner() {
         ..s.clone()
     };
     refused_with(
-        decide_as(&c, &s_os, &d, &reviewer_os("bob", 1000), &Policy::default(), NOW),
+        decide_as(
+            &c,
+            &s_os,
+            &d,
+            &reviewer_os("bob", 1000),
+            &Policy::default(),
+            NOW,
+        ),
         "same OS account",
     );
     let shared = Policy {
@@ -775,7 +805,9 @@ fn step(
     };
     let t = check_decision(case, &s, &a, &d, who, policy, now)?;
     let seq = replay.last_seq() + 1;
-    replay.apply(record_of(seq, now, case, who, &d, &t, &a, policy, s.version));
+    replay.apply(record_of(
+        seq, now, case, who, &d, &t, &a, policy, s.version,
+    ));
     Ok(t)
 }
 
@@ -800,9 +832,16 @@ fn extending_a_quarantine_keeps_its_start_and_the_use_seen_in_it() {
     // Extended two hours in, by someone else: the start stays, the use is kept.
     step(&mut replay, &used, &q, &reviewer("bob"), &p, t0 + hours(2)).unwrap();
     let s = replay.statuses["CASE-T"].clone();
-    assert_eq!(s.quarantined_at, Some(t0), "an extension moved the episode start");
+    assert_eq!(
+        s.quarantined_at,
+        Some(t0),
+        "an extension moved the episode start"
+    );
     assert_eq!(s.quarantined_by.as_deref(), Some("alice"));
-    assert!(s.used_during_quarantine, "the use seen at the extension was lost");
+    assert!(
+        s.used_during_quarantine,
+        "the use seen at the extension was lost"
+    );
     assert_eq!(
         s.state,
         CaseState::Quarantined {
@@ -812,7 +851,15 @@ fn extending_a_quarantine_keeps_its_start_and_the_use_seen_in_it() {
 
     // Extended again once the pipeline no longer reports the use (the case
     // file now says "never"): the use stays on record.
-    step(&mut replay, &never, &q, &reviewer("alice"), &p, t0 + hours(30)).unwrap();
+    step(
+        &mut replay,
+        &never,
+        &q,
+        &reviewer("alice"),
+        &p,
+        t0 + hours(30),
+    )
+    .unwrap();
     let s = replay.statuses["CASE-T"].clone();
     assert_eq!(s.quarantined_at, Some(t0));
     assert!(s.used_during_quarantine);
@@ -852,7 +899,15 @@ fn an_extension_made_before_any_use_does_not_reset_the_observation_period() {
     let mut replay = Replay::default();
     let q = decision(Action::Quarantine, REASON);
     step(&mut replay, &never, &q, &reviewer("alice"), &p, t0).unwrap();
-    step(&mut replay, &never, &q, &reviewer("alice"), &p, t0 + hours(20)).unwrap();
+    step(
+        &mut replay,
+        &never,
+        &q,
+        &reviewer("alice"),
+        &p,
+        t0 + hours(20),
+    )
+    .unwrap();
     assert_eq!(replay.statuses["CASE-T"].quarantined_at, Some(t0));
     let t = step(
         &mut replay,
@@ -888,7 +943,12 @@ fn invisible_characters_do_not_count_toward_the_justification() {
     assert_eq!(count.visible, 0);
     assert_eq!(count.invisible, 20);
     let r = refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, &zw), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &zw),
+            "alice",
+        ),
         "at least 20 visible characters (got 0",
     );
     assert!(has(&r.reasons, "20 invisible"), "{:?}", r.reasons);
@@ -897,7 +957,12 @@ fn invisible_characters_do_not_count_toward_the_justification() {
     // Other format characters: soft hyphens, bidi marks, joiners.
     let mixed = "\u{00ad}\u{200e}\u{200d}\u{2060}\u{feff}".repeat(8);
     let r = refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Quarantine, &mixed), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Quarantine, &mixed),
+            "alice",
+        ),
         "got 0",
     );
     assert!(has(&r.reasons, "40 invisible"), "{:?}", r.reasons);
@@ -908,8 +973,87 @@ fn invisible_characters_do_not_count_toward_the_justification() {
         .flat_map(|c| [c, '\u{200b}'])
         .collect();
     refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, &padded), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &padded),
+            "alice",
+        ),
         "got 19",
+    );
+}
+
+/// Characters that render as nothing, or as a blank, without being
+/// whitespace, control or format (Cf): Unicode's default-ignorable fillers,
+/// joiners and variation selectors (Lo, Mn), and the blank Braille pattern.
+const BLANKS: [(char, &str); 8] = [
+    ('\u{3164}', "HANGUL FILLER"),
+    ('\u{115F}', "HANGUL CHOSEONG FILLER"),
+    ('\u{FFA0}', "HALFWIDTH HANGUL FILLER"),
+    ('\u{034F}', "COMBINING GRAPHEME JOINER"),
+    ('\u{FE0F}', "VARIATION SELECTOR-16"),
+    ('\u{E0100}', "VARIATION SELECTOR-17"),
+    ('\u{17B4}', "KHMER VOWEL INHERENT AQ"),
+    ('\u{2800}', "BRAILLE PATTERN BLANK"),
+];
+
+#[test]
+fn characters_that_render_blank_do_not_count_toward_the_justification() {
+    // Issue 7, fault 8: "an invisible justification counts". A box of 30
+    // Hangul fillers looks exactly as empty as 20 zero-width spaces.
+    let mut counted = Vec::new();
+    for (c, what) in BLANKS {
+        let text: String = std::iter::repeat_n(c, 30).collect();
+        let r = decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &text),
+            "alice",
+        );
+        if r.is_ok() || JustificationCount::of(&text).visible != 0 {
+            counted.push(format!(
+                "U+{:04X} {what}: visible {}, decision {}",
+                c as u32,
+                JustificationCount::of(&text).visible,
+                if r.is_ok() { "allowed" } else { "refused" }
+            ));
+        }
+    }
+    assert!(
+        counted.is_empty(),
+        "blank characters counted as visible:\n{}",
+        counted.join("\n")
+    );
+}
+
+#[test]
+fn reviewer_names_padded_with_blank_characters_are_the_same_reviewer() {
+    // Issue 7, fault 4: renaming oneself with an invisible character. The
+    // default-ignorable fillers are dropped by the confusable skeleton; a
+    // blank Braille pattern must not make a second person either.
+    let s = escalated_by("alice");
+    let mut passed = Vec::new();
+    for (c, what) in BLANKS {
+        for name in [
+            format!("alice{c}"),
+            format!("{c}alice"),
+            format!("al{c}ice"),
+        ] {
+            let allowed = validate_name(&name).is_ok()
+                && decide(&base(), &s, &decision(Action::Approve, REASON), &name).is_ok();
+            if allowed {
+                passed.push(format!(
+                    "{name:?} (U+{:04X} {what}): identity key {:?}",
+                    c as u32,
+                    nhi_triage::model::identity_key(&name)
+                ));
+            }
+        }
+    }
+    assert!(
+        passed.is_empty(),
+        "approved alice's escalation as another reviewer:\n{}",
+        passed.join("\n")
     );
 }
 
@@ -919,20 +1063,42 @@ fn whitespace_padding_does_not_count_toward_the_justification() {
     let count = JustificationCount::of(&padded);
     assert_eq!(count.visible, 5);
     let r = refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, &padded), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &padded),
+            "alice",
+        ),
         "(got 5",
     );
-    assert!(!has(&r.reasons, "not counted"), "nothing invisible: {:?}", r.reasons);
+    assert!(
+        !has(&r.reasons, "not counted"),
+        "nothing invisible: {:?}",
+        r.reasons
+    );
     // Spaces between words are not counted either.
     let spaced = "a b c d e f g h i j k l m n o p q r s";
     refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, spaced), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, spaced),
+            "alice",
+        ),
         "(got 19",
     );
     // 20 visible characters is enough.
     let twenty = "a b c d e f g h i j k l m n o p q r s t";
     assert_eq!(JustificationCount::of(twenty).visible, 20);
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, twenty), "alice").is_ok());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, twenty),
+            "alice"
+        )
+        .is_ok()
+    );
 }
 
 #[test]
@@ -940,16 +1106,38 @@ fn a_justification_over_the_limit_is_refused() {
     assert_eq!(MAX_JUSTIFICATION_CHARS, 10_000);
     let long = "x".repeat(10_001);
     refused_with(
-        decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, &long), "alice"),
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &long),
+            "alice",
+        ),
         "10001 characters",
     );
     let max = "x".repeat(10_000);
-    assert!(decide(&base(), &CaseStatus::pending(), &decision(Action::Approve, &max), "alice").is_ok());
+    assert!(
+        decide(
+            &base(),
+            &CaseStatus::pending(),
+            &decision(Action::Approve, &max),
+            "alice"
+        )
+        .is_ok()
+    );
     // The check is the same in the precheck's sibling: precheck ignores text.
     let p = Policy::default();
     let a = assess(&base(), &CaseStatus::pending(), &p, NOW);
     assert!(
-        precheck(&base(), &CaseStatus::pending(), &a, &decision(Action::Approve, &long), &reviewer("alice"), &p, NOW).is_ok()
+        precheck(
+            &base(),
+            &CaseStatus::pending(),
+            &a,
+            &decision(Action::Approve, &long),
+            &reviewer("alice"),
+            &p,
+            NOW
+        )
+        .is_ok()
     );
 }
 
@@ -1001,14 +1189,10 @@ fn escalation_without_a_known_owner_team_goes_to_the_default_team() {
     assert_eq!(escalation_target(&base(), None, &p).as_deref(), Ok(TEAM));
     let inferred = with(|c| c.owner.as_mut().unwrap().basis = OwnerBasis::Inferred);
     assert_eq!(escalation_target(&inferred, None, &p).as_deref(), Ok(TEAM));
-    // A requested team wins; a blank request falls back.
+    // A requested team wins.
     assert_eq!(
         escalation_target(&unknown_basis, Some("platform-sec"), &p).as_deref(),
         Ok("platform-sec")
-    );
-    assert_eq!(
-        escalation_target(&unknown_basis, Some("  "), &p).as_deref(),
-        Ok("sec-oncall")
     );
     // The default policy's team.
     assert_eq!(
@@ -1102,7 +1286,14 @@ fn huge_quarantine_requests_are_refused_without_panicking() {
             quarantine_hours: Some(h),
             ..decision(Action::Quarantine, REASON)
         };
-        let r = decide_as(&base(), &CaseStatus::pending(), &d, &reviewer("alice"), &p, NOW);
+        let r = decide_as(
+            &base(),
+            &CaseStatus::pending(),
+            &d,
+            &reviewer("alice"),
+            &p,
+            NOW,
+        );
         refused_with(r, "quarantine hours must be between 1 and 8784");
         assert!(quarantine_hours(Some(h), &p).is_err(), "{h}");
     }
@@ -1116,7 +1307,14 @@ fn huge_quarantine_requests_are_refused_without_panicking() {
         quarantine_hours: Some(8784),
         ..decision(Action::Quarantine, REASON)
     };
-    let r = decide_as(&base(), &CaseStatus::pending(), &d, &reviewer("alice"), &p, late);
+    let r = decide_as(
+        &base(),
+        &CaseStatus::pending(),
+        &d,
+        &reviewer("alice"),
+        &p,
+        late,
+    );
     assert!(r.is_err(), "{r:?}");
     // Revoke checks near the end of time compute without panicking.
     let s = CaseStatus {
@@ -1132,18 +1330,32 @@ fn huge_quarantine_requests_are_refused_without_panicking() {
     };
     let never = with(|c| c.identity.last_used_at = LastUsed::Never);
     assert!(
-        decide_as(&never, &s, &decision(Action::Revoke, REASON), &reviewer("bob"), &strict, late)
-            .is_err()
+        decide_as(
+            &never,
+            &s,
+            &decision(Action::Revoke, REASON),
+            &reviewer("bob"),
+            &strict,
+            late
+        )
+        .is_err()
     );
 }
 
 // ====================================================== property: no path
 
+/// A dependent: criticality, external, shared.
+type NodeSpec = (Option<Level>, Option<bool>, Option<bool>);
+
 /// One case version, as random facts present or absent.
 #[derive(Debug, Clone)]
 struct CaseSpec {
+    /// Basis, team, days since the owner was verified.
     owner: Option<(OwnerBasis, Option<&'static str>, Option<i64>)>,
-    deps: Option<(Option<i64>, Vec<(Option<Level>, Option<bool>, Option<bool>)>)>,
+    /// Days since the map was verified, and the dependents.
+    deps: Option<(Option<i64>, Vec<NodeSpec>)>,
+    /// Kind, reversible, verifiable, hot reload, and the rollback: days
+    /// since it was tested and minutes to restore.
     #[allow(clippy::type_complexity)]
     action: Option<(
         ActionKind,
@@ -1242,14 +1454,16 @@ fn case_spec() -> impl Strategy<Value = CaseSpec> {
         prop_oneof![6 => Just(0u8), 1 => Just(1u8), 1 => Just(2u8)],
         usage,
     )
-        .prop_map(|(owner, deps, action, criticality, window, usage)| CaseSpec {
-            owner,
-            deps,
-            action,
-            criticality,
-            window,
-            usage,
-        })
+        .prop_map(
+            |(owner, deps, action, criticality, window, usage)| CaseSpec {
+                owner,
+                deps,
+                action,
+                criticality,
+                window,
+                usage,
+            },
+        )
 }
 
 impl CaseSpec {
@@ -1276,17 +1490,19 @@ impl CaseSpec {
         });
         c.action = self
             .action
-            .map(|(kind, reversible, verifiable, hot_reload, rollback)| ProposedAction {
-                kind,
-                reversible,
-                verifiable,
-                hot_reload,
-                rollback: rollback.map(|(tested, minutes)| Rollback {
-                    method: Some("re-enable".into()),
-                    tested_at: tested.map(|d| NOW - days(d)),
-                    restore_minutes: minutes,
-                }),
-            });
+            .map(
+                |(kind, reversible, verifiable, hot_reload, rollback)| ProposedAction {
+                    kind,
+                    reversible,
+                    verifiable,
+                    hot_reload,
+                    rollback: rollback.map(|(tested, minutes)| Rollback {
+                        method: Some("re-enable".into()),
+                        tested_at: tested.map(|d| NOW - days(d)),
+                        restore_minutes: minutes,
+                    }),
+                },
+            );
         c.criticality = self.criticality;
         c.change_window = match self.window {
             1 => Some(ChangeWindow {
@@ -1405,7 +1621,9 @@ fn justification_text(i: usize) -> String {
     match i {
         0 => "ok".into(),
         1 => "Reviewed the dependency map with the owner team; safe to proceed.".into(),
-        2 => "Break glass: ".to_string() + &"incident INC-4711 requires immediate action. ".repeat(3),
+        2 => {
+            "Break glass: ".to_string() + &"incident INC-4711 requires immediate action. ".repeat(3)
+        }
         _ => "\u{200b}".repeat(120),
     }
 }
@@ -1462,12 +1680,21 @@ fn run_sequence(
         let Ok(t) = check_decision(case, &s, &a, &d, &who, policy, now) else {
             continue;
         };
-        let ctx = || format!("{d:?} by {who:?} at {now} on {s:?}\ntier {:?}: {:?}", a.tier, a.tier_reasons);
+        let ctx = || {
+            format!(
+                "{d:?} by {who:?} at {now} on {s:?}\ntier {:?}: {:?}",
+                a.tier, a.tier_reasons
+            )
+        };
         prop_assert_eq!(&t.state_before, &s.state);
         let expired = s.quarantine_expired(now);
         let flagged_override = t.override_used && d.override_ && policy.allow_break_glass;
         if t.override_used {
-            prop_assert!(policy.allow_break_glass && d.override_, "override without break glass: {}", ctx());
+            prop_assert!(
+                policy.allow_break_glass && d.override_,
+                "override without break glass: {}",
+                ctx()
+            );
         }
 
         // No approve of a case that is not low at that moment, unless a
@@ -1529,11 +1756,16 @@ fn run_sequence(
             prop_assert_eq!(s.quarantined_at, Some(start), "episode start moved");
             if !flagged_override {
                 prop_assert!(
-                    now - start >= Duration::hours(i64::from(policy.quarantine_min_observation_hours)),
+                    now - start
+                        >= Duration::hours(i64::from(policy.quarantine_min_observation_hours)),
                     "revoke before the observation period: {}",
                     ctx()
                 );
-                prop_assert!(a.checks.usage != UsageCheck::Unknown, "revoke with usage unknown: {}", ctx());
+                prop_assert!(
+                    a.checks.usage != UsageCheck::Unknown,
+                    "revoke with usage unknown: {}",
+                    ctx()
+                );
                 prop_assert!(
                     !used && !used_after(case, start),
                     "revoke after a use during the quarantine: {}",
@@ -1552,11 +1784,13 @@ fn run_sequence(
 
         // Record it as the store would, and keep my model of the episode.
         let seq = replay.last_seq() + 1;
-        replay.apply(record_of(seq, now, case, &who, &d, &t, &a, policy, s.version));
+        replay.apply(record_of(
+            seq, now, case, &who, &d, &t, &a, policy, s.version,
+        ));
         episode = match (&t.state_after, episode) {
-            (CaseState::Quarantined { .. }, Some((start, used)))
-                if matches!(s.state, CaseState::Quarantined { .. }) =>
-            {
+            // Extending a running quarantine continues the episode; one
+            // recorded after it expired begins a new one.
+            (CaseState::Quarantined { .. }, Some((start, used))) if matches!(s.state, CaseState::Quarantined { until } if now < until) => {
                 Some((start, used || used_after(case, start)))
             }
             (CaseState::Quarantined { .. }, _) => Some((now, false)),
@@ -1565,7 +1799,11 @@ fn run_sequence(
         let after = &replay.statuses[&case.id];
         if let Some((start, used)) = episode {
             prop_assert_eq!(after.quarantined_at, Some(start), "the episode start moved");
-            prop_assert_eq!(after.used_during_quarantine, used, "use during quarantine lost or invented");
+            prop_assert_eq!(
+                after.used_during_quarantine,
+                used,
+                "use during quarantine lost or invented"
+            );
         }
     }
     Ok(())

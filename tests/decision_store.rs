@@ -145,14 +145,23 @@ fn used_an_hour_ago(id: &str) -> Value {
 fn tier_now(store: &LocalStore, id: &str) -> Tier {
     let snap = store.snapshot_blocking().expect("snapshot");
     let case = snap.find(id).expect("case").clone();
-    assess(&case, &snap.status(id), &snap.policy, time::OffsetDateTime::now_utc()).tier
+    assess(
+        &case,
+        &snap.status(id),
+        &snap.policy,
+        time::OffsetDateTime::now_utc(),
+    )
+    .tier
 }
 
 // ============================================ decisions read the file now
 
 #[test]
 fn a_case_rewritten_after_the_store_opened_is_decided_on_its_new_content() {
-    let dir = Dir::new(&[low_case("LOW-1"), low_case("LOW-2"), low_case("LOW-3")], "");
+    let dir = Dir::new(
+        &[low_case("LOW-1"), low_case("LOW-2"), low_case("LOW-3")],
+        "",
+    );
     let store = dir.open();
     for id in ["LOW-1", "LOW-2", "LOW-3"] {
         assert_eq!(tier_now(&store, id), Tier::Low, "{id}");
@@ -237,7 +246,12 @@ fn two_rewrites_within_one_timestamp_tick_are_still_seen() {
 fn a_decision_on_content_that_changed_is_a_conflict_naming_what_changed() {
     let dir = Dir::new(&[low_case("LOW-1")], "");
     let store = dir.open();
-    let seen = store.snapshot_blocking().unwrap().find("LOW-1").unwrap().content_sha256();
+    let seen = store
+        .snapshot_blocking()
+        .unwrap()
+        .find("LOW-1")
+        .unwrap()
+        .content_sha256();
     assert_eq!(seen, dir.case_on_disk("LOW-1").content_sha256());
 
     dir.write(&[used_an_hour_ago("LOW-1")]);
@@ -268,7 +282,9 @@ fn a_decision_on_content_that_changed_is_a_conflict_naming_what_changed() {
     // Deciding on what is there now works as the new tier allows.
     let mut d = decision("LOW-1", Action::Quarantine, 0);
     d.expected_case_sha256 = Some(now_sha.clone());
-    let record = store.decide_blocking(d, reviewer("alice")).expect("quarantine");
+    let record = store
+        .decide_blocking(d, reviewer("alice"))
+        .expect("quarantine");
     assert_eq!(record.case_sha256, Some(now_sha));
 }
 
@@ -307,7 +323,9 @@ fn formatting_and_unknown_fields_do_not_change_the_digest() {
     std::fs::write(dir.case_file(), format!("  {spaced}  \n")).unwrap();
     let mut d = decision("LOW-1", Action::Approve, 0);
     d.expected_case_sha256 = Some(seen.clone());
-    let record = store.decide_blocking(d, reviewer("alice")).expect("approve");
+    let record = store
+        .decide_blocking(d, reviewer("alice"))
+        .expect("approve");
     assert_eq!(record.case_sha256, Some(seen));
 }
 
@@ -323,7 +341,10 @@ fn an_idempotency_key_returns_the_first_record_only_for_the_same_request_by_the_
         d
     };
     let first = store
-        .decide_blocking(keyed(decision("LOW-1", Action::Approve, 0)), reviewer("alice"))
+        .decide_blocking(
+            keyed(decision("LOW-1", Action::Approve, 0)),
+            reviewer("alice"),
+        )
         .expect("first");
     assert_eq!(first.idempotency_key.as_deref(), Some(key));
     assert!(first.request_sha256.is_some());
@@ -331,7 +352,10 @@ fn an_idempotency_key_returns_the_first_record_only_for_the_same_request_by_the_
 
     // The same request again: the first record, nothing new.
     let again = store
-        .decide_blocking(keyed(decision("LOW-1", Action::Approve, 0)), reviewer("alice"))
+        .decide_blocking(
+            keyed(decision("LOW-1", Action::Approve, 0)),
+            reviewer("alice"),
+        )
         .expect("retry");
     assert_eq!(again, first);
     assert_eq!(dir.evidence(), after_first);
@@ -343,7 +367,10 @@ fn an_idempotency_key_returns_the_first_record_only_for_the_same_request_by_the_
             d.justification = "A different reason, for a different decision.".into();
             d
         }),
-        ("another expected_version", decision("LOW-1", Action::Approve, 1)),
+        (
+            "another expected_version",
+            decision("LOW-1", Action::Approve, 1),
+        ),
         ("another action", decision("LOW-1", Action::Quarantine, 0)),
         ("another quarantine length", {
             let mut d = decision("LOW-1", Action::Approve, 0);
@@ -375,7 +402,11 @@ fn an_idempotency_key_returns_the_first_record_only_for_the_same_request_by_the_
             }
             other => panic!("{what}: expected IdempotencyKeyReused, got {other:?}"),
         }
-        assert_eq!(dir.evidence(), after_first, "{what}: something was recorded");
+        assert_eq!(
+            dir.evidence(),
+            after_first,
+            "{what}: something was recorded"
+        );
     }
 
     // Another reviewer with alice's key and alice's exact request: refused.
@@ -400,9 +431,13 @@ fn a_quarantine_retried_with_other_hours_is_refused() {
         idempotency_key: Some("q-key".into()),
         ..decision("LOW-1", Action::Quarantine, 0)
     };
-    let first = store.decide_blocking(q(Some(24)), reviewer("alice")).unwrap();
+    let first = store
+        .decide_blocking(q(Some(24)), reviewer("alice"))
+        .unwrap();
     assert_eq!(
-        store.decide_blocking(q(Some(24)), reviewer("alice")).unwrap(),
+        store
+            .decide_blocking(q(Some(24)), reviewer("alice"))
+            .unwrap(),
         first
     );
     for hours in [Some(48), None, Some(23)] {
@@ -417,7 +452,12 @@ fn a_quarantine_retried_with_other_hours_is_refused() {
     assert_eq!(dir.evidence_lines().len(), 1);
     // The key survives a reopen (another process).
     let reopened = dir.open();
-    assert_eq!(reopened.decide_blocking(q(Some(24)), reviewer("alice")).unwrap(), first);
+    assert_eq!(
+        reopened
+            .decide_blocking(q(Some(24)), reviewer("alice"))
+            .unwrap(),
+        first
+    );
     assert!(matches!(
         reopened.decide_blocking(q(Some(48)), reviewer("alice")),
         Err(StoreError::IdempotencyKeyReused { .. })
@@ -432,7 +472,10 @@ fn records_carry_the_reviewers_os_account() {
     let dir = Dir::new(&[low_case("LOW-1")], "");
     let store = dir.open();
     let record = store
-        .decide_blocking(decision("LOW-1", Action::Escalate, 0), reviewer_os("alice", 4242))
+        .decide_blocking(
+            decision("LOW-1", Action::Escalate, 0),
+            reviewer_os("alice", 4242),
+        )
         .unwrap();
     let account = record.reviewer.os_account.clone().expect("os_account");
     assert_eq!(account.uid, 4242);
@@ -456,11 +499,16 @@ fn a_shared_os_account_cannot_approve_its_own_escalation_unless_the_policy_allow
         let dir = Dir::new(&[CaseBuilder::high("HIGH-1").build()], policy);
         let store = dir.open();
         store
-            .decide_blocking(decision("HIGH-1", Action::Escalate, 0), reviewer_os("alice", 1000))
+            .decide_blocking(
+                decision("HIGH-1", Action::Escalate, 0),
+                reviewer_os("alice", 1000),
+            )
             .expect("escalate");
         let before = dir.evidence();
-        let result =
-            store.decide_blocking(decision("HIGH-1", Action::Approve, 1), reviewer_os("bob", 1000));
+        let result = store.decide_blocking(
+            decision("HIGH-1", Action::Approve, 1),
+            reviewer_os("bob", 1000),
+        );
         if !allow {
             match result {
                 Err(StoreError::Refused(r)) => assert!(
@@ -475,7 +523,10 @@ fn a_shared_os_account_cannot_approve_its_own_escalation_unless_the_policy_allow
             assert_eq!(dir.evidence(), before);
             // bob on his own account may.
             let record = store
-                .decide_blocking(decision("HIGH-1", Action::Approve, 1), reviewer_os("bob", 1001))
+                .decide_blocking(
+                    decision("HIGH-1", Action::Approve, 1),
+                    reviewer_os("bob", 1001),
+                )
                 .expect("bob on his own account");
             assert!(!record.shared_os_account);
             assert_eq!(dir.evidence_lines()[1]["shared_os_account"], false);
@@ -572,7 +623,9 @@ fn a_use_seen_at_an_extension_blocks_revoke_whatever_the_case_file_says_later() 
                 .build(),
         ])
     };
-    rewrite(json!(nhi_triage::model::rfc3339(start + Duration::milliseconds(1))));
+    rewrite(json!(nhi_triage::model::rfc3339(
+        start + Duration::milliseconds(1)
+    )));
     let extension = store
         .decide_blocking(decision("LOW-1", Action::Quarantine, 1), reviewer("bob"))
         .unwrap();
@@ -584,12 +637,18 @@ fn a_use_seen_at_an_extension_blocks_revoke_whatever_the_case_file_says_later() 
         .decide_blocking(decision("LOW-1", Action::Quarantine, 2), reviewer("alice"))
         .unwrap();
     let status: CaseStatus = store.snapshot_blocking().unwrap().status("LOW-1");
-    assert_eq!(status.quarantined_at, Some(start), "an extension moved the start");
+    assert_eq!(
+        status.quarantined_at,
+        Some(start),
+        "an extension moved the start"
+    );
     assert_eq!(status.quarantined_by.as_deref(), Some("alice"));
     assert!(status.used_during_quarantine);
     match store.decide_blocking(decision("LOW-1", Action::Revoke, 3), reviewer("carol")) {
         Err(StoreError::Refused(r)) => assert!(
-            r.reasons.iter().any(|x| x.contains("used during quarantine")),
+            r.reasons
+                .iter()
+                .any(|x| x.contains("used during quarantine")),
             "{:?}",
             r.reasons
         ),
@@ -611,7 +670,10 @@ fn a_use_seen_at_an_extension_blocks_revoke_whatever_the_case_file_says_later() 
 
     // A clean quarantine may be revoked (observation 0 h in this policy).
     store
-        .decide_blocking(decision("CLEAN-1", Action::Quarantine, 0), reviewer("alice"))
+        .decide_blocking(
+            decision("CLEAN-1", Action::Quarantine, 0),
+            reviewer("alice"),
+        )
         .unwrap();
     let revoked = store
         .decide_blocking(decision("CLEAN-1", Action::Revoke, 1), reviewer("bob"))
@@ -755,7 +817,10 @@ fn store_property(
         let a = assess(&written, &before, &policy, record.ts);
         prop_assert_eq!(record.readiness.tier, a.tier);
         prop_assert_eq!(&record.state_before, &before.state);
-        let ctx = format!("{d:?} by {who:?} on {before:?}: tier {:?} {:?}", a.tier, a.tier_reasons);
+        let ctx = format!(
+            "{d:?} by {who:?} on {before:?}: tier {:?} {:?}",
+            a.tier, a.tier_reasons
+        );
         if record.action == Action::Approve {
             match &before.state {
                 CaseState::Escalated { .. } => {}
@@ -768,7 +833,11 @@ fn store_property(
         }
         if let CaseState::Escalated { .. } = before.state {
             let by = before.escalated_by.clone().unwrap_or_default();
-            prop_assert!(!same_reviewer(&who.name, &by), "the escalator left it: {}", ctx);
+            prop_assert!(
+                !same_reviewer(&who.name, &by),
+                "the escalator left it: {}",
+                ctx
+            );
             let same_os = before.escalated_by_os.as_ref().map(|o| o.uid)
                 == who.os_account.as_ref().map(|o| o.uid);
             prop_assert!(
@@ -778,7 +847,11 @@ fn store_property(
             );
         }
         if record.action == Action::Revoke && !record.override_ {
-            prop_assert!(a.checks.usage != nhi_triage::policy::UsageCheck::Unknown, "{}", ctx);
+            prop_assert!(
+                a.checks.usage != nhi_triage::policy::UsageCheck::Unknown,
+                "{}",
+                ctx
+            );
             prop_assert!(!a.used_during_quarantine, "{}", ctx);
         }
     }

@@ -6,7 +6,7 @@ use anyhow::{Context, Result};
 use nhi_triage::evidence::{to_csv, to_json};
 use nhi_triage::model::{Decision, StateFilter, rfc3339};
 use nhi_triage::policy::{Tier, assess, queue_order};
-use nhi_triage::store::{Snapshot, Store, StoreLayout};
+use nhi_triage::store::{Snapshot, Store, StoreError, StoreLayout};
 use serde_json::json;
 use time::OffsetDateTime;
 
@@ -128,6 +128,10 @@ pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
     let status = snapshot.status(id);
     let assessment = assess(case, &status, &snapshot.policy, now);
     let history = store.history(id).await?;
+    // What the reviewer saw, for explaining a later `decide --case-sha256`.
+    if let Ok(p) = paths() {
+        super::seen::remember(&p.seen_dir, case);
+    }
     if as_json {
         let out = json!({
             "format": "nhi-triage.show/1",
@@ -193,7 +197,22 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         };
         (std::sync::Arc::new(store), decision(expected_version))
     };
-    let record = store.decide(decision, reviewer(global)?).await?;
+    let record = match store.decide(decision, reviewer(global)?).await {
+        Ok(record) => record,
+        Err(StoreError::CaseChanged(mut change)) => {
+            // This process never held the content the reviewer saw; `show`
+            // kept it, so the conflict can still say what changed.
+            if change.fields.is_empty()
+                && let Ok(p) = paths()
+                && let Some(seen) = super::seen::recall(&p.seen_dir, &change.seen_sha256)
+                && let Ok(snapshot) = store.snapshot().await
+            {
+                super::seen::explain(&mut change, &seen, &snapshot, OffsetDateTime::now_utc());
+            }
+            return Err(StoreError::CaseChanged(change).into());
+        }
+        Err(e) => return Err(e.into()),
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&record)?);
     } else {
@@ -363,7 +382,10 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     println!("log dir        {}", paths.log_dir.display());
     match &who {
         Ok(r) => {
-            println!("reviewer       {}", nhi_triage::text::sanitize(&r.to_string()));
+            println!(
+                "reviewer       {}",
+                nhi_triage::text::sanitize(&r.to_string())
+            );
             if let Some(account) = &r.os_account {
                 println!("os account     {account}");
             }

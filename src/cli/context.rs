@@ -22,6 +22,9 @@ pub struct Paths {
     pub demo_store: PathBuf,
     pub config_file: PathBuf,
     pub log_dir: PathBuf,
+    /// Case contents `show` displayed, by digest, so a later conflict can
+    /// say what changed since (see `seen.rs`).
+    pub seen_dir: PathBuf,
 }
 
 pub fn paths() -> Result<Paths> {
@@ -29,11 +32,10 @@ pub fn paths() -> Result<Paths> {
         "cannot find a home directory for the data, config and state paths (is $HOME set?)",
     )?;
     let data_dir = dirs.data_dir().to_path_buf();
-    let log_dir = dirs
-        .state_dir()
-        .unwrap_or(dirs.data_local_dir())
-        .join("logs");
+    let state_dir = dirs.state_dir().unwrap_or(dirs.data_local_dir());
+    let log_dir = state_dir.join("logs");
     Ok(Paths {
+        seen_dir: state_dir.join("seen-cases"),
         default_store: data_dir.join("store"),
         demo_store: data_dir.join("demo"),
         config_file: dirs.config_dir().join("config.toml"),

@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod context;
 mod remote;
+mod seen;
 mod serve;
 mod text;
 

@@ -4,12 +4,8 @@
 use std::fmt::Write;
 
 use nhi_triage::evidence::EvidenceRecord;
-use nhi_triage::model::{
-    Case, CaseState, CaseStatus, DependencyGraph, LastUsed, RowKind, rfc3339,
-};
-use nhi_triage::policy::{
-    Assessment, Question, Status, UsageCheck, WindowCheck, ago, days_since,
-};
+use nhi_triage::model::{Case, CaseState, CaseStatus, DependencyGraph, LastUsed, RowKind, rfc3339};
+use nhi_triage::policy::{Assessment, Question, Status, UsageCheck, WindowCheck, ago, days_since};
 use nhi_triage::text::sanitize;
 use time::OffsetDateTime;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};

@@ -16,7 +16,8 @@ pub use load::{
     parse_jsonl,
 };
 pub use reviewer::{
-    MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
+    MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, identity_keys, same_reviewer,
+    validate_name,
 };
 pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, StateFilter};
 pub use usage::LastUsed;

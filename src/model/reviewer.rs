@@ -78,7 +78,10 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     if name.trim() != name {
         return refuse("leading or trailing whitespace".into());
     }
-    if let Some(c) = name.chars().find(|&c| crate::text::is_invisible_or_control(c)) {
+    if let Some(c) = name
+        .chars()
+        .find(|&c| crate::text::is_invisible_or_control(c))
+    {
         return refuse(format!(
             "contains U+{:04X}, a control, format or bidi character",
             c as u32
@@ -87,18 +90,41 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     Ok(())
 }
 
-/// The form two names are compared in: NFKC, then Unicode default case
-/// folding, then the UTS #39 confusable skeleton (which itself works on the
-/// NFD form). Two names with the same key are the same reviewer.
-pub fn identity_key(name: &str) -> String {
-    let nfkc: String = name.trim().nfkc().collect();
-    let folded = caseless::default_case_fold_str(&nfkc);
-    unicode_security::skeleton(&folded).collect()
+/// The forms two names are compared in. Two names are the same reviewer
+/// when either form matches:
+/// 1. NFKC, Unicode default case folding, then the UTS #39 confusable
+///    skeleton (`Alice`, `ALICE`, `ａｌｉｃｅ`, Cyrillic `аlice`);
+/// 2. NFKC, the skeleton, then case folding — skeletons are case-sensitive
+///    (a capital `I` looks like `l`, so `aIice` is `alice`), and folding
+///    first would hide that.
+///
+/// Whitespace in a skeleton is trimmed and collapsed, since the skeleton may
+/// map a blank-looking character to a space.
+pub fn identity_keys(name: &str) -> [String; 2] {
+    let nfkc: String = name.nfkc().collect();
+    let folded_first = skeleton(&caseless::default_case_fold_str(&nfkc));
+    let skeleton_first = caseless::default_case_fold_str(&skeleton(&nfkc));
+    [folded_first, skeleton_first]
 }
 
-/// True when `a` and `b` name the same reviewer ([`identity_key`]).
+/// The first of [`identity_keys`], for indexing (lists of names, files).
+pub fn identity_key(name: &str) -> String {
+    let [key, _] = identity_keys(name);
+    key
+}
+
+fn skeleton(s: &str) -> String {
+    let raw: String = unicode_security::skeleton(s).collect();
+    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// True when `a` and `b` name the same reviewer ([`identity_keys`]).
 pub fn same_reviewer(a: &str, b: &str) -> bool {
-    a == b || identity_key(a) == identity_key(b)
+    if a == b {
+        return true;
+    }
+    let (x, y) = (identity_keys(a), identity_keys(b));
+    x[0] == y[0] || x[1] == y[1]
 }
 
 #[cfg(test)]
@@ -107,7 +133,14 @@ mod tests {
 
     #[test]
     fn look_alikes_share_a_key() {
-        for alias in ["Alice", "ALICE", "ａｌｉｃｅ", "\u{0430}lice", " alice "] {
+        for alias in [
+            "Alice",
+            "ALICE",
+            "ａｌｉｃｅ",
+            "\u{0430}lice",
+            " alice ",
+            "aIice",
+        ] {
             assert!(same_reviewer("alice", alias), "{alias:?}");
         }
         assert!(!same_reviewer("alice", "bob"));
@@ -126,10 +159,18 @@ mod tests {
             "ali\x1bce",
             "alice\n",
             "al\u{00ad}ice",
+            "alice\u{2800}",
+            "al\u{3164}ice",
         ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }
-        for good in ["alice", "Bob Smith", "müller", "o'brien", "svc-ci@example.com"] {
+        for good in [
+            "alice",
+            "Bob Smith",
+            "müller",
+            "o'brien",
+            "svc-ci@example.com",
+        ] {
             assert!(validate_name(good).is_ok(), "{good:?}");
         }
     }

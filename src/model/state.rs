@@ -73,7 +73,8 @@ pub struct CaseStatus {
     #[serde(default)]
     pub escalated_by_os: Option<OsAccount>,
     /// When the current quarantine episode began: the first quarantine since
-    /// the case was last outside quarantine. Extensions do not move it.
+    /// the case was last outside quarantine (or since the last one expired).
+    /// Extensions of a running quarantine do not move it.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub quarantined_at: Option<OffsetDateTime>,
     /// Who began the current quarantine episode.

@@ -119,13 +119,19 @@ mod tests {
     #[test]
     fn absent_and_null_are_unknown_never_is_never() {
         assert_eq!(parse("{}").unwrap(), LastUsed::Unknown);
-        assert_eq!(parse(r#"{"last_used_at":null}"#).unwrap(), LastUsed::Unknown);
+        assert_eq!(
+            parse(r#"{"last_used_at":null}"#).unwrap(),
+            LastUsed::Unknown
+        );
         assert_eq!(
             parse(r#"{"last_used_at":"never"}"#).unwrap(),
             LastUsed::Never
         );
         let t = parse(r#"{"last_used_at":"2026-06-01T00:00:00Z"}"#).unwrap();
-        assert_eq!(t.time().map(rfc3339).as_deref(), Some("2026-06-01T00:00:00Z"));
+        assert_eq!(
+            t.time().map(rfc3339).as_deref(),
+            Some("2026-06-01T00:00:00Z")
+        );
     }
 
     #[test]

@@ -121,15 +121,69 @@ impl Policy {
         };
         let max_chars = MAX_JUSTIFICATION_CHARS as u32;
         let ranges: [(&'static str, u32, u32, u32, &str); 9] = [
-            ("dependency_map_max_age_days", self.dependency_map_max_age_days, 0, MAX_AGE_DAYS, "days"),
-            ("owner_verified_max_age_days", self.owner_verified_max_age_days, 0, MAX_AGE_DAYS, "days"),
-            ("rollback_tested_max_age_days", self.rollback_tested_max_age_days, 0, MAX_AGE_DAYS, "days"),
-            ("unused_after_days", self.unused_after_days, 1, MAX_AGE_DAYS, "days"),
-            ("max_restore_minutes", self.max_restore_minutes, 0, MAX_RESTORE_MINUTES, "minutes"),
-            ("quarantine_max_hours", self.quarantine_max_hours, 1, MAX_HOURS, "hours"),
-            ("quarantine_min_observation_hours", self.quarantine_min_observation_hours, 0, MAX_HOURS, "hours"),
-            ("justification_min_chars", self.justification_min_chars, 1, max_chars, "characters"),
-            ("break_glass_min_chars", self.break_glass_min_chars, 1, max_chars, "characters"),
+            (
+                "dependency_map_max_age_days",
+                self.dependency_map_max_age_days,
+                0,
+                MAX_AGE_DAYS,
+                "days",
+            ),
+            (
+                "owner_verified_max_age_days",
+                self.owner_verified_max_age_days,
+                0,
+                MAX_AGE_DAYS,
+                "days",
+            ),
+            (
+                "rollback_tested_max_age_days",
+                self.rollback_tested_max_age_days,
+                0,
+                MAX_AGE_DAYS,
+                "days",
+            ),
+            (
+                "unused_after_days",
+                self.unused_after_days,
+                1,
+                MAX_AGE_DAYS,
+                "days",
+            ),
+            (
+                "max_restore_minutes",
+                self.max_restore_minutes,
+                0,
+                MAX_RESTORE_MINUTES,
+                "minutes",
+            ),
+            (
+                "quarantine_max_hours",
+                self.quarantine_max_hours,
+                1,
+                MAX_HOURS,
+                "hours",
+            ),
+            (
+                "quarantine_min_observation_hours",
+                self.quarantine_min_observation_hours,
+                0,
+                MAX_HOURS,
+                "hours",
+            ),
+            (
+                "justification_min_chars",
+                self.justification_min_chars,
+                1,
+                max_chars,
+                "characters",
+            ),
+            (
+                "break_glass_min_chars",
+                self.break_glass_min_chars,
+                1,
+                max_chars,
+                "characters",
+            ),
         ];
         for (field, value, min, max, unit) in ranges {
             if !(min..=max).contains(&value) {

@@ -25,7 +25,9 @@ use time::{Duration, OffsetDateTime};
 use super::Policy;
 use super::assess::{Assessment, Tier, UsageCheck};
 use super::readiness::Status;
-use crate::model::{Action, Case, CaseState, CaseStatus, Decision, OsAccount, Reviewer, same_reviewer};
+use crate::model::{
+    Action, Case, CaseState, CaseStatus, Decision, OsAccount, Reviewer, same_reviewer,
+};
 use crate::text::sanitize;
 
 /// Whether an action is open in the case's current state, and why not.
@@ -179,8 +181,9 @@ fn verdict(
             if matches!(status.state, CaseState::Quarantined { .. })
                 && !status.quarantine_expired(now) =>
         {
-            v.reasons
-                .push("extends the running quarantine (its start and any use seen stay on record)".into());
+            v.reasons.push(
+                "extends the running quarantine (its start and any use seen stay on record)".into(),
+            );
         }
         _ => {}
     }
@@ -285,16 +288,16 @@ pub fn precheck(
         return Err(refuse(vec![reason]));
     };
 
+    // Every reason is collected before refusing: a reviewer must see all
+    // that stands in the way, not the first of it.
     let mut reasons = Vec::new();
     let override_used = !verdict.allowed;
     if !verdict.allowed {
         if !decision.override_ {
-            return Err(refuse(verdict.reasons.clone()));
-        }
-        if !policy.allow_break_glass {
-            let mut r = verdict.reasons.clone();
-            r.push("break-glass override is disabled by the policy".into());
-            return Err(refuse(r));
+            reasons.extend(verdict.reasons.iter().cloned());
+        } else if !policy.allow_break_glass {
+            reasons.extend(verdict.reasons.iter().cloned());
+            reasons.push("break-glass override is disabled by the policy".into());
         }
     }
     let mut transition = Transition {
@@ -383,7 +386,9 @@ fn justification_problems(d: &Decision, a: &Assessment, policy: &Policy) -> Vec<
     let count = JustificationCount::of(&d.justification);
     let breaking_glass = d.override_ && a.verdict(d.action).is_some_and(|v| !v.allowed);
     let need = if breaking_glass {
-        policy.break_glass_min_chars.max(policy.justification_min_chars)
+        policy
+            .break_glass_min_chars
+            .max(policy.justification_min_chars)
     } else {
         policy.justification_min_chars
     } as usize;
@@ -456,16 +461,18 @@ pub fn justification_len(text: &str) -> usize {
     JustificationCount::of(text).visible
 }
 
-/// Where an escalation goes: the team the reviewer named, else the owner team
-/// when the owner is known, else the policy's `default_escalation_team`.
+/// Where an escalation goes: the team the reviewer named (a blank one is
+/// refused), else the owner team when the owner is known, else the policy's
+/// `default_escalation_team`.
 pub fn escalation_target(
     case: &Case,
     requested: Option<&str>,
     policy: &Policy,
 ) -> Result<String, String> {
+    // A target the reviewer named, even a blank one, is theirs: a blank is
+    // refused, never silently replaced by another team.
     let to = requested
         .map(str::trim)
-        .filter(|t| !t.is_empty())
         .or_else(|| case.known_owner_team())
         .unwrap_or(&policy.default_escalation_team);
     match crate::model::validate_name(to.trim()) {

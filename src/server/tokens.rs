@@ -69,7 +69,11 @@ fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
                 ),
             ));
         }
-        if let Some(other) = people.insert(crate::model::identity_key(name), name) {
+        let clash = crate::model::identity_keys(name)
+            .into_iter()
+            .enumerate()
+            .find_map(|key| people.insert(key, name));
+        if let Some(other) = clash {
             return Err(file_error(
                 path,
                 format!(

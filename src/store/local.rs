@@ -30,7 +30,6 @@ use crate::evidence::{
 use crate::model::{CaseState, Decision, Reviewer, changed_fields, same_reviewer};
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
 
-
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreLayout {
@@ -181,8 +180,7 @@ impl LocalStore {
     pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         self.refresh()?;
         let inner = self.inner();
-        if !inner.files.index.contains_key(case_id)
-            && !inner.replay.statuses.contains_key(case_id)
+        if !inner.files.index.contains_key(case_id) && !inner.replay.statuses.contains_key(case_id)
         {
             return Err(StoreError::NotFound(case_id.to_string()));
         }

@@ -112,12 +112,7 @@ impl std::fmt::Display for CaseChange {
             sanitize(&self.case_id)
         )?;
         match self.tier_before {
-            Some(before) => write!(
-                f,
-                " (tier {} → {})",
-                before.name(),
-                self.tier_after.name()
-            )?,
+            Some(before) => write!(f, " (tier {} → {})", before.name(), self.tier_after.name())?,
             None => write!(f, " (tier now {})", self.tier_after.name())?,
         }
         if self.fields.is_empty() {

@@ -697,7 +697,9 @@ impl RemoteStore {
                     _ => Posted::Rejected(StoreError::Remote(message)),
                 },
                 StatusCode::UNPROCESSABLE_ENTITY
-                    if api.as_ref().is_some_and(|a| a.error == "idempotency_key_reused") =>
+                    if api
+                        .as_ref()
+                        .is_some_and(|a| a.error == "idempotency_key_reused") =>
                 {
                     Posted::Rejected(StoreError::Remote(message))
                 }

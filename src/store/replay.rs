@@ -24,7 +24,9 @@ impl Replay {
     pub fn apply(&mut self, r: EvidenceRecord) {
         let status = self.statuses.entry(r.case_id.clone()).or_default();
         status.version += 1;
-        let was_quarantined = matches!(status.state, CaseState::Quarantined { .. });
+        // A quarantine recorded while one still runs extends it; one after it
+        // expired (the case was back in the queue) begins a new episode.
+        let extends = matches!(status.state, CaseState::Quarantined { until } if r.ts < until);
         status.state = r.state_after.clone();
         match &r.state_after {
             CaseState::Escalated { .. } => {
@@ -33,7 +35,7 @@ impl Replay {
             }
             // An extension continues the episode: its start, who began it and
             // any use seen stay as they were.
-            CaseState::Quarantined { .. } if was_quarantined => {
+            CaseState::Quarantined { .. } if extends => {
                 status.used_during_quarantine |= r.used_during_quarantine;
             }
             CaseState::Quarantined { .. } => {

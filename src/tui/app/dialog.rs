@@ -133,7 +133,13 @@ impl DecisionDialog {
         // broken through: refuse now.
         let mut probe = dialog.decision();
         probe.override_ = override_offered;
-        precheck(case, status, a, &probe, reviewer, policy, now)?;
+        if let Err(refusal) = precheck(case, status, a, &probe, reviewer, policy, now) {
+            // Show everything in the way, the overridable reasons included.
+            probe.override_ = false;
+            return Err(precheck(case, status, a, &probe, reviewer, policy, now)
+                .err()
+                .unwrap_or(refusal));
+        }
         Ok(dialog)
     }
 
