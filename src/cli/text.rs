@@ -130,6 +130,8 @@ pub fn show_case(
         date(case.opened_at),
         ago(days_since(case.opened_at, now))
     );
+    // What `decide --case-sha256` names to decide on exactly this content.
+    let _ = writeln!(o, "  content sha256 {}", case.content_sha256());
     if let Some(f) = &case.finding {
         let _ = writeln!(
             o,
