@@ -43,16 +43,50 @@ fn needs_escape(c: char) -> bool {
 /// them is shown: controls (Cc), format characters (Cf: zero-width spaces,
 /// soft hyphens, joiners, bidi marks), the bidi controls, every
 /// Default_Ignorable_Code_Point of Unicode (Hangul fillers, variation
-/// selectors, the combining grapheme joiner, ...) and U+2800, the blank
-/// Braille pattern, which is a symbol that draws nothing.
+/// selectors, the combining grapheme joiner, ...), private-use and
+/// unassigned code points, and symbols that draw nothing or only a
+/// placeholder ([`BLANK_SYMBOLS`]).
 pub fn is_invisible_or_control(c: char) -> bool {
     use icu_properties::props::{DefaultIgnorableCodePoint, GeneralCategory};
     use icu_properties::{CodePointMapData, CodePointSetData};
+    let category = CodePointMapData::<GeneralCategory>::new().get(c);
     c.is_control()
         || is_bidi_control(c)
-        || c == '\u{2800}'
-        || CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
+        || BLANK_SYMBOLS.contains(&c)
+        || matches!(
+            category,
+            GeneralCategory::Format | GeneralCategory::PrivateUse | GeneralCategory::Unassigned
+        )
         || CodePointSetData::new::<DefaultIgnorableCodePoint>().contains(c)
+}
+
+/// Symbols (category So) that draw as blank or as a placeholder box: the
+/// blank Braille pattern, the object replacement character, the musical null
+/// notehead.
+pub const BLANK_SYMBOLS: [char; 3] = ['\u{2800}', '\u{fffc}', '\u{1d159}'];
+
+/// Whether a grapheme cluster (a user-perceived character) shows something
+/// a reader can see: it holds a letter, number, punctuation or symbol that is
+/// not invisible. A combining mark alone, whitespace or a string of
+/// invisible characters does not.
+pub fn is_visible_grapheme(g: &str) -> bool {
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    let seen = GeneralCategoryGroup::Letter
+        .union(GeneralCategoryGroup::Number)
+        .union(GeneralCategoryGroup::Punctuation)
+        .union(GeneralCategoryGroup::Symbol);
+    g.chars()
+        .any(|c| seen.contains(categories.get(c)) && !is_invisible_or_control(c))
+}
+
+/// "a" or "an" before `word` (by its first letter: enough for our own words).
+pub fn article(word: &str) -> &'static str {
+    match word.chars().next() {
+        Some('a' | 'e' | 'i' | 'o' | 'u') => "an",
+        _ => "a",
+    }
 }
 
 /// Characters that reorder text on screen and can disguise what is shown.

@@ -3,22 +3,8 @@
 
 mod common;
 
-use common::{JUSTIFICATION, Sandbox, TestStore, high_case, low_case, medium_case, run};
+use common::{JUSTIFICATION, Sandbox, TestStore, case_entry, medium_case, run, three_tiers};
 use serde_json::Value;
-
-/// A store with one case of each tier: LOW-1, MED-1, HIGH-1.
-fn three_tiers() -> TestStore {
-    TestStore::with_cases(&[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")])
-}
-
-fn case_entry<'a>(list: &'a Value, id: &str) -> &'a Value {
-    list["cases"]
-        .as_array()
-        .expect("cases array")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} not in list: {list:#}"))
-}
 
 fn listed_ids(list: &Value) -> Vec<String> {
     list["cases"]

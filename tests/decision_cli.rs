@@ -10,13 +10,12 @@ mod common;
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 
-use common::{CaseBuilder, JUSTIFICATION, Out, TestStore, at, high_case, low_case, medium_case};
+use common::{
+    CaseBuilder, JUSTIFICATION, Out, TestStore, at, case_entry, decide_args, low_case, run,
+    three_tiers,
+};
 use serde_json::{Value, json};
 use time::Duration;
-
-fn store() -> TestStore {
-    TestStore::with_cases(&[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")])
-}
 
 /// A looser policy with the store's own version string: the map of MED-1
 /// (30 days old) is fresh enough under it, so MED-1 would be low.
@@ -30,13 +29,24 @@ fn lax_policy(store: &TestStore) -> PathBuf {
     path
 }
 
-fn entry<'a>(list: &'a Value, id: &str) -> &'a Value {
-    list["cases"]
-        .as_array()
-        .expect("cases")
-        .iter()
-        .find(|c| c["id"] == id)
-        .unwrap_or_else(|| panic!("{id} not listed: {list}"))
+/// The command line's part after the reviewer: `decide LOW-1 --action
+/// escalate --justification …`.
+const ESCALATE_LOW_1: [&str; 6] = [
+    "decide",
+    "LOW-1",
+    "--action",
+    "escalate",
+    "--justification",
+    JUSTIFICATION,
+];
+
+/// alice approves LOW-1 with `justification`.
+fn alice_approves_low_1(store: &TestStore, justification: &str) -> Out {
+    run(store.cmd().args(["--reviewer", "alice"]).args(decide_args(
+        "LOW-1",
+        "approve",
+        justification,
+    )))
 }
 
 fn my_uid() -> u32 {
@@ -51,50 +61,40 @@ fn assert_code(out: &Out, code: i32) {
 
 #[test]
 fn decide_with_a_swapped_policy_is_refused_and_records_nothing() {
-    let store = store();
+    let store = three_tiers();
     let lax = lax_policy(&store);
     let lax_s = lax.to_str().unwrap();
 
-    let out = store.run(&[
-        "--policy",
-        lax_s,
-        "--reviewer",
-        "alice",
-        "decide",
-        "MED-1",
-        "--action",
-        "approve",
-        "--justification",
-        JUSTIFICATION,
-    ]);
+    let out = run(store
+        .cmd()
+        .args(["--policy", lax_s, "--reviewer", "alice"])
+        .args(decide_args("MED-1", "approve", JUSTIFICATION)));
     assert_code(&out, 2);
     assert!(out.stderr.contains("--policy"), "{out}");
     assert!(out.stderr.contains("decide"), "{out}");
     assert!(store.evidence_bytes().is_empty(), "a decision was recorded");
     // Any decision, not just approve.
-    let out = store.run(&[
-        "--policy",
-        lax_s,
-        "decide",
+    let out = run(store.cmd().args(["--policy", lax_s]).args(decide_args(
         "LOW-1",
-        "--action",
         "quarantine",
-        "--justification",
         JUSTIFICATION,
-    ]);
+    )));
     assert_code(&out, 2);
     assert!(store.evidence_bytes().is_empty());
 
     // What-if review still works, and shows the other policy's view.
     let list = store.run(&["--policy", lax_s, "list", "--json", "--state", "all"]);
     assert_code(&list, 0);
-    assert_eq!(entry(&list.json(), "MED-1")["tier"], "low", "{list}");
+    assert_eq!(case_entry(&list.json(), "MED-1")["tier"], "low", "{list}");
     let show = store.run(&["--policy", lax_s, "show", "MED-1", "--json"]);
     assert_code(&show, 0);
     assert_eq!(show.json()["assessment"]["tier"], "low", "{show}");
 
     // Under the store's own policy MED-1 is medium, and approve is refused.
-    assert_eq!(entry(&store.list_json("all"), "MED-1")["tier"], "medium");
+    assert_eq!(
+        case_entry(&store.list_json("all"), "MED-1")["tier"],
+        "medium"
+    );
     let out = store.decide("alice", "MED-1", "approve", &[]);
     assert_code(&out, 4);
     assert!(store.evidence_bytes().is_empty());
@@ -102,7 +102,7 @@ fn decide_with_a_swapped_policy_is_refused_and_records_nothing() {
 
 #[test]
 fn the_console_with_a_swapped_policy_is_refused() {
-    let store = store();
+    let store = three_tiers();
     let lax = lax_policy(&store);
     let out = store.run(&["--policy", lax.to_str().unwrap()]);
     assert_code(&out, 2);
@@ -114,7 +114,7 @@ fn the_console_with_a_swapped_policy_is_refused() {
 
 #[test]
 fn reviewer_names_hiding_a_difference_are_refused() {
-    let store = store();
+    let store = three_tiers();
     for name in [
         "alice ",
         " alice",
@@ -134,7 +134,7 @@ fn reviewer_names_hiding_a_difference_are_refused() {
 
 #[test]
 fn a_bad_reviewer_name_from_the_config_file_or_user_is_refused() {
-    let store = store();
+    let store = three_tiers();
     let config_dir = store.sandbox.config_home().join("nhi-triage");
     std::fs::create_dir_all(&config_dir).unwrap();
     std::fs::write(
@@ -142,26 +142,12 @@ fn a_bad_reviewer_name_from_the_config_file_or_user_is_refused() {
         "reviewer = \"alice\\u200B\"\n",
     )
     .unwrap();
-    let out = common::run(store.cmd().args([
-        "decide",
-        "LOW-1",
-        "--action",
-        "escalate",
-        "--justification",
-        JUSTIFICATION,
-    ]));
+    let out = run(store.cmd().args(ESCALATE_LOW_1));
     assert_code(&out, 2);
     assert!(out.stderr.contains("config"), "{out}");
     std::fs::remove_file(config_dir.join("config.toml")).unwrap();
 
-    let out = common::run(store.cmd().env("USER", "alice ").args([
-        "decide",
-        "LOW-1",
-        "--action",
-        "escalate",
-        "--justification",
-        JUSTIFICATION,
-    ]));
+    let out = run(store.cmd().env("USER", "alice ").args(ESCALATE_LOW_1));
     assert_code(&out, 2);
     assert!(out.stderr.contains("USER"), "{out}");
     assert!(store.evidence_bytes().is_empty());
@@ -169,7 +155,7 @@ fn a_bad_reviewer_name_from_the_config_file_or_user_is_refused() {
 
 #[test]
 fn look_alike_reviewers_cannot_approve_alices_escalation() {
-    let store = store();
+    let store = three_tiers();
     // Every test process runs as one OS account: allow shared accounts so
     // only the names decide, which is what this test is about.
     store.set_policy("allow_shared_os_accounts", "true");
@@ -193,7 +179,7 @@ fn look_alike_reviewers_cannot_approve_alices_escalation() {
 
 #[test]
 fn one_os_account_cannot_approve_its_own_escalation_under_another_name() {
-    let store = store();
+    let store = three_tiers();
     assert_code(&store.decide("alice", "HIGH-1", "escalate", &[]), 0);
     let escalation = &store.evidence_records()[0];
     assert_eq!(escalation["reviewer"]["os_account"]["uid"], json!(my_uid()));
@@ -230,21 +216,12 @@ fn one_os_account_cannot_approve_its_own_escalation_under_another_name() {
 
 #[test]
 fn the_os_account_comes_from_the_uid_not_user() {
-    let store = store();
-    let out = common::run(
-        store
-            .cmd()
-            .env("USER", "mallory")
-            .env("LOGNAME", "mallory")
-            .args([
-                "decide",
-                "LOW-1",
-                "--action",
-                "escalate",
-                "--justification",
-                JUSTIFICATION,
-            ]),
-    );
+    let store = three_tiers();
+    let out = run(store
+        .cmd()
+        .env("USER", "mallory")
+        .env("LOGNAME", "mallory")
+        .args(ESCALATE_LOW_1));
     assert_code(&out, 0);
     let r = &store.evidence_records()[0];
     assert_eq!(r["reviewer"]["name"], "mallory");
@@ -256,18 +233,9 @@ fn the_os_account_comes_from_the_uid_not_user() {
 
 #[test]
 fn an_invisible_justification_is_refused_with_the_visible_count() {
-    let store = store();
+    let store = three_tiers();
     let invisible = "\u{200b}".repeat(20);
-    let out = common::run(store.cmd().args([
-        "--reviewer",
-        "alice",
-        "decide",
-        "LOW-1",
-        "--action",
-        "approve",
-        "--justification",
-        &invisible,
-    ]));
+    let out = alice_approves_low_1(&store, &invisible);
     assert_code(&out, 4);
     assert!(out.stderr.contains("got 0"), "{out}");
     assert!(out.stderr.contains("20 invisible"), "{out}");
@@ -276,16 +244,7 @@ fn an_invisible_justification_is_refused_with_the_visible_count() {
     assert!(!out.stderr.contains('\u{200b}'), "{out}");
 
     let padded = format!("{}fix it{}", " ".repeat(40), " ".repeat(40));
-    let out = common::run(store.cmd().args([
-        "--reviewer",
-        "alice",
-        "decide",
-        "LOW-1",
-        "--action",
-        "approve",
-        "--justification",
-        &padded,
-    ]));
+    let out = alice_approves_low_1(&store, &padded);
     assert_code(&out, 4);
     assert!(out.stderr.contains("got 5"), "{out}");
     assert!(store.evidence_bytes().is_empty());
@@ -293,18 +252,9 @@ fn an_invisible_justification_is_refused_with_the_visible_count() {
 
 #[test]
 fn a_justification_over_ten_thousand_characters_is_refused() {
-    let store = store();
+    let store = three_tiers();
     let long = "x".repeat(10_001);
-    let out = common::run(store.cmd().args([
-        "--reviewer",
-        "alice",
-        "decide",
-        "LOW-1",
-        "--action",
-        "approve",
-        "--justification",
-        &long,
-    ]));
+    let out = alice_approves_low_1(&store, &long);
     assert_code(&out, 4);
     assert!(out.stderr.contains("10001 characters"), "{out}");
     assert!(store.evidence_bytes().is_empty());
@@ -358,7 +308,7 @@ fn a_case_rewritten_between_show_and_decide_is_a_conflict_naming_the_change() {
 #[test]
 fn a_case_rewritten_to_add_a_critical_partner_is_refused_on_its_new_content() {
     let store = TestStore::with_cases(&[low_case("LOW-1")]);
-    assert_eq!(entry(&store.list_json("all"), "LOW-1")["tier"], "low");
+    assert_eq!(case_entry(&store.list_json("all"), "LOW-1")["tier"], "low");
     let identity = "aws:iam/user/low-1";
     let v = CaseBuilder::low("LOW-1")
         .set(
@@ -379,7 +329,7 @@ fn a_case_rewritten_to_add_a_critical_partner_is_refused_on_its_new_content() {
 
 #[test]
 fn huge_quarantines_are_refused_without_a_panic() {
-    let store = store();
+    let store = three_tiers();
     store.set_policy("quarantine_max_hours", "8784");
     let out = store.decide("alice", "LOW-1", "quarantine", &["--hours", "80000000"]);
     assert_code(&out, 4);

@@ -3,187 +3,27 @@
 //! files as they are on disk and shows rewritten cases within two seconds;
 //! a decision on content that changed is a 409 naming the change; an
 //! Idempotency-Key belongs to one reviewer and one request; `--policy` is
-//! refused. The server harness is the one of tests/server.rs.
+//! refused. The server harness is tests/common/server.rs.
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
-use std::sync::{Arc, Mutex, mpsc};
+use std::io::Read;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{CaseBuilder, JUSTIFICATION, TestStore, at, days_ago, low_case};
+use common::server::{Api, Server, add_token, decision, send, tokens_path};
+use common::{CaseBuilder, TestStore, at, low_case, with_critical_partner};
 use nhi_triage::model::Case;
-use reqwest::{RequestBuilder, StatusCode};
+use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-const START_TIMEOUT: Duration = Duration::from_secs(30);
 /// How soon a running server must show a rewritten case (issue 7).
 const RELOAD_WITHIN: Duration = Duration::from_secs(2);
 
 // ---------------------------------------------------------------------------
-// The server process (as in tests/server.rs).
-
-struct Server {
-    child: Child,
-    base: String,
-    stderr: Arc<Mutex<String>>,
-}
-
-impl Server {
-    fn start(store: &TestStore, tokens: &Path) -> Server {
-        let mut child = store
-            .cmd()
-            .args(["serve", "--bind", "127.0.0.1:0", "--tokens"])
-            .arg(tokens)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn nhi-triage serve");
-        let stderr = Arc::new(Mutex::new(String::new()));
-        {
-            let mut pipe = child.stderr.take().expect("stderr piped");
-            let sink = stderr.clone();
-            std::thread::spawn(move || {
-                let mut buf = [0u8; 4096];
-                while let Ok(n) = pipe.read(&mut buf) {
-                    if n == 0 {
-                        break;
-                    }
-                    let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-                    sink.lock().unwrap().push_str(&text);
-                }
-            });
-        }
-        let (tx, rx) = mpsc::channel();
-        {
-            let pipe = child.stdout.take().expect("stdout piped");
-            std::thread::spawn(move || {
-                for line in BufReader::new(pipe).lines() {
-                    let Ok(line) = line else { break };
-                    if tx.send(line).is_err() {
-                        break;
-                    }
-                }
-            });
-        }
-        let deadline = Instant::now() + START_TIMEOUT;
-        let line = loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match rx.recv_timeout(left) {
-                Ok(line) if line.starts_with("listening on ") => break line,
-                Ok(_) => continue,
-                Err(_) => {
-                    let _ = child.kill();
-                    let status = child.wait();
-                    std::thread::sleep(Duration::from_millis(100));
-                    panic!(
-                        "serve printed no `listening on` line ({status:?}); stderr:\n{}",
-                        stderr.lock().unwrap()
-                    );
-                }
-            }
-        };
-        let base = line["listening on ".len()..].trim().to_string();
-        Server {
-            child,
-            base,
-            stderr,
-        }
-    }
-
-    fn stderr(&self) -> String {
-        self.stderr.lock().unwrap().clone()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-        }
-        let _ = self.child.wait();
-    }
-}
-
-fn add_token(store: &TestStore, tokens: &Path, name: &str) -> String {
-    let out = common::run(
-        store
-            .sandbox
-            .cmd()
-            .args(["token", "add", name, "--tokens"])
-            .arg(tokens),
-    );
-    assert_eq!(out.code, 0, "token add failed: {out}");
-    let token = out.stdout.trim().to_string();
-    assert!(token.starts_with("nhi_"), "unexpected token: {out}");
-    token
-}
-
-fn tokens_path(store: &TestStore) -> PathBuf {
-    store.sandbox.path().join("tokens.toml")
-}
-
-fn client() -> reqwest::Client {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(5))
-        .timeout(Duration::from_secs(30))
-        .build()
-        .expect("build client")
-}
-
-async fn send(req: RequestBuilder) -> (StatusCode, Value) {
-    let resp = req.send().await.expect("request failed");
-    let status = resp.status();
-    let text = resp.text().await.expect("read body");
-    let body = if text.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text:?}"))
-    };
-    (status, body)
-}
-
-struct Api {
-    client: reqwest::Client,
-    base: String,
-    token: String,
-}
+// What these tests read through the shared client (tests/common/server.rs).
 
 impl Api {
-    fn new(server: &Server, token: &str) -> Api {
-        Api {
-            client: client(),
-            base: server.base.clone(),
-            token: token.to_string(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> (StatusCode, Value) {
-        send(
-            self.client
-                .get(format!("{}{path}", self.base))
-                .bearer_auth(&self.token),
-        )
-        .await
-    }
-
-    async fn decide(&self, id: &str, body: &Value, key: Option<&str>) -> (StatusCode, Value) {
-        let mut req = self
-            .client
-            .post(format!("{}/v1/cases/{id}/decisions", self.base))
-            .bearer_auth(&self.token)
-            .json(body);
-        if let Some(key) = key {
-            req = req.header("Idempotency-Key", key);
-        }
-        send(req).await
-    }
-
     /// The tier `GET /v1/cases/ID` shows.
     async fn tier(&self, id: &str) -> String {
         let (status, body) = self.get(&format!("/v1/cases/{id}")).await;
@@ -225,14 +65,6 @@ impl Api {
     }
 }
 
-fn decision(action: &str, expected_version: u64) -> Value {
-    json!({
-        "action": action,
-        "justification": JUSTIFICATION,
-        "expected_version": expected_version,
-    })
-}
-
 /// A store holding each case in its own file `cases/<id>.jsonl`, so a test
 /// can rewrite one without touching the others.
 fn store_of(cases: &[Value]) -> TestStore {
@@ -255,23 +87,6 @@ fn sha_on_disk(store: &TestStore, id: &str) -> String {
         .content_sha256()
 }
 
-fn with_critical_partner(id: &str) -> Value {
-    let identity = format!("aws:iam/user/{}", id.to_lowercase());
-    CaseBuilder::low(id)
-        .set(
-            "/dependencies/nodes",
-            json!([
-                {"id": "job:nightly-export", "name": "nightly export", "kind": "job",
-                 "criticality": "medium", "external": false, "shared": false,
-                 "last_seen_at": days_ago(200), "uses": [identity]},
-                {"id": "partner:bank", "name": "bank partner", "kind": "partner",
-                 "criticality": "critical", "external": true, "shared": false,
-                 "last_seen_at": days_ago(0), "uses": [identity]}
-            ]),
-        )
-        .build()
-}
-
 // ---------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,7 +94,7 @@ async fn a_running_server_decides_on_the_case_files_as_they_are_now() {
     let store = store_of(&[low_case("LOW-1"), low_case("LOW-2"), low_case("LOW-3")]);
     let tokens = tokens_path(&store);
     let alice = add_token(&store, &tokens, "alice");
-    let server = Server::start(&store, &tokens);
+    let server = Server::start(&store, &tokens, &[]);
     let api = Api::new(&server, &alice);
     for id in ["LOW-1", "LOW-2", "LOW-3"] {
         assert_eq!(api.tier(id).await, "low", "{id}");
@@ -369,7 +184,7 @@ async fn a_new_deleted_or_renamed_case_file_shows_within_two_seconds() {
     let store = store_of(&[low_case("LOW-1")]);
     let tokens = tokens_path(&store);
     let alice = add_token(&store, &tokens, "alice");
-    let server = Server::start(&store, &tokens);
+    let server = Server::start(&store, &tokens, &[]);
     let api = Api::new(&server, &alice);
 
     // A client long-polling the evidence with the case generation it holds
@@ -440,7 +255,7 @@ async fn an_idempotency_key_belongs_to_one_reviewer_and_one_request() {
     let tokens = tokens_path(&store);
     let alice = add_token(&store, &tokens, "alice");
     let bob = add_token(&store, &tokens, "bob");
-    let server = Server::start(&store, &tokens);
+    let server = Server::start(&store, &tokens, &[]);
     let api = Api::new(&server, &alice);
     let bob_api = Api::new(&server, &bob);
     let key = "0193f2c4-approve-low-1";
@@ -534,7 +349,7 @@ async fn separation_of_duties_holds_for_look_alike_token_names() {
         );
         assert_ne!(out.code, 0, "token for {name:?}: {out}");
     }
-    let server = Server::start(&store, &tokens);
+    let server = Server::start(&store, &tokens, &[]);
     let (status, body) = Api::new(&server, &alice)
         .decide("HIGH-1", &decision("escalate", 0), None)
         .await;
@@ -614,7 +429,7 @@ async fn a_huge_quarantine_request_is_refused_not_a_server_error() {
     store.set_policy("quarantine_max_hours", "8784");
     let tokens = tokens_path(&store);
     let alice = add_token(&store, &tokens, "alice");
-    let server = Server::start(&store, &tokens);
+    let server = Server::start(&store, &tokens, &[]);
     let api = Api::new(&server, &alice);
     for hours in [80_000_000u64, u64::from(u32::MAX), 8785] {
         let mut body = decision("quarantine", 0);

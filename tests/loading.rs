@@ -63,7 +63,8 @@ fn mixed_jsonl_loads_the_good_cases_and_names_each_bad_line() {
     );
     let mut lines: Vec<usize> = report.problems.iter().map(|p| p.line).collect();
     lines.sort();
-    assert_eq!(lines, [2, 3, 4, 8], "{:#?}", report.problems);
+    // Line 9 loads, with a warning: `detector` is not a field of ours.
+    assert_eq!(lines, [2, 3, 4, 8, 9], "{:#?}", report.problems);
     assert!(
         report.problems.iter().all(|p| p.file == file),
         "{:#?}",
@@ -219,14 +220,16 @@ fn readiness_of_the_loaded_fixtures_matches_the_readme() {
     let policy = Policy::default();
     let answered = [Status::Answered; 3];
     let expected = [
-        ("BAD-0001", Tier::Low, answered),
+        // Defined twice: the copies may disagree, so never low.
+        ("BAD-0001", Tier::Medium, answered),
         ("BAD-0002", Tier::Low, answered),
         (
             "BAD-0003",
             Tier::Medium,
             [Status::Partial, Status::Answered, Status::Answered],
         ),
-        ("BAD-0004", Tier::Low, answered),
+        // `detector` is not a field of ours: a file gap, never low.
+        ("BAD-0004", Tier::Medium, answered),
         ("BAD-0005", Tier::Low, answered),
         ("ARR-0001", Tier::Low, answered),
         ("ARR-0002", Tier::Low, answered),
@@ -293,7 +296,7 @@ fn both_fixtures_in_one_directory_load_in_name_order() {
     let tmp = dir_with(&["mixed.jsonl", "array.json"]);
     let report = load_dir(tmp.path()).expect("load");
     assert_eq!(report.cases.len(), 8);
-    assert_eq!(report.problems.len(), 5);
+    assert_eq!(report.problems.len(), 6);
     assert_eq!(
         report.files,
         [
@@ -386,6 +389,7 @@ fn crlf_line_endings_and_a_byte_order_mark_load() {
         ("mixed.jsonl", 3),
         ("mixed.jsonl", 4),
         ("mixed.jsonl", 8),
+        ("mixed.jsonl", 9),
     ]
     .iter()
     .map(|(f, l)| (f.to_string(), *l))
@@ -454,4 +458,85 @@ fn a_line_that_is_not_utf8_costs_only_that_line() {
     assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
     assert_eq!(report.problems[0].line, 56, "{}", report.problems[0]);
     assert!(report.problems[0].message.contains("not valid UTF-8"));
+}
+
+/// A fact spelt wrongly is unknown, never absent: the misspelt key, a map
+/// without `nodes`, a `null` node list or a node's unknown flags each load
+/// the case with a gap that keeps it from tier low, and a warning names the
+/// line. Declared `x_` extensions are ignored.
+#[test]
+fn a_misspelt_or_missing_fact_is_a_gap_not_an_absence() {
+    let text = std::fs::read_to_string(fixture("mixed.jsonl")).expect("fixture");
+    let good = text
+        .lines()
+        .find(|l| l.contains("BAD-0002"))
+        .expect("BAD-0002");
+    let base: serde_json::Value = serde_json::from_str(good).expect("json");
+    let variant = |id: &str, edit: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = base.clone();
+        v["id"] = id.into();
+        edit(&mut v);
+        v.to_string()
+    };
+    let lines = [
+        variant("OK", &|_| {}),
+        variant("EXT", &|v| v["x_vendor_score"] = 7.into()),
+        variant("TYPO", &|v| {
+            let nodes = v["dependencies"]["nodes"].take();
+            v["dependencies"]
+                .as_object_mut()
+                .expect("map")
+                .remove("nodes");
+            v["dependencies"]["node"] = nodes;
+        }),
+        variant("NULL", &|v| {
+            v["dependencies"]["nodes"] = serde_json::Value::Null
+        }),
+        variant("CAPS", &|v| {
+            v["Criticality"] = "critical".into();
+        }),
+        variant("EXTNULL", &|v| {
+            v["dependencies"]["nodes"][0]["external"] = serde_json::Value::Null
+        }),
+    ];
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("c.jsonl"), lines.join("\n")).expect("write");
+    let report = load_dir(tmp.path()).expect("load");
+    assert_eq!(
+        report.cases.len(),
+        6,
+        "every case loads: {:#?}",
+        report.problems
+    );
+    let warned: Vec<usize> = report.problems.iter().map(|p| p.line).collect();
+    assert_eq!(warned, [3, 4, 5], "{:#?}", report.problems);
+    assert!(report.problems[0].message.contains("dependencies.node"));
+    assert!(report.problems[2].message.contains("Criticality"));
+
+    let policy = Policy::default();
+    let tier = |id: &str| {
+        let a = assess(case(&report, id), &CaseStatus::pending(), &policy, anchor());
+        (a.tier, a.q1.status, a.q2.status)
+    };
+    assert_eq!(tier("OK").0, Tier::Low);
+    assert_eq!(tier("EXT").0, Tier::Low, "x_ extensions are ignored");
+    assert_eq!(
+        tier("TYPO"),
+        (Tier::Medium, Status::Unknown, Status::Unknown)
+    );
+    assert_eq!(
+        tier("NULL"),
+        (Tier::Medium, Status::Unknown, Status::Unknown)
+    );
+    assert_eq!(tier("CAPS").0, Tier::Medium);
+    assert_eq!(
+        tier("EXTNULL"),
+        (Tier::Medium, Status::Answered, Status::Partial)
+    );
+    // The gap is part of the content: a digest names it.
+    assert_ne!(
+        case(&report, "TYPO").content_sha256(),
+        case(&report, "NULL").content_sha256()
+    );
+    assert!(case(&report, "EXT").file_gaps.is_empty());
 }

@@ -1,108 +1,27 @@
 //! The decision policy of DESIGN.md, one test per rule and per boundary.
 //!
 //! Every test starts from `base()`, a case that is tier low at `NOW`, and
-//! changes one thing.
+//! changes one thing (tests/common/policy.rs).
+
+mod common;
 
 use std::cmp::Ordering;
 use std::path::Path;
 
 use nhi_triage::model::{
     Action, ActionKind, Case, CaseState, CaseStatus, ChangeWindow, Decision, Dependencies,
-    DependencyNode, Finding, Identity, LastUsed, Level, LoadReport, Owner, OwnerBasis, Privilege,
-    ProposedAction, Reviewer, Rollback, parse_jsonl,
+    LastUsed, Level, LoadReport, Owner, OwnerBasis, Privilege, ProposedAction, Rollback,
+    parse_jsonl,
 };
 use nhi_triage::policy::{
-    Assessment, Policy, Refusal, RoutingKind, Status, Tier, Transition, assess, check_decision,
-    queue_order,
+    Assessment, Policy, Refusal, RoutingKind, Status, Tier, Transition, assess, queue_order,
 };
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
-const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
-const ID: &str = "arn:aws:iam::123456789012:user/svc-billing-export";
-const TEAM: &str = "billing-platform";
-const REASON: &str = "no legitimate use found in the access logs";
-
-fn days(n: i64) -> Duration {
-    Duration::days(n)
-}
-
-fn secs(n: i64) -> Duration {
-    Duration::seconds(n)
-}
-
-fn node(id: &str, criticality: Option<Level>, uses: &[&str]) -> DependencyNode {
-    DependencyNode {
-        id: id.into(),
-        name: Some(format!("{id} name")),
-        kind: Some("job".into()),
-        criticality,
-        external: Some(false),
-        shared: Some(false),
-        last_seen_at: Some(NOW - days(1)),
-        uses: uses.iter().map(|s| s.to_string()).collect(),
-    }
-}
-
-/// A case that is tier low at `NOW`: explicit fresh owner, fresh map with one
-/// dependent of known criticality, a reversible, verifiable, tested revoke of
-/// an identity unused for 200 days, no change window.
-fn base() -> Case {
-    Case {
-        id: "CASE-T".into(),
-        opened_at: NOW - days(1),
-        title: "unused key".into(),
-        identity: Identity {
-            id: ID.into(),
-            name: "svc-billing-export".into(),
-            kind: "api_key".into(),
-            provider: "aws".into(),
-            account: Some("123456789012".into()),
-            created_at: Some(NOW - days(400)),
-            last_used_at: LastUsed::At(NOW - days(200)),
-            privilege: Some(Privilege::Read),
-        },
-        finding: Some(Finding {
-            kind: "unused".into(),
-            severity: Some(Level::Medium),
-            source: Some("access-analyzer".into()),
-            detected_at: Some(NOW - days(1)),
-            summary: None,
-            owasp: Some("NHI1:2025".into()),
-            refs: vec![],
-        }),
-        owner: Some(Owner {
-            team: Some(TEAM.into()),
-            contact: Some("billing-oncall@example.com".into()),
-            basis: OwnerBasis::Explicit,
-            verified_at: Some(NOW - days(10)),
-        }),
-        criticality: Some(Level::Medium),
-        dependencies: Some(Dependencies {
-            verified_at: Some(NOW - days(1)),
-            nodes: vec![node("job:export", Some(Level::Medium), &[ID])],
-        }),
-        action: Some(ProposedAction {
-            kind: ActionKind::Revoke,
-            reversible: Some(true),
-            verifiable: Some(true),
-            rollback: Some(Rollback {
-                method: Some("re-enable key".into()),
-                tested_at: Some(NOW - days(5)),
-                restore_minutes: Some(5),
-            }),
-            hot_reload: Some(true),
-        }),
-        change_window: None,
-        tags: vec![],
-    }
-}
-
-fn with(f: impl FnOnce(&mut Case)) -> Case {
-    let mut c = base();
-    f(&mut c);
-    c
-}
+use common::policy::{
+    ID, NOW, REASON, TEAM, base, days, decide_as, decision, escalated_by, node, secs, status, with,
+};
 
 fn owner(c: &mut Case) -> &mut Owner {
     c.owner.as_mut().unwrap()
@@ -156,39 +75,10 @@ fn has_gap(q: &nhi_triage::policy::Question, needle: &str) -> bool {
     q.gaps.iter().any(|g| g.contains(needle))
 }
 
-fn decision(action: Action, justification: &str) -> Decision {
-    Decision {
-        case_id: "CASE-T".into(),
-        action,
-        justification: justification.into(),
-        expected_version: 0,
-        quarantine_hours: None,
-        escalate_to: None,
-        override_: false,
-        expected_case_sha256: None,
-        idempotency_key: None,
-    }
-}
-
-fn status(state: CaseState) -> CaseStatus {
-    CaseStatus {
-        state,
-        version: 1,
-        ..CaseStatus::pending()
-    }
-}
-
 fn quarantined(until: OffsetDateTime, since: OffsetDateTime) -> CaseStatus {
     CaseStatus {
         quarantined_at: Some(since),
         ..status(CaseState::Quarantined { until })
-    }
-}
-
-fn escalated_by(who: &str) -> CaseStatus {
-    CaseStatus {
-        escalated_by: Some(who.into()),
-        ..status(CaseState::Escalated { to: TEAM.into() })
     }
 }
 
@@ -199,14 +89,7 @@ fn decide_with(
     reviewer: &str,
     p: &Policy,
 ) -> Result<Transition, Refusal> {
-    let x = assess(c, s, p, NOW);
-    let reviewer = Reviewer {
-        name: reviewer.into(),
-        host: "test-host".into(),
-        via: "local".into(),
-        os_account: None,
-    };
-    check_decision(c, s, &x, d, &reviewer, p, NOW)
+    decide_as(c, s, d, &common::reviewer(reviewer), p, NOW)
 }
 
 fn decide(c: &Case, s: &CaseStatus, d: &Decision) -> Result<Transition, Refusal> {

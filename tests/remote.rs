@@ -12,9 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{
-    JUSTIFICATION, Out, PtyConsole, Sandbox, TestStore, high_case, low_case, medium_case, run,
-};
+use common::pty::Console;
+use common::{JUSTIFICATION, Out, Sandbox, TestStore, high_case, low_case, medium_case, run};
 use serde_json::Value;
 
 // ---------------------------------------------------------------------------
@@ -121,6 +120,9 @@ struct Client {
     sandbox: Sandbox,
     token: String,
     url: String,
+    /// The content digest of each case as this reviewer saw it: a decision
+    /// that may wait in the outbox names it (`--case-sha256`).
+    digests: std::collections::HashMap<String, String>,
 }
 
 impl Client {
@@ -129,7 +131,17 @@ impl Client {
             sandbox: Sandbox::new(),
             token: token.to_string(),
             url: url.to_string(),
+            digests: Default::default(),
         }
+    }
+
+    /// The digest to name for `id`: the one seen, else any well-formed one
+    /// (for fake servers that never check it).
+    fn digest(&self, id: &str) -> String {
+        self.digests
+            .get(id)
+            .cloned()
+            .unwrap_or_else(|| "0".repeat(64))
     }
 
     fn cmd(&self) -> Command {
@@ -157,6 +169,10 @@ impl Client {
             JUSTIFICATION,
         ])
         .args(extra);
+        // Queued offline, a decision must name the content it was made on.
+        if extra.contains(&"--expected-version") && !extra.contains(&"--case-sha256") {
+            cmd.args(["--case-sha256", &self.digest(id)]);
+        }
         run(&mut cmd)
     }
 
@@ -207,7 +223,14 @@ impl Setup {
 
     fn client(&self, name: &str) -> Client {
         let token = add_token(&self.store.sandbox, &self.tokens, name);
-        Client::new(&self.url(), &token)
+        let mut client = Client::new(&self.url(), &token);
+        let loaded = nhi_triage::model::load_dir(&self.store.cases_dir()).expect("cases");
+        client.digests = loaded
+            .cases
+            .iter()
+            .map(|c| (c.id.clone(), c.content_sha256()))
+            .collect();
+        client
     }
 
     fn stop(&mut self) -> u16 {
@@ -475,6 +498,48 @@ fn a_decision_made_while_the_server_is_down_arrives_exactly_once() {
     assert_eq!(setup.verify_local()["records"], 2);
 }
 
+/// A decision queued offline names the content it was made on: the case
+/// rewritten before the outbox is sent makes it a conflict, never a decision
+/// on content the reviewer did not see. Without a digest nothing is queued.
+#[test]
+fn a_queued_decision_on_a_case_rewritten_meanwhile_is_refused_as_a_conflict() {
+    let mut setup = Setup::new(&[low_case("LOW-1")]);
+    let alice = setup.client("alice");
+    let port = setup.stop();
+    let blind = alice.run(&[
+        "decide",
+        "LOW-1",
+        "--action",
+        "approve",
+        "--justification",
+        JUSTIFICATION,
+        "--expected-version",
+        "0",
+    ]);
+    assert_eq!(blind.code, 1, "{blind}");
+    assert!(blind.stderr.contains("--case-sha256"), "{blind}");
+    assert!(alice.outbox_entries().is_empty());
+    let queued = alice.decide("LOW-1", "approve", &["--expected-version", "0"]);
+    assert_eq!(queued.code, 6, "{queued}");
+    // The pipeline rewrites the case meanwhile: still tier low, but what
+    // approving does is no longer what alice read.
+    setup.store.write_cases(
+        "cases.jsonl",
+        &[common::CaseBuilder::low("LOW-1")
+            .set("/action/kind", serde_json::json!("disable"))
+            .build()],
+    );
+    setup.restart_on(port);
+    let list = alice.run(&["list"]);
+    assert!(
+        list.stderr.contains("refused by the server")
+            && list.stderr.contains("changed since you reviewed it"),
+        "{list}"
+    );
+    assert_eq!(setup.verify_local()["records"], 0, "nothing recorded");
+    assert_eq!(alice.outbox_entries()[0]["state"], "rejected");
+}
+
 #[test]
 fn the_next_command_sends_the_outbox_and_a_refusal_is_kept() {
     let mut setup = Setup::new(&[low_case("LOW-1"), medium_case("MED-1")]);
@@ -688,6 +753,8 @@ fn a_server_that_hangs_times_out_and_the_decision_is_queued() {
             JUSTIFICATION,
             "--expected-version",
             "0",
+            "--case-sha256",
+            &"0".repeat(64),
         ]);
         run(&mut cmd)
     });
@@ -827,7 +894,7 @@ fn twenty_clients_deciding_at_once_make_one_valid_chain() {
 
 #[test]
 fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
-    use nhi_triage::model::{Action, Decision, Reviewer};
+    use nhi_triage::model::Action;
     use nhi_triage::store::{Link, RemoteOptions, RemoteStore, Store, StoreError};
 
     let mut setup = Setup::new(&[low_case("LOW-1"), medium_case("MED-1")]);
@@ -894,23 +961,8 @@ fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
         })
         .await
         .expect("retrying after the server stopped");
-        let decision = Decision {
-            case_id: "MED-1".into(),
-            action: Action::Quarantine,
-            justification: JUSTIFICATION.into(),
-            expected_version: 0,
-            quarantine_hours: None,
-            escalate_to: None,
-            override_: false,
-            expected_case_sha256: None,
-            idempotency_key: None,
-        };
-        let reviewer = Reviewer {
-            name: "alice".into(),
-            host: "test".into(),
-            via: "local".into(),
-            os_account: None,
-        };
+        let decision = common::decision("MED-1", Action::Quarantine, 0);
+        let reviewer = common::reviewer("alice");
         match store.decide(decision, reviewer).await {
             Err(StoreError::Queued { waiting: 1, .. }) => {}
             other => panic!("expected Queued, got {other:?}"),
@@ -946,8 +998,8 @@ fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
 // The console on a remote queue, in a real pseudo-terminal.
 
 /// The console on `client`'s server, in a pty.
-fn remote_console(client: &Client, cols: u16, rows: u16) -> PtyConsole {
-    PtyConsole::start(
+fn remote_console(client: &Client, cols: u16, rows: u16) -> Console {
+    Console::spawn(
         &client.sandbox,
         &["--api", &client.url],
         &[("NHI_TRIAGE_TOKEN", client.token.clone().into())],
@@ -1059,12 +1111,8 @@ fn a_client_notices_when_the_servers_log_is_not_the_one_it_saw() {
     // takes them. Then the first store comes back behind the URL: its
     // record 1 is not the one the client holds, and record 2 does not link.
     let other_client = Client::new(&server.url, &alice.token);
-    assert_eq!(
-        other_client
-            .decide("OTHER-1", "quarantine", &["--expected-version", "0"])
-            .code,
-        0
-    );
+    // The server is up: the version and content digest come from it.
+    assert_eq!(other_client.decide("OTHER-1", "quarantine", &[]).code, 0);
     assert_eq!(rt.block_on(store.snapshot()).unwrap().evidence.records, 1);
     drop(server);
     setup.restart_on(port);
@@ -1088,7 +1136,7 @@ fn a_client_notices_when_the_servers_log_is_not_the_one_it_saw() {
 
 #[test]
 fn without_a_live_feed_a_background_task_still_sends_the_outbox() {
-    use nhi_triage::model::{Action, Decision, Reviewer};
+    use nhi_triage::model::{Action, Decision};
     use nhi_triage::store::{RemoteStore, Store, StoreError};
 
     let mut setup = Setup::new(&[low_case("LOW-1")]);
@@ -1105,22 +1153,10 @@ fn without_a_live_feed_a_background_task_still_sends_the_outbox() {
         .unwrap();
     let port = setup.stop();
     let decision = Decision {
-        case_id: "LOW-1".into(),
-        action: Action::Escalate,
-        justification: JUSTIFICATION.into(),
-        expected_version: 0,
-        quarantine_hours: None,
-        escalate_to: None,
-        override_: false,
-        expected_case_sha256: None,
         idempotency_key: Some("fixed-key-1".into()),
+        ..common::decision("LOW-1", Action::Escalate, 0)
     };
-    let reviewer = Reviewer {
-        name: "alice".into(),
-        host: "test".into(),
-        via: "local".into(),
-        os_account: None,
-    };
+    let reviewer = common::reviewer("alice");
     match rt.block_on(store.decide(decision.clone(), reviewer.clone())) {
         Err(StoreError::Queued { waiting: 1, .. }) => {}
         other => panic!("expected Queued, got {other:?}"),

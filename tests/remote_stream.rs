@@ -8,14 +8,14 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::net::{TcpListener, TcpStream};
-use std::path::Path;
-use std::process::{Child, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{JUSTIFICATION, PtyConsole, Sandbox, TestStore, low_case, run};
+use common::pty::Console;
+use common::server::{Server, add_token, tokens_path};
+use common::{JUSTIFICATION, Sandbox, TestStore, low_case, run};
 use nhi_triage::api::{CaseEntry, CasePage, EvidencePage, Health, Summary};
 use nhi_triage::evidence::VerifyReport;
 use nhi_triage::model::{Action, Case, CaseStatus};
@@ -220,8 +220,8 @@ fn ids(n: usize) -> Vec<String> {
 // The console in a pseudo-terminal.
 
 /// The console on a server at `url`, loading `page` cases a request.
-fn start_console(sandbox: &Sandbox, url: &str, token: &str, page: usize) -> PtyConsole {
-    PtyConsole::start(
+fn start_console(sandbox: &Sandbox, url: &str, token: &str, page: usize) -> Console {
+    Console::spawn(
         sandbox,
         &["--api", url],
         &[
@@ -397,65 +397,19 @@ fn the_remote_store_streams_pages_and_the_cli_loads_them_all() {
 // ---------------------------------------------------------------------------
 // The real server: the reviewer's own name, in pages of two.
 
-struct Server {
-    child: Child,
-    url: String,
-}
-
-impl Server {
-    fn start(store: &TestStore, tokens: &Path) -> Server {
-        let mut child = store
-            .cmd()
-            .args(["serve", "--bind", "127.0.0.1:0", "--tokens"])
-            .arg(tokens)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the server");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the listening line");
-        let url = line
-            .trim()
-            .strip_prefix("listening on ")
-            .unwrap_or_else(|| panic!("no `listening on` line: {line:?}"))
-            .to_string();
-        Server { child, url }
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn token(store: &TestStore, tokens: &Path, name: &str) -> String {
-    let out = run(store
-        .sandbox
-        .cmd()
-        .args(["token", "add", name, "--tokens"])
-        .arg(tokens));
-    assert_eq!(out.code, 0, "token add: {out}");
-    out.stdout.trim().to_string()
-}
-
 #[test]
 fn the_console_names_the_reviewer_the_server_records() {
     let cases: Vec<_> = ids(7).iter().map(|id| low_case(id)).collect();
     let store = TestStore::with_cases(&cases);
-    let tokens = store.sandbox.path().join("tokens.toml");
-    let alice = token(&store, &tokens, "alice");
-    let bob = token(&store, &tokens, "bob");
-    let server = Server::start(&store, &tokens);
+    let tokens = tokens_path(&store);
+    let alice = add_token(&store, &tokens, "alice");
+    let bob = add_token(&store, &tokens, "bob");
+    let server = Server::start(&store, &tokens, &[]);
     let decide = |token: &str, id: &str| {
         let sandbox = Sandbox::new();
         run(sandbox.cmd().env("NHI_TRIAGE_TOKEN", token).args([
             "--api",
-            &server.url,
+            &server.base,
             "decide",
             id,
             "--action",
@@ -468,7 +422,7 @@ fn the_console_names_the_reviewer_the_server_records() {
     };
 
     let sandbox = Sandbox::new();
-    let mut console = start_console(&sandbox, &server.url, &alice, 2);
+    let mut console = start_console(&sandbox, &server.base, &alice, 2);
     console.wait_for("Pending (7)", WAIT);
     console.wait_for(" connected ", WAIT);
     // A key clears any message (`all cases loaded` may come late): then

@@ -7,47 +7,27 @@ use std::collections::HashMap;
 use std::process::Stdio;
 use std::time::Instant;
 
-use common::{JUSTIFICATION, TestStore, high_case, low_case, medium_case, out_of, write_case};
-use nhi_triage::model::{Action, CaseState, Decision, Reviewer};
-use nhi_triage::store::{LocalStore, Store, StoreError, StoreLayout};
+use common::library::LibraryStore;
+use common::{JUSTIFICATION, TestStore, high_case, low_case, medium_case, out_of, reviewer};
+use nhi_triage::model::{Action, CaseState, Decision};
+use nhi_triage::store::{LocalStore, Store, StoreError};
 use serde_json::Value;
-use tempfile::TempDir;
 
-fn reviewer(name: &str) -> Reviewer {
-    Reviewer {
-        name: name.into(),
-        host: "test-host".into(),
-        via: "local".into(),
-        os_account: None,
-    }
-}
-
+/// `action` on `case_id` at `expected_version`, with 24 quarantine hours.
 fn decision(case_id: &str, action: Action, expected_version: u64) -> Decision {
     Decision {
-        case_id: case_id.into(),
-        action,
-        justification: JUSTIFICATION.into(),
-        expected_version,
         quarantine_hours: Some(24),
-        escalate_to: None,
-        override_: false,
-        expected_case_sha256: None,
-        idempotency_key: None,
+        ..common::decision(case_id, action, expected_version)
     }
-}
-
-/// A store directory (made by the library) holding `cases`.
-fn library_store(cases: &[Value]) -> TempDir {
-    let tmp = tempfile::tempdir().expect("tempdir");
-    StoreLayout::new(tmp.path()).init().expect("init");
-    write_case(&tmp.path().join("cases").join("cases.jsonl"), cases);
-    tmp
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
-    let tmp = library_store(&[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")]);
-    let store = LocalStore::open(tmp.path()).expect("open");
+    let dir = LibraryStore::new(
+        &[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")],
+        "",
+    );
+    let store = LocalStore::open(dir.path()).expect("open");
 
     let snap = store.snapshot().await.expect("snapshot");
     assert_eq!(snap.cases.len(), 3);
@@ -139,9 +119,9 @@ async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_directory_see_each_others_decisions() {
-    let tmp = library_store(&[low_case("LOW-1"), medium_case("MED-1")]);
-    let a = LocalStore::open(tmp.path()).expect("open a");
-    let b = LocalStore::open(tmp.path()).expect("open b");
+    let dir = LibraryStore::new(&[low_case("LOW-1"), medium_case("MED-1")], "");
+    let a = LocalStore::open(dir.path()).expect("open a");
+    let b = LocalStore::open(dir.path()).expect("open b");
     assert_eq!(b.snapshot().await.unwrap().status("MED-1").version, 0);
 
     let rec = a

@@ -15,28 +15,25 @@
 mod common;
 mod common_tui;
 
-use std::io::{Read, Write};
-use std::num::NonZeroU16;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use common_tui::{
     ESCALATED, NOW, QUARANTINED_EXPIRED, QUARANTINED_LIVE, cases, ch, ctrl, hours, key, records,
-    row_ids, select, selected_id, snapshot_with, statuses, tier_of, type_str, verify_report,
+    reviewer, row_ids, select, selected_id, snapshot_with, statuses, tier_of, type_str,
+    verify_report,
 };
 use nhi_triage::model::{
-    Action, Case, CaseState, CaseStatus, DependencyNode, LastDecision, LastUsed, Level, Reviewer,
-    StateFilter,
+    Action, Case, CaseState, CaseStatus, DependencyNode, LastDecision, LastUsed, Level, StateFilter,
 };
 use nhi_triage::policy::{MAX_JUSTIFICATION_CHARS, Tier, assess, check_decision};
 use nhi_triage::store::Snapshot;
 use nhi_triage::tui::app::{App, Effect, Phase, View};
 use nhi_triage::tui::theme::Theme;
-use portable_pty::{Child, CommandBuilder, MasterPty, PtySize, native_pty_system};
 use ratatui::crossterm::event::KeyCode;
-use serde_json::json;
 
-use common::{CaseBuilder, TestStore};
+use common::pty::{ALT_ENTER, Console, WAIT, pane_in};
+use common::{CaseBuilder, TestStore, with_critical_partner};
 
 /// A tier-low demo case (pending, nothing on record).
 const LOW: &str = "CASE-0038";
@@ -45,15 +42,6 @@ const HIGH: &str = "CASE-0004";
 
 // ===========================================================================
 // State level: the App, no terminal.
-
-fn reviewer(name: &str) -> Reviewer {
-    Reviewer {
-        name: name.into(),
-        host: "ws-01".into(),
-        via: "local".into(),
-        os_account: None,
-    }
-}
 
 /// The console at `NOW` on `snapshot`, deciding as `name`.
 fn app_as(name: &str, snapshot: Snapshot) -> App {
@@ -451,235 +439,11 @@ fn an_expired_quarantine_is_listed_in_pending_not_quarantined() {
 }
 
 // ===========================================================================
-// End to end: the real binary in a pseudo-terminal.
-
-/// The longest any single wait may take.
-const WAIT: Duration = Duration::from_secs(8);
-const ALT_ENTER: &[u8] = b"\x1b[?1049h";
-/// What ratatui writes last in every frame drawn without a cursor.
-const FRAME_END: &[u8] = b"\x1b[?25l";
-
-struct Output {
-    parser: vt100::Parser,
-    raw: Vec<u8>,
-    last: Option<Instant>,
-    eof: bool,
-}
-
-/// `nhi-triage ARGS` in a pseudo-terminal, output parsed and kept raw.
-struct Pty {
-    _master: Box<dyn MasterPty + Send>,
-    writer: Box<dyn Write + Send>,
-    child: Box<dyn Child + Send + Sync>,
-    out: Arc<Mutex<Output>>,
-}
-
-impl Pty {
-    fn spawn(store: &TestStore, args: &[&str], cols: u16, rows: u16) -> Pty {
-        let size = PtySize {
-            rows,
-            cols,
-            pixel_width: 0,
-            pixel_height: 0,
-        };
-        let pair = native_pty_system().openpty(size).expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
-        cmd.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        let sb = &store.sandbox;
-        cmd.env("TERM", "xterm-256color");
-        cmd.env("LANG", "C.UTF-8");
-        cmd.env("USER", "tester");
-        cmd.env("LOGNAME", "tester");
-        cmd.env("HOME", sb.home());
-        cmd.env("XDG_DATA_HOME", sb.data_home());
-        cmd.env("XDG_CONFIG_HOME", sb.config_home());
-        cmd.env("XDG_STATE_HOME", sb.state_home());
-        cmd.cwd(sb.path());
-        cmd.arg("--store");
-        cmd.arg(&store.dir);
-        cmd.args(args);
-        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let nz = |n| NonZeroU16::new(n).expect("non-zero size");
-        let out = Arc::new(Mutex::new(Output {
-            parser: vt100::Parser::new(nz(rows), nz(cols), 0),
-            raw: Vec::new(),
-            last: None,
-            eof: false,
-        }));
-        let sink = out.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => {
-                        let mut o = sink.lock().unwrap();
-                        o.parser.process(&buf[..n]);
-                        o.raw.extend_from_slice(&buf[..n]);
-                        o.last = Some(Instant::now());
-                    }
-                }
-            }
-            sink.lock().unwrap().eof = true;
-        });
-        Pty {
-            _master: pair.master,
-            writer,
-            child,
-            out,
-        }
-    }
-
-    /// The console as `alice` on `store`, once its first full frame is up.
-    fn console(store: &TestStore, cols: u16, rows: u16) -> Pty {
-        let p = Pty::spawn(store, &["--reviewer", "alice"], cols, rows);
-        p.wait_for("evidence ✓", WAIT);
-        p
-    }
-
-    /// A frame is complete when it ended with a cursor hide, or output
-    /// paused (a torn frame is never judged).
-    fn settled(o: &Output) -> bool {
-        o.eof
-            || o.raw.ends_with(FRAME_END)
-            || o.last
-                .is_none_or(|t| t.elapsed() >= Duration::from_millis(100))
-    }
-
-    /// The screen as rows of cells (a wide character's second cell is "").
-    fn cells(o: &Output) -> Vec<Vec<String>> {
-        let screen = o.parser.screen();
-        let (rows, cols) = screen.size();
-        (0..rows.get())
-            .map(|r| {
-                (0..cols.get())
-                    .map(|c| match screen.cell(r, c) {
-                        Some(cell) if cell.is_wide_continuation() => String::new(),
-                        Some(cell) if cell.has_contents() => cell.contents().to_string(),
-                        _ => " ".to_string(),
-                    })
-                    .collect()
-            })
-            .collect()
-    }
-
-    /// Polls until `pred(screen text, cells)` holds on a complete frame and
-    /// returns when it was first seen; panics with the screen at `deadline`.
-    fn wait_until_at(
-        &self,
-        what: &str,
-        deadline: Instant,
-        pred: impl Fn(&str, &[Vec<String>]) -> bool,
-    ) -> Instant {
-        let mut first_seen = None;
-        loop {
-            let (text, ok, eof, settled) = {
-                let o = self.out.lock().unwrap();
-                let text = o.parser.screen().contents();
-                let ok = pred(&text, &Pty::cells(&o));
-                (text, ok, o.eof, Pty::settled(&o))
-            };
-            if ok {
-                let seen = *first_seen.get_or_insert_with(Instant::now);
-                if settled {
-                    return seen;
-                }
-            } else {
-                first_seen = None;
-            }
-            if eof || Instant::now() >= deadline {
-                panic!(
-                    "{} waiting for {what}\n--- screen ---\n{text}\n--------------",
-                    if eof { "console exited" } else { "timed out" }
-                );
-            }
-            std::thread::sleep(Duration::from_millis(5));
-        }
-    }
-
-    fn wait_for(&self, text: &str, timeout: Duration) -> Instant {
-        self.wait_until_at(&format!("{text:?}"), Instant::now() + timeout, |s, _| {
-            s.contains(text)
-        })
-    }
-
-    fn screen_text(&self) -> String {
-        self.out.lock().unwrap().parser.screen().contents()
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.out.lock().unwrap().raw.clone()
-    }
-
-    fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
-    }
-
-    /// Waits (bounded) for the child to exit and its output to end.
-    fn wait_exit(&mut self) -> portable_pty::ExitStatus {
-        let deadline = Instant::now() + WAIT;
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("try_wait") {
-                break s;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the console did not exit\n{}",
-                self.screen_text()
-            );
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        while !self.out.lock().unwrap().eof {
-            assert!(Instant::now() < deadline, "pty output never ended");
-            std::thread::sleep(Duration::from_millis(5));
-        }
-        status
-    }
-}
-
-impl Drop for Pty {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-/// The text inside the bordered pane whose title starts with `title`, one
-/// line per row.
-fn pane(cells: &[Vec<String>], title: &str) -> Option<Vec<String>> {
-    let want: Vec<String> = title.chars().map(|c| c.to_string()).collect();
-    for (r, row) in cells.iter().enumerate() {
-        for c in 1..row.len() {
-            if row[c - 1] != "┌" || row.len() < c + want.len() || row[c..c + want.len()] != want {
-                continue;
-            }
-            let left = c - 1;
-            let right = (c..row.len()).find(|&x| row[x] == "┐")?;
-            let mut lines = Vec::new();
-            for below in &cells[r + 1..] {
-                if below[left] == "└" {
-                    break;
-                }
-                lines.push(below[left + 1..right].concat().trim_end().to_string());
-            }
-            return Some(lines);
-        }
-    }
-    None
-}
+// End to end: the real binary in a pseudo-terminal (tests/common/pty.rs).
 
 /// Whether the Pending queue lists `id` with the tier marker `tier`.
 fn queue_row_shows(cells: &[Vec<String>], id: &str, tier: &str) -> bool {
-    pane(cells, " ▶ Pending ")
+    pane_in(cells, " ▶ Pending ")
         .is_some_and(|rows| rows.iter().any(|l| l.contains(id) && l.contains(tier)))
 }
 
@@ -689,7 +453,7 @@ const REWRITTEN: &str = "NHI-RW";
 fn pty_a_case_rewritten_on_disk_shows_its_new_tier_within_two_seconds() {
     let before = CaseBuilder::low(REWRITTEN).build();
     let store = TestStore::with_cases(std::slice::from_ref(&before));
-    let c = Pty::console(&store, 120, 40);
+    let c = Console::start(&store, 120, 40);
     c.wait_until_at(
         "the case listed as tier low",
         Instant::now() + WAIT,
@@ -697,17 +461,7 @@ fn pty_a_case_rewritten_on_disk_shows_its_new_tier_within_two_seconds() {
     );
 
     // The pipeline adds a critical, external dependent (docs/format.md).
-    let mut after = before.clone();
-    let identity = after["identity"]["id"].clone();
-    after["dependencies"]["nodes"]
-        .as_array_mut()
-        .expect("nodes")
-        .push(json!({
-            "id": "partner:globex", "name": "Globex partner API", "kind": "partner",
-            "criticality": "critical", "external": true, "shared": false,
-            "last_seen_at": common::at(-time::Duration::hours(2)),
-            "uses": [identity]
-        }));
+    let after = with_critical_partner(REWRITTEN);
     let written = Instant::now();
     store.write_cases("cases.jsonl", &[after]);
     let deadline = written + Duration::from_secs(2);
@@ -742,7 +496,7 @@ fn pty_the_console_with_policy_is_refused_before_taking_the_terminal() {
     let policy = policy.to_str().expect("utf-8");
 
     // In a terminal: exit 2, the reason on screen, no alternate screen.
-    let mut c = Pty::spawn(
+    let mut c = Console::open(
         &store,
         &["--reviewer", "alice", "--policy", policy],
         120,
@@ -785,14 +539,14 @@ fn pty_approving_ones_own_escalation_shows_the_refusal_and_no_editor() {
     assert_eq!(records.len(), 1, "{records:?}");
     assert_eq!(records[0]["reviewer"]["name"], "alice");
 
-    let mut c = Pty::console(&store, 200, 50);
+    let mut c = Console::start(&store, 200, 50);
     c.wait_for("3 Escalated (1)", WAIT);
     c.send(b"3");
     c.wait_until_at(
         "the escalated case selected",
         Instant::now() + WAIT,
         |_, cells| {
-            pane(cells, " Ownership ")
+            pane_in(cells, " Ownership ")
                 .is_some_and(|l| l.first().is_some_and(|h| h.trim() == ESCALATED_CASE))
         },
     );

@@ -184,13 +184,22 @@ pub struct DecideArgs {
     /// The case content digest you reviewed (`show` prints it as
     /// case_sha256); if the case changed since, the decision is a conflict
     /// (exit 3) naming what changed [default: decide on the case as it is].
-    #[arg(long, value_name = "HEX")]
+    #[arg(long, value_name = "HEX", value_parser = parse_sha256)]
     pub case_sha256: Option<String>,
     /// Break-glass override, where the policy allows it.
     #[arg(long = "override")]
     pub override_: bool,
     #[arg(long)]
     pub json: bool,
+}
+
+/// 64 hex digits, as `show` prints them (upper case is accepted and lowered).
+fn parse_sha256(s: &str) -> Result<String, String> {
+    if s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        Ok(s.to_ascii_lowercase())
+    } else {
+        Err("a SHA-256 is 64 hex digits (`show` prints it as `content sha256`)".into())
+    }
 }
 
 fn parse_action(s: &str) -> Result<Action, String> {

@@ -178,17 +178,29 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
             );
         }
         super::remote::send_outbox(&remote).await?;
-        let expected_version = match args.expected_version {
-            Some(v) => v,
-            None => remote.case_status(&args.id).await.with_context(|| {
-                format!(
-                    "cannot learn the current version of {} from the server; to queue the \
-                     decision while it is unreachable, pass --expected-version V (the version you reviewed)",
-                    nhi_triage::text::sanitize(&args.id)
-                )
-            })?.version,
+        // A decision that may wait in the outbox names the content it was
+        // made on: sent later, it must not apply to a case rewritten since.
+        let (expected_version, case_sha256) = match (args.expected_version, &args.case_sha256) {
+            (Some(v), Some(sha)) => (v, sha.clone()),
+            (given, _) => {
+                let detail = remote.case_detail(&args.id).await.with_context(|| {
+                    format!(
+                        "cannot learn the current version and content of {} from the server; to \
+                         queue the decision while it is unreachable, pass --expected-version V and \
+                         --case-sha256 HEX (what `show` printed for the case you reviewed)",
+                        nhi_triage::text::sanitize(&args.id)
+                    )
+                })?;
+                let sha = match &args.case_sha256 {
+                    Some(sha) => sha.clone(),
+                    None => detail.case.content_sha256(),
+                };
+                (given.unwrap_or(detail.status.version), sha)
+            }
         };
-        (std::sync::Arc::new(remote), decision(expected_version))
+        let mut decision = decision(expected_version);
+        decision.expected_case_sha256 = Some(case_sha256);
+        (std::sync::Arc::new(remote), decision)
     } else {
         let store = open_local(global)?;
         let expected_version = match args.expected_version {
@@ -348,7 +360,7 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
             "paths": paths,
             "reviewer": match &who {
                 Ok(r) => serde_json::to_value(r)?,
-                Err(e) => json!({"error": e.to_string()}),
+                Err(e) => json!({"error": format!("{e:#}")}),
             },
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -380,6 +392,7 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     println!("demo store     {}", paths.demo_store.display());
     println!("config file    {}", paths.config_file.display());
     println!("log dir        {}", paths.log_dir.display());
+    println!("seen cases     {}", paths.seen_dir.display());
     match &who {
         Ok(r) => {
             println!(
@@ -390,7 +403,7 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
                 println!("os account     {account}");
             }
         }
-        Err(e) => println!("reviewer       none: {e}"),
+        Err(e) => println!("reviewer       none: {e:#}"),
     }
     Ok(EXIT_OK)
 }

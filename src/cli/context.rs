@@ -129,6 +129,7 @@ pub fn seed_demo(dir: &Path, seeded_at: OffsetDateTime) -> Result<()> {
     // separation of duties then rests on the reviewer names, and every
     // record where that happens says so (`shared_os_account: true`).
     let policy = Policy {
+        version: "demo-1".into(),
         allow_shared_os_accounts: true,
         ..Policy::default()
     };
@@ -158,12 +159,10 @@ pub fn reviewer(global: &Global) -> Result<Reviewer> {
         (n.clone(), "--reviewer")
     } else if let Some(n) = configured {
         (n, "the config file's reviewer")
-    } else if let Some(n) = std::env::var("USER")
-        .ok()
-        .or_else(|| std::env::var("LOGNAME").ok())
-        .filter(|n| !n.is_empty())
-    {
+    } else if let Some(n) = std::env::var("USER").ok().filter(|n| !n.is_empty()) {
         (n, "$USER")
+    } else if let Some(n) = std::env::var("LOGNAME").ok().filter(|n| !n.is_empty()) {
+        (n, "$LOGNAME")
     } else {
         (account.name.clone(), "the OS account")
     };

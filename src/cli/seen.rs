@@ -6,6 +6,8 @@
 //! A cache, not a record: losing it only makes the conflict message shorter
 //! (it then names the two digests). At most [`KEEP`] files are kept.
 
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use nhi_triage::model::{Case, changed_fields};
@@ -23,9 +25,20 @@ pub fn remember(dir: &Path, case: &Case) {
     if path.exists() {
         return;
     }
-    let written = std::fs::create_dir_all(dir)
+    // Case content can be sensitive: only the user reads it (0700, 0600).
+    let written = std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
         .and_then(|()| serde_json::to_vec(case).map_err(std::io::Error::other))
-        .and_then(|bytes| std::fs::write(&path, bytes));
+        .and_then(|bytes| {
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)?
+                .write_all(&bytes)
+        });
     if let Err(e) = written {
         tracing::debug!("cannot keep the case shown in {}: {e}", dir.display());
         return;

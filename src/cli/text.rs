@@ -238,6 +238,9 @@ pub fn show_case(
                 format!("CLOSED ({} to {})", rfc3339(*start), rfc3339(*end)),
         }
     );
+    for gap in c.gaps.iter().filter(|g| !g.starts_with("usage unknown")) {
+        let _ = writeln!(o, "  - {}", sanitize(gap));
+    }
     if a.quarantine_expired {
         let _ = writeln!(o, "  ! quarantine expired without a decision");
     }

@@ -30,7 +30,17 @@ pub struct Case {
     pub change_window: Option<ChangeWindow>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// What the case file says that nhi-triage could not read as a fact:
+    /// keys it does not know (a misspelt `node` hides every dependent) and a
+    /// dependency map without its `nodes` list. Filled in by the loader; a
+    /// case with any is never tier low. Serialised only when not empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub file_gaps: Vec<String>,
 }
+
+/// The file gap of a dependency map without its `nodes` list: who depends
+/// on the identity is then unknown (Q1), not "nobody".
+pub const NO_NODES_GAP: &str = "the dependency map has no `nodes` list";
 
 /// The non-human identity under review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -114,8 +124,14 @@ pub enum Privilege {
 pub struct Dependencies {
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub verified_at: Option<OffsetDateTime>,
-    #[serde(default)]
+    /// Missing or `null`: read as empty here, and the loader records the
+    /// file gap [`NO_NODES_GAP`] (who depends on it is unknown).
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub nodes: Vec<DependencyNode>,
+}
+
+fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<DependencyNode>, D::Error> {
+    Ok(Option::<Vec<DependencyNode>>::deserialize(d)?.unwrap_or_default())
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

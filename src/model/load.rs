@@ -3,7 +3,7 @@
 //! A bad line never stops the load: it becomes a [`LoadProblem`] naming the
 //! file and line, and every good case still loads.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -86,12 +86,7 @@ pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
     })?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("jsonl" | "json")
-            )
-        })
+        .filter(|p| is_case_file(p))
         .collect();
     files.sort();
     let mut report = LoadReport::default();
@@ -100,6 +95,15 @@ pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
     }
     drop_duplicate_ids(&mut report);
     Ok(report)
+}
+
+/// A `*.jsonl` or `*.json` regular file (symlinks followed). A FIFO or a
+/// device named `x.jsonl` is not read: reading it could block forever.
+pub fn is_case_file(path: &Path) -> bool {
+    matches!(
+        path.extension().and_then(|e| e.to_str()),
+        Some("jsonl" | "json")
+    ) && std::fs::metadata(path).is_ok_and(|m| m.is_file())
 }
 
 /// Loads one file into `report` (problems included).
@@ -169,8 +173,11 @@ pub fn parse_jsonl(path: &Path, text: &str, report: &mut LoadReport) {
         if line.trim().is_empty() {
             continue;
         }
-        match serde_json::from_str::<Case>(line) {
-            Ok(case) => report.push(case, file, n + 1),
+        match parse_case(line) {
+            Ok(case) => {
+                note_file_gaps(report, path, n + 1, &case);
+                report.push(case, file, n + 1);
+            }
             Err(e) => report.problems.push(LoadProblem {
                 file: path.to_path_buf(),
                 line: n + 1,
@@ -201,8 +208,11 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
         // RawValue borrows from `text`, so its offset gives the line.
         let offset = (source.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
         let start_line = line_of(text, offset);
-        match serde_json::from_str::<Case>(source) {
-            Ok(case) => report.push(case, file, start_line),
+        match parse_case(source) {
+            Ok(case) => {
+                note_file_gaps(report, path, start_line, &case);
+                report.push(case, file, start_line);
+            }
             Err(e) => {
                 report.problems.push(LoadProblem {
                     file: path.to_path_buf(),
@@ -212,6 +222,73 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
             }
         }
     }
+}
+
+/// A case that loaded with facts it could not read is reported too: never
+/// silent, and the case still loads (as unknown, never as absent).
+fn note_file_gaps(report: &mut LoadReport, path: &Path, line: usize, case: &Case) {
+    if case.file_gaps.is_empty() {
+        return;
+    }
+    report.problems.push(LoadProblem {
+        file: path.to_path_buf(),
+        line,
+        message: format!(
+            "case {}: {}; loaded, read as unknown (never tier low)",
+            crate::text::sanitize(&case.id),
+            case.file_gaps.join("; ")
+        ),
+    });
+}
+
+/// Parses one case, noting in [`Case::file_gaps`] every key it does not know
+/// and a dependency map without `nodes`: a fact spelt wrongly is unknown,
+/// never absent (a misspelt `"node"` must not read as "no dependents").
+pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
+    let mut unknown = Vec::new();
+    let mut de = serde_json::Deserializer::from_str(text);
+    let mut case: Case = serde_ignored::deserialize(&mut de, |path| {
+        // serde_ignored writes `?` for an Option's `Some`: not a key.
+        let path = path.to_string();
+        let segments: Vec<&str> = path.split('.').filter(|s| *s != "?").collect();
+        // `x_…` keys are declared extensions (a vendor's score, a region):
+        // ignored by design, never a misspelling of ours.
+        if !segments.last().is_some_and(|k| k.starts_with("x_")) {
+            unknown.push(segments.join("."));
+        }
+    })?;
+    de.end()?;
+    for path in unknown {
+        case.file_gaps.push(format!(
+            "unknown field {} (misspelt?)",
+            crate::text::sanitize(&path)
+        ));
+    }
+    if case
+        .dependencies
+        .as_ref()
+        .is_some_and(|d| d.nodes.is_empty())
+        && !lists_nodes(text)
+    {
+        case.file_gaps.push(super::NO_NODES_GAP.into());
+    }
+    Ok(case)
+}
+
+/// Whether `dependencies.nodes` is present (checked only for an empty map).
+fn lists_nodes(text: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Probe {
+        dependencies: Option<Deps>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Deps {
+        nodes: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_str::<Probe>(text)
+        .ok()
+        .and_then(|p| p.dependencies)
+        .is_some_and(|d| d.nodes.is_some())
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
@@ -258,19 +335,36 @@ fn drop_duplicate_ids(report: &mut LoadReport) {
     }
     let cases = std::mem::take(&mut report.cases);
     let origins = std::mem::take(&mut report.origins);
+    let mut dropped: HashMap<String, Vec<String>> = HashMap::new();
     for ((case, origin), keep) in cases.into_iter().zip(origins).zip(keep) {
         if keep {
             report.cases.push(case);
             report.origins.push(origin);
         } else {
+            let file = report.files[origin.file as usize].clone();
+            dropped.entry(case.id.clone()).or_default().push(format!(
+                "{}:{}",
+                file.display(),
+                origin.line
+            ));
             report.problems.push(LoadProblem {
-                file: report.files[origin.file as usize].clone(),
+                file,
                 line: origin.line as usize,
                 message: format!(
-                    "duplicate case id {}: skipped, the first one loaded is kept",
+                    "duplicate case id {}: skipped, the first one loaded is kept (and is never tier low)",
                     crate::text::sanitize(&case.id)
                 ),
             });
+        }
+    }
+    // The copies may disagree (a pipeline appending an update): which one is
+    // true is unknown, so the kept one carries a file gap.
+    for case in &mut report.cases {
+        if let Some(places) = dropped.get(&case.id) {
+            case.file_gaps.push(format!(
+                "case id also defined at {}; later copies ignored",
+                crate::text::sanitize(&places.join(", "))
+            ));
         }
     }
 }

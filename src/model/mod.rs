@@ -12,12 +12,12 @@ pub use case::*;
 pub use diff::changed_fields;
 pub use graph::{CycleEdge, DanglingRef, DependencyGraph, OutlineRow, RowKind, Target};
 pub use load::{
-    CaseOrigin, LoadError, LoadProblem, LoadReport, load_dir, load_file, parse_json_array,
-    parse_jsonl,
+    CaseOrigin, LoadError, LoadProblem, LoadReport, is_case_file, load_dir, load_file,
+    parse_json_array, parse_jsonl,
 };
 pub use reviewer::{
-    MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, identity_keys, same_reviewer,
-    validate_name,
+    MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
+    validate_team,
 };
 pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, StateFilter};
 pub use usage::LastUsed;

@@ -60,9 +60,14 @@ pub struct NameError {
 
 /// Refuses names that could make two people look like one or one person look
 /// like two: empty, longer than [`MAX_NAME_CHARS`], leading or trailing
-/// whitespace, or any control (Cc), format (Cf, e.g. U+200B) or bidi
-/// character. Used for `--reviewer`, `$USER`, the config file and API tokens.
+/// whitespace, two spaces in a row, or any character that is not a letter,
+/// mark, number, punctuation or a plain space (so no control, format, bidi,
+/// private-use, unassigned or symbol characters, which can be invisible or
+/// draw as blank). Used for `--reviewer`, `$USER`, the config file, API
+/// token names and team names.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
     let refuse = |reason: String| {
         Err(NameError {
             shown: format!("{:?}", crate::text::sanitize(name)),
@@ -78,53 +83,89 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     if name.trim() != name {
         return refuse("leading or trailing whitespace".into());
     }
-    if let Some(c) = name
-        .chars()
-        .find(|&c| crate::text::is_invisible_or_control(c))
-    {
+    if name.contains("  ") {
+        return refuse("two spaces in a row".into());
+    }
+    let allowed = GeneralCategoryGroup::Letter
+        .union(GeneralCategoryGroup::Mark)
+        .union(GeneralCategoryGroup::Number)
+        .union(GeneralCategoryGroup::Punctuation);
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    if let Some(c) = name.chars().find(|&c| {
+        c != ' '
+            && (!allowed.contains(categories.get(c)) || crate::text::is_invisible_or_control(c))
+    }) {
         return refuse(format!(
-            "contains U+{:04X}, a control, format or bidi character",
+            "contains U+{:04X}: only letters, marks, digits, punctuation and single spaces \
+             (no control, format, bidi, private-use, unassigned or symbol characters)",
             c as u32
         ));
     }
     Ok(())
 }
 
-/// The forms two names are compared in. Two names are the same reviewer
-/// when either form matches:
-/// 1. NFKC, Unicode default case folding, then the UTS #39 confusable
-///    skeleton (`Alice`, `ALICE`, `ａｌｉｃｅ`, Cyrillic `аlice`);
-/// 2. NFKC, the skeleton, then case folding — skeletons are case-sensitive
-///    (a capital `I` looks like `l`, so `aIice` is `alice`), and folding
-///    first would hide that.
-///
-/// Whitespace in a skeleton is trimmed and collapsed, since the skeleton may
-/// map a blank-looking character to a space.
-pub fn identity_keys(name: &str) -> [String; 2] {
-    let nfkc: String = name.nfkc().collect();
-    let folded_first = skeleton(&caseless::default_case_fold_str(&nfkc));
-    let skeleton_first = caseless::default_case_fold_str(&skeleton(&nfkc));
-    [folded_first, skeleton_first]
+/// Refuses a team name (an escalation target) that is empty, padded with
+/// whitespace, longer than 128 characters, or holds invisible or control
+/// characters. Looser than [`validate_name`]: teams are free text
+/// (`payments+billing`), and nobody's separation of duties rests on them.
+pub fn validate_team(name: &str) -> Result<(), NameError> {
+    let refuse = |reason: String| {
+        Err(NameError {
+            shown: format!("{:?}", crate::text::sanitize(name)),
+            reason,
+        })
+    };
+    if name.trim().is_empty() {
+        return refuse("must not be empty".into());
+    }
+    if name.trim() != name {
+        return refuse("leading or trailing whitespace".into());
+    }
+    if name.chars().count() > 128 {
+        return refuse("longer than 128 characters".into());
+    }
+    if let Some(c) = name
+        .chars()
+        .find(|&c| crate::text::is_invisible_or_control(c))
+    {
+        return refuse(format!(
+            "contains U+{:04X}, an invisible or control character",
+            c as u32
+        ));
+    }
+    Ok(())
 }
 
-/// The first of [`identity_keys`], for indexing (lists of names, files).
+/// The form two names are compared in: NFKC, Unicode default case folding,
+/// the UTS #39 confusable skeleton, case folding again and the skeleton
+/// again (a capital `I` looks like `l`, and folding alone would hide it),
+/// then without combining marks, with `i` read as `l` (case and look-alikes
+/// together make them one letter: `alice` ~ `ALICE` ~ `ALlCE`) and
+/// whitespace collapsed. Two names with one key are the same reviewer, so
+/// the relation is transitive. It errs on the side of "same": `José` and
+/// `Jose` are one reviewer here.
 pub fn identity_key(name: &str) -> String {
-    let [key, _] = identity_keys(name);
-    key
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+    let nfkc: String = name.nfkc().collect();
+    let once = skeleton(&caseless::default_case_fold_str(&nfkc));
+    let twice = skeleton(&caseless::default_case_fold_str(&once));
+    let categories = CodePointMapData::<GeneralCategory>::new();
+    let key: String = twice
+        .chars()
+        .filter(|&c| !GeneralCategoryGroup::Mark.contains(categories.get(c)))
+        .map(|c| if c == 'i' { 'l' } else { c })
+        .collect();
+    key.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn skeleton(s: &str) -> String {
-    let raw: String = unicode_security::skeleton(s).collect();
-    raw.split_whitespace().collect::<Vec<_>>().join(" ")
+    unicode_security::skeleton(s).collect()
 }
 
-/// True when `a` and `b` name the same reviewer ([`identity_keys`]).
+/// True when `a` and `b` name the same reviewer ([`identity_key`]).
 pub fn same_reviewer(a: &str, b: &str) -> bool {
-    if a == b {
-        return true;
-    }
-    let (x, y) = (identity_keys(a), identity_keys(b));
-    x[0] == y[0] || x[1] == y[1]
+    a == b || identity_key(a) == identity_key(b)
 }
 
 #[cfg(test)]
@@ -161,6 +202,11 @@ mod tests {
             "al\u{00ad}ice",
             "alice\u{2800}",
             "al\u{3164}ice",
+            "alice\u{e000}",
+            "alice\u{f0000}",
+            "alice\u{1d159}",
+            "alice\u{0378}",
+            "alice  smith",
         ] {
             assert!(validate_name(bad).is_err(), "{bad:?}");
         }

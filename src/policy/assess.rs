@@ -252,9 +252,25 @@ fn checks(case: &Case, policy: &Policy, now: OffsetDateTime) -> Checks {
         },
     };
     let mut gaps = Vec::new();
-    if usage == UsageCheck::Unknown {
-        gaps.push("usage unknown: no usage source reports on this identity".into());
+    match (usage, case.identity.last_used_at.time()) {
+        (UsageCheck::Unknown, _) => {
+            gaps.push("usage unknown: no usage source reports on this identity".into())
+        }
+        (_, Some(t)) if Freshness::of(Some(t), now, 0) == Freshness::Future => gaps.push(
+            "last use dated in the future (clock skew?): read as in use, never as unused".into(),
+        ),
+        _ => {}
     }
+    if case.criticality.is_none() {
+        gaps.push("business criticality of the identity unknown: it could be critical".into());
+    }
+    if case.identity.privilege.is_none() {
+        gaps.push("privilege unknown".into());
+    }
+    if case.identity.created_at.is_none() {
+        gaps.push("identity age unknown (no created_at)".into());
+    }
+    gaps.extend(case.file_gaps.iter().map(|g| format!("case file: {g}")));
     Checks {
         identity_age_days: case.identity.created_at.map(|t| days_since(t, now)),
         privilege: case.identity.privilege,
@@ -316,6 +332,17 @@ fn tier(
     }
     if !checks.change_window.allows_change() {
         missing.push("the change window is closed".into());
+    }
+    // Unknown is never safe: an identity that could be critical, or a case
+    // file with facts that could not be read, is never automated.
+    if case.criticality.is_none() {
+        missing.push("the identity's business criticality is unknown: it could be critical".into());
+    }
+    if !case.file_gaps.is_empty() {
+        missing.push(format!(
+            "the case file has facts that could not be read: {}",
+            sanitize(&case.file_gaps.join("; "))
+        ));
     }
     // `case.action` is Some here: no action is high above.
     if let Some(action) = &case.action {

@@ -201,13 +201,33 @@ impl Policy {
                 "must be between 1 and quarantine_max_hours".into(),
             );
         }
+        if self.quarantine_min_observation_hours > self.quarantine_max_hours {
+            return invalid(
+                "quarantine_min_observation_hours",
+                format!(
+                    "is {}, longer than quarantine_max_hours ({}): no quarantine could ever be revoked",
+                    self.quarantine_min_observation_hours, self.quarantine_max_hours
+                ),
+            );
+        }
+        if self.version.trim().is_empty()
+            || self
+                .version
+                .chars()
+                .any(crate::text::is_invisible_or_control)
+        {
+            return invalid(
+                "version",
+                "must be visible text (it is recorded in every evidence record)".into(),
+            );
+        }
         if self.break_glass_min_chars < self.justification_min_chars {
             return invalid(
                 "break_glass_min_chars",
                 "must be at least justification_min_chars".into(),
             );
         }
-        if let Err(e) = crate::model::validate_name(&self.default_escalation_team) {
+        if let Err(e) = crate::model::validate_team(&self.default_escalation_team) {
             return invalid("default_escalation_team", e.reason);
         }
         Ok(())

@@ -279,8 +279,9 @@ pub fn precheck(
             format!("the case is {}: no further decisions", status.state.name())
         } else {
             format!(
-                "cannot {} a {} case (allowed: {})",
+                "cannot {} {} {} case (allowed: {})",
                 decision.action,
+                crate::text::article(status.state.name()),
                 status.state.name(),
                 offered.join(", ")
             )
@@ -419,28 +420,34 @@ pub const MAX_JUSTIFICATION_CHARS: usize = 10_000;
 /// A justification's length as the policy counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct JustificationCount {
-    /// Characters a reader sees: not whitespace, control or format (Cf).
+    /// Characters a reader sees: grapheme clusters (user-perceived
+    /// characters, Unicode UAX #29) holding a visible letter, number,
+    /// punctuation or symbol ([`crate::text::is_visible_grapheme`]). Not
+    /// whitespace, control, format or other invisible characters, and not
+    /// combining marks on their own.
     pub visible: usize,
-    /// Every character, trimmed of surrounding whitespace (the storage bound).
+    /// Every character (code point), trimmed of surrounding whitespace: the
+    /// storage bound.
     pub total: usize,
-    /// Control and format characters (zero-width spaces, bidi marks, ...).
+    /// Grapheme clusters that are neither visible nor whitespace (zero-width
+    /// spaces, bidi marks, lone combining marks, ...).
     pub invisible: usize,
 }
 
 impl JustificationCount {
     pub fn of(text: &str) -> Self {
+        use unicode_segmentation::UnicodeSegmentation;
         let text = text.trim();
         let mut count = JustificationCount {
             visible: 0,
-            total: 0,
+            total: text.chars().count(),
             invisible: 0,
         };
-        for c in text.chars() {
-            count.total += 1;
-            if crate::text::is_invisible_or_control(c) {
-                count.invisible += 1;
-            } else if !c.is_whitespace() {
+        for g in text.graphemes(true) {
+            if crate::text::is_visible_grapheme(g) {
                 count.visible += 1;
+            } else if !g.chars().all(char::is_whitespace) {
+                count.invisible += 1;
             }
         }
         count
@@ -450,8 +457,8 @@ impl JustificationCount {
     pub fn not_counted_note(&self) -> String {
         match self.invisible {
             0 => String::new(),
-            1 => "; 1 invisible (control or format) character not counted".into(),
-            n => format!("; {n} invisible (control or format) characters not counted"),
+            1 => "; 1 invisible character (control, format or a lone mark) not counted".into(),
+            n => format!("; {n} invisible characters (control, format or lone marks) not counted"),
         }
     }
 }
@@ -475,9 +482,12 @@ pub fn escalation_target(
         .map(str::trim)
         .or_else(|| case.known_owner_team())
         .unwrap_or(&policy.default_escalation_team);
-    match crate::model::validate_name(to.trim()) {
+    match crate::model::validate_team(to.trim()) {
         Ok(()) => Ok(to.trim().to_string()),
-        Err(e) => Err(format!("the escalation target {}: {}", e.shown, e.reason)),
+        Err(e) => Err(format!(
+            "the escalation target {}: {}; name a team (--to TEAM, or the dialog's target field)",
+            e.shown, e.reason
+        )),
     }
 }
 
@@ -516,4 +526,41 @@ fn target_state(
             to: escalation_target(case, d.escalate_to.as_deref(), policy)?,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JustificationCount;
+
+    #[test]
+    fn only_what_a_reader_sees_counts() {
+        let visible = |s: &str| JustificationCount::of(s).visible;
+        for blank in [
+            "\u{200b}",
+            "\u{0301}",
+            "\u{20dd}",
+            "\u{e000}",
+            "\u{0378}",
+            "\u{fffc}",
+            "\u{1d159}",
+            "\u{f0000}",
+            "\u{2800}",
+            "\u{3164}",
+            "\u{fe0f}",
+            "\u{e0100}",
+        ] {
+            let text = blank.repeat(30);
+            assert_eq!(
+                visible(&text),
+                0,
+                "U+{:04X}",
+                blank.chars().next().unwrap() as u32
+            );
+            assert!(JustificationCount::of(&text).invisible > 0);
+        }
+        // Marks on letters are part of one character each.
+        assert_eq!(visible(&format!("ááá{}", "\u{0301}".repeat(30))), 3);
+        assert_eq!(visible("owner confirmed: 👍🏽 ok"), 18);
+        assert_eq!(visible("  a b  "), 2);
+    }
 }

@@ -65,6 +65,12 @@ pub struct BlastRadius {
     pub external: Vec<String>,
     pub shared: Vec<String>,
     pub unknown_criticality: Vec<String>,
+    /// Dependents whose `external` or `shared` flag is not known: they may be
+    /// a partner or a shared platform.
+    #[serde(default)]
+    pub unknown_external: Vec<String>,
+    #[serde(default)]
+    pub unknown_shared: Vec<String>,
     /// Edges `from → to` closing a cycle.
     pub cycles: Vec<CycleEdge>,
     /// `uses` ids naming nothing.
@@ -86,11 +92,15 @@ impl BlastRadius {
                 None => radius.unknown_criticality.push(id.clone()),
                 Some(_) => {}
             }
-            if node.external == Some(true) {
-                radius.external.push(id.clone());
+            match node.external {
+                Some(true) => radius.external.push(id.clone()),
+                None => radius.unknown_external.push(id.clone()),
+                Some(false) => {}
             }
-            if node.shared == Some(true) {
-                radius.shared.push(id.clone());
+            match node.shared {
+                Some(true) => radius.shared.push(id.clone()),
+                None => radius.unknown_shared.push(id.clone()),
+                Some(false) => {}
             }
             radius.dependents.push(id);
         }
@@ -112,12 +122,17 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
             gaps.push("no owner recorded".into());
         }
         Some(owner) => {
-            let team = owner
-                .team
-                .as_deref()
-                .map(sanitize)
-                .unwrap_or("(team not named)".into());
-            facts.push(format!("owner {team} ({})", owner.basis.as_str()));
+            match owner.team.as_deref().filter(|t| !t.trim().is_empty()) {
+                Some(team) => facts.push(format!(
+                    "owner {} ({})",
+                    sanitize(team),
+                    owner.basis.as_str()
+                )),
+                None => gaps.push(format!(
+                    "owner team not named ({}): nobody to ask",
+                    owner.basis.as_str()
+                )),
+            }
             match owner.basis {
                 OwnerBasis::Unknown => {
                     blocked = true;
@@ -146,6 +161,17 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
             gaps.push("no dependency map".into());
         }
         Some(deps) => {
+            if case
+                .file_gaps
+                .iter()
+                .any(|g| g == crate::model::NO_NODES_GAP)
+            {
+                blocked = true;
+                gaps.push(format!(
+                    "{}: who depends on it is unknown",
+                    crate::model::NO_NODES_GAP
+                ));
+            }
             let limit = policy.dependency_map_max_age_days;
             match Freshness::of(deps.verified_at, now, limit) {
                 Freshness::Missing => {
@@ -182,9 +208,11 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
                     sanitize(&c.to)
                 ));
             }
+            // The copies may disagree (one critical, one not): which is true
+            // is unknown.
             if !radius.duplicate_nodes.is_empty() {
-                facts.push(format!(
-                    "duplicate node ids ignored: {}",
+                gaps.push(format!(
+                    "duplicate node ids, later copies ignored: {}",
                     sanitize(&radius.duplicate_nodes.join(", "))
                 ));
             }
@@ -219,11 +247,20 @@ pub fn q2(q1: &Question, radius: &BlastRadius) -> Question {
             }
         }
     }
-    let gaps = radius
-        .unknown_criticality
-        .iter()
-        .map(|id| format!("criticality of {} is unknown", sanitize(id)))
-        .collect();
+    let unknown = |ids: &[String], what: &str| -> Vec<String> {
+        ids.iter()
+            .map(|id| format!("{what} of {} is unknown", sanitize(id)))
+            .collect()
+    };
+    let mut gaps = unknown(&radius.unknown_criticality, "criticality");
+    gaps.extend(unknown(
+        &radius.unknown_external,
+        "whether it is an external partner",
+    ));
+    gaps.extend(unknown(
+        &radius.unknown_shared,
+        "whether it is a shared platform",
+    ));
     Question::settle(false, facts, gaps)
 }
 

@@ -69,11 +69,7 @@ fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
                 ),
             ));
         }
-        let clash = crate::model::identity_keys(name)
-            .into_iter()
-            .enumerate()
-            .find_map(|key| people.insert(key, name));
-        if let Some(other) = clash {
+        if let Some(other) = people.insert(crate::model::identity_key(name), name) {
             return Err(file_error(
                 path,
                 format!(

@@ -13,7 +13,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::{Case, LoadError, LoadProblem, LoadReport, load_dir, load_file};
+use crate::model::{Case, LoadError, LoadProblem, LoadReport, is_case_file, load_dir, load_file};
 
 /// How many replaced case versions are kept to explain conflicts.
 const PREVIOUS_KEPT: usize = 1024;
@@ -169,12 +169,7 @@ fn signatures(dir: &Path) -> Result<Vec<(PathBuf, FileSig)>, LoadError> {
     })?;
     let mut sigs: Vec<(PathBuf, FileSig)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            matches!(
-                p.extension().and_then(|e| e.to_str()),
-                Some("jsonl" | "json")
-            )
-        })
+        .filter(|p| is_case_file(p))
         .filter_map(|p| {
             let meta = std::fs::metadata(&p).ok()?;
             Some((p, FileSig::of(&meta)))

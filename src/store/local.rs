@@ -117,6 +117,12 @@ impl LocalStore {
                 root.display()
             )));
         }
+        // Absolute, so the watcher's event paths (always absolute) match ours.
+        let root = std::fs::canonicalize(root).map_err(|source| StoreError::Io {
+            context: format!("resolving {}", root.display()),
+            source,
+        })?;
+        let layout = StoreLayout::new(&root);
         let policy = match policy {
             Some(p) => p,
             None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,

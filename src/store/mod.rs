@@ -40,10 +40,10 @@ pub enum StoreError {
     Refused(#[from] Refusal),
     /// An idempotency key already on record for another decision or reviewer.
     #[error(
-        "idempotency key {} was already used{} for a different decision (seq {seq}): \
-         nothing recorded; send a new key for a new decision",
+        "idempotency key {} was already used {} (seq {seq}): nothing recorded; send a new key \
+         for a new decision",
         sanitize(key),
-        if *other_reviewer { " by another reviewer" } else { "" }
+        if *other_reviewer { "by another reviewer: a key belongs to whoever used it first" } else { "for a different decision" }
     )]
     IdempotencyKeyReused {
         key: String,

@@ -745,12 +745,15 @@ impl RemoteStore {
     /// One case's status now, from `GET /v1/cases/{id}` (cheaper than a
     /// full load when only the version is needed).
     pub async fn case_status(&self, case_id: &str) -> Result<crate::model::CaseStatus, StoreError> {
+        Ok(self.case_detail(case_id).await?.status)
+    }
+
+    /// One case as the server holds it now, with its status and history.
+    pub async fn case_detail(&self, case_id: &str) -> Result<CaseDetail, StoreError> {
         let url = self.endpoint(&["v1", "cases", case_id], &[]);
-        let detail: CaseDetail = self
-            .get_json(url)
+        self.get_json(url)
             .await
-            .map_err(|f| f.into_store_error(Some(case_id)))?;
-        Ok(detail.status)
+            .map_err(|f| f.into_store_error(Some(case_id)))
     }
 
     // ----- loading ----------------------------------------------------------
@@ -902,6 +905,16 @@ impl RemoteStore {
                     "the server's evidence log ends at seq {} but this client already holds seq {after}",
                     page.last_seq
                 )));
+            }
+            // Known from the first page on, so the first long poll already
+            // wakes on a case-file change; a different one means the case
+            // files changed since the cases held were fetched.
+            if state
+                .server_cases_generation
+                .replace(page.cases_generation)
+                .is_some_and(|g| g != page.cases_generation)
+            {
+                state.cases_stale = true;
             }
             let applied = state.apply(page.records);
             if let Some(p) = progress {

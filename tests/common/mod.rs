@@ -1,12 +1,23 @@
 //! Shared helpers for the integration tests: an isolated environment for the
 //! real binary, a temporary store, and case JSON built relative to the real
 //! clock (decisions are always stamped with the real time).
+//!
+//! Submodules: `server` (the real `serve` process and an HTTP client for
+//! it), `pty` (the real console in a pseudo-terminal), `library` (a store
+//! made and opened through the library) and `policy` (typed cases at a
+//! fixed `NOW` for the pure policy tests).
 
 #![allow(dead_code)]
+
+pub mod library;
+pub mod policy;
+pub mod pty;
+pub mod server;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use nhi_triage::model::{Action, Decision, OsAccount, Reviewer};
 use serde_json::{Value, json};
 use tempfile::TempDir;
 use time::{Duration, OffsetDateTime};
@@ -145,8 +156,8 @@ impl TestStore {
     /// `decide ID --action A --justification J` as `reviewer`, plus `extra`.
     pub fn decide(&self, reviewer: &str, id: &str, action: &str, extra: &[&str]) -> Out {
         let mut cmd = self.cmd();
-        cmd.args(["--reviewer", reviewer, "decide", id, "--action", action])
-            .args(["--justification", JUSTIFICATION])
+        cmd.args(["--reviewer", reviewer])
+            .args(decide_args(id, action, JUSTIFICATION))
             .args(extra);
         run(&mut cmd)
     }
@@ -173,8 +184,36 @@ impl TestStore {
     }
 }
 
+/// A store with one case of each tier: LOW-1, MED-1, HIGH-1.
+pub fn three_tiers() -> TestStore {
+    TestStore::with_cases(&[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")])
+}
+
 /// A justification comfortably over the default minimum (20 characters).
 pub const JUSTIFICATION: &str = "Reviewed the dependency map with the owner team; safe to proceed.";
+
+/// `decide ID --action A --justification J`: the arguments, for a test that
+/// sets the reviewer (or leaves it out) and the environment itself.
+pub fn decide_args<'a>(id: &'a str, action: &'a str, justification: &'a str) -> [&'a str; 6] {
+    [
+        "decide",
+        id,
+        "--action",
+        action,
+        "--justification",
+        justification,
+    ]
+}
+
+/// The entry for case `id` in the output of `list --json`.
+pub fn case_entry<'a>(list: &'a Value, id: &str) -> &'a Value {
+    list["cases"]
+        .as_array()
+        .expect("cases array")
+        .iter()
+        .find(|c| c["id"] == id)
+        .unwrap_or_else(|| panic!("{id} not in list: {list:#}"))
+}
 
 /// Writes cases as JSON lines (one object a line).
 pub fn write_case(path: &Path, cases: &[Value]) {
@@ -225,6 +264,52 @@ pub fn out_of(o: Output) -> Out {
 
 pub fn run(cmd: &mut Command) -> Out {
     out_of(cmd.output().expect("run nhi-triage"))
+}
+
+// ---------------------------------------------------------------------------
+// Decisions through the library.
+
+/// A reviewer deciding on this host, with no OS account known (as through
+/// the API).
+pub fn reviewer(name: &str) -> Reviewer {
+    Reviewer {
+        name: name.into(),
+        host: "test-host".into(),
+        via: "local".into(),
+        os_account: None,
+    }
+}
+
+/// `name` deciding from OS account `uid`.
+pub fn reviewer_os(name: &str, uid: u32) -> Reviewer {
+    Reviewer {
+        os_account: Some(os_account(uid)),
+        ..reviewer(name)
+    }
+}
+
+/// OS account `uid`, named `user<uid>`.
+pub fn os_account(uid: u32) -> OsAccount {
+    OsAccount {
+        uid,
+        name: format!("user{uid}"),
+    }
+}
+
+/// `action` on `case_id` at `expected_version`, justified with
+/// [`JUSTIFICATION`], nothing else set.
+pub fn decision(case_id: &str, action: Action, expected_version: u64) -> Decision {
+    Decision {
+        case_id: case_id.into(),
+        action,
+        justification: JUSTIFICATION.into(),
+        expected_version,
+        quarantine_hours: None,
+        escalate_to: None,
+        override_: false,
+        expected_case_sha256: None,
+        idempotency_key: None,
+    }
 }
 
 // ---------------------------------------------------------------------------
@@ -377,138 +462,20 @@ pub fn high_case(id: &str) -> Value {
     CaseBuilder::high(id).build()
 }
 
-/// The real console in a pseudo-terminal, its screen parsed by vt100.
-pub struct PtyConsole {
-    writer: Box<dyn std::io::Write + Send>,
-    pub child: Box<dyn portable_pty::Child + Send + Sync>,
-    screen: std::sync::Arc<std::sync::Mutex<(vt100::Parser, bool)>>,
-    _master: Box<dyn portable_pty::MasterPty + Send>,
-}
-
-impl PtyConsole {
-    /// `nhi-triage ARGS` in a `cols`x`rows` terminal, with nothing inherited
-    /// but PATH: home and XDG directories in the sandbox, plus `env`.
-    pub fn start(
-        sandbox: &Sandbox,
-        args: &[&str],
-        env: &[(&str, std::ffi::OsString)],
-        cols: u16,
-        rows: u16,
-    ) -> PtyConsole {
-        use portable_pty::{CommandBuilder, PtySize, native_pty_system};
-        use std::io::Read;
-        use std::sync::{Arc, Mutex};
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows,
-                cols,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
-        cmd.env_clear();
-        if let Some(path) = std::env::var_os("PATH") {
-            cmd.env("PATH", path);
-        }
-        for (k, v) in [
-            ("TERM", "xterm-256color".into()),
-            ("LANG", "C.UTF-8".into()),
-            ("USER", "tester".into()),
-            ("HOME", sandbox.home().into_os_string()),
-            ("XDG_DATA_HOME", sandbox.data_home().into_os_string()),
-            ("XDG_CONFIG_HOME", sandbox.config_home().into_os_string()),
-            ("XDG_STATE_HOME", sandbox.state_home().into_os_string()),
-        ] {
-            cmd.env(k, v);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        cmd.cwd(sandbox.path());
-        cmd.args(args);
-        let child = pair.slave.spawn_command(cmd).expect("spawn the console");
-        // Only the child holds the slave side now: its exit ends our reads.
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let (rows, cols) = (
-            std::num::NonZeroU16::new(rows).expect("rows > 0"),
-            std::num::NonZeroU16::new(cols).expect("cols > 0"),
-        );
-        let screen = Arc::new(Mutex::new((vt100::Parser::new(rows, cols, 0), false)));
-        let sink = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 16 * 1024];
-            loop {
-                match reader.read(&mut buf) {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => sink.lock().unwrap().0.process(&buf[..n]),
-                }
-            }
-            sink.lock().unwrap().1 = true;
-        });
-        PtyConsole {
-            writer,
-            child,
-            screen,
-            _master: pair.master,
-        }
-    }
-
-    pub fn text(&self) -> String {
-        self.screen.lock().unwrap().0.screen().contents()
-    }
-
-    /// Waits until the screen shows `what`; panics with the screen if the
-    /// console exits or `timeout` passes first.
-    pub fn wait_for(&self, what: &str, timeout: std::time::Duration) {
-        let deadline = std::time::Instant::now() + timeout;
-        loop {
-            let (text, eof) = {
-                let s = self.screen.lock().unwrap();
-                (s.0.screen().contents(), s.1)
-            };
-            if text.contains(what) {
-                return;
-            }
-            if eof || std::time::Instant::now() >= deadline {
-                panic!(
-                    "{} waiting for {what:?}\n--- screen ---\n{text}\n--------------",
-                    if eof { "console exited" } else { "timed out" }
-                );
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-    }
-
-    pub fn send(&mut self, bytes: &[u8]) {
-        self.writer.write_all(bytes).expect("write to the pty");
-        self.writer.flush().expect("flush the pty");
-    }
-
-    /// Quits with `Q` and waits for a successful exit.
-    pub fn quit(mut self, timeout: std::time::Duration) {
-        self.send(b"Q");
-        let deadline = std::time::Instant::now() + timeout;
-        while std::time::Instant::now() < deadline {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                assert!(status.success(), "the console exited with {status:?}");
-                return;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        panic!("the console did not quit:\n{}", self.text());
-    }
-}
-
-impl Drop for PtyConsole {
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
+/// The low case with a critical, external partner depending on it as well:
+/// tier high.
+pub fn with_critical_partner(id: &str) -> Value {
+    let mut v = low_case(id);
+    let identity = v["identity"]["id"].clone();
+    v["dependencies"]["nodes"]
+        .as_array_mut()
+        .expect("nodes")
+        .push(json!({
+            "id": "partner:bank", "name": "bank partner", "kind": "partner",
+            "criticality": "critical", "external": true, "shared": false,
+            "last_seen_at": days_ago(0), "uses": [identity]
+        }));
+    v
 }
 
 /// Reads one HTTP/1.1 request from `stream` for a test's fake server: the

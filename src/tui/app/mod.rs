@@ -802,7 +802,8 @@ impl App {
                 )
             } else {
                 format!(
-                    "cannot {action} a {} case here (allowed: {})",
+                    "cannot {action} {} {} case here (allowed: {})",
+                    crate::text::article(status.state.name()),
                     status.state.name(),
                     offered.join(", ")
                 )
@@ -827,11 +828,25 @@ impl App {
         ) {
             Ok(dialog) => self.dialog = Some(dialog),
             Err(refused) => {
+                // Offer only what this reviewer could actually do instead.
                 let alternatives = a
                     .actions
                     .iter()
                     .filter(|v| v.allowed && v.action != action)
                     .map(|v| v.action)
+                    .filter(|&other| {
+                        DecisionDialog::open(
+                            case,
+                            index,
+                            status,
+                            &a,
+                            other,
+                            self.queue.policy(),
+                            &self.reviewer,
+                            self.queue.now,
+                        )
+                        .is_ok()
+                    })
                     .collect();
                 self.refusal = Some(Refusal {
                     case_id: case.id.clone(),

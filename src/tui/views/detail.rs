@@ -365,6 +365,10 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
             t.warning,
         ),
     }
+    // Usage unknown is already said on the usage line.
+    for gap in c.gaps.iter().filter(|g| !g.starts_with("usage unknown")) {
+        item(&mut lines, " - ", &sanitize(gap), t.warning);
+    }
     if a.quarantine_expired {
         lines.push(Line::styled(
             "   ⚠ quarantine expired without a decision",

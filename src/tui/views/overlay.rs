@@ -103,8 +103,14 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     }
     frame.render_widget(Paragraph::new(what_lines).wrap(Wrap { trim: true }), what);
 
-    let (have, need) = (d.chars(), d.required_chars());
-    let count_style = if have >= need { t.ok } else { t.warning };
+    let count = d.count();
+    let (have, need) = (count.visible, d.required_chars());
+    let too_long = count.total > crate::policy::MAX_JUSTIFICATION_CHARS;
+    let count_style = if have >= need && !too_long {
+        t.ok
+    } else {
+        t.warning
+    };
     let focus_mark = |f: Field| if d.focus == f { "▶ " } else { "  " };
     frame.render_widget(
         Paragraph::new(Line::from(vec![
@@ -113,10 +119,18 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
                 t.header,
             ),
             Span::styled(
-                format!(
-                    "{have}/{need} characters {}",
-                    if have >= need { "✔" } else { "(too short)" }
-                ),
+                if too_long {
+                    format!(
+                        "{} characters: over the {} a record keeps",
+                        count.total,
+                        crate::policy::MAX_JUSTIFICATION_CHARS
+                    )
+                } else {
+                    format!(
+                        "{have}/{need} characters {}",
+                        if have >= need { "✔" } else { "(too short)" }
+                    )
+                },
                 count_style,
             ),
         ])),
