@@ -63,43 +63,34 @@ pub struct NameError {
 /// whitespace, two spaces in a row, or any character that is not a letter,
 /// mark, number, punctuation or a plain space (so no control, format, bidi,
 /// private-use, unassigned or symbol characters, which can be invisible or
-/// draw as blank). Used for `--reviewer`, `$USER`, the config file, API
-/// token names and team names.
+/// draw as blank). Used for `--reviewer`, `$USER`, the config file and API
+/// token names.
 pub fn validate_name(name: &str) -> Result<(), NameError> {
     use icu_properties::CodePointMapData;
     use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
-    let refuse = |reason: String| {
-        Err(NameError {
-            shown: format!("{:?}", crate::text::sanitize(name)),
-            reason,
-        })
-    };
-    if name.trim().is_empty() {
-        return refuse("must not be empty".into());
-    }
-    if name.chars().count() > MAX_NAME_CHARS {
-        return refuse(format!("longer than {MAX_NAME_CHARS} characters"));
-    }
-    if name.trim() != name {
-        return refuse("leading or trailing whitespace".into());
-    }
-    if name.contains("  ") {
-        return refuse("two spaces in a row".into());
-    }
     let allowed = GeneralCategoryGroup::Letter
         .union(GeneralCategoryGroup::Mark)
         .union(GeneralCategoryGroup::Number)
         .union(GeneralCategoryGroup::Punctuation);
     let categories = CodePointMapData::<GeneralCategory>::new();
-    if let Some(c) = name.chars().find(|&c| {
-        c != ' '
-            && (!allowed.contains(categories.get(c)) || crate::text::is_invisible_or_control(c))
-    }) {
-        return refuse(format!(
-            "contains U+{:04X}: only letters, marks, digits, punctuation and single spaces \
-             (no control, format, bidi, private-use, unassigned or symbol characters)",
-            c as u32
-        ));
+    check_label(name, MAX_NAME_CHARS, |c| {
+        c == ' ' || allowed.contains(categories.get(c))
+    })
+    .map_err(|e| match e.reason.as_str() {
+        r if r.starts_with("contains") => NameError {
+            reason: format!(
+                "{r}: only letters, marks, digits, punctuation and single spaces \
+                 (no control, format, bidi, private-use, unassigned or symbol characters)"
+            ),
+            ..e
+        },
+        _ => e,
+    })?;
+    if name.contains("  ") {
+        return Err(NameError {
+            shown: format!("{:?}", crate::text::sanitize(name)),
+            reason: "two spaces in a row".into(),
+        });
     }
     Ok(())
 }
@@ -109,6 +100,12 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
 /// characters. Looser than [`validate_name`]: teams are free text
 /// (`payments+billing`), and nobody's separation of duties rests on them.
 pub fn validate_team(name: &str) -> Result<(), NameError> {
+    check_label(name, 128, |_| true)
+}
+
+/// The checks every label shares: not empty, not padded, at most `max`
+/// characters, each visible and `allowed`.
+fn check_label(name: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), NameError> {
     let refuse = |reason: String| {
         Err(NameError {
             shown: format!("{:?}", crate::text::sanitize(name)),
@@ -121,17 +118,14 @@ pub fn validate_team(name: &str) -> Result<(), NameError> {
     if name.trim() != name {
         return refuse("leading or trailing whitespace".into());
     }
-    if name.chars().count() > 128 {
-        return refuse("longer than 128 characters".into());
+    if name.chars().count() > max {
+        return refuse(format!("longer than {max} characters"));
     }
     if let Some(c) = name
         .chars()
-        .find(|&c| crate::text::is_invisible_or_control(c))
+        .find(|&c| !allowed(c) || crate::text::is_invisible_or_control(c))
     {
-        return refuse(format!(
-            "contains U+{:04X}, an invisible or control character",
-            c as u32
-        ));
+        return refuse(format!("contains U+{:04X}", c as u32));
     }
     Ok(())
 }
