@@ -1178,3 +1178,56 @@ fn without_a_live_feed_a_background_task_still_sends_the_outbox() {
     drop(store);
     drop(rt);
 }
+
+/// A client on the API hears of a case file the server reloaded from its
+/// very first long poll on (it learns the server's case generation while
+/// loading): the snapshot then holds the rewritten case.
+#[test]
+fn a_remote_client_sees_a_rewritten_case_from_its_first_long_poll() {
+    use nhi_triage::policy::{Tier, assess};
+    use nhi_triage::store::{RemoteOptions, RemoteStore, Store};
+
+    let setup = Setup::new(&[low_case("LOW-1")]);
+    let alice = setup.client("alice");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    let outbox = alice.sandbox.path().join("outbox-test.jsonl");
+    let store = RemoteStore::open(
+        &setup.url(),
+        &alice.token,
+        &outbox,
+        RemoteOptions::default(),
+    )
+    .unwrap();
+    let tier = |s: &nhi_triage::store::Snapshot| {
+        let case = s.find("LOW-1").expect("LOW-1");
+        assess(
+            case,
+            &s.status("LOW-1"),
+            &s.policy,
+            time::OffsetDateTime::now_utc(),
+        )
+        .tier
+    };
+    let first = rt.block_on(store.snapshot()).unwrap();
+    assert_eq!(tier(&first), Tier::Low);
+    let mut feed = {
+        let _in_runtime = rt.enter();
+        store.watch().unwrap()
+    };
+    // Let the first long poll start, then rewrite the case on the server.
+    std::thread::sleep(Duration::from_millis(300));
+    setup
+        .store
+        .write_cases("cases.jsonl", &[common::with_critical_partner("LOW-1")]);
+    let started = Instant::now();
+    let heard = rt.block_on(async {
+        tokio::time::timeout(Duration::from_secs(5), feed.changes.recv()).await
+    });
+    assert!(matches!(heard, Ok(Some(()))), "no change heard in 5 s");
+    let after = rt.block_on(store.snapshot()).unwrap();
+    assert_eq!(tier(&after), Tier::High, "after {:?}", started.elapsed());
+}
