@@ -245,6 +245,12 @@ fn note_file_gaps(report: &mut LoadReport, path: &Path, line: usize, case: &Case
 /// and a dependency map without `nodes`: a fact spelt wrongly is unknown,
 /// never absent (a misspelt `"node"` must not read as "no dependents").
 pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
+    // The common case, every key known: a plain parse, no path tracking.
+    if super::keys::only_known_keys(text) {
+        let mut case: Case = serde_json::from_str(text)?;
+        note_missing_nodes(&mut case, text);
+        return Ok(case);
+    }
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let mut case: Case = serde_ignored::deserialize(&mut de, |path| {
@@ -264,6 +270,11 @@ pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
             crate::text::sanitize(&path)
         ));
     }
+    note_missing_nodes(&mut case, text);
+    Ok(case)
+}
+
+fn note_missing_nodes(case: &mut Case, text: &str) {
     if case
         .dependencies
         .as_ref()
@@ -272,7 +283,6 @@ pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
     {
         case.file_gaps.push(super::NO_NODES_GAP.into());
     }
-    Ok(case)
 }
 
 /// Whether `dependencies.nodes` is present (checked only for an empty map).

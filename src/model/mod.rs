@@ -3,6 +3,7 @@
 mod case;
 mod diff;
 mod graph;
+mod keys;
 mod load;
 mod reviewer;
 mod state;
