@@ -19,6 +19,17 @@ fn now(global: &Global) -> OffsetDateTime {
     global.now.unwrap_or_else(OffsetDateTime::now_utc)
 }
 
+/// `--policy` is what-if review: say so every time, since an "approve
+/// allowed" under it may not hold under the store's policy.
+fn note_what_if(global: &Global) {
+    if let Some(path) = &global.policy {
+        eprintln!(
+            "note: what-if review under {}, not the store's policy.toml: decisions use the store's",
+            path.display()
+        );
+    }
+}
+
 /// Load problems and evidence health go to stderr: never silent, never in
 /// the way of `--json` on stdout.
 fn warn_about(snapshot: &Snapshot) {
@@ -47,6 +58,7 @@ pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
+    note_what_if(global);
     let now = now(global);
     let mut rows: Vec<ListRow<'_>> = snapshot
         .cases
@@ -121,6 +133,7 @@ pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
+    note_what_if(global);
     let now = now(global);
     let case = snapshot
         .find(id)
