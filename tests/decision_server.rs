@@ -448,3 +448,18 @@ async fn a_huge_quarantine_request_is_refused_not_a_server_error() {
     assert!(!server.stderr().contains("panicked"), "{}", server.stderr());
     drop(server);
 }
+
+/// A store named by a relative path (`--store store`) is watched as well as
+/// an absolute one: the watcher's event paths are absolute, so the store's
+/// own path must be too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_given_by_a_relative_path_is_watched_too() {
+    let store = store_of(&[low_case("LOW-1")]);
+    let tokens = tokens_path(&store);
+    let alice = add_token(&store, &tokens, "alice");
+    let server = Server::start_relative(&store, &tokens);
+    let api = Api::new(&server, &alice);
+    assert_eq!(api.tier("LOW-1").await, "low");
+    store.write_cases(&file_of("LOW-1"), &[with_critical_partner("LOW-1")]);
+    api.wait_for_tier("LOW-1", "high", RELOAD_WITHIN).await;
+}

@@ -34,8 +34,21 @@ impl Server {
     /// `nhi-triage --store DIR serve --bind 127.0.0.1:0 --tokens FILE EXTRA…`,
     /// once it has printed where it listens.
     pub fn start(store: &TestStore, tokens: &Path, extra: &[&str]) -> Server {
-        let mut child = store
-            .cmd()
+        Self::start_with(store.cmd(), tokens, extra)
+    }
+
+    /// As [`Server::start`], with `--store` given relative to the working
+    /// directory (the store's parent), as a reviewer often types it.
+    pub fn start_relative(store: &TestStore, tokens: &Path) -> Server {
+        let mut cmd = store.sandbox.cmd();
+        let parent = store.dir.parent().expect("store has a parent");
+        let name = store.dir.file_name().expect("store has a name");
+        cmd.current_dir(parent).arg("--store").arg(name);
+        Self::start_with(cmd, tokens, &[])
+    }
+
+    fn start_with(mut cmd: std::process::Command, tokens: &Path, extra: &[&str]) -> Server {
+        let mut child = cmd
             .args(["serve", "--bind", "127.0.0.1:0", "--tokens"])
             .arg(tokens)
             .args(extra)
