@@ -799,3 +799,14 @@ fn load_problems_are_warnings_and_good_cases_still_list() {
     assert!(out.stderr.contains("broken.jsonl:1:"), "{out}");
     assert!(out.stderr.contains("broken.jsonl:2:"), "{out}");
 }
+
+/// `--case-sha256` takes a SHA-256 (64 hex digits); anything else is a usage
+/// error, not a conflict.
+#[test]
+fn a_malformed_case_digest_is_a_usage_error() {
+    let store = TestStore::with_cases(&[common::low_case("LOW-1")]);
+    let out = store.decide("alice", "LOW-1", "approve", &["--case-sha256", "zz"]);
+    assert_eq!(out.code, 2, "{out}");
+    assert!(out.stderr.contains("64 hex digits"), "{out}");
+    assert!(store.evidence_records().is_empty());
+}

@@ -540,3 +540,25 @@ fn a_misspelt_or_missing_fact_is_a_gap_not_an_absence() {
     );
     assert!(case(&report, "EXT").file_gaps.is_empty());
 }
+
+/// A FIFO (or a device) named like a case file is never opened: reading it
+/// could block every command, and a decision holds the evidence lock.
+#[test]
+fn a_fifo_named_like_a_case_file_is_skipped_not_read() {
+    let tmp = dir_with(&["mixed.jsonl"]);
+    let fifo = tmp.path().join("stuck.jsonl");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let (tx, rx) = std::sync::mpsc::channel();
+    let dir = tmp.path().to_path_buf();
+    std::thread::spawn(move || {
+        let _ = tx.send(load_dir(&dir).map(|r| r.cases.len()));
+    });
+    let loaded = rx
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("load_dir must not block on a FIFO");
+    assert_eq!(loaded.expect("load"), 5);
+}
