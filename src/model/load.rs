@@ -249,6 +249,7 @@ pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
     if super::keys::only_known_keys(text) {
         let mut case: Case = serde_json::from_str(text)?;
         note_missing_nodes(&mut case, text);
+        note_duplicate_nodes(&mut case);
         return Ok(case);
     }
     let mut unknown = Vec::new();
@@ -271,7 +272,35 @@ pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
         ));
     }
     note_missing_nodes(&mut case, text);
+    note_duplicate_nodes(&mut case);
     Ok(case)
+}
+
+/// A node id given twice: the copies may disagree (one critical, one not),
+/// so which is true is unknown.
+fn note_duplicate_nodes(case: &mut Case) {
+    let Some(deps) = &case.dependencies else {
+        return;
+    };
+    if deps.nodes.len() < 2 {
+        return;
+    }
+    let mut seen = HashSet::with_capacity(deps.nodes.len());
+    let mut twice: Vec<&str> = deps
+        .nodes
+        .iter()
+        .filter(|n| !seen.insert(n.id.as_str()))
+        .map(|n| n.id.as_str())
+        .collect();
+    if twice.is_empty() {
+        return;
+    }
+    twice.dedup();
+    let gap = format!(
+        "dependency node ids defined twice: {}",
+        crate::text::sanitize(&twice.join(", "))
+    );
+    case.file_gaps.push(gap);
 }
 
 fn note_missing_nodes(case: &mut Case, text: &str) {

@@ -86,11 +86,18 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
         },
         _ => e,
     })?;
-    if name.contains("  ") {
-        return Err(NameError {
+    let refuse = |reason: &str| {
+        Err(NameError {
             shown: format!("{:?}", crate::text::sanitize(name)),
-            reason: "two spaces in a row".into(),
-        });
+            reason: reason.into(),
+        })
+    };
+    if name.contains("  ") {
+        return refuse("two spaces in a row");
+    }
+    // Marks, dots or dashes alone name nobody (and compare as nothing).
+    if identity_key(name).is_empty() {
+        return refuse("needs at least one letter or digit");
     }
     Ok(())
 }
@@ -130,27 +137,30 @@ fn check_label(name: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result
     Ok(())
 }
 
-/// The form two names are compared in: NFKC, Unicode default case folding,
-/// the UTS #39 confusable skeleton, case folding again and the skeleton
-/// again (a capital `I` looks like `l`, and folding alone would hide it),
-/// then without combining marks, with `i` read as `l` (case and look-alikes
-/// together make them one letter: `alice` ~ `ALICE` ~ `ALlCE`) and
-/// whitespace collapsed. Two names with one key are the same reviewer, so
-/// the relation is transitive. It errs on the side of "same": `José` and
-/// `Jose` are one reviewer here.
+/// The form two names are compared in, one key per name so that "same
+/// reviewer" is transitive:
+/// 1. NFKC;
+/// 2. the UTS #39 confusable skeleton, Unicode default case folding, twice
+///    over and skeleton once more (skeleton first maps capital look-alikes:
+///    Greek `ΒΟΒ` is `BOB`; folding between catches `ALICE`; a capital `I`
+///    looks like `l`, which the second round sees);
+/// 3. only letters and digits kept (no marks, punctuation or spaces:
+///    `ali̇ce`, `bob.`, `ann-lee` and `ann lee` are who they look like), and
+///    `i` read as `l` (case and look-alikes together make them one letter).
+///
+/// It errs on the side of "same": `José` and `Jose` are one reviewer here.
 pub fn identity_key(name: &str) -> String {
     use icu_properties::CodePointMapData;
     use icu_properties::props::{GeneralCategory, GeneralCategoryGroup};
+    let fold = |s: &str| caseless::default_case_fold_str(s);
     let nfkc: String = name.nfkc().collect();
-    let once = skeleton(&caseless::default_case_fold_str(&nfkc));
-    let twice = skeleton(&caseless::default_case_fold_str(&once));
+    let key = skeleton(&fold(&skeleton(&fold(&skeleton(&nfkc)))));
     let categories = CodePointMapData::<GeneralCategory>::new();
-    let key: String = twice
-        .chars()
-        .filter(|&c| !GeneralCategoryGroup::Mark.contains(categories.get(c)))
+    let kept = GeneralCategoryGroup::Letter.union(GeneralCategoryGroup::Number);
+    key.chars()
+        .filter(|&c| kept.contains(categories.get(c)))
         .map(|c| if c == 'i' { 'l' } else { c })
-        .collect();
-    key.split_whitespace().collect::<Vec<_>>().join(" ")
+        .collect()
 }
 
 fn skeleton(s: &str) -> String {
@@ -175,8 +185,21 @@ mod tests {
             "\u{0430}lice",
             " alice ",
             "aIice",
+            "ALlCE",
+            "ali\u{0307}ce",
+            "a1ice",
+            "alice.",
+            "a-lice",
         ] {
             assert!(same_reviewer("alice", alias), "{alias:?}");
+        }
+        // Capital look-alikes from other scripts.
+        for (a, b) in [
+            ("BOB", "\u{392}\u{39f}\u{392}"),
+            ("PHP", "\u{420}\u{41d}\u{420}"),
+            ("Bob", "\u{392}ob"),
+        ] {
+            assert!(same_reviewer(a, b), "{a} / {b}");
         }
         assert!(!same_reviewer("alice", "bob"));
         assert!(!same_reviewer("alice", "alicia"));
@@ -185,6 +208,9 @@ mod tests {
     #[test]
     fn hidden_characters_and_padding_are_refused() {
         for bad in [
+            "\u{301}\u{301}",
+            "...",
+            "-",
             "",
             "  ",
             "alice ",
