@@ -10,8 +10,7 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
-use nhi_triage::model::{Case, changed_fields};
-use nhi_triage::policy::assess;
+use nhi_triage::model::Case;
 use nhi_triage::store::{CaseChange, Snapshot};
 use time::OffsetDateTime;
 
@@ -64,8 +63,14 @@ pub fn explain(change: &mut CaseChange, seen: &Case, snapshot: &Snapshot, now: O
         return;
     };
     let status = snapshot.status(&change.case_id);
-    change.tier_before = Some(assess(seen, &status, &snapshot.policy, now).tier);
-    change.fields = changed_fields(seen, current);
+    *change = CaseChange::between(
+        &change.seen_sha256,
+        Some(seen),
+        current,
+        &status,
+        &snapshot.policy,
+        now,
+    );
 }
 
 fn prune(dir: &Path) {

@@ -100,10 +100,15 @@ pub fn load_dir(dir: &Path) -> Result<LoadReport, LoadError> {
 /// A `*.jsonl` or `*.json` regular file (symlinks followed). A FIFO or a
 /// device named `x.jsonl` is not read: reading it could block forever.
 pub fn is_case_file(path: &Path) -> bool {
+    has_case_extension(path) && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+}
+
+/// `*.jsonl` or `*.json`, by name alone (no file system access).
+pub fn has_case_extension(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),
         Some("jsonl" | "json")
-    ) && std::fs::metadata(path).is_ok_and(|m| m.is_file())
+    )
 }
 
 /// Loads one file into `report` (problems included).
@@ -246,12 +251,19 @@ fn note_file_gaps(report: &mut LoadReport, path: &Path, line: usize, case: &Case
 /// never absent (a misspelt `"node"` must not read as "no dependents").
 pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
     // The common case, every key known: a plain parse, no path tracking.
-    if super::keys::only_known_keys(text) {
-        let mut case: Case = serde_json::from_str(text)?;
-        note_missing_nodes(&mut case, text);
-        note_duplicate_nodes(&mut case);
-        return Ok(case);
-    }
+    let mut case = if super::keys::only_known_keys(text) {
+        serde_json::from_str(text)?
+    } else {
+        parse_noting_unknown_keys(text)?
+    };
+    note_missing_nodes(&mut case, text);
+    note_duplicate_nodes(&mut case);
+    Ok(case)
+}
+
+/// The exact walk: parses with `serde_ignored`, recording in
+/// [`Case::file_gaps`] the path of every key the format does not have.
+fn parse_noting_unknown_keys(text: &str) -> Result<Case, serde_json::Error> {
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
     let mut case: Case = serde_ignored::deserialize(&mut de, |path| {
@@ -271,8 +283,6 @@ pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
             crate::text::sanitize(&path)
         ));
     }
-    note_missing_nodes(&mut case, text);
-    note_duplicate_nodes(&mut case);
     Ok(case)
 }
 

@@ -13,8 +13,8 @@ pub use case::*;
 pub use diff::changed_fields;
 pub use graph::{CycleEdge, DanglingRef, DependencyGraph, OutlineRow, RowKind, Target};
 pub use load::{
-    CaseOrigin, LoadError, LoadProblem, LoadReport, is_case_file, load_dir, load_file,
-    parse_json_array, parse_jsonl,
+    CaseOrigin, LoadError, LoadProblem, LoadReport, has_case_extension, is_case_file, load_dir,
+    load_file, parse_json_array, parse_jsonl,
 };
 pub use reviewer::{
     MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,

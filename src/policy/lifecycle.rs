@@ -386,13 +386,7 @@ fn justification_problems(d: &Decision, a: &Assessment, policy: &Policy) -> Vec<
     let mut reasons = Vec::new();
     let count = JustificationCount::of(&d.justification);
     let breaking_glass = d.override_ && a.verdict(d.action).is_some_and(|v| !v.allowed);
-    let need = if breaking_glass {
-        policy
-            .break_glass_min_chars
-            .max(policy.justification_min_chars)
-    } else {
-        policy.justification_min_chars
-    } as usize;
+    let need = required_justification_chars(policy, breaking_glass);
     if count.visible < need {
         let what = if breaking_glass {
             "a break-glass override needs a justification of"
@@ -412,6 +406,19 @@ fn justification_problems(d: &Decision, a: &Assessment, policy: &Policy) -> Vec<
         ));
     }
     reasons
+}
+
+/// The visible characters a justification needs: `justification_min_chars`,
+/// or `break_glass_min_chars` (never less) when a break-glass override is used.
+pub fn required_justification_chars(policy: &Policy, breaking_glass: bool) -> usize {
+    let need = if breaking_glass {
+        policy
+            .break_glass_min_chars
+            .max(policy.justification_min_chars)
+    } else {
+        policy.justification_min_chars
+    };
+    need as usize
 }
 
 /// Longer reasons belong in a linked document, not the evidence line.

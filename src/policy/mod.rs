@@ -16,6 +16,7 @@ pub use assess::{
 pub use config::{Policy, PolicyError, PolicyRef};
 pub use lifecycle::{
     ActionVerdict, JustificationCount, MAX_JUSTIFICATION_CHARS, Refusal, Transition,
-    check_decision, escalation_target, justification_len, precheck, quarantine_hours, verdicts,
+    check_decision, escalation_target, justification_len, precheck, quarantine_hours,
+    required_justification_chars, verdicts,
 };
 pub use readiness::{BlastRadius, Question, Status};

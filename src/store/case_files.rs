@@ -13,7 +13,9 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use crate::model::{Case, LoadError, LoadProblem, LoadReport, is_case_file, load_dir, load_file};
+use crate::model::{
+    Case, LoadError, LoadProblem, LoadReport, has_case_extension, load_dir, load_file,
+};
 
 /// How many replaced case versions are kept to explain conflicts.
 const PREVIOUS_KEPT: usize = 1024;
@@ -141,7 +143,7 @@ impl CaseFiles {
                 self.previous.remove(&sha);
             }
         }
-        if changed || old_index.len() != self.index.len() {
+        if changed {
             self.generation += 1;
         }
         Ok(true)
@@ -169,9 +171,11 @@ fn signatures(dir: &Path) -> Result<Vec<(PathBuf, FileSig)>, LoadError> {
     })?;
     let mut sigs: Vec<(PathBuf, FileSig)> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| is_case_file(p))
+        .filter(|p| has_case_extension(p))
         .filter_map(|p| {
-            let meta = std::fs::metadata(&p).ok()?;
+            // One stat a file: its signature, and whether it is a regular
+            // file at all (a FIFO is never read).
+            let meta = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
             Some((p, FileSig::of(&meta)))
         })
         .collect();

@@ -27,7 +27,7 @@ use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
 use crate::evidence::{
     Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
 };
-use crate::model::{CaseState, Decision, Reviewer, changed_fields, same_reviewer};
+use crate::model::{CaseState, Decision, Reviewer, same_reviewer};
 use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
 
 /// The paths of a store directory.
@@ -267,14 +267,9 @@ impl LocalStore {
             && *seen != case_sha256
         {
             let before = inner.files.previous(seen);
-            return Err(StoreError::CaseChanged(Box::new(super::CaseChange {
-                case_id: case.id.clone(),
-                seen_sha256: seen.clone(),
-                current_sha256: case_sha256,
-                tier_before: before.map(|b| assess(b, &status, &shared.policy, now).tier),
-                tier_after: assess(case, &status, &shared.policy, now).tier,
-                fields: before.map(|b| changed_fields(b, case)).unwrap_or_default(),
-            })));
+            return Err(StoreError::CaseChanged(Box::new(
+                super::CaseChange::between(seen, before, case, &status, &shared.policy, now),
+            )));
         }
         let assessment = assess(case, &status, &shared.policy, now);
         let transition = check_decision(
@@ -376,13 +371,14 @@ fn replay_of(
         // Records from before request digests: case and action must match.
         None => first.case_id == decision.case_id && first.action == decision.action,
     };
-    if same_request && same_reviewer(&first.reviewer.name, &reviewer.name) {
+    let same_person = same_reviewer(&first.reviewer.name, &reviewer.name);
+    if same_request && same_person {
         return Ok(first.clone());
     }
     Err(StoreError::IdempotencyKeyReused {
         key: decision.idempotency_key.clone().unwrap_or_default(),
         seq: first.seq,
-        other_reviewer: !same_reviewer(&first.reviewer.name, &reviewer.name),
+        other_reviewer: !same_person,
     })
 }
 

@@ -17,8 +17,9 @@ pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, Snapshot};
 
 use crate::evidence::{ChainBreak, EvidenceError, EvidenceRecord, VerifyReport};
+use crate::model::{Case, CaseStatus, changed_fields};
 use crate::model::{Decision, LastDecision, LoadError, Reviewer, rfc3339};
-use crate::policy::{Policy, PolicyError, Refusal, Tier};
+use crate::policy::{Policy, PolicyError, Refusal, Tier, assess};
 use crate::text::sanitize;
 
 #[derive(Debug, thiserror::Error)]
@@ -102,6 +103,29 @@ pub struct CaseChange {
     /// Dotted paths of the fields that changed (empty when the seen content
     /// is no longer held).
     pub fields: Vec<String>,
+}
+
+impl CaseChange {
+    /// What changed from the content a reviewer saw (`seen_sha256`, and the
+    /// content itself when it is still held) to `current`, assessed with the
+    /// same status, policy and time.
+    pub fn between(
+        seen_sha256: &str,
+        seen: Option<&Case>,
+        current: &Case,
+        status: &CaseStatus,
+        policy: &Policy,
+        now: time::OffsetDateTime,
+    ) -> Self {
+        CaseChange {
+            case_id: current.id.clone(),
+            seen_sha256: seen_sha256.to_string(),
+            current_sha256: current.content_sha256(),
+            tier_before: seen.map(|s| assess(s, status, policy, now).tier),
+            tier_after: assess(current, status, policy, now).tier,
+            fields: seen.map(|s| changed_fields(s, current)).unwrap_or_default(),
+        }
+    }
 }
 
 impl std::fmt::Display for CaseChange {

@@ -216,6 +216,17 @@ impl State {
         applied
     }
 
+    /// Notes the server's case-file generation from an evidence page; true
+    /// (and the cases marked stale) when it changed since the last one seen.
+    fn note_server_generation(&mut self, generation: u64) -> bool {
+        let changed = self
+            .server_cases_generation
+            .replace(generation)
+            .is_some_and(|g| g != generation);
+        self.cases_stale |= changed;
+        changed
+    }
+
     fn set_cases(&mut self, cases: Vec<Case>) {
         // Keep the same Arc when nothing changed: the console rebuilds its
         // whole queue model when the Arc differs.
@@ -909,13 +920,7 @@ impl RemoteStore {
             // Known from the first page on, so the first long poll already
             // wakes on a case-file change; a different one means the case
             // files changed since the cases held were fetched.
-            if state
-                .server_cases_generation
-                .replace(page.cases_generation)
-                .is_some_and(|g| g != page.cases_generation)
-            {
-                state.cases_stale = true;
-            }
+            state.note_server_generation(page.cases_generation);
             let applied = state.apply(page.records);
             if let Some(p) = progress {
                 p(&Progress::Evidence {
@@ -1309,16 +1314,9 @@ impl RemoteStore {
             let failure = match polled {
                 Ok(page) => {
                     let mut changed = recovering && !self.is_connected();
-                    {
-                        // The server reloaded changed case files: the cases
-                        // (and their tiers) we hold are stale.
-                        let mut state = self.state();
-                        let seen = state.server_cases_generation.replace(page.cases_generation);
-                        if seen.is_some_and(|g| g != page.cases_generation) {
-                            state.cases_stale = true;
-                            changed = true;
-                        }
-                    }
+                    // The server reloaded changed case files: the cases (and
+                    // their tiers) we hold are stale.
+                    changed |= self.state().note_server_generation(page.cases_generation);
                     if page.last_seq < after {
                         changed = true;
                         if let Err(e) = self.reload().await {

@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use crate::model::{Action, Case, CaseState, CaseStatus, Decision, Reviewer};
 use crate::policy::{
     Assessment, JustificationCount, Policy, Refusal, Transition, assess, check_decision,
-    controls::controls_for, escalation_target, precheck,
+    controls::controls_for, escalation_target, precheck, required_justification_chars,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,6 @@ pub struct DecisionDialog {
     pub phase: Phase,
     /// Set when another reviewer changed the case while the dialog was open.
     pub changed_underneath: Option<String>,
-    pub min_chars: usize,
     pub break_glass_min_chars: usize,
     pub quarantine_max_hours: u32,
     pub controls: Vec<String>,
@@ -63,6 +62,44 @@ pub struct DecisionDialog {
     reviewer: Reviewer,
     /// The content digest the decision names (a change since is a conflict).
     case_sha256: String,
+}
+
+/// The store's own check of `action` on this case by this reviewer before
+/// any justification is typed (`policy::precheck` on a draft with the default
+/// duration and target): a refusal no text could change.
+pub fn refusal_before_typing(
+    case: &Case,
+    status: &CaseStatus,
+    a: &Assessment,
+    action: Action,
+    policy: &Policy,
+    reviewer: &Reviewer,
+    now: OffsetDateTime,
+) -> Result<(), Refusal> {
+    let override_offered = a
+        .verdict(action)
+        .is_some_and(|v| !v.allowed && v.needs_override);
+    let mut draft = Decision {
+        case_id: case.id.clone(),
+        action,
+        justification: String::new(),
+        expected_version: status.version,
+        quarantine_hours: None,
+        escalate_to: None,
+        // With the override on, whatever precheck still refuses cannot be
+        // broken through.
+        override_: override_offered,
+        expected_case_sha256: None,
+        idempotency_key: None,
+    };
+    if let Err(refusal) = precheck(case, status, a, &draft, reviewer, policy, now) {
+        // Show everything in the way, the overridable reasons included.
+        draft.override_ = false;
+        return Err(precheck(case, status, a, &draft, reviewer, policy, now)
+            .err()
+            .unwrap_or(refusal));
+    }
+    Ok(())
 }
 
 impl DecisionDialog {
@@ -106,7 +143,6 @@ impl DecisionDialog {
             focus: Field::Justification,
             phase: Phase::Editing,
             changed_underneath: None,
-            min_chars: policy.justification_min_chars as usize,
             break_glass_min_chars: policy.break_glass_min_chars as usize,
             quarantine_max_hours: policy.quarantine_max_hours,
             controls: controls_for(
@@ -129,17 +165,7 @@ impl DecisionDialog {
             policy: policy.clone(),
             reviewer: reviewer.clone(),
         };
-        // With the override on, whatever precheck still refuses cannot be
-        // broken through: refuse now.
-        let mut probe = dialog.decision();
-        probe.override_ = override_offered;
-        if let Err(refusal) = precheck(case, status, a, &probe, reviewer, policy, now) {
-            // Show everything in the way, the overridable reasons included.
-            probe.override_ = false;
-            return Err(precheck(case, status, a, &probe, reviewer, policy, now)
-                .err()
-                .unwrap_or(refusal));
-        }
+        refusal_before_typing(case, status, a, action, policy, reviewer, now)?;
         Ok(dialog)
     }
 
@@ -171,13 +197,9 @@ impl DecisionDialog {
         self.count().visible
     }
 
-    /// The minimum the justification must reach.
+    /// The minimum the justification must reach (the store's rule).
     pub fn required_chars(&self) -> usize {
-        if self.override_ {
-            self.break_glass_min_chars.max(self.min_chars)
-        } else {
-            self.min_chars
-        }
+        required_justification_chars(&self.policy, self.override_)
     }
 
     pub fn hours(&self) -> Option<u32> {

@@ -835,9 +835,8 @@ impl App {
                     .filter(|v| v.allowed && v.action != action)
                     .map(|v| v.action)
                     .filter(|&other| {
-                        DecisionDialog::open(
+                        dialog::refusal_before_typing(
                             case,
-                            index,
                             status,
                             &a,
                             other,
