@@ -506,16 +506,10 @@ fn a_queued_decision_on_a_case_rewritten_meanwhile_is_refused_as_a_conflict() {
     let mut setup = Setup::new(&[low_case("LOW-1")]);
     let alice = setup.client("alice");
     let port = setup.stop();
-    let blind = alice.run(&[
-        "decide",
-        "LOW-1",
-        "--action",
-        "approve",
-        "--justification",
-        JUSTIFICATION,
-        "--expected-version",
-        "0",
-    ]);
+    let blind = run(alice
+        .cmd()
+        .args(common::decide_args("LOW-1", "approve", JUSTIFICATION))
+        .args(["--expected-version", "0"]));
     assert_eq!(blind.code, 1, "{blind}");
     assert!(blind.stderr.contains("--case-sha256"), "{blind}");
     assert!(alice.outbox_entries().is_empty());
@@ -902,11 +896,7 @@ fn the_remote_store_keeps_its_cases_watches_and_syncs_after_an_outage() {
     let bob = setup.client("bob");
     let url = setup.url();
     let outbox = alice.sandbox.path().join("outbox-test.jsonl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let options = RemoteOptions {
             watch_wait_seconds: 2,
@@ -1086,11 +1076,7 @@ fn a_client_notices_when_the_servers_log_is_not_the_one_it_saw() {
         0
     );
     let url = setup.url();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let outbox = alice.sandbox.path().join("outbox-test.jsonl");
     let store = RemoteStore::open(&url, &alice.token, &outbox, RemoteOptions::default()).unwrap();
     let before = rt.block_on(store.snapshot()).unwrap();
@@ -1143,11 +1129,7 @@ fn without_a_live_feed_a_background_task_still_sends_the_outbox() {
     let alice = setup.client("alice");
     let url = setup.url();
     let outbox = alice.sandbox.path().join("outbox-bg.jsonl");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let store = rt
         .block_on(RemoteStore::connect(&url, &alice.token, &outbox))
         .unwrap();
@@ -1189,11 +1171,7 @@ fn a_remote_client_sees_a_rewritten_case_from_its_first_long_poll() {
 
     let setup = Setup::new(&[low_case("LOW-1")]);
     let alice = setup.client("alice");
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let outbox = alice.sandbox.path().join("outbox-test.jsonl");
     let store = RemoteStore::open(
         &setup.url(),
@@ -1230,4 +1208,13 @@ fn a_remote_client_sees_a_rewritten_case_from_its_first_long_poll() {
     assert!(matches!(heard, Ok(Some(()))), "no change heard in 5 s");
     let after = rt.block_on(store.snapshot()).unwrap();
     assert_eq!(tier(&after), Tier::High, "after {:?}", started.elapsed());
+}
+
+/// A two-thread runtime for driving the library client directly.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
 }
