@@ -12,8 +12,8 @@
 //! console refuses `--policy` before it takes the terminal, and approving
 //! one's own escalation is refused on screen with no editor.
 
-mod common;
-mod common_tui;
+use crate::common;
+use crate::common_tui;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -6,7 +6,7 @@
 //!
 //! Every case starts from `base()`, tier low at `NOW` (tests/common/policy.rs).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

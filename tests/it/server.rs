@@ -2,7 +2,7 @@
 //! temporary store, driven with reqwest (and raw TCP where byte-level control
 //! matters). Every wait is bounded; every server is killed when its test ends.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::io::{ErrorKind, Read, Write};

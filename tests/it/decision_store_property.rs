@@ -7,7 +7,7 @@
 //! unless break glass is allowed and flagged. The rules one at a time are
 //! in tests/decision_store.rs.
 
-mod common;
+use crate::common;
 
 use common::library::LibraryStore;
 use common::{CaseBuilder, JUSTIFICATION, at, days_ago, decision, reviewer_os};

@@ -5,7 +5,7 @@
 //! Idempotency-Key belongs to one reviewer and one request; `--policy` is
 //! refused. The server harness is tests/common/server.rs.
 
-mod common;
+use crate::common;
 
 use std::io::Read;
 use std::process::Stdio;

@@ -4,7 +4,7 @@
 //! the snapshots say (no colour in mono, escapes shown as text, no control
 //! character on screen, wide characters keeping the columns aligned).
 
-mod common_tui;
+use crate::common_tui;
 
 use std::fmt::Write as _;
 

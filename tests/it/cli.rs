@@ -1,7 +1,7 @@
 //! End-to-end tests of the command line: the real binary on a temporary
 //! store made with `nhi-triage init`, with HOME and the XDG dirs sandboxed.
 
-mod common;
+use crate::common;
 
 use common::{JUSTIFICATION, Sandbox, TestStore, case_entry, medium_case, run, three_tiers};
 use serde_json::Value;

@@ -5,7 +5,7 @@
 //! invisible justifications do not count; a decision on a case that changed
 //! since `show` is a conflict; huge quarantines are refused, not a panic.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;

@@ -8,7 +8,7 @@
 //! Every case starts from `base()`, tier low at `NOW` (tests/common/policy.rs,
 //! shared with tests/policy_rules.rs), and changes what the test is about.
 
-mod common;
+use crate::common;
 
 use nhi_triage::model::{
     Action, ActionKind, Case, CaseState, CaseStatus, Decision, DependencyNode, LastUsed, Level,

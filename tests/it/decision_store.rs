@@ -7,7 +7,7 @@
 //! rewrites and decisions through the store is
 //! tests/decision_store_property.rs.
 
-mod common;
+use crate::common;
 
 use common::library::LibraryStore;
 use common::{

@@ -1,7 +1,7 @@
 //! Keys and store events in, state and effects out: the console's update
 //! logic, with no terminal and no real clock.
 
-mod common_tui;
+use crate::common_tui;
 
 use common_tui::*;
 use nhi_triage::model::{Action, CaseState, CaseStatus, Decision, LastDecision};

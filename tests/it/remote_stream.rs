@@ -6,7 +6,7 @@
 //! A fake server (canned JSON, a gate before the second page) makes "before
 //! the last page" deterministic; the real server checks the reviewer's name.
 
-mod common;
+use crate::common;
 
 use std::io::Write;
 use std::net::{TcpListener, TcpStream};

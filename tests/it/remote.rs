@@ -2,7 +2,7 @@
 //! binary (`nhi-triage serve` on a loopback port, clients with `--api`), the
 //! library's `RemoteStore`, and fake servers that hang, fail or lie.
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};

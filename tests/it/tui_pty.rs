@@ -6,7 +6,7 @@
 //! child is always killed when a test ends (pass or panic). The harness is
 //! tests/common/pty.rs.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

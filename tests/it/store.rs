@@ -1,7 +1,7 @@
 //! The store: deciding through the library, several stores and several
 //! processes on one directory, and the evidence chain under concurrency.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::process::Stdio;

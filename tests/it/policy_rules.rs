@@ -3,7 +3,7 @@
 //! Every test starts from `base()`, a case that is tier low at `NOW`, and
 //! changes one thing (tests/common/policy.rs).
 
-mod common;
+use crate::common;
 
 use std::cmp::Ordering;
 use std::path::Path;

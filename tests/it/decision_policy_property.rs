@@ -7,7 +7,7 @@
 //! Every case starts from `base()`, tier low at `NOW` (tests/common/policy.rs).
 //! The rules one at a time are in tests/decision_policy.rs.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

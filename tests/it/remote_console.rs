@@ -1,7 +1,7 @@
 //! The console with a remote store: the link and the outbox in the status
 //! bar, a queued decision in the dialog. App state and `TestBackend` only.
 
-mod common_tui;
+use crate::common_tui;
 
 use common_tui::*;
 use nhi_triage::store::{Link, LinkStatus};
