@@ -11,6 +11,8 @@
 //!
 //! `cargo bench --bench console`; `BENCH_CASES` changes the size.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::cell::RefCell;
 use std::io::Write;
 use std::rc::Rc;
@@ -19,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use nhi_triage::model::{Action, Reviewer};
 use nhi_triage::store::{LocalStore, StoreLayout};
-use nhi_triage::tui::app::App;
+use nhi_triage::tui::app::{App, AppEvent, Drawn};
 use nhi_triage::tui::backend::LeanBackend;
 use nhi_triage::tui::theme::Theme;
 use nhi_triage::tui::views;
@@ -99,15 +101,13 @@ impl Console {
 
     fn draw(&mut self) {
         let app = &mut self.app;
-        let mut visible = 0;
+        let mut drawn = Drawn::default();
         let frame = self
             .term
-            .draw(|f| visible = views::draw(f, app))
+            .draw(|f| drawn = views::draw(f, app))
             .expect("draw");
         self.last = frame.buffer.clone();
-        if visible > 0 {
-            app.viewport = visible;
-        }
+        app.update(AppEvent::Drawn(drawn));
     }
 
     /// A key as the runtime handles it: update, and draw only if changed.
@@ -179,7 +179,59 @@ fn main() {
     println!("# nhi-triage console benchmarks ({W}x{H})\n");
     first_frame_demo(dir.path());
     real_terminal(dir.path());
+    huge_field(dir.path());
     large_queue(dir.path());
+}
+
+/// Issue 8 item 5: moving onto a case whose title is 5 MB on one line costs
+/// about what moving onto a normal case does (only what can be visible is
+/// wrapped and measured). Ratio of the two, same run.
+fn huge_field(root: &std::path::Path) {
+    let store_dir = root.join("huge");
+    StoreLayout::new(&store_dir).init().expect("init");
+    write_cases(&store_dir.join("cases"), 200);
+    let mut case = support::demo_cases().remove(0);
+    case.id = "HUGE-TITLE".into();
+    case.title = "a very long title ".repeat(5 * 1024 * 1024 / 18);
+    let line = serde_json::to_string(&case).expect("case json") + "\n";
+    std::fs::write(store_dir.join("cases/huge.jsonl"), &line).expect("write");
+    let mut console = Console::new(open_app(&store_dir));
+    console.draw();
+    // Each stroke is Tab (a redraw of every pane for the selected case).
+    let strokes = |console: &mut Console| -> Vec<Duration> {
+        (0..40)
+            .map(|_| console.key(KeyCode::Tab, KeyModifiers::NONE).time)
+            .collect()
+    };
+    let select = |console: &mut Console, id: &str| {
+        console.key(KeyCode::Char('/'), KeyModifiers::NONE);
+        for c in id.chars() {
+            console.key(KeyCode::Char(c), KeyModifiers::NONE);
+        }
+        console.key(KeyCode::Enter, KeyModifiers::NONE);
+    };
+    select(&mut console, "BENCH-0000001");
+    let normal = pct(strokes(&mut console), 50);
+    console.key(KeyCode::Esc, KeyModifiers::NONE);
+    console.key(KeyCode::Esc, KeyModifiers::NONE);
+    select(&mut console, "HUGE-TITLE");
+    let on_huge = console
+        .app
+        .selected_case()
+        .map(|i| console.app.queue().case(i).id.clone());
+    let huge = pct(strokes(&mut console), 50);
+    let ratio = huge.as_secs_f64() / normal.as_secs_f64().max(1e-9);
+    println!("## A 5 MB title on one line (issue 8)\n");
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!(
+        "| redraw on a normal case / on the 5 MB-title case ({}) | median {} / {} = {:.2} × | ≤ 2 ×: {} |\n",
+        on_huge.as_deref().unwrap_or("not selected!"),
+        us(normal),
+        us(huge),
+        ratio,
+        verdict(ratio <= 2.0)
+    );
 }
 
 /// The real binary in a real pseudo-terminal on the demo store: process
@@ -369,8 +421,7 @@ fn large_queue(root: &std::path::Path) {
         .collect();
     let dialog_open = console
         .app
-        .dialog
-        .as_ref()
+        .dialog()
         .is_some_and(|d| d.action == Action::Escalate);
     console.key(KeyCode::Esc, KeyModifiers::NONE);
 

@@ -8,6 +8,8 @@
 //!
 //! `cargo bench --bench core`; `BENCH_CASES` and `BENCH_RECORDS` change the sizes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::atomic::Ordering;

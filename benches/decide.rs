@@ -7,6 +7,8 @@
 //! `cargo bench --bench decide`; `BENCH_CASES` (default 20 000) cases split
 //! into `BENCH_FILES` (default 100) files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;

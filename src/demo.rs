@@ -11,10 +11,17 @@ pub const CASES: &str = include_str!("../fixtures/demo/cases.jsonl");
 /// The moment the demo's times are written against.
 pub const ANCHOR: &str = "2026-11-27T12:00:00Z";
 
+/// Why the bundled demo cases could not be rebased.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
+    /// A line that is not JSON, or a time that shifted out of range.
     #[error("bundled demo case line {line}: {message}")]
-    Bad { line: usize, message: String },
+    Bad {
+        /// 1-based line of the JSON-lines text; 0 for [`ANCHOR`] itself.
+        line: usize,
+        /// What is wrong (the JSON parser's or the time arithmetic's message).
+        message: String,
+    },
 }
 
 /// The demo cases with every timestamp shifted by `seeded_at - ANCHOR`.

@@ -6,7 +6,9 @@
 pub mod api;
 pub mod demo;
 pub mod evidence;
+pub mod fsutil;
 pub mod model;
+pub mod output;
 pub mod policy;
 pub mod server;
 pub mod store;

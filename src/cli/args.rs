@@ -189,6 +189,11 @@ pub struct DecideArgs {
     /// Break-glass override, where the policy allows it.
     #[arg(long = "override")]
     pub override_: bool,
+    /// With --api: replace the decision on this case still waiting in the
+    /// outbox (without it, a second queued decision on a case is refused,
+    /// exit 3).
+    #[arg(long)]
+    pub supersede: bool,
     #[arg(long)]
     pub json: bool,
 }

@@ -4,14 +4,19 @@ use std::io::Write;
 
 use anyhow::{Context, Result};
 use nhi_triage::evidence::{to_csv, to_json};
-use nhi_triage::model::{Decision, StateFilter, rfc3339};
-use nhi_triage::policy::{Tier, assess, queue_order};
+use nhi_triage::model::{Decision, StateFilter};
+use nhi_triage::output::{
+    FileProblem, InfoLocal, InfoRemote, ListCounts, ListEntry, ListOutput, ReviewerInfo, Schema,
+    ShowOutput, Streamed, VerifyOutput,
+};
+use nhi_triage::policy::{assess, queue_order};
 use nhi_triage::store::{Snapshot, Store, StoreError, StoreLayout};
-use serde_json::json;
+use nhi_triage::text::sanitize;
 use time::OffsetDateTime;
 
 use super::args::{DecideArgs, EvidenceCommand, ExportFormat, Global};
 use super::context::{open_local, open_store, paths, reviewer, seed_demo};
+use super::output::{Out, errln};
 use super::text::{ListRow, history_line, list_table, show_case};
 use super::{EXIT_EVIDENCE, EXIT_OK, UsageError};
 
@@ -23,7 +28,7 @@ fn now(global: &Global) -> OffsetDateTime {
 /// allowed" under it may not hold under the store's policy.
 fn note_what_if(global: &Global) {
     if let Some(path) = &global.policy {
-        eprintln!(
+        errln!(
             "note: what-if review under {}, not the store's policy.toml: decisions use the store's",
             path.display()
         );
@@ -34,27 +39,37 @@ fn note_what_if(global: &Global) {
 /// the way of `--json` on stdout.
 fn warn_about(snapshot: &Snapshot) {
     for p in &snapshot.problems {
-        eprintln!("warning: {p}");
+        errln!("warning: {p}");
     }
     let ev = &snapshot.evidence;
     if let Some(b) = &ev.broken {
-        eprintln!(
+        errln!(
             "warning: evidence log broken at seq {} (line {}): {}; run `nhi-triage evidence verify`",
-            b.seq, b.line, b.reason
+            b.seq,
+            b.line,
+            b.reason
         );
     }
     if ev.torn_tail.is_some() {
-        eprintln!("warning: evidence log ends with a torn write; run `nhi-triage evidence repair`");
+        errln!("warning: evidence log ends with a torn write; run `nhi-triage evidence repair`");
     }
     for id in &ev.orphan_cases {
-        eprintln!(
+        errln!(
             "warning: the evidence log has decisions for case {}, which no case file holds",
-            nhi_triage::text::sanitize(id)
+            sanitize(id)
         );
     }
 }
 
-pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result<i32> {
+/// `list`: the queue in queue order. `--json` streams the cases (each
+/// entry is built as it is written), so memory does not grow with the
+/// output; both forms stop early when the reader has gone.
+pub async fn list(
+    global: &Global,
+    filter: StateFilter,
+    as_json: bool,
+    out: &mut Out,
+) -> Result<i32> {
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
@@ -67,69 +82,49 @@ pub async fn list(global: &Global, filter: StateFilter, as_json: bool) -> Result
             let status = snapshot.status(&case.id);
             filter.matches(&status, now).then(|| {
                 let assessment = assess(case, &status, &snapshot.policy, now);
-                ListRow {
-                    case,
-                    status,
-                    assessment,
-                }
+                ListRow::new(case, status, &assessment)
             })
         })
         .collect();
-    rows.sort_by(|a, b| queue_order((a.case, a.assessment.tier), (b.case, b.assessment.tier)));
-    let count = |t: Tier| rows.iter().filter(|r| r.assessment.tier == t).count();
+    rows.sort_by(|a, b| queue_order((a.case, a.tier), (b.case, b.tier)));
+    let mut counts = ListCounts::default();
+    for r in &rows {
+        counts.add(r.tier, !r.case.problems.is_empty());
+    }
     if as_json {
-        let cases: Vec<_> = rows.iter().map(|r| list_entry(r, now)).collect();
-        let out = json!({
-            "format": "nhi-triage.list/1",
-            "now": rfc3339(now),
-            "store": store.describe(),
-            "filter": filter.name(),
-            "counts": {"total": rows.len(), "low": count(Tier::Low), "medium": count(Tier::Medium), "high": count(Tier::High)},
-            "cases": cases,
-            "problems": snapshot.problems.iter().map(|p| json!({
-                "file": p.file.display().to_string(), "line": p.line, "message": p.message
-            })).collect::<Vec<_>>(),
-            "evidence": snapshot.evidence,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        let cases = rows
+            .iter()
+            .take_while(|_| !super::output::stdout_closed())
+            .map(|r| ListEntry::new(r.case, &r.status, r.tier, r.recommendation, r.q, now));
+        out.json(&ListOutput {
+            schema: Schema::LIST,
+            now,
+            store: store.describe(),
+            filter: filter.name(),
+            counts,
+            cases: Streamed::new(cases),
+            problems: snapshot.problems.iter().map(FileProblem::from).collect(),
+            evidence: &snapshot.evidence,
+        })?;
     } else {
-        print!("{}", list_table(&rows, now));
-        println!(
+        list_table(out, &rows, now)?;
+        write!(
+            out,
             "{} cases ({}): {} high, {} medium, {} low",
-            rows.len(),
-            filter,
-            count(Tier::High),
-            count(Tier::Medium),
-            count(Tier::Low)
-        );
+            counts.total, filter, counts.high, counts.medium, counts.low
+        )?;
+        match counts.with_problems {
+            0 => writeln!(out)?,
+            n => writeln!(
+                out,
+                "; {n} loaded with input problems (column !; `show ID` lists them)"
+            )?,
+        }
     }
     Ok(EXIT_OK)
 }
 
-fn list_entry(r: &ListRow<'_>, now: OffsetDateTime) -> serde_json::Value {
-    let c = r.case;
-    let a = &r.assessment;
-    json!({
-        "id": c.id,
-        "title": c.title,
-        "identity": {"id": c.identity.id, "name": c.identity.name, "kind": c.identity.kind, "provider": c.identity.provider},
-        "owner_team": c.owner_team(),
-        "severity": c.severity(),
-        "privilege": c.identity.privilege,
-        "opened_at": rfc3339(c.opened_at),
-        "state": r.status.state,
-        "quarantine_expired": r.status.quarantine_expired(now),
-        "version": r.status.version,
-        "tier": a.tier,
-        "recommendation": a.recommendation,
-        "q1": a.q1.status,
-        "q2": a.q2.status,
-        "q3": a.q3.status,
-        "tags": c.tags,
-    })
-}
-
-pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
+pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Result<i32> {
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
@@ -146,23 +141,25 @@ pub async fn show(global: &Global, id: &str, as_json: bool) -> Result<i32> {
         super::seen::remember(&p.seen_dir, case);
     }
     if as_json {
-        let out = json!({
-            "format": "nhi-triage.show/1",
-            "now": rfc3339(now),
-            "case_sha256": case.content_sha256(),
-            "case": case,
-            "status": status,
-            "assessment": assessment,
-            "history": history,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out.json(&ShowOutput {
+            schema: Schema::SHOW,
+            now,
+            case_sha256: case.content_sha256(),
+            case,
+            status: &status,
+            assessment: &assessment,
+            problems: &case.problems,
+            history: &history,
+        })?;
     } else {
-        print!("{}", show_case(case, &status, &assessment, &history, now));
+        out.write_all(show_case(case, &status, &assessment, &history, now).as_bytes())?;
     }
     Ok(EXIT_OK)
 }
 
-pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
+/// `decide`: records the decision; the result is printed only once the
+/// record is durable (a reader gone by then changes nothing: exit 0).
+pub async fn decide(global: &Global, args: DecideArgs, out: &mut Out) -> Result<i32> {
     if global.now.is_some() {
         return Err(UsageError(
             "--now cannot be used with decide: decisions are stamped with the real time".into(),
@@ -171,7 +168,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
     }
     refuse_policy_override(global, "decide")?;
     let decision = |expected_version: u64| Decision {
-        case_id: args.id.clone(),
+        case_id: nhi_triage::model::case_id_key(&args.id).into_owned(),
         action: args.action,
         justification: args.justification.clone(),
         expected_version,
@@ -186,7 +183,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         // cannot be sent goes to the outbox (exit 6).
         let remote = super::remote::open_remote(global)?;
         if global.reviewer.is_some() {
-            eprintln!(
+            errln!(
                 "note: --reviewer is ignored with --api: the server records the name its token maps to"
             );
         }
@@ -201,7 +198,7 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
                         "cannot learn the current version and content of {} from the server; to \
                          queue the decision while it is unreachable, pass --expected-version V and \
                          --case-sha256 HEX (what `show` printed for the case you reviewed)",
-                        nhi_triage::text::sanitize(&args.id)
+                        sanitize(&args.id)
                     )
                 })?;
                 let sha = match &args.case_sha256 {
@@ -222,7 +219,20 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         };
         (std::sync::Arc::new(store), decision(expected_version))
     };
-    let record = match store.decide(decision, reviewer(global)?).await {
+    if args.supersede && global.api.is_none() {
+        return Err(UsageError(
+            "--supersede replaces a decision queued in the outbox of --api URL; a local store \
+             has no outbox"
+                .into(),
+        )
+        .into());
+    }
+    let decided = if args.supersede {
+        store.decide_superseding(decision, reviewer(global)?).await
+    } else {
+        store.decide(decision, reviewer(global)?).await
+    };
+    let record = match decided {
         Ok(record) => record,
         Err(StoreError::CaseChanged(mut change)) => {
             // This process never held the content the reviewer saw; `show`
@@ -239,37 +249,42 @@ pub async fn decide(global: &Global, args: DecideArgs) -> Result<i32> {
         Err(e) => return Err(e.into()),
     };
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&record)?);
+        out.json(&record)?;
     } else {
-        println!("recorded {}", history_line(&record));
-        println!(
+        writeln!(out, "recorded {}", history_line(&record))?;
+        writeln!(
+            out,
             "  case version {} → {}; hash {}",
             record.case_version,
             record.case_version + 1,
             record.hash
-        );
+        )?;
         if global.api.is_some() {
-            println!(
+            writeln!(
+                out,
                 "  reviewer {}: the name the server records for this token",
-                nhi_triage::text::sanitize(&record.reviewer.name)
-            );
+                sanitize(&record.reviewer.name)
+            )?;
         }
     }
     Ok(EXIT_OK)
 }
 
-pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> {
+pub async fn evidence(global: &Global, command: EvidenceCommand, out: &mut Out) -> Result<i32> {
     if let EvidenceCommand::Repair = command {
-        return repair(global).await;
+        return repair(global, out).await;
     }
     let store = open_store(global).await?;
     match command {
         EvidenceCommand::Verify { json } => {
             let report = store.verify().await?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out.json(&VerifyOutput {
+                    schema: Schema::VERIFY,
+                    report: &report,
+                })?;
             } else {
-                println!("{}", report.summary());
+                writeln!(out, "{}", report.summary())?;
             }
             Ok(if report.is_ok() {
                 EXIT_OK
@@ -278,26 +293,30 @@ pub async fn evidence(global: &Global, command: EvidenceCommand) -> Result<i32> 
             })
         }
         EvidenceCommand::Export { format, output } => {
-            export(store.as_ref(), format, output.as_deref()).await
+            export(store.as_ref(), format, output.as_deref(), out).await
         }
-        EvidenceCommand::Repair => repair(global).await,
+        EvidenceCommand::Repair => repair(global, out).await,
     }
 }
 
 /// Repair moves bytes of the log file aside: local stores only.
-async fn repair(global: &Global) -> Result<i32> {
+async fn repair(global: &Global, out: &mut Out) -> Result<i32> {
     let store = open_local(global)?;
     let report = store.repair_evidence()?;
     match report.side_file {
-        None => println!("nothing to repair: the log ends with a complete record"),
-        Some(side) => println!(
+        None => writeln!(
+            out,
+            "nothing to repair: the log ends with a complete record"
+        )?,
+        Some(side) => writeln!(
+            out,
             "moved {} torn bytes to {}; every complete record is kept",
             report.moved_bytes,
             side.display()
-        ),
+        )?,
     }
     let verify = store.verify().await?;
-    println!("{}", verify.summary());
+    writeln!(out, "{}", verify.summary())?;
     Ok(if verify.is_ok() {
         EXIT_OK
     } else {
@@ -305,26 +324,32 @@ async fn repair(global: &Global) -> Result<i32> {
     })
 }
 
+/// `evidence export`: to `output` (written whole), else to standard output.
 async fn export(
     store: &dyn Store,
     format: ExportFormat,
     output: Option<&std::path::Path>,
+    out: &mut Out,
 ) -> Result<i32> {
     let snapshot = store.snapshot().await?;
     let records = store.records_since(0).await?;
-    let mut buf = Vec::new();
-    match format {
-        ExportFormat::Csv => to_csv(&records, &mut buf)?,
-        ExportFormat::Json => to_json(&records, &mut buf)?,
-    }
+    let write = |w: &mut dyn Write| -> std::io::Result<()> {
+        match format {
+            ExportFormat::Csv => to_csv(&records, w),
+            ExportFormat::Json => to_json(&records, w),
+        }
+    };
     match output {
         Some(path) => {
-            std::fs::write(path, &buf).with_context(|| format!("writing {}", path.display()))?
+            let mut buf = Vec::new();
+            write(&mut buf)?;
+            nhi_triage::fsutil::write_output(path, &buf)
+                .with_context(|| format!("writing {}", path.display()))?
         }
-        None => std::io::stdout().write_all(&buf)?,
+        None => write(out)?,
     }
     if !snapshot.evidence.is_ok() {
-        eprintln!(
+        errln!(
             "warning: exported the {} records before the first problem; run `nhi-triage evidence verify`",
             records.len()
         );
@@ -333,26 +358,27 @@ async fn export(
     Ok(EXIT_OK)
 }
 
-pub fn init(dir: &std::path::Path, demo: bool) -> Result<i32> {
+pub fn init(dir: &std::path::Path, demo: bool, out: &mut Out) -> Result<i32> {
     if demo {
         seed_demo(dir, OffsetDateTime::now_utc())?;
     } else {
         StoreLayout::new(dir).init()?;
     }
     let layout = StoreLayout::new(dir);
-    println!("created store {}", dir.display());
-    println!(
+    writeln!(out, "created store {}", dir.display())?;
+    writeln!(
+        out,
         "  cases:    {}  (put *.jsonl or *.json case files here)",
         layout.cases_dir().display()
-    );
-    println!("  evidence: {}", layout.evidence_path().display());
-    println!("  policy:   {}", layout.policy_path().display());
+    )?;
+    writeln!(out, "  evidence: {}", layout.evidence_path().display())?;
+    writeln!(out, "  policy:   {}", layout.policy_path().display())?;
     Ok(EXIT_OK)
 }
 
-pub fn info(global: &Global, as_json: bool) -> Result<i32> {
+pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
     if let Some(url) = &global.api {
-        return info_remote(url, as_json);
+        return info_remote(url, as_json, out);
     }
     let paths = paths()?;
     let store = match (&global.store, global.demo) {
@@ -365,22 +391,27 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
     // A bad name is reported here, not fatal: `info` is how one finds out.
     let who = reviewer(global);
     if as_json {
-        let out = json!({
-            "format": "nhi-triage.info/1",
-            "version": env!("CARGO_PKG_VERSION"),
-            "store": store, "cases_dir": layout.cases_dir(), "evidence": layout.evidence_path(),
-            "policy": policy, "policy_exists": policy.exists(),
-            "paths": paths,
-            "reviewer": match &who {
-                Ok(r) => serde_json::to_value(r)?,
-                Err(e) => json!({"error": format!("{e:#}")}),
+        out.json(&InfoLocal {
+            schema: Schema::INFO,
+            version: env!("CARGO_PKG_VERSION"),
+            store: &store,
+            cases_dir: &layout.cases_dir(),
+            evidence: &layout.evidence_path(),
+            policy: &policy,
+            policy_exists: policy.exists(),
+            paths: &paths,
+            reviewer: match who {
+                Ok(r) => ReviewerInfo::Known(r),
+                Err(e) => ReviewerInfo::Refused {
+                    error: format!("{e:#}"),
+                },
             },
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        })?;
         return Ok(EXIT_OK);
     }
-    println!("nhi-triage {}", env!("CARGO_PKG_VERSION"));
-    println!(
+    writeln!(out, "nhi-triage {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(
+        out,
         "store          {}{}",
         store.display(),
         if store.exists() {
@@ -388,10 +419,11 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
         } else {
             "  (does not exist yet)"
         }
-    );
-    println!("  cases        {}", layout.cases_dir().display());
-    println!("  evidence     {}", layout.evidence_path().display());
-    println!(
+    )?;
+    writeln!(out, "  cases        {}", layout.cases_dir().display())?;
+    writeln!(out, "  evidence     {}", layout.evidence_path().display())?;
+    writeln!(
+        out,
         "  policy       {}{}",
         policy.display(),
         if policy.exists() {
@@ -399,30 +431,27 @@ pub fn info(global: &Global, as_json: bool) -> Result<i32> {
         } else {
             "  (absent: safe defaults)"
         }
-    );
-    println!("data dir       {}", paths.data_dir.display());
-    println!("default store  {}", paths.default_store.display());
-    println!("demo store     {}", paths.demo_store.display());
-    println!("config file    {}", paths.config_file.display());
-    println!("log dir        {}", paths.log_dir.display());
-    println!("seen cases     {}", paths.seen_dir.display());
+    )?;
+    writeln!(out, "data dir       {}", paths.data_dir.display())?;
+    writeln!(out, "default store  {}", paths.default_store.display())?;
+    writeln!(out, "demo store     {}", paths.demo_store.display())?;
+    writeln!(out, "config file    {}", paths.config_file.display())?;
+    writeln!(out, "log dir        {}", paths.log_dir.display())?;
+    writeln!(out, "seen cases     {}", paths.seen_dir.display())?;
     match &who {
         Ok(r) => {
-            println!(
-                "reviewer       {}",
-                nhi_triage::text::sanitize(&r.to_string())
-            );
+            writeln!(out, "reviewer       {}", sanitize(&r.to_string()))?;
             if let Some(account) = &r.os_account {
-                println!("os account     {account}");
+                writeln!(out, "os account     {}", sanitize(&account.to_string()))?;
             }
         }
-        Err(e) => println!("reviewer       none: {e:#}"),
+        Err(e) => writeln!(out, "reviewer       none: {}", sanitize(&format!("{e:#}")))?,
     }
     Ok(EXIT_OK)
 }
 
 /// `info --api URL`: the server, the token's source and the outbox.
-fn info_remote(url: &str, as_json: bool) -> Result<i32> {
+fn info_remote(url: &str, as_json: bool, out: &mut Out) -> Result<i32> {
     let paths = paths()?;
     let config = super::config::load()?;
     let token = match super::remote::token(&config) {
@@ -432,32 +461,34 @@ fn info_remote(url: &str, as_json: bool) -> Result<i32> {
     let outbox = super::remote::outbox_path(url)?;
     let counts = nhi_triage::store::outbox::Outbox::new(&outbox).counts()?;
     if as_json {
-        let out = json!({
-            "format": "nhi-triage.info/1",
-            "version": env!("CARGO_PKG_VERSION"),
-            "api": url, "token": token, "outbox": outbox, "outbox_counts": counts,
-            "paths": paths,
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out.json(&InfoRemote {
+            schema: Schema::INFO,
+            version: env!("CARGO_PKG_VERSION"),
+            api: url,
+            token,
+            outbox: &outbox,
+            outbox_counts: counts,
+            paths: &paths,
+        })?;
         return Ok(EXIT_OK);
     }
-    println!("nhi-triage {}", env!("CARGO_PKG_VERSION"));
-    println!("api            {}", nhi_triage::text::sanitize(url));
-    println!("token          {token}");
-    println!(
+    writeln!(out, "nhi-triage {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "api            {}", sanitize(url))?;
+    writeln!(out, "token          {}", sanitize(&token))?;
+    writeln!(
+        out,
         "outbox         {}  ({} waiting to sync, {} refused by the server)",
         outbox.display(),
         counts.waiting,
         counts.rejected
-    );
-    println!("config file    {}", paths.config_file.display());
-    println!("log dir        {}", paths.log_dir.display());
+    )?;
+    writeln!(out, "config file    {}", paths.config_file.display())?;
+    writeln!(out, "log dir        {}", paths.log_dir.display())?;
     Ok(EXIT_OK)
 }
 
 /// With no command: the full-screen console on the chosen store.
 pub async fn console(global: &Global) -> Result<i32> {
-    use std::io::IsTerminal;
     if global.now.is_some() {
         return Err(UsageError(
             "--now is for list and show; the console runs on the real clock".into(),
@@ -465,12 +496,8 @@ pub async fn console(global: &Global) -> Result<i32> {
         .into());
     }
     refuse_policy_override(global, "the console")?;
-    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        return Err(UsageError(
-            "the console needs a terminal; use `nhi-triage list` or `show` in scripts and pipes"
-                .into(),
-        )
-        .into());
+    if let Some(why) = nhi_triage::tui::unusable() {
+        return Err(UsageError(why).into());
     }
     let config = super::config::load()?;
     let theme = super::config::theme(global.theme.as_deref(), &config)?;
@@ -481,8 +508,8 @@ pub async fn console(global: &Global) -> Result<i32> {
         reviewer: reviewer(global)?,
     };
     tracing::info!(store = %store.describe(), "console started");
-    nhi_triage::tui::run(store, options).await?;
-    Ok(EXIT_OK)
+    let ended = nhi_triage::tui::run(store, options).await?;
+    Ok(ended.exit_code())
 }
 
 /// `--policy` is for what-if review: a decision under a swapped policy would

@@ -45,8 +45,11 @@ pub fn theme(flag: Option<&str>, config: &Config) -> Result<Theme> {
     Ok(Theme::load(name)?)
 }
 
-/// Logs go to a file under the XDG state directory, never to the screen.
-/// Returns a guard that flushes the log when dropped.
+/// Logs go to a file under the XDG state directory, never to the screen,
+/// each line sanitised like every other output (`nhi_triage::text`: a case
+/// id with an escape sequence is logged as `\x1b[...`, so `tail -f` on the
+/// log cannot drive the terminal). Returns a guard that flushes the log
+/// when dropped.
 pub fn start_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let dir = paths().ok()?.log_dir;
     std::fs::create_dir_all(&dir).ok()?;
@@ -55,7 +58,7 @@ pub fn start_logging() -> Option<tracing_appender::non_blocking::WorkerGuard> {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NHI_TRIAGE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_writer(writer)
+        .with_writer(move || nhi_triage::text::SafeWriter::new(writer.clone()))
         .with_ansi(false)
         .with_env_filter(filter)
         .try_init()

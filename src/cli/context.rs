@@ -5,28 +5,20 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use directories::ProjectDirs;
+use nhi_triage::fsutil::{self, Access};
 use nhi_triage::model::{OsAccount, Reviewer};
 use nhi_triage::policy::Policy;
 use nhi_triage::store::{LocalStore, Store, StoreLayout};
-use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::UsageError;
 use super::args::Global;
 
-/// Every path the program uses, for `info` and for opening stores.
-#[derive(Debug, Serialize)]
-pub struct Paths {
-    pub data_dir: PathBuf,
-    pub default_store: PathBuf,
-    pub demo_store: PathBuf,
-    pub config_file: PathBuf,
-    pub log_dir: PathBuf,
-    /// Case contents `show` displayed, by digest, so a later conflict can
-    /// say what changed since (see `seen.rs`).
-    pub seen_dir: PathBuf,
-}
+/// Every path the program uses, for `info` and for opening stores (the
+/// type is `info --json`'s `paths`).
+pub use nhi_triage::output::Paths;
 
+/// The paths under the XDG directories of the user running the program.
 pub fn paths() -> Result<Paths> {
     let dirs = ProjectDirs::from("", "", "nhi-triage").context(
         "cannot find a home directory for the data, config and state paths (is $HOME set?)",
@@ -140,11 +132,12 @@ pub fn seed_demo(dir: &Path, seeded_at: OffsetDateTime) -> Result<()> {
          # Real stores keep allow_shared_os_accounts = false. See docs/policy.md.\n{}",
         policy.to_toml()
     );
-    std::fs::write(layout.policy_path(), text)
+    fsutil::write_atomic(&layout.policy_path(), text.as_bytes(), Access::Shared)
         .with_context(|| format!("writing {}", layout.policy_path().display()))?;
     let cases = nhi_triage::demo::rebased_cases(seeded_at)?;
     let file = layout.cases_dir().join("demo.jsonl");
-    std::fs::write(&file, cases).with_context(|| format!("writing {}", file.display()))?;
+    fsutil::write_atomic(&file, cases.as_bytes(), Access::Shared)
+        .with_context(|| format!("writing {}", file.display()))?;
     Ok(())
 }
 

@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod config;
 mod context;
+mod output;
 mod remote;
 mod seen;
 mod serve;
@@ -15,6 +16,7 @@ use nhi_triage::evidence::EvidenceError;
 use nhi_triage::store::StoreError;
 
 use args::{Cli, Command};
+use output::{Out, errln};
 
 pub const EXIT_OK: i32 = 0;
 pub const EXIT_ERROR: i32 = 1;
@@ -29,8 +31,15 @@ pub const EXIT_QUEUED: i32 = 6;
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// Parses the arguments, runs the command and returns the exit code. Every
+/// command writes standard output through one [`Out`], flushed here: a
+/// reader that has gone (`| head -1`) ends the output, not the command
+/// (module `output`).
 pub fn main() -> i32 {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(&e),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -38,41 +47,73 @@ pub fn main() -> i32 {
     {
         Ok(rt) => rt,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
+            errln!("error: cannot start the async runtime: {e}");
             return EXIT_ERROR;
         }
     };
-    match runtime.block_on(run(cli)) {
+    let mut out = Out::stdout();
+    let result = runtime.block_on(run(cli, &mut out));
+    let flushed = out.finish();
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             report(&e);
-            exit_code(&e)
+            return exit_code(&e);
+        }
+    };
+    match flushed {
+        Ok(()) => code,
+        Err(e) => {
+            errln!("error: writing to standard output: {e}");
+            EXIT_ERROR
         }
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<i32> {
+/// clap's own messages. A bad option goes to standard error sanitised like
+/// every message (it quotes what was typed); `--help` and `--version` go to
+/// standard output, in colour on a terminal, else through [`Out`].
+fn usage_error(e: &clap::Error) -> i32 {
+    use std::io::{IsTerminal, Write};
+    let text = e.render().to_string();
+    if e.use_stderr() {
+        errln!("{}", text.trim_end());
+    } else if std::io::stdout().is_terminal() {
+        // Our own text, with clap's styling; clap ignores write errors.
+        let _ = e.print();
+    } else {
+        let mut out = Out::stdout();
+        let _ = out.write_all(text.as_bytes());
+        if let Err(e) = out.finish() {
+            errln!("error: writing to standard output: {e}");
+            return EXIT_ERROR;
+        }
+    }
+    e.exit_code()
+}
+
+async fn run(cli: Cli, out: &mut Out) -> anyhow::Result<i32> {
     let g = &cli.global;
     match cli.command {
         None => commands::console(g).await,
-        Some(Command::List { state, json }) => commands::list(g, state, json).await,
-        Some(Command::Show { id, json }) => commands::show(g, &id, json).await,
-        Some(Command::Decide(args)) => commands::decide(g, args).await,
-        Some(Command::Evidence { command }) => commands::evidence(g, command).await,
+        Some(Command::List { state, json }) => commands::list(g, state, json, out).await,
+        Some(Command::Show { id, json }) => commands::show(g, &id, json, out).await,
+        Some(Command::Decide(args)) => commands::decide(g, args, out).await,
+        Some(Command::Evidence { command }) => commands::evidence(g, command, out).await,
         Some(Command::Init { .. }) if g.api.is_some() => {
             Err(UsageError("init creates a local store directory; it takes no --api".into()).into())
         }
-        Some(Command::Init { dir, demo }) => commands::init(&dir, demo),
-        Some(Command::Info { json }) => commands::info(g, json),
-        Some(Command::Serve(args)) => serve::serve(g, args).await,
-        Some(Command::Token { command }) => serve::token(command),
-        Some(Command::Outbox { command }) => remote::outbox(g, command).await,
+        Some(Command::Init { dir, demo }) => commands::init(&dir, demo, out),
+        Some(Command::Info { json }) => commands::info(g, json, out),
+        Some(Command::Serve(args)) => serve::serve(g, args, out).await,
+        Some(Command::Token { command }) => serve::token(command, out),
+        Some(Command::Outbox { command }) => remote::outbox(g, command, out).await,
     }
 }
 
 fn report(e: &anyhow::Error) {
     if let Some(StoreError::Queued { waiting, reason }) = e.downcast_ref::<StoreError>() {
-        eprintln!(
+        errln!(
             "queued: the server could not be reached ({}).\n  The decision is saved in the local outbox \
              and NOT yet recorded; {waiting} decision(s) waiting to sync. It is sent, exactly once, by the \
              next command against this server or `nhi-triage outbox retry`.",
@@ -81,18 +122,18 @@ fn report(e: &anyhow::Error) {
         return;
     }
     if let Some(StoreError::Refused(refusal)) = e.downcast_ref::<StoreError>() {
-        eprintln!("refused: {} is not allowed", refusal.action);
+        errln!("refused: {} is not allowed", refusal.action);
         for reason in &refusal.reasons {
-            eprintln!("  - {reason}");
+            errln!("  - {reason}");
         }
         return;
     }
-    eprintln!("error: {e}");
+    errln!("error: {e}");
     for cause in e.chain().skip(1) {
-        eprintln!("  caused by: {cause}");
+        errln!("  caused by: {cause}");
     }
     if let Some(StoreError::Unauthorized(_)) = e.downcast_ref::<StoreError>() {
-        eprintln!(
+        errln!(
             "  the token comes from {} or the config file's token_file; ask the server's operator for a new one \
              (`nhi-triage token add NAME`)",
             remote::TOKEN_ENV
@@ -111,7 +152,9 @@ fn exit_code(e: &anyhow::Error) -> i32 {
         };
     }
     match e.downcast_ref::<StoreError>() {
-        Some(StoreError::Conflict { .. } | StoreError::CaseChanged(_)) => EXIT_CONFLICT,
+        Some(
+            StoreError::Conflict { .. } | StoreError::CaseChanged(_) | StoreError::AlreadyQueued(_),
+        ) => EXIT_CONFLICT,
         Some(StoreError::Refused(_) | StoreError::IdempotencyKeyReused { .. }) => EXIT_REFUSED,
         Some(StoreError::Queued { .. }) => EXIT_QUEUED,
         Some(se) if se.is_evidence_problem() => EXIT_EVIDENCE,

@@ -1,21 +1,22 @@
 //! The client side of a remote queue: `--api URL` (token, outbox, options),
 //! and `nhi-triage outbox list|retry|dismiss`.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 use nhi_triage::model::rfc3339;
+use nhi_triage::output::{OutboxFile, OutboxOutput, Schema, UnreadableLine};
 use nhi_triage::store::outbox::{EntryState, Outbox, OutboxContents};
 use nhi_triage::store::{FlushReport, Progress, RemoteOptions, RemoteStore, Store};
 use nhi_triage::text::sanitize;
-use serde_json::json;
 
 use super::args::{Global, OutboxCommand};
 use super::config::{self, Config};
 use super::context::paths;
+use super::output::{Out, errln, stderr_raw};
 use super::{EXIT_OK, EXIT_QUEUED, EXIT_REFUSED, UsageError};
 
 /// The environment variable holding the API token.
@@ -179,7 +180,7 @@ fn warn_plain_http(url: &str) {
             .parse::<std::net::IpAddr>()
             .is_ok_and(|a| a.is_loopback());
     if u.scheme() == "http" && !loopback {
-        eprintln!(
+        errln!(
             "warning: {} is plain HTTP: the token and decisions cross the network unencrypted; use https://",
             sanitize(url)
         );
@@ -197,7 +198,11 @@ pub async fn connect(global: &Global, stream: bool) -> Result<RemoteStore> {
     let tty = std::io::stderr().is_terminal();
     let progress = |p: &Progress| {
         if tty {
-            eprint!("\r\x1b[2K{}: {p}", sanitize(&label));
+            // Our own control text, around sanitised words.
+            stderr_raw(&format!(
+                "\r\x1b[2K{}",
+                sanitize(&format!("{}: {p}", label))
+            ));
         }
     };
     let result = if stream {
@@ -206,7 +211,7 @@ pub async fn connect(global: &Global, stream: bool) -> Result<RemoteStore> {
         store.load(&progress).await
     };
     if tty {
-        eprint!("\r\x1b[2K");
+        stderr_raw("\r\x1b[2K");
     }
     result.with_context(|| format!("cannot load the queue from {}", sanitize(&label)))?;
     Ok(store)
@@ -227,7 +232,7 @@ pub async fn send_outbox(store: &RemoteStore) -> Result<()> {
 
 fn tell(report: &FlushReport) {
     for r in &report.sent {
-        eprintln!(
+        errln!(
             "note: queued decision sent: #{} {} {}",
             r.seq,
             r.action,
@@ -235,7 +240,7 @@ fn tell(report: &FlushReport) {
         );
     }
     for e in &report.rejected {
-        eprintln!(
+        errln!(
             "warning: queued decision {} {} refused by the server: {}",
             e.decision.action,
             sanitize(&e.decision.case_id),
@@ -243,7 +248,7 @@ fn tell(report: &FlushReport) {
         );
     }
     if let Some(why) = &report.unreachable {
-        eprintln!(
+        errln!(
             "note: {} decision(s) waiting to sync: {}",
             report.counts.waiting,
             sanitize(why)
@@ -258,23 +263,23 @@ fn tell(report: &FlushReport) {
 
 fn remind(rejected: usize, unreadable: usize, file: &Path) {
     if rejected > 0 {
-        eprintln!(
+        errln!(
             "warning: {rejected} queued decision(s) refused by the server — nhi-triage outbox list"
         );
     }
     if unreadable > 0 {
-        eprintln!(
+        errln!(
             "warning: {unreadable} unreadable line(s) in the outbox {} — nhi-triage outbox list",
             file.display()
         );
     }
 }
 
-pub async fn outbox(global: &Global, command: OutboxCommand) -> Result<i32> {
+pub async fn outbox(global: &Global, command: OutboxCommand, out: &mut Out) -> Result<i32> {
     match command {
-        OutboxCommand::List { json } => list(global, json),
-        OutboxCommand::Retry => retry(global).await,
-        OutboxCommand::Dismiss { key } => dismiss(global, &key),
+        OutboxCommand::List { json } => list(global, json, out),
+        OutboxCommand::Retry => retry(global, out).await,
+        OutboxCommand::Dismiss { key } => dismiss(global, &key, out),
     }
 }
 
@@ -304,35 +309,43 @@ fn outboxes(global: &Global) -> Result<Vec<Outbox>> {
     Ok(found)
 }
 
-fn list(global: &Global, as_json: bool) -> Result<i32> {
+fn list(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
     let boxes = outboxes(global)?;
     let mut all = Vec::new();
     for o in &boxes {
         all.push((o, o.read()?));
     }
     if as_json {
-        let out = json!({
-            "format": "nhi-triage.outbox/1",
-            "outboxes": all.iter().map(|(o, c)| json!({
-                "file": o.path(),
-                "counts": c.counts(),
-                "entries": c.entries().collect::<Vec<_>>(),
-                "unreadable": c.unreadable().map(|(line, text)| json!({"line": line, "text": text})).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        out.json(&OutboxOutput {
+            schema: Schema::OUTBOX,
+            outboxes: all
+                .iter()
+                .map(|(o, c)| OutboxFile {
+                    file: o.path(),
+                    counts: c.counts(),
+                    entries: c.entries().collect(),
+                    unreadable: c
+                        .unreadable()
+                        .map(|(line, text)| UnreadableLine { line, text })
+                        .collect(),
+                })
+                .collect(),
+        })?;
         return Ok(EXIT_OK);
     }
     if all.iter().all(|(_, c)| c.lines.is_empty()) {
         match &global.api {
-            Some(_) => println!("the outbox is empty: every decision reached the server"),
-            None => println!("no queued decisions"),
+            Some(_) => writeln!(
+                out,
+                "the outbox is empty: every decision reached the server"
+            )?,
+            None => writeln!(out, "no queued decisions")?,
         }
         return Ok(EXIT_OK);
     }
     for (o, c) in &all {
         if !c.lines.is_empty() {
-            print!("{}", describe(o, c));
+            out.write_all(describe(o, c).as_bytes())?;
         }
     }
     Ok(EXIT_OK)
@@ -386,7 +399,7 @@ fn describe(o: &Outbox, c: &OutboxContents) -> String {
     s
 }
 
-async fn retry(global: &Global) -> Result<i32> {
+async fn retry(global: &Global, out: &mut Out) -> Result<i32> {
     if global.api.is_none() {
         return Err(UsageError(
             "outbox retry needs --api URL (or NHI_TRIAGE_API): the server to send to".into(),
@@ -396,55 +409,58 @@ async fn retry(global: &Global) -> Result<i32> {
     let store = open_remote(global)?;
     let before = store.outbox().counts()?;
     if before.waiting == 0 {
-        println!("nothing waiting to sync");
+        writeln!(out, "nothing waiting to sync")?;
         remind(before.rejected, before.unreadable, store.outbox().path());
         return Ok(EXIT_OK);
     }
     let report = store.flush_outbox().await?;
     for r in &report.sent {
-        println!(
+        writeln!(
+            out,
             "sent: #{} {} {} ({} → {})",
             r.seq,
             r.action,
             sanitize(&r.case_id),
             r.state_before.name(),
             r.state_after.name()
-        );
+        )?;
     }
     for e in &report.rejected {
-        println!(
+        writeln!(
+            out,
             "REFUSED: {} {}: {}",
             e.decision.action,
             sanitize(&e.decision.case_id),
             sanitize(&e.reason)
-        );
+        )?;
     }
     let after = report.counts;
-    println!(
+    writeln!(
+        out,
         "{} sent, {} refused, {} waiting to sync",
         report.sent.len(),
         report.rejected.len(),
         after.waiting
-    );
+    )?;
     if let Some(why) = &report.unreachable {
-        eprintln!("error: server unreachable: {}", sanitize(why));
+        errln!("error: server unreachable: {}", sanitize(why));
         return Ok(EXIT_QUEUED);
     }
     if !report.rejected.is_empty() {
-        eprintln!("refused decisions are kept in the outbox: nhi-triage outbox list");
+        errln!("refused decisions are kept in the outbox: nhi-triage outbox list");
         return Ok(EXIT_REFUSED);
     }
     Ok(EXIT_OK)
 }
 
-fn dismiss(global: &Global, key: &str) -> Result<i32> {
+fn dismiss(global: &Global, key: &str, out: &mut Out) -> Result<i32> {
     let boxes = outboxes(global)?;
     for o in &boxes {
         if o.read()?.entries().any(|e| e.idempotency_key == key) {
             let entry = o.dismiss(key)?;
             // The entry is printed so nothing disappears without a trace.
-            println!("{}", serde_json::to_string(&entry)?);
-            eprintln!(
+            out.json_line(&entry)?;
+            errln!(
                 "dismissed {} {} from {}",
                 entry.decision.action,
                 sanitize(&entry.decision.case_id),

@@ -6,9 +6,10 @@
 //! A cache, not a record: losing it only makes the conflict message shorter
 //! (it then names the two digests). At most [`KEEP`] files are kept.
 
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
+
+use nhi_triage::fsutil::{self, Access};
 
 use nhi_triage::model::Case;
 use nhi_triage::store::{CaseChange, Snapshot};
@@ -30,14 +31,7 @@ pub fn remember(dir: &Path, case: &Case) {
         .mode(0o700)
         .create(dir)
         .and_then(|()| serde_json::to_vec(case).map_err(std::io::Error::other))
-        .and_then(|bytes| {
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&path)?
-                .write_all(&bytes)
-        });
+        .and_then(|bytes| fsutil::write_atomic(&path, &bytes, Access::Private));
     if let Err(e) = written {
         tracing::debug!("cannot keep the case shown in {}: {e}", dir.display());
         return;

@@ -5,18 +5,22 @@ use std::io::Write;
 use anyhow::{Context, Result, bail};
 use nhi_triage::server::{self, ServerConfig, tokens};
 use nhi_triage::store::LocalStore;
+use nhi_triage::text::sanitize;
 
 use super::EXIT_OK;
 use super::args::{Global, ServeArgs, TokenCommand};
 use super::context::{open_local, store_dir};
+use super::output::{Out, errln, stderr_log_writer};
 
-pub async fn serve(global: &Global, args: ServeArgs) -> Result<i32> {
+pub async fn serve(global: &Global, args: ServeArgs, out: &mut Out) -> Result<i32> {
     if global.api.is_some() {
         bail!("serve serves a local store: use --store DIR (or --demo), not --api");
     }
-    // The server logs to standard error; the access log goes to its file.
+    // The server logs to standard error, sanitised like every message (so
+    // without colour codes); the access log goes to its file.
     let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(stderr_log_writer)
+        .with_ansi(false)
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("NHI_TRIAGE_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
@@ -34,21 +38,24 @@ pub async fn serve(global: &Global, args: ServeArgs) -> Result<i32> {
         tls: args.tls_cert.zip(args.tls_key),
         access_log,
     };
-    server::run(
+    let stopped = server::run(
         store,
         config,
         |addr, tls| {
-            // Tests and scripts read this line to find the port.
-            println!(
+            // Tests and scripts read this line to find the port. A reader
+            // that has gone by then (`serve | head -1`) does not stop the
+            // server: the line is all it writes there.
+            let _ = writeln!(
+                out,
                 "listening on {}://{addr}",
                 if tls { "https" } else { "http" }
             );
-            let _ = std::io::stdout().flush();
+            let _ = out.flush();
         },
         shutdown_signal(),
     )
     .await?;
-    eprintln!("stopped: in-flight requests finished");
+    errln!("{stopped}");
     Ok(EXIT_OK)
 }
 
@@ -67,13 +74,14 @@ async fn shutdown_signal() {
     }
 }
 
-pub fn token(command: TokenCommand) -> Result<i32> {
+pub fn token(command: TokenCommand, out: &mut Out) -> Result<i32> {
     match command {
         TokenCommand::Add { name, tokens: path } => {
-            let token =
-                tokens::add(&path, &name).with_context(|| format!("adding a token for {name}"))?;
-            println!("{token}");
-            eprintln!(
+            let token = tokens::add(&path, &name)
+                .with_context(|| format!("adding a token for {}", sanitize(&name)))?;
+            writeln!(out, "{token}")?;
+            let name = sanitize(&name);
+            errln!(
                 "token for {name} created; it is shown only now. Its SHA-256 is in {}.\n\
                  Give it to {name} to use as NHI_TRIAGE_TOKEN (or a token_file with mode 600).",
                 path.display()
@@ -81,11 +89,15 @@ pub fn token(command: TokenCommand) -> Result<i32> {
         }
         TokenCommand::Revoke { name, tokens: path } => {
             tokens::revoke(&path, &name)?;
-            println!("revoked {name}: a running server refuses the token from its next request");
+            writeln!(
+                out,
+                "revoked {}: a running server refuses the token from its next request",
+                sanitize(&name)
+            )?;
         }
         TokenCommand::List { tokens: path } => {
             for name in tokens::list(&path)? {
-                println!("{name}");
+                writeln!(out, "{}", sanitize(&name))?;
             }
         }
     }

@@ -1,14 +1,21 @@
 //! Plain-text rendering for the CLI. Every untrusted string goes through
 //! `sanitize` before it is printed.
 
-use std::fmt::Write;
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 use nhi_triage::evidence::EvidenceRecord;
-use nhi_triage::model::{Case, CaseState, CaseStatus, DependencyGraph, LastUsed, RowKind, rfc3339};
-use nhi_triage::policy::{Assessment, Question, Status, UsageCheck, WindowCheck, ago, days_since};
+use nhi_triage::model::{
+    Action, Case, CaseState, CaseStatus, DependencyGraph, LastUsed, RowKind, rfc3339,
+};
+use nhi_triage::policy::{
+    Assessment, Question, Status, Tier, UsageCheck, WindowCheck, ago, days_since,
+};
 use nhi_triage::text::sanitize;
 use time::OffsetDateTime;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
+use super::output::Out;
 
 /// `s` sanitized, cut to `width` columns (with `…`) and padded to it.
 pub fn fit(s: &str, width: usize) -> String {
@@ -69,18 +76,39 @@ pub fn status_glyph(s: Status) -> &'static str {
     }
 }
 
+/// One row of `list`: the case, its status and what the list shows of its
+/// assessment (the full assessment is not kept: 100k of them would be most
+/// of the memory `list` uses).
 pub struct ListRow<'a> {
     pub case: &'a Case,
     pub status: CaseStatus,
-    pub assessment: Assessment,
+    pub tier: Tier,
+    pub recommendation: Action,
+    /// Q1–Q3 statuses.
+    pub q: [Status; 3],
 }
 
-pub fn list_table(rows: &[ListRow<'_>], now: OffsetDateTime) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
+impl<'a> ListRow<'a> {
+    pub fn new(case: &'a Case, status: CaseStatus, a: &Assessment) -> Self {
+        ListRow {
+            case,
+            status,
+            tier: a.tier,
+            recommendation: a.recommendation,
+            q: [a.q1.status, a.q2.status, a.q3.status],
+        }
+    }
+}
+
+/// The `list` table, a row at a time; stops early when the reader of
+/// standard output has gone. The `!` column counts the case's input
+/// problems (`show ID` lists them).
+pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> std::io::Result<()> {
+    writeln!(
         out,
-        "{}{}{}{}{}{}{}{}IDENTITY",
+        "{}{}{}{}{}{}{}{}{}IDENTITY",
         col("ID", 12),
+        col("!", 4),
         col("TIER", 7),
         col("RECOMMEND", 11),
         col("STATE", 24),
@@ -88,28 +116,36 @@ pub fn list_table(rows: &[ListRow<'_>], now: OffsetDateTime) -> String {
         col("PRIV", 6),
         col("AGE", 6),
         col("OWNER", 20),
-    );
+    )?;
     for r in rows {
+        if out.closed() {
+            break;
+        }
         let c = r.case;
         let identity = format!(
             "{} ({}/{})",
             c.identity.name, c.identity.kind, c.identity.provider
         );
-        let _ = writeln!(
+        let problems = match c.problems.len() {
+            0 => String::new(),
+            n => format!("!{n}"),
+        };
+        writeln!(
             out,
-            "{}{}{}{}{}{}{}{}{}",
+            "{}{}{}{}{}{}{}{}{}{}",
             col(&c.id, 12),
-            col(r.assessment.tier.name(), 7),
-            col(r.assessment.recommendation.name(), 11),
+            col(&problems, 4),
+            col(r.tier.name(), 7),
+            col(r.recommendation.name(), 11),
             col(&state_label(&r.status, now), 24),
             col(c.severity().map_or("-", |s| s.as_str()), 9),
             col(c.identity.privilege.map_or("-", |p| p.as_str()), 6),
             col(&format!("{}d", days_since(c.opened_at, now)), 6),
             col(c.owner_team().unwrap_or("(unknown)"), 20),
             sanitize(&identity)
-        );
+        )?;
     }
-    out
+    Ok(())
 }
 
 pub fn show_case(
@@ -147,6 +183,17 @@ pub fn show_case(
     }
     if !case.tags.is_empty() {
         let _ = writeln!(o, "  tags {}", s(&case.tags.join(", ")));
+    }
+    if !case.problems.is_empty() {
+        let _ = writeln!(
+            o,
+            "\nProblems ({}: the case loaded; these facts are read as unknown)",
+            case.problems.len()
+        );
+        for p in &case.problems {
+            // Display sanitises the path, the value and the message.
+            let _ = writeln!(o, "  ! {p}");
+        }
     }
 
     let id = &case.identity;
@@ -328,6 +375,11 @@ fn write_question(o: &mut String, q: &str, text: &str, ans: &Question) {
     }
 }
 
+/// The dependency tree under the identity. Each node is printed once; a
+/// node reached again is a back-reference (`↑ see ID above`, or `↺` when it
+/// closes a cycle). Indentation stops at `MAX_INDENT` levels and deeper rows
+/// say their depth (`[depth 12345]`), so the output is O(nodes + edges) in
+/// time, memory and bytes whatever the shape of the map.
 fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
     let Some(deps) = &case.dependencies else {
         let _ = writeln!(o, "\nDependency tree\n  no dependency map");
@@ -345,34 +397,53 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
     if rows.is_empty() {
         let _ = writeln!(o, "  (no dependents)");
     }
-    for (row, prefix) in rows.iter().zip(tree_prefixes(&rows)) {
+    // Per depth: whether more siblings follow (a `│` guide under it).
+    let mut open: Vec<bool> = Vec::new();
+    for row in &rows {
+        open.truncate(row.depth - 1);
+        open.resize(row.depth - 1, false);
+        o.push_str("  ");
+        // Guides for the drawn levels above this row; deeper levels are
+        // summarised by the depth note.
+        for &more in open.iter().take(row.indent() - 1) {
+            o.push_str(if more { "│  " } else { "   " });
+        }
+        o.push_str(if row.last { "└─ " } else { "├─ " });
+        open.push(!row.last);
+        if let Some(note) = row.depth_note() {
+            o.push_str(&note);
+        }
         let node = graph.node(row.node);
-        let mut badges = Vec::new();
+        match row.kind {
+            RowKind::Repeat => {
+                let _ = writeln!(o, "↑ see {} above", sanitize(&node.id));
+                continue;
+            }
+            RowKind::Cycle => {
+                let _ = writeln!(
+                    o,
+                    "↺ {} (cycle: already above on this path)",
+                    sanitize(&node.id)
+                );
+                continue;
+            }
+            RowKind::First => {}
+        }
+        let mut badges = String::new();
         if node.external == Some(true) {
-            badges.push("[external partner]");
+            badges.push_str(" [external partner]");
         }
         if node.shared == Some(true) {
-            badges.push("[shared platform]");
+            badges.push_str(" [shared platform]");
         }
-        let tail = match row.kind {
-            RowKind::First => String::new(),
-            RowKind::Cycle => "  ↺ cycle: already above on this path".into(),
-            RowKind::Repeat => "  (shown above)".into(),
-        };
         let _ = writeln!(
             o,
-            "  {prefix}{} {} ({}, {}){}{}",
+            "{} {} ({}, {}){badges}",
             sanitize(&node.id),
             sanitize(node.name.as_deref().unwrap_or("")),
             sanitize(node.kind.as_deref().unwrap_or("?")),
             node.criticality
                 .map_or("criticality unknown", |l| l.as_str()),
-            if badges.is_empty() {
-                String::new()
-            } else {
-                format!(" {}", badges.join(" "))
-            },
-            tail
         );
     }
     for d in &graph.dangling {
@@ -383,33 +454,4 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
             sanitize(&d.missing)
         );
     }
-}
-
-/// Box-drawing prefixes (`├─`, `└─`, `│`) for outline rows given by depth.
-fn tree_prefixes(rows: &[nhi_triage::model::OutlineRow]) -> Vec<String> {
-    // A row is the last of its siblings when no later row at its depth comes
-    // before a shallower one.
-    let is_last: Vec<bool> = (0..rows.len())
-        .map(|i| {
-            let d = rows[i].depth;
-            rows[i + 1..]
-                .iter()
-                .take_while(|r| r.depth >= d)
-                .all(|r| r.depth != d)
-        })
-        .collect();
-    let mut open: Vec<bool> = Vec::new(); // per depth: more siblings follow
-    rows.iter()
-        .zip(&is_last)
-        .map(|(row, &last)| {
-            open.truncate(row.depth - 1);
-            let mut prefix: String = open
-                .iter()
-                .map(|&more| if more { "│  " } else { "   " })
-                .collect();
-            prefix.push_str(if last { "└─ " } else { "├─ " });
-            open.push(!last);
-            prefix
-        })
-        .collect()
 }

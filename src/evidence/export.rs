@@ -1,9 +1,11 @@
 //! Exporting the log for auditors: CSV (one row a record) and JSON (an array).
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::record::EvidenceRecord;
 use crate::model::rfc3339;
+use crate::text::sanitize_block;
 
 const CSV_HEADER: &[&str] = &[
     "seq",
@@ -36,10 +38,35 @@ const CSV_HEADER: &[&str] = &[
     "hash",
 ];
 
-/// RFC 4180 CSV. Cells that a spreadsheet would run as a formula (starting
-/// with `=`, `+`, `-`, `@`, tab or CR) get a leading `'`.
-pub fn to_csv(records: &[EvidenceRecord], mut out: impl Write) -> io::Result<()> {
-    write_row(&mut out, CSV_HEADER.iter().map(|s| s.to_string()))?;
+/// RFC 4180 CSV (the `csv` crate: CRLF line ends, a cell quoted when it
+/// holds `,`, `"` or a line break), one row a record after a header row.
+///
+/// Cells are text for people and spreadsheets, so two rules apply to every
+/// cell (docs/cli.md, "evidence export"):
+///
+/// - **terminal safety**: control and bidi characters are written as
+///   visible escapes ([`crate::text::sanitize_block`]: `ESC` as `\x1b`,
+///   BEL as `\x07`, U+202E as `\u{202e}`), so neither `cat` nor a
+///   spreadsheet sees an escape sequence; line breaks inside a cell stay
+///   (a multi-line justification);
+/// - **formula injection** (OWASP "CSV injection"): a cell that a
+///   spreadsheet would run as a formula — starting with `=`, `+`, `-`, `@`,
+///   a tab or a carriage return — gets a leading `'`, which spreadsheets
+///   show as text. None of our own cells (numbers, times, hashes, enums)
+///   starts with those, so only reviewer-typed and case-file text is ever
+///   changed.
+///
+/// The JSON export ([`to_json`]) is the faithful form: the same values,
+/// unchanged.
+///
+/// # Errors
+/// Errors of `out`.
+pub fn to_csv(records: &[EvidenceRecord], out: impl Write) -> io::Result<()> {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::CRLF)
+        .quote_style(csv::QuoteStyle::Necessary)
+        .from_writer(out);
+    w.write_record(CSV_HEADER)?;
     for r in records {
         let cells = [
             r.seq.to_string(),
@@ -71,41 +98,35 @@ pub fn to_csv(records: &[EvidenceRecord], mut out: impl Write) -> io::Result<()>
             r.prev_hash.clone(),
             r.hash.clone(),
         ];
-        write_row(&mut out, cells.into_iter())?;
+        w.write_record(cells.iter().map(|c| csv_cell(c).into_owned()))?;
     }
-    out.flush()
+    w.flush()
 }
 
-fn write_row(out: &mut impl Write, cells: impl Iterator<Item = String>) -> io::Result<()> {
-    let mut first = true;
-    for cell in cells {
-        if !first {
-            out.write_all(b",")?;
-        }
-        first = false;
-        out.write_all(csv_cell(&cell).as_bytes())?;
-    }
-    out.write_all(b"\r\n")
-}
-
-fn csv_cell(cell: &str) -> String {
-    let defused = match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
-    };
-    if defused.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", defused.replace('"', "\"\""))
-    } else {
-        defused
+/// One cell's text: sanitised for terminals, then defused for
+/// spreadsheets (see [`to_csv`]).
+fn csv_cell(cell: &str) -> Cow<'_, str> {
+    let safe = sanitize_block(cell);
+    match safe.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => Cow::Owned(format!("'{safe}")),
+        _ => safe,
     }
 }
 
-/// A JSON array of the records exactly as logged (hashes included).
+/// A JSON array of the records, one record a line, written with the
+/// escapes of every JSON output ([`crate::output::json`]: C1, bidi and
+/// format characters as `\uXXXX`). The values are the log's, unchanged;
+/// the bytes can differ from the log's lines where a string holds such a
+/// character, so check hashes on `evidence.jsonl` itself (`evidence
+/// verify`, or docs/format.md on a copy of it).
+///
+/// # Errors
+/// Errors of `out`.
 pub fn to_json(records: &[EvidenceRecord], mut out: impl Write) -> io::Result<()> {
     out.write_all(b"[")?;
     for (i, r) in records.iter().enumerate() {
         out.write_all(if i == 0 { b"\n  " } else { b",\n  " })?;
-        serde_json::to_writer(&mut out, r)?;
+        crate::output::json::to_writer(&mut out, r)?;
     }
     out.write_all(if records.is_empty() { b"]\n" } else { b"\n]\n" })?;
     out.flush()
@@ -116,11 +137,16 @@ mod tests {
     use super::csv_cell;
 
     #[test]
-    fn csv_cells_are_quoted_and_formulas_defused() {
+    fn cells_are_made_safe_for_terminals_and_spreadsheets() {
         assert_eq!(csv_cell("plain"), "plain");
-        assert_eq!(csv_cell("a,b"), "\"a,b\"");
-        assert_eq!(csv_cell("say \"hi\"\nbye"), "\"say \"\"hi\"\"\nbye\"");
-        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(csv_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
         assert_eq!(csv_cell("-1"), "'-1");
+        assert_eq!(csv_cell("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(csv_cell("\tx"), "\\tx");
+        assert_eq!(csv_cell("\r\n=x"), "'\r\n=x");
+        assert_eq!(
+            csv_cell("ok\x1b]52;c;SGk=\x07\x1b[2J\nline 2"),
+            "ok\\x1b]52;c;SGk=\\x07\\x1b[2J\nline 2"
+        );
     }
 }

@@ -14,6 +14,8 @@ use super::EvidenceError;
 use super::record::{EvidenceRecord, GENESIS_HASH, SealedLine};
 use super::verify::{ChainBreak, check_line};
 
+/// The evidence log file (`STORE/evidence.jsonl`, docs/format.md): appended under an exclusive
+/// `flock`, read under a shared one. Holds only the path; nothing is opened until used.
 #[derive(Debug, Clone)]
 pub struct EvidenceLog {
     path: PathBuf,
@@ -22,9 +24,13 @@ pub struct EvidenceLog {
 /// How far a reader has read: resume here to see only new records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cursor {
+    /// Byte offset just after the last complete, verified line read.
     pub offset: u64,
+    /// 1-based number of that line; 0 before the first.
     pub line: u64,
+    /// `seq` of that record; 0 before the first.
     pub last_seq: u64,
+    /// `hash` of that record (lowercase hex); [`GENESIS_HASH`] before the first.
     pub last_hash: String,
 }
 
@@ -42,21 +48,29 @@ impl Default for Cursor {
 /// Bytes after the last complete line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TornTail {
+    /// Byte offset where the torn bytes start.
     pub offset: u64,
+    /// Number of torn bytes, up to the end of the file.
     pub len: u64,
 }
 
+/// What `evidence repair` did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepairReport {
+    /// Torn bytes moved out of the log; 0 when it ended with a complete line.
     pub moved_bytes: u64,
+    /// Where they went (`evidence.jsonl.torn-<unix nanoseconds>` beside the log); `None` when
+    /// nothing was moved.
     pub side_file: Option<PathBuf>,
 }
 
 impl EvidenceLog {
+    /// The log at `path`; the file need not exist yet (the first append creates it).
     pub fn new(path: impl Into<PathBuf>) -> Self {
         Self { path: path.into() }
     }
 
+    /// The log file's path.
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -131,14 +145,11 @@ impl EvidenceLog {
             .map_err(|e| self.io(e))?;
         file.read_to_end(&mut bytes).map_err(|e| self.io(e))?;
         let side = side_file_name(&self.path);
-        let mut out = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&side)
+        // Whole, durable and never over another file before the log shrinks
+        // (fsutil: fresh temporary file, fsync, no-clobber rename, fsync of
+        // the directory), readable like the log itself.
+        crate::fsutil::write_new(&side, &bytes, crate::fsutil::Access::Shared)
             .map_err(|e| self.io(e))?;
-        out.write_all(&bytes).map_err(|e| self.io(e))?;
-        out.sync_all().map_err(|e| self.io(e))?;
-        sync_parent(&side).map_err(|e| self.io(e))?;
         locked.file.set_len(torn.offset).map_err(|e| self.io(e))?;
         locked.file.sync_all().map_err(|e| self.io(e))?;
         Ok(RepairReport {
@@ -257,9 +268,13 @@ fn find_last_newline(file: &File, end: u64) -> std::io::Result<Option<u64>> {
 /// it early.
 #[derive(Debug, Default)]
 pub struct ReadOutcome {
+    /// The complete records read, in `seq` order, that verified against the chain.
     pub records: Vec<EvidenceRecord>,
+    /// Where to resume: after the last of `records` (unchanged when none were read).
     pub cursor: Cursor,
+    /// Set when the file ends with part of a line (not read).
     pub torn: Option<TornTail>,
+    /// Set when a line failed the chain check; nothing after it was read.
     pub broken: Option<ChainBreak>,
 }
 

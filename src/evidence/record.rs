@@ -14,11 +14,18 @@ pub const GENESIS_HASH: &str = "000000000000000000000000000000000000000000000000
 /// The readiness check as it stood when the decision was made.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReadinessSummary {
+    /// Q1, who depends on this identity (docs/policy.md, *The three questions*).
     pub q1: Status,
+    /// Q2, what breaks if it is removed.
     pub q2: Status,
+    /// Q3, how quickly it can be restored if the decision was wrong.
     pub q3: Status,
+    /// The tier the policy assigned (low → approve, medium → quarantine, high → escalate).
     pub tier: Tier,
+    /// The action the tier recommends.
     pub recommendation: Action,
+    /// Every gap that kept a question or check from being answered, checks' gaps and case-file
+    /// problems included (`checks: usage unknown: …`).
     pub gaps: Vec<String>,
 }
 
@@ -27,23 +34,37 @@ pub struct ReadinessSummary {
 /// before `hash`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EvidenceRecord {
+    /// Position in the log: 1, 2, 3, … with no gaps.
     pub seq: u64,
+    /// UUID v7 of this record.
     pub id: Uuid,
+    /// When it was recorded: the real clock in UTC, to the millisecond (`--now` is refused for
+    /// decisions).
     #[serde(with = "time::serde::rfc3339")]
     pub ts: OffsetDateTime,
+    /// The case decided on, as loaded (NFC).
     pub case_id: String,
     /// SHA-256 of the case content the decision was evaluated on
     /// ([`crate::model::Case::content_sha256`]). `None` only in records
     /// written before it existed.
     #[serde(default)]
     pub case_sha256: Option<String>,
+    /// The decided case's `identity.id`.
     pub identity_id: String,
+    /// Who decided, from where (`via` `ssh`, `local` or `api`; OS account on a local store).
     pub reviewer: Reviewer,
+    /// What was decided: approve, quarantine, escalate, revoke, restore or close.
     pub action: Action,
+    /// The reviewer's reason, trimmed; at least the policy's `justification_min_chars` visible
+    /// characters.
     pub justification: String,
+    /// For quarantine: when it expires (UTC); `None` for every other action.
     #[serde(with = "time::serde::rfc3339::option")]
     pub quarantine_until: Option<OffsetDateTime>,
+    /// For escalate: the team it goes to; `None` for every other action.
     pub escalate_to: Option<String>,
+    /// `true` when a break-glass override let a refused approve or revoke through (serialised as
+    /// `override`).
     #[serde(rename = "override")]
     pub override_: bool,
     /// On a decision that leaves `escalated`: who escalated it.
@@ -62,18 +83,25 @@ pub struct EvidenceRecord {
     /// so the key reused for another decision is refused, not answered with this record.
     #[serde(default)]
     pub request_sha256: Option<String>,
+    /// The readiness check at decision time.
     pub readiness: ReadinessSummary,
     /// The identity was seen used during the current quarantine episode when
     /// this decision was made; replay keeps it until the case leaves quarantine.
     #[serde(default)]
     pub used_during_quarantine: bool,
+    /// The policy it was evaluated under: its `version` and the SHA-256 of its effective TOML.
     pub policy: PolicyRef,
     /// The case version the decision was made at; the case is at
     /// `case_version + 1` after it.
     pub case_version: u64,
+    /// The case's lifecycle state before this decision.
     pub state_before: CaseState,
+    /// The case's lifecycle state after it.
     pub state_after: CaseState,
+    /// NIST CSF 2.0 outcomes (`PR.AA-01`, `RS.MI-02`, …) and the OWASP NHI Top 10 2025 risk
+    /// (`NHI1:2025` …) this decision evidences (docs/policy.md, *Control references*).
     pub controls: Vec<String>,
+    /// `hash` of the record before, lowercase hex; [`GENESIS_HASH`] (64 zeros) for the first.
     pub prev_hash: String,
     /// Empty until the log seals the record.
     #[serde(default, skip_serializing_if = "String::is_empty")]

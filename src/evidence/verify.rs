@@ -14,23 +14,30 @@ pub struct ChainBreak {
     pub seq: u64,
     /// 1-based line in the log.
     pub line: u64,
+    /// What is wrong, for a person: the record was edited, deleted, inserted, reordered or is not a
+    /// sealed record.
     pub reason: String,
 }
 
+/// The result of checking the whole chain (`evidence verify`, `GET /v1/evidence/verify`;
+/// docs/format.md, *Canonical bytes and the chain*).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VerifyReport {
     /// Records verified good, in order, before any break.
     pub records: u64,
+    /// `seq` of the last good record; 0 when there is none.
     pub last_seq: u64,
     /// Hash of the last good record: compare it with a copy kept elsewhere to
     /// detect a rewritten log.
     pub head_hash: String,
+    /// The first break, `None` when every complete line verifies.
     pub first_bad: Option<ChainBreak>,
     /// Bytes after the last complete line, `(offset, length)`.
     pub torn_tail: Option<(u64, u64)>,
 }
 
 impl VerifyReport {
+    /// The report for a missing or empty log: no records, head [`GENESIS_HASH`].
     pub fn empty() -> Self {
         Self {
             records: 0,
@@ -41,6 +48,7 @@ impl VerifyReport {
         }
     }
 
+    /// `true` when the chain verifies to the end: no break and no torn tail.
     pub fn is_ok(&self) -> bool {
         self.first_bad.is_none() && self.torn_tail.is_none()
     }

@@ -6,13 +6,18 @@
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-use super::LastUsed;
+use super::{CaseProblem, LastUsed};
 
 /// One pending remediation case.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
+    /// Unique in the store; checked and read in NFC ([`super::check_id`]).
+    #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(
+        serialize_with = "time::serde::rfc3339::serialize",
+        deserialize_with = "super::lenient::time"
+    )]
     pub opened_at: OffsetDateTime,
     pub title: String,
     pub identity: Identity,
@@ -20,7 +25,7 @@ pub struct Case {
     pub finding: Option<Finding>,
     #[serde(default)]
     pub owner: Option<Owner>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub criticality: Option<Level>,
     #[serde(default)]
     pub dependencies: Option<Dependencies>,
@@ -31,20 +36,20 @@ pub struct Case {
     #[serde(default)]
     pub tags: Vec<String>,
     /// What the case file says that nhi-triage could not read as a fact:
-    /// keys it does not know (a misspelt `node` hides every dependent) and a
-    /// dependency map without its `nodes` list. Filled in by the loader; a
-    /// case with any is never tier low. Serialised only when not empty.
+    /// values read as unknown (a severity `HIGHEST`, a date without a time
+    /// zone), keys it does not know (a misspelt `node` hides every
+    /// dependent), a dependency map without its `nodes` list, ids defined
+    /// twice. Filled in by the loader; a case with any is never tier low.
+    /// Serialised only when not empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub file_gaps: Vec<String>,
+    pub problems: Vec<CaseProblem>,
 }
-
-/// The file gap of a dependency map without its `nodes` list: who depends
-/// on the identity is then unknown (Q1), not "nobody".
-pub const NO_NODES_GAP: &str = "the dependency map has no `nodes` list";
 
 /// The non-human identity under review.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
+    /// Checked and read in NFC ([`super::check_id`]).
+    #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
     pub name: String,
     /// api_key, service_account, token, secret, certificate, oauth_app, ...
@@ -53,12 +58,16 @@ pub struct Identity {
     pub provider: String,
     #[serde(default)]
     pub account: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub created_at: Option<OffsetDateTime>,
     /// A time, `"never"`, or unknown (null/absent): see [`LastUsed`].
     #[serde(default)]
     pub last_used_at: LastUsed,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub privilege: Option<Privilege>,
 }
 
@@ -66,11 +75,15 @@ pub struct Identity {
 pub struct Finding {
     #[serde(rename = "type")]
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub severity: Option<Level>,
     #[serde(default)]
     pub source: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub detected_at: Option<OffsetDateTime>,
     #[serde(default)]
     pub summary: Option<String>,
@@ -88,12 +101,16 @@ pub struct Owner {
     #[serde(default)]
     pub contact: Option<String>,
     pub basis: OwnerBasis,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub verified_at: Option<OffsetDateTime>,
 }
 
 /// How we know who owns the identity.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerBasis {
     Explicit,
@@ -102,7 +119,7 @@ pub enum OwnerBasis {
 }
 
 /// Severity and business criticality share one scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
     Critical,
@@ -111,7 +128,7 @@ pub enum Level {
     Low,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Privilege {
     Admin,
@@ -122,10 +139,14 @@ pub enum Privilege {
 /// The dependency map: who uses the identity, directly or through others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dependencies {
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub verified_at: Option<OffsetDateTime>,
-    /// Missing or `null`: read as empty here, and the loader records the
-    /// file gap [`NO_NODES_GAP`] (who depends on it is unknown).
+    /// Missing or `null`: read as empty here, and the loader records a
+    /// problem at [`super::NODES_PATH`] (who depends on it is unknown).
     #[serde(default, deserialize_with = "null_as_empty")]
     pub nodes: Vec<DependencyNode>,
 }
@@ -136,21 +157,27 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Dependenc
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyNode {
+    /// Checked and read in NFC ([`super::check_id`]).
+    #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub kind: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub criticality: Option<Level>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub external: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub shared: Option<bool>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub last_seen_at: Option<OffsetDateTime>,
-    /// Edges from this node to what it depends on.
-    #[serde(default)]
+    /// Edges from this node to what it depends on (ids, read in NFC).
+    #[serde(default, deserialize_with = "super::lenient::ids")]
     pub uses: Vec<String>,
 }
 
@@ -158,17 +185,17 @@ pub struct DependencyNode {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProposedAction {
     pub kind: ActionKind,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub reversible: Option<bool>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub verifiable: Option<bool>,
     #[serde(default)]
     pub rollback: Option<Rollback>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub hot_reload: Option<bool>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
     Rotate,
@@ -182,18 +209,28 @@ pub enum ActionKind {
 pub struct Rollback {
     #[serde(default)]
     pub method: Option<String>,
-    #[serde(default, with = "time::serde::rfc3339::option")]
+    #[serde(
+        default,
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
     pub tested_at: Option<OffsetDateTime>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::lenient::option")]
     pub restore_minutes: Option<u32>,
 }
 
 /// An approved change window: open when `now` is in `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeWindow {
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(
+        serialize_with = "time::serde::rfc3339::serialize",
+        deserialize_with = "super::lenient::time"
+    )]
     pub start: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
+    #[serde(
+        serialize_with = "time::serde::rfc3339::serialize",
+        deserialize_with = "super::lenient::time"
+    )]
     pub end: OffsetDateTime,
 }
 

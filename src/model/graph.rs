@@ -192,70 +192,120 @@ pub enum RowKind {
 /// their users at depth 2, and so on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OutlineRow {
+    /// 1 for the identity's direct users; grows by one per `uses` edge.
     pub depth: usize,
+    /// Index of the node in the map (`DependencyGraph::node`).
     pub node: usize,
     pub kind: RowKind,
+    /// No later sibling follows under the same parent (for `└─` guides).
+    pub last: bool,
+}
+
+/// The deepest level drawn as indentation. Deeper rows are drawn at this
+/// level with their depth written out (`OutlineRow::depth_note`), so a row
+/// costs the same bytes and columns at depth 10 and at depth 100,000 and a
+/// drawn outline stays linear in nodes + edges.
+pub const MAX_INDENT: usize = 10;
+
+impl OutlineRow {
+    /// The level to indent to: `depth`, capped at [`MAX_INDENT`].
+    pub fn indent(&self) -> usize {
+        self.indent_within(MAX_INDENT)
+    }
+
+    /// `[depth N] ` for rows deeper than [`MAX_INDENT`] (drawn at that
+    /// level), `None` otherwise.
+    pub fn depth_note(&self) -> Option<String> {
+        self.depth_note_within(MAX_INDENT)
+    }
+
+    /// As [`indent`](Self::indent), with the cap at `max` levels (a narrow
+    /// pane indents less).
+    pub fn indent_within(&self, max: usize) -> usize {
+        self.depth.min(max)
+    }
+
+    /// As [`depth_note`](Self::depth_note), with the cap at `max` levels.
+    pub fn depth_note_within(&self, max: usize) -> Option<String> {
+        (self.depth > max).then(|| format!("[depth {}] ", self.depth))
+    }
 }
 
 impl DependencyGraph<'_> {
     /// The tree under the identity, depth first. Each node is expanded once;
     /// cycles and repeats appear as marked references, so the outline is at
-    /// most one row per edge.
+    /// most one row per edge (plus one per direct user of the identity).
+    /// The walk keeps its own stack: a chain 100,000 deep needs no deeper
+    /// call stack than a flat map. Time and memory O(nodes + edges).
     pub fn outline(&self) -> Vec<OutlineRow> {
         let mut rows = Vec::new();
         let mut shown = vec![false; self.nodes.len()];
         let mut on_path = vec![false; self.nodes.len()];
         // (node, depth, next user position); the root's users start at depth 1.
         let mut stack: Vec<(usize, usize, usize)> = Vec::new();
-        for &start in &self.root_users {
-            self.visit(start, 1, &mut rows, &mut shown, &mut on_path, &mut stack);
-            while let Some(&mut (node, depth, ref mut pos)) = stack.last_mut() {
-                if let Some(&user) = self.users[node].get(*pos) {
+        let starts = &self.root_users;
+        for (k, &start) in starts.iter().enumerate() {
+            let last = k + 1 == starts.len();
+            let mut walk = Walk {
+                rows: &mut rows,
+                shown: &mut shown,
+                on_path: &mut on_path,
+                stack: &mut stack,
+            };
+            walk.visit(start, 1, last);
+            while let Some(&mut (node, depth, ref mut pos)) = walk.stack.last_mut() {
+                let users = &self.users[node];
+                if let Some(&user) = users.get(*pos) {
                     *pos += 1;
-                    self.visit(
-                        user,
-                        depth + 1,
-                        &mut rows,
-                        &mut shown,
-                        &mut on_path,
-                        &mut stack,
-                    );
+                    let last = *pos == users.len();
+                    walk.visit(user, depth + 1, last);
                 } else {
-                    on_path[node] = false;
-                    stack.pop();
+                    walk.on_path[node] = false;
+                    walk.stack.pop();
                 }
             }
         }
         rows
     }
+}
 
-    fn visit(
-        &self,
-        node: usize,
-        depth: usize,
-        rows: &mut Vec<OutlineRow>,
-        shown: &mut [bool],
-        on_path: &mut [bool],
-        stack: &mut Vec<(usize, usize, usize)>,
-    ) {
-        let kind = if on_path[node] {
+/// The outline walk's state.
+struct Walk<'w> {
+    rows: &'w mut Vec<OutlineRow>,
+    shown: &'w mut [bool],
+    on_path: &'w mut [bool],
+    stack: &'w mut Vec<(usize, usize, usize)>,
+}
+
+impl Walk<'_> {
+    fn visit(&mut self, node: usize, depth: usize, last: bool) {
+        let kind = if self.on_path[node] {
             RowKind::Cycle
-        } else if shown[node] {
+        } else if self.shown[node] {
             RowKind::Repeat
         } else {
             RowKind::First
         };
-        rows.push(OutlineRow { depth, node, kind });
+        self.rows.push(OutlineRow {
+            depth,
+            node,
+            kind,
+            last,
+        });
         if kind == RowKind::First {
-            shown[node] = true;
-            on_path[node] = true;
-            stack.push((node, depth, 0));
+            self.shown[node] = true;
+            self.on_path[node] = true;
+            self.stack.push((node, depth, 0));
         }
     }
 }
 
+/// Appends `i` unless it is already the last entry. Users are added in
+/// node order, so a repeat can only be the node just added (one node naming
+/// the same id twice): O(1), where a `contains` would make a node used by
+/// 100,000 others cost O(n²).
 fn push_once(list: &mut Vec<usize>, i: usize) {
-    if !list.contains(&i) {
+    if list.last() != Some(&i) {
         list.push(i);
     }
 }
@@ -339,16 +389,16 @@ mod tests {
         let rows: Vec<_> = g
             .outline()
             .iter()
-            .map(|r| (r.depth, g.node(r.node).id.as_str(), r.kind))
+            .map(|r| (r.depth, g.node(r.node).id.as_str(), r.kind, r.last))
             .collect();
         assert_eq!(
             rows,
             [
-                (1, "a", RowKind::First),
-                (2, "b", RowKind::First),
-                (3, "a", RowKind::Cycle),
-                (2, "c", RowKind::First),
-                (1, "c", RowKind::Repeat),
+                (1, "a", RowKind::First, false),
+                (2, "b", RowKind::First, false),
+                (3, "a", RowKind::Cycle, true),
+                (2, "c", RowKind::First, true),
+                (1, "c", RowKind::Repeat, true),
             ]
         );
     }
@@ -372,5 +422,22 @@ mod tests {
         let g = DependencyGraph::build("root", &nodes);
         assert_eq!(g.transitive_dependents().len(), n);
         assert!(g.cycles().is_empty());
+        let outline = g.outline();
+        assert_eq!(outline.len(), n);
+        assert_eq!(outline[n - 1].depth, n);
+        assert_eq!(outline[n - 1].indent(), MAX_INDENT);
+        assert_eq!(
+            outline[n - 1].depth_note().as_deref(),
+            Some("[depth 100000] ")
+        );
+        assert_eq!(outline[MAX_INDENT - 1].depth_note(), None);
+    }
+
+    #[test]
+    fn a_node_naming_the_same_id_twice_is_one_user() {
+        let nodes = vec![node("a", &["root", "root"]), node("b", &["a", "root", "a"])];
+        let g = DependencyGraph::build("root", &nodes);
+        assert_eq!(g.direct_users(Target::Root), [0, 1]);
+        assert_eq!(g.direct_users(Target::Node(0)), [1]);
     }
 }

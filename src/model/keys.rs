@@ -44,7 +44,7 @@ fn is_known(key: &[u8]) -> bool {
             | b"rollback"
             | b"opened_at"
             | b"privilege"
-            | b"file_gaps"
+            | b"problems"
             | b"tested_at"
             | b"created_at"
             | b"verifiable"
@@ -98,7 +98,10 @@ mod tests {
         for line in crate::demo::CASES.lines() {
             let case: Case = serde_json::from_str(line).expect("demo case");
             let mut value = serde_json::to_value(&case).expect("value");
-            value["file_gaps"] = serde_json::json!(["x"]);
+            // `problems` entries' own keys (`path`, `value`, `message`) are
+            // left out of the screen on purpose: a case file rarely holds
+            // them, and a top-level `message` must still be reported.
+            value["problems"] = serde_json::json!([]);
             collect(&value, &mut keys);
         }
         for key in keys {

@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::value::RawValue;
 
 use super::case::Case;
+use super::{CaseProblem, NODES_PATH};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadProblem {
@@ -21,10 +22,11 @@ pub struct LoadProblem {
 
 impl fmt::Display for LoadProblem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let file = crate::text::sanitize(&self.file.to_string_lossy()).into_owned();
         if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
+            write!(f, "{file}: {}", self.message)
         } else {
-            write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+            write!(f, "{file}:{}: {}", self.line, self.message)
         }
     }
 }
@@ -180,13 +182,13 @@ pub fn parse_jsonl(path: &Path, text: &str, report: &mut LoadReport) {
         }
         match parse_case(line) {
             Ok(case) => {
-                note_file_gaps(report, path, n + 1, &case);
+                note_problems(report, path, n + 1, &case);
                 report.push(case, file, n + 1);
             }
             Err(e) => report.problems.push(LoadProblem {
                 file: path.to_path_buf(),
-                line: n + 1,
-                message: describe(&e, line),
+                line: n + 1 + e.line_offset(),
+                message: e.describe(line),
             }),
         }
     }
@@ -215,14 +217,14 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
         let start_line = line_of(text, offset);
         match parse_case(source) {
             Ok(case) => {
-                note_file_gaps(report, path, start_line, &case);
+                note_problems(report, path, start_line, &case);
                 report.push(case, file, start_line);
             }
             Err(e) => {
                 report.problems.push(LoadProblem {
                     file: path.to_path_buf(),
-                    line: start_line + e.line().saturating_sub(1),
-                    message: format!("element {}: {}", i + 1, describe(&e, source)),
+                    line: start_line + e.line_offset(),
+                    message: format!("element {}: {}", i + 1, e.describe(source)),
                 });
             }
         }
@@ -231,59 +233,156 @@ pub fn parse_json_array(path: &Path, text: &str, report: &mut LoadReport) {
 
 /// A case that loaded with facts it could not read is reported too: never
 /// silent, and the case still loads (as unknown, never as absent).
-fn note_file_gaps(report: &mut LoadReport, path: &Path, line: usize, case: &Case) {
-    if case.file_gaps.is_empty() {
+fn note_problems(report: &mut LoadReport, path: &Path, line: usize, case: &Case) {
+    if case.problems.is_empty() {
         return;
     }
+    let problems: Vec<String> = case.problems.iter().map(ToString::to_string).collect();
     report.problems.push(LoadProblem {
         file: path.to_path_buf(),
         line,
         message: format!(
-            "case {}: {}; loaded, read as unknown (never tier low)",
+            "case {}: {}; loaded, never tier low",
             crate::text::sanitize(&case.id),
-            case.file_gaps.join("; ")
+            problems.join("; ")
         ),
     });
 }
 
-/// Parses one case, noting in [`Case::file_gaps`] every key it does not know
-/// and a dependency map without `nodes`: a fact spelt wrongly is unknown,
-/// never absent (a misspelt `"node"` must not read as "no dependents").
-pub fn parse_case(text: &str) -> Result<Case, serde_json::Error> {
-    // The common case, every key known: a plain parse, no path tracking.
-    let mut case = if super::keys::only_known_keys(text) {
-        serde_json::from_str(text)?
+/// Why one case could not be read at all.
+#[derive(Debug)]
+pub(crate) enum CaseError {
+    /// Not JSON, or a key given twice in one object.
+    Syntax(serde_json::Error),
+    /// A required value (`id`, `identity.id`, `opened_at`, ...) that could
+    /// not be read: the problem names its path; the line within the case's
+    /// text when known.
+    Required(CaseProblem, Option<usize>),
+}
+
+impl CaseError {
+    /// Lines from the start of the case's text to the error (0 when only
+    /// the case is known).
+    fn line_offset(&self) -> usize {
+        match self {
+            CaseError::Syntax(e) => e.line().saturating_sub(1),
+            CaseError::Required(_, line) => line.map_or(0, |l| l.saturating_sub(1)),
+        }
+    }
+
+    /// The message, with the case id when the object got that far.
+    fn describe(&self, source: &str) -> String {
+        let what = match self {
+            CaseError::Syntax(e) => syntax_message(e),
+            CaseError::Required(p, _) => {
+                format!("{p}; a required value, so the case is not loaded")
+            }
+        };
+        let id = serde_json::from_str::<IdOnly>(source)
+            .ok()
+            .and_then(|c| c.id);
+        match id {
+            Some(id) => format!("case {}: {}", super::problem::visible(&id), what),
+            None => what,
+        }
+    }
+}
+
+/// Parses one case: values that do not fit become unknown with a
+/// [`CaseProblem`] naming their path (`super::repair`), keys the format
+/// does not have are problems too, and so is a dependency map without
+/// `nodes`: a fact spelt wrongly is unknown, never absent (a misspelt
+/// `"node"` must not read as "no dependents").
+pub(crate) fn parse_case(text: &str) -> Result<Case, CaseError> {
+    let known = super::keys::only_known_keys(text);
+    // The common case, every key known and every value fitting: a plain
+    // parse, no path tracking, no tree.
+    let fast = if known {
+        serde_json::from_str(text)
     } else {
-        parse_noting_unknown_keys(text)?
+        parse_noting_unknown_keys(text)
+    };
+    let mut case = match fast {
+        Ok(case) => case,
+        Err(e) if !e.is_data() => return Err(CaseError::Syntax(e)),
+        Err(_) => parse_slowly(text, known)?,
     };
     note_missing_nodes(&mut case, text);
     note_duplicate_nodes(&mut case);
     Ok(case)
 }
 
+/// The slow path for a case whose values do not all fit.
+fn parse_slowly(text: &str, known: bool) -> Result<Case, CaseError> {
+    let (tree, mut case, problems) = super::repair::parse(text).map_err(|e| match e {
+        super::repair::Refusal::Syntax(e) => CaseError::Syntax(e),
+        super::repair::Refusal::Required(p) => {
+            // The line of the value, when it is the first fault in the text.
+            let line = super::repair::first_fault(text)
+                .filter(|(path, _)| *path == p.path)
+                .map(|(_, line)| line);
+            CaseError::Required(p, line)
+        }
+    })?;
+    if !known {
+        // The repaired tree parses (it just did): this only adds the
+        // unknown keys' problems.
+        let mut unknown = Vec::new();
+        if let Ok(with_unknown) =
+            serde_ignored::deserialize(&tree, |p| note_unknown(p, &mut unknown))
+        {
+            case = with_unknown;
+        }
+        case.problems.extend(unknown);
+    }
+    let from_file = std::mem::replace(&mut case.problems, problems);
+    case.problems.extend(from_file);
+    Ok(case)
+}
+
 /// The exact walk: parses with `serde_ignored`, recording in
-/// [`Case::file_gaps`] the path of every key the format does not have.
+/// [`Case::problems`] the path of every key the format does not have.
 fn parse_noting_unknown_keys(text: &str) -> Result<Case, serde_json::Error> {
     let mut unknown = Vec::new();
     let mut de = serde_json::Deserializer::from_str(text);
-    let mut case: Case = serde_ignored::deserialize(&mut de, |path| {
-        // serde_ignored writes `?` for an Option's `Some`: not a key.
-        let path = path.to_string();
-        let segments: Vec<&str> = path.split('.').filter(|s| *s != "?").collect();
-        // `x_…` keys are declared extensions (a vendor's score, a region):
-        // ignored by design, never a misspelling of ours.
-        if !segments.last().is_some_and(|k| k.starts_with("x_")) {
-            unknown.push(segments.join("."));
-        }
-    })?;
+    let mut case: Case = serde_ignored::deserialize(&mut de, |p| note_unknown(p, &mut unknown))?;
     de.end()?;
-    for path in unknown {
-        case.file_gaps.push(format!(
-            "unknown field {} (misspelt?)",
-            crate::text::sanitize(&path)
-        ));
-    }
+    case.problems.extend(unknown);
     Ok(case)
+}
+
+/// A key `serde_ignored` saw and the format does not have. `x_…` keys are
+/// declared extensions (a vendor's score, a region): ignored by design,
+/// never a misspelling of ours.
+fn note_unknown(path: serde_ignored::Path<'_>, unknown: &mut Vec<CaseProblem>) {
+    fn write(path: &serde_ignored::Path<'_>, out: &mut String) {
+        use serde_ignored::Path;
+        match path {
+            Path::Root => {}
+            Path::Seq { parent, index } => {
+                write(parent, out);
+                out.push_str(&format!("[{index}]"));
+            }
+            Path::Map { parent, key } => {
+                write(parent, out);
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key);
+            }
+            Path::Some { parent }
+            | Path::NewtypeStruct { parent }
+            | Path::NewtypeVariant { parent } => write(parent, out),
+        }
+    }
+    if let serde_ignored::Path::Map { key, .. } = &path
+        && key.starts_with("x_")
+    {
+        return;
+    }
+    let mut text = String::new();
+    write(&path, &mut text);
+    unknown.push(CaseProblem::new(text, "unknown field (misspelt?); ignored"));
 }
 
 /// A node id given twice: the copies may disagree (one critical, one not),
@@ -296,21 +395,20 @@ fn note_duplicate_nodes(case: &mut Case) {
         return;
     }
     let mut seen = HashSet::with_capacity(deps.nodes.len());
-    let mut twice: Vec<&str> = deps
+    let twice: Vec<(usize, String)> = deps
         .nodes
         .iter()
-        .filter(|n| !seen.insert(n.id.as_str()))
-        .map(|n| n.id.as_str())
+        .enumerate()
+        .filter(|(_, n)| !seen.insert(n.id.as_str()))
+        .map(|(i, n)| (i, n.id.clone()))
         .collect();
-    if twice.is_empty() {
-        return;
+    for (i, id) in twice {
+        case.problems.push(CaseProblem::with_value(
+            format!("{NODES_PATH}[{i}]"),
+            id,
+            "is a dependency node id defined earlier too: which copy is true is unknown",
+        ));
     }
-    twice.dedup();
-    let gap = format!(
-        "dependency node ids defined twice: {}",
-        crate::text::sanitize(&twice.join(", "))
-    );
-    case.file_gaps.push(gap);
 }
 
 fn note_missing_nodes(case: &mut Case, text: &str) {
@@ -320,7 +418,10 @@ fn note_missing_nodes(case: &mut Case, text: &str) {
         .is_some_and(|d| d.nodes.is_empty())
         && !lists_nodes(text)
     {
-        case.file_gaps.push(super::NO_NODES_GAP.into());
+        case.problems.push(CaseProblem::new(
+            NODES_PATH,
+            "the dependency map has no `nodes` list: who depends on it is unknown",
+        ));
     }
 }
 
@@ -349,19 +450,12 @@ fn line_of(text: &str, offset: usize) -> usize {
         + 1
 }
 
-/// serde's message, with the case id when the object got that far.
-fn describe(e: &serde_json::Error, source: &str) -> String {
-    let id = serde_json::from_str::<IdOnly>(source)
-        .ok()
-        .and_then(|c| c.id);
+/// serde's message, " at line L column C" replaced by the column (the
+/// caller gives the line).
+fn syntax_message(e: &serde_json::Error) -> String {
     let what = e.to_string();
-    // serde appends " at line L column C"; the caller gives the line already.
-    let what = match what.rfind(" at line ") {
+    match what.rfind(" at line ") {
         Some(pos) => format!("{} (column {})", &what[..pos], e.column()),
-        None => what,
-    };
-    match id {
-        Some(id) => format!("case {}: {}", crate::text::sanitize(&id), what),
         None => what,
     }
 }
@@ -407,12 +501,16 @@ fn drop_duplicate_ids(report: &mut LoadReport) {
         }
     }
     // The copies may disagree (a pipeline appending an update): which one is
-    // true is unknown, so the kept one carries a file gap.
+    // true is unknown, so the kept one carries a problem.
     for case in &mut report.cases {
         if let Some(places) = dropped.get(&case.id) {
-            case.file_gaps.push(format!(
-                "case id also defined at {}; later copies ignored",
-                crate::text::sanitize(&places.join(", "))
+            case.problems.push(CaseProblem::with_value(
+                "id",
+                &case.id,
+                format!(
+                    "is also defined at {}; later copies ignored",
+                    places.join(", ")
+                ),
             ));
         }
     }

@@ -3,8 +3,12 @@
 mod case;
 mod diff;
 mod graph;
+mod ids;
 mod keys;
+mod lenient;
 mod load;
+mod problem;
+mod repair;
 mod reviewer;
 mod state;
 mod usage;
@@ -12,10 +16,13 @@ mod usage;
 pub use case::*;
 pub use diff::changed_fields;
 pub use graph::{CycleEdge, DanglingRef, DependencyGraph, OutlineRow, RowKind, Target};
+pub use ids::{case_id_key, check_id};
+pub use lenient::means_unknown;
 pub use load::{
     CaseOrigin, LoadError, LoadProblem, LoadReport, has_case_extension, is_case_file, load_dir,
     load_file, parse_json_array, parse_jsonl,
 };
+pub use problem::{CaseProblem, MAX_VALUE_CHARS, NODES_PATH};
 pub use reviewer::{
     MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
     validate_team,

@@ -11,13 +11,17 @@ use serde::de::{self, Deserializer, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use time::OffsetDateTime;
 
-use super::{parse_rfc3339, rfc3339};
+#[cfg(test)]
+use super::parse_rfc3339;
+use super::rfc3339;
 
 /// What the usage source says about the identity's last use.
 ///
-/// Wire form (docs/format.md): an RFC 3339 time, the string `"never"` (the
-/// usage source saw no use at all, e.g. an AWS credential report's `N/A`),
-/// or `null`/absent for unknown.
+/// Wire form (docs/format.md): an RFC 3339 time, the string `"never"` (any
+/// case: the usage source saw no use at all), or `null`/absent for unknown.
+/// The words of [`super::means_unknown`] (`N/A`, `none`, ...) read as
+/// unknown: an AWS credential report's `N/A` must be turned into `"never"`
+/// by the pipeline that knows it means that.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum LastUsed {
     /// No usage source reports on this identity: a gap, never "unused".
@@ -87,18 +91,36 @@ impl<'de> Visitor<'de> for LastUsedVisitor {
     }
 
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<LastUsed, D::Error> {
-        d.deserialize_str(self)
+        d.deserialize_any(self)
     }
 
+    /// `never` in any case; the words of [`super::means_unknown`] (`N/A`,
+    /// `none`, ...) are unknown, never "never": a detector's `none` may mean
+    /// either, and unknown is the reading that is never unsafe.
     fn visit_str<E: de::Error>(self, v: &str) -> Result<LastUsed, E> {
-        if v == "never" {
+        if v.trim().eq_ignore_ascii_case("never") {
             return Ok(LastUsed::Never);
         }
-        parse_rfc3339(v).map(LastUsed::At).map_err(|e| {
-            E::custom(format!(
-                r#"last_used_at {v:?} is neither an RFC 3339 time ({e}) nor "never""#
-            ))
-        })
+        if super::means_unknown(v) {
+            return Ok(LastUsed::Unknown);
+        }
+        super::lenient::parse_time(v)
+            .map(LastUsed::At)
+            .map_err(|e| E::custom(format!(r#"{e}, nor "never""#)))
+    }
+
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<LastUsed, E> {
+        Err(E::custom(
+            r#"is a number, not an RFC 3339 time nor "never""#,
+        ))
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<LastUsed, E> {
+        self.visit_u64(v.unsigned_abs())
+    }
+
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<LastUsed, E> {
+        self.visit_u64(0)
     }
 }
 
@@ -135,9 +157,27 @@ mod tests {
     }
 
     #[test]
-    fn other_strings_are_errors_naming_the_value() {
-        let err = parse(r#"{"last_used_at":"N/A"}"#).unwrap_err().to_string();
-        assert!(err.contains("N/A") && err.contains("never"), "{err}");
+    fn words_for_unknown_are_unknown_and_never_is_any_case() {
+        for word in ["N/A", "none", "unknown", ""] {
+            let json = format!(r#"{{"last_used_at":"{word}"}}"#);
+            assert_eq!(parse(&json).unwrap(), LastUsed::Unknown, "{word}");
+        }
+        assert_eq!(
+            parse(r#"{"last_used_at":"NEVER"}"#).unwrap(),
+            LastUsed::Never
+        );
+    }
+
+    #[test]
+    fn other_strings_are_errors_saying_what_is_wrong() {
+        let err = parse(r#"{"last_used_at":"yesterday"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RFC 3339") && err.contains("never"), "{err}");
+        let err = parse(r#"{"last_used_at":"2026-06-01T00:00:00"}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("has no time zone"), "{err}");
     }
 
     #[test]

@@ -9,18 +9,26 @@ pub const CLOCK_SKEW_TOLERANCE: Duration = Duration::minutes(5);
 /// How fresh a dated fact is against a limit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
+    /// No date given: never fresh (a gap).
     Missing,
     /// Dated in the future beyond the skew tolerance.
     Future,
+    /// At most `max_days` old at `now` (exactly `max_days` days is still within).
     Within {
+        /// Whole days of age; 0 for a date up to [`CLOCK_SKEW_TOLERANCE`] in the future.
         days: i64,
     },
+    /// More than `max_days` old at `now` (one second over is older).
     Older {
+        /// Whole days of age (equal to `max_days` when less than a day over).
         days: i64,
     },
 }
 
 impl Freshness {
+    /// How fresh `t` is at `now` against a limit of `max_days` days (docs/policy.md: "within N
+    /// days" means an age of at most N days). More than [`CLOCK_SKEW_TOLERANCE`] in the future is
+    /// [`Freshness::Future`]; `None` is [`Freshness::Missing`].
     pub fn of(t: Option<OffsetDateTime>, now: OffsetDateTime, max_days: u32) -> Self {
         let Some(t) = t else {
             return Freshness::Missing;
@@ -39,6 +47,7 @@ impl Freshness {
         }
     }
 
+    /// `true` only for [`Freshness::Within`]: a missing, future or older date is never fresh.
     pub fn is_within(self) -> bool {
         matches!(self, Freshness::Within { .. })
     }

@@ -16,15 +16,23 @@ use crate::model::{
 };
 use crate::text::sanitize;
 
+/// The readiness tier of a case (docs/policy.md, *Tier and recommendation*), evaluated high, then
+/// low, else medium. Ordered `Low < Medium < High`; the queue puts high first.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Tier {
+    /// Q1–Q3 answered, change window open or absent, action verifiable and bounded: may be
+    /// approved.
     Low,
+    /// Anything between: contain (quarantine) while the missing context is found.
     Medium,
+    /// A routing flag, or the action not known to be reversible (or none proposed): a person
+    /// decides (escalate).
     High,
 }
 
 impl Tier {
+    /// The lowercase name used in JSON, the CLI and the console: `low`, `medium`, `high`.
     pub fn name(self) -> &'static str {
         match self {
             Tier::Low => "low",
@@ -43,15 +51,21 @@ impl Tier {
     }
 }
 
+/// A routing flag's kind (docs/policy.md, *Checks and routing flags*). Only nodes that reach the
+/// identity count; any flag makes the case tier high.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoutingKind {
+    /// The case's own `criticality`, or a transitive dependent's, is `critical`.
     CriticalWorkload,
+    /// A transitive dependent has `external: true`.
     ExternalPartner,
+    /// A transitive dependent has `shared: true`.
     SharedPlatform,
 }
 
 impl RoutingKind {
+    /// The phrase shown to people: `critical workload`, `external partner`, `shared platform`.
     pub fn name(self) -> &'static str {
         match self {
             RoutingKind::CriticalWorkload => "critical workload",
@@ -65,28 +79,39 @@ impl RoutingKind {
 /// when the case's own criticality is critical).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RoutingFlag {
+    /// Which flag.
     pub kind: RoutingKind,
+    /// Ids that raised it, as in the case file (not sanitised): dependent node ids, or the identity
+    /// id for its own criticality.
     pub raised_by: Vec<String>,
 }
 
+/// The change-window check: a window is open when `start <= now < end`; none given means no
+/// constraint. A closed window keeps the case from tier low.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum WindowCheck {
     /// No window: no constraint.
     None,
+    /// A window is given and open at `now`.
     Open {
+        /// When it closes: the window's `end`.
         #[serde(with = "time::serde::rfc3339")]
         ends_at: OffsetDateTime,
     },
+    /// A window is given and not open at `now` (not yet begun, or over).
     Closed {
+        /// The window's `start`, as in the case file.
         #[serde(with = "time::serde::rfc3339")]
         start: OffsetDateTime,
+        /// The window's `end`, as in the case file.
         #[serde(with = "time::serde::rfc3339")]
         end: OffsetDateTime,
     },
 }
 
 impl WindowCheck {
+    /// `false` only when a window is given and closed at `now`.
     pub fn allows_change(&self) -> bool {
         !matches!(self, WindowCheck::Closed { .. })
     }
@@ -102,9 +127,15 @@ pub enum UsageCheck {
     /// `last_used_at: "never"`: the usage source saw no use at all.
     Never,
     /// Last used more than `unused_after_days` ago.
-    Unused { days: i64 },
+    Unused {
+        /// Whole days since the last use.
+        days: i64,
+    },
     /// Last used within `unused_after_days` (or dated in the future).
-    Recent { days: i64 },
+    Recent {
+        /// Whole days since the last use; 0 for a use dated in the future.
+        days: i64,
+    },
 }
 
 impl UsageCheck {
@@ -136,30 +167,56 @@ impl UsageCheck {
 /// The policy checks shown beside the questions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Checks {
+    /// Whole days since `identity.created_at` (0 if dated in the future); `None` when absent (a
+    /// gap).
     pub identity_age_days: Option<i64>,
+    /// The identity's `privilege`; `None` when unknown (a gap: it orders the queue, it does not set
+    /// the tier).
     pub privilege: Option<Privilege>,
+    /// Usage recency from `identity.last_used_at` against `unused_after_days`.
     pub usage: UsageCheck,
+    /// The identity's own business `criticality`; `None` when unknown, a gap that keeps the case
+    /// from tier low.
     pub criticality: Option<Level>,
+    /// Whether the case's change window allows the change at `now`.
     pub change_window: WindowCheck,
     /// Facts the checks need and do not have ("usage unknown").
     pub gaps: Vec<String>,
 }
 
+/// Everything the policy says about one case at `now` ([`assess`];
+/// docs/policy.md): shown by `show --json`, the console and
+/// `GET /v1/cases/{id}` as `assessment`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Assessment {
+    /// Q1, who depends on this identity: owner and dependency map, their freshness, dangling ids.
     pub q1: Question,
+    /// Q2, what breaks if it is removed: the transitive dependents' criticality (unknown when Q1
+    /// is).
     pub q2: Question,
+    /// Q3, how quickly restoration can occur: reversible action, rollback tested recently and fast
+    /// enough.
     pub q3: Question,
+    /// Identity age, privilege, usage, criticality and change window, with their gaps.
     pub checks: Checks,
+    /// The routing flags raised; any one makes the tier high.
     pub routing: Vec<RoutingFlag>,
+    /// The transitive dependents and the flags, cycles, dangling ids and duplicates among them.
     pub blast_radius: BlastRadius,
+    /// The tier: high, then low, else medium.
     pub tier: Tier,
+    /// Why this tier, one sentence each: what raised it (high), what keeps it from low (medium), or
+    /// that the context is complete (low).
     pub tier_reasons: Vec<String>,
+    /// The tier's action: approve (low), quarantine (medium), escalate (high).
     pub recommendation: Action,
     /// Back in the queue because a quarantine ran out undecided.
     pub quarantine_expired: bool,
     /// Used after its quarantine began: a legitimate dependency may exist.
     pub used_during_quarantine: bool,
+    /// Each action the lifecycle offers in the case's state at `now`, with the policy's verdict;
+    /// reviewer checks (separation of duties, justification) come later, in
+    /// [`super::check_decision`].
     pub actions: Vec<ActionVerdict>,
 }
 
@@ -173,11 +230,16 @@ impl Assessment {
             .collect()
     }
 
+    /// The verdict on `action`; `None` when the lifecycle does not offer it in the case's state.
     pub fn verdict(&self, action: Action) -> Option<&ActionVerdict> {
         self.actions.iter().find(|v| v.action == action)
     }
 }
 
+/// Assesses `case` in its lifecycle `status` under `policy` as of `now` (docs/policy.md): Q1–Q3,
+/// checks, routing, blast radius, tier, recommendation and the actions allowed. Pure and
+/// infallible: no clock, files or terminal, and a missing or unreadable fact becomes a gap, never
+/// an error.
 pub fn assess(
     case: &Case,
     status: &CaseStatus,
@@ -270,7 +332,7 @@ fn checks(case: &Case, policy: &Policy, now: OffsetDateTime) -> Checks {
     if case.identity.created_at.is_none() {
         gaps.push("identity age unknown (no created_at)".into());
     }
-    gaps.extend(case.file_gaps.iter().map(|g| format!("case file: {g}")));
+    gaps.extend(case.problems.iter().map(|p| format!("case file: {p}")));
     Checks {
         identity_age_days: case.identity.created_at.map(|t| days_since(t, now)),
         privilege: case.identity.privilege,
@@ -338,10 +400,11 @@ fn tier(
     if case.criticality.is_none() {
         missing.push("the identity's business criticality is unknown: it could be critical".into());
     }
-    if !case.file_gaps.is_empty() {
+    if !case.problems.is_empty() {
+        let problems: Vec<String> = case.problems.iter().map(ToString::to_string).collect();
         missing.push(format!(
             "the case file has facts that could not be read: {}",
-            sanitize(&case.file_gaps.join("; "))
+            problems.join("; ")
         ));
     }
     // `case.action` is Some here: no action is high above.

@@ -7,20 +7,40 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+/// The decision thresholds, from `STORE/policy.toml` (docs/policy.md, *policy.toml*): every key
+/// optional with the safe defaults of [`Policy::default`], unknown keys refused, every number
+/// bounded (`bounds`). Its version and SHA-256 go into every evidence record
+/// ([`Policy::reference`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Policy {
     /// Free text naming this policy revision; recorded in every evidence record.
     pub version: String,
+    /// Q1: the dependency map's `verified_at` may be at most this many days
+    /// old (0 … 3650; default 7).
     pub dependency_map_max_age_days: u32,
+    /// Q1: the owner's `verified_at` may be at most this many days old (0 … 3650; default 90).
     pub owner_verified_max_age_days: u32,
+    /// Q3: `action.rollback.tested_at` may be at most this many days old (0 … 3650; default 30).
     pub rollback_tested_max_age_days: u32,
+    /// Q3: `action.rollback.restore_minutes` may be at most this, in minutes
+    /// (0 … 10080; default 30).
     pub max_restore_minutes: u32,
+    /// Usage check: a last use more than this many days ago counts as unused
+    /// (1 … 3650; default 90).
     pub unused_after_days: u32,
+    /// Quarantine length in hours when none is asked for (1 … `quarantine_max_hours`; default 72).
     pub quarantine_default_hours: u32,
+    /// Longest quarantine, in hours, a decision may ask for (1 … 8784; default 720).
     pub quarantine_max_hours: u32,
+    /// Fewest visible characters (grapheme clusters) a justification needs
+    /// (1 … 10000; default 20).
     pub justification_min_chars: u32,
+    /// Whether a refused approve or revoke may go through with `--override` (default `false`).
+    /// Separation of duties is never overridable.
     pub allow_break_glass: bool,
+    /// Fewest visible characters an override's justification needs
+    /// (`justification_min_chars` … 10000; default 80).
     pub break_glass_min_chars: u32,
     /// Where an escalation goes when the case has no known owner team.
     pub default_escalation_team: String,
@@ -66,19 +86,34 @@ impl Default for Policy {
     }
 }
 
+/// Why a policy file was refused. A bad policy never falls back to the defaults.
 #[derive(Debug, thiserror::Error)]
 pub enum PolicyError {
+    /// The file could not be read.
     #[error("cannot read policy file {path}: {source}")]
     Read {
+        /// The policy file.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// Not TOML, a value of the wrong type, or an unknown key (a misspelt
+    /// threshold).
     #[error("policy file {path}: {message}")]
-    Parse { path: PathBuf, message: String },
+    Parse {
+        /// The policy file.
+        path: PathBuf,
+        /// The TOML parser's message, naming the key and position.
+        message: String,
+    },
+    /// A value out of its bounds, or inconsistent with another key (docs/policy.md, *policy.toml*).
     #[error("policy file {path}: `{field}` {message}")]
     Invalid {
+        /// The policy file.
         path: PathBuf,
+        /// The offending key, e.g. `quarantine_default_hours`.
         field: &'static str,
+        /// What is wrong, with the allowed range where there is one.
         message: String,
     },
 }
@@ -86,11 +121,17 @@ pub enum PolicyError {
 /// The policy's identity as recorded in evidence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyRef {
+    /// The policy's `version` text.
     pub version: String,
+    /// SHA-256 (lowercase hex) of the effective policy as TOML ([`Policy::to_toml`]).
     pub sha256: String,
 }
 
 impl Policy {
+    /// Reads and validates the policy file at `path`. Errors:
+    /// [`PolicyError::Read`] when it cannot be read, [`PolicyError::Parse`]
+    /// for bad TOML or an unknown key, [`PolicyError::Invalid`] for a value
+    /// out of bounds or inconsistent with another.
     pub fn from_file(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Read {
             path: path.to_path_buf(),

@@ -33,7 +33,10 @@ use crate::text::sanitize;
 /// Whether an action is open in the case's current state, and why not.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ActionVerdict {
+    /// The action judged.
     pub action: Action,
+    /// `true` when the policy allows it now; `false` when refused (see `reasons`, and
+    /// `needs_override` for break-glass).
     pub allowed: bool,
     /// Why it is refused; for an allowed action, conditions that still apply.
     pub reasons: Vec<String>,
@@ -44,8 +47,12 @@ pub struct ActionVerdict {
 /// What a decision does, once every check has passed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Transition {
+    /// The case's state as recorded before the decision (an expired quarantine is still
+    /// `quarantined` here).
     pub state_before: CaseState,
+    /// The state the decision puts the case in.
     pub state_after: CaseState,
+    /// `true` when the action was refused by the policy and went through by break-glass override.
     pub override_used: bool,
     /// On a decision that leaves `escalated`: who escalated it (separation
     /// of duties; the record names both).
@@ -61,7 +68,9 @@ pub struct Transition {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{action} refused: {}", reasons.join("; "))]
 pub struct Refusal {
+    /// The action refused.
     pub action: Action,
+    /// Every reason it was refused, one full sentence each, all collected before refusing.
     pub reasons: Vec<String>,
 }
 
@@ -442,6 +451,8 @@ pub struct JustificationCount {
 }
 
 impl JustificationCount {
+    /// Counts `text` after trimming surrounding whitespace (docs/policy.md: visible characters are
+    /// grapheme clusters holding a letter, digit, punctuation or symbol a reader can see).
     pub fn of(text: &str) -> Self {
         use unicode_segmentation::UnicodeSegmentation;
         let text = text.trim();

@@ -11,15 +11,24 @@ use super::age::{Freshness, ago};
 use crate::model::{Case, CycleEdge, DanglingRef, DependencyGraph, OwnerBasis};
 use crate::text::sanitize;
 
+/// How completely a readiness question is answered (docs/policy.md, *The three questions*). Only
+/// all three answered can make a case tier low.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
+    /// Every fact the question needs is known, fresh and consistent.
     Answered,
+    /// Not blocked, but with gaps: e.g. a stale or missing verification, an
+    /// inferred owner, dangling ids, dependents of unknown criticality, an
+    /// untested or slow rollback.
     Partial,
+    /// Blocked: no owner or a dependency map never verified (Q1, and so Q2);
+    /// an action not known reversible, no rollback, or no action (Q3).
     Unknown,
 }
 
 impl Status {
+    /// `answered`, `partial` or `unknown`, as in JSON, the CLI and the console.
     pub fn name(self) -> &'static str {
         match self {
             Status::Answered => "answered",
@@ -33,8 +42,11 @@ impl Status {
 /// stop it from being answered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Question {
+    /// Unknown if any blocker, else partial if any gap, else answered.
     pub status: Status,
+    /// What is known, one sentence each for a person.
     pub facts: Vec<String>,
+    /// What is missing, stale or unreadable, one sentence each; empty when answered.
     pub gaps: Vec<String>,
 }
 
@@ -61,24 +73,33 @@ impl Question {
 pub struct BlastRadius {
     /// Transitive dependents, nearest first.
     pub dependents: Vec<String>,
+    /// Transitive dependents whose `criticality` is `critical` (the critical-workload flag).
     pub critical: Vec<String>,
+    /// Transitive dependents with `external: true` (the external-partner flag).
     pub external: Vec<String>,
+    /// Transitive dependents with `shared: true` (the shared-platform flag).
     pub shared: Vec<String>,
+    /// Transitive dependents whose `criticality` is not known: each a Q2 gap.
     pub unknown_criticality: Vec<String>,
     /// Dependents whose `external` or `shared` flag is not known: they may be
     /// a partner or a shared platform.
     #[serde(default)]
     pub unknown_external: Vec<String>,
+    /// Dependents whose `shared` flag is not known: they may be a shared platform.
     #[serde(default)]
     pub unknown_shared: Vec<String>,
     /// Edges `from → to` closing a cycle.
     pub cycles: Vec<CycleEdge>,
     /// `uses` ids naming nothing.
     pub dangling: Vec<DanglingRef>,
+    /// Node ids given more than once, or equal to the identity's id: the first wins, later copies
+    /// are ignored and reported (Q1 partial).
     pub duplicate_nodes: Vec<String>,
 }
 
 impl BlastRadius {
+    /// The blast radius of a case's dependency graph; empty when the case has
+    /// no dependency map (`None`; Q1 is then unknown).
     pub fn of(graph: Option<&DependencyGraph<'_>>) -> Self {
         let Some(g) = graph else {
             return Self::default();
@@ -161,16 +182,11 @@ pub fn q1(case: &Case, radius: &BlastRadius, policy: &Policy, now: OffsetDateTim
             gaps.push("no dependency map".into());
         }
         Some(deps) => {
-            if case
-                .file_gaps
-                .iter()
-                .any(|g| g == crate::model::NO_NODES_GAP)
-            {
+            // The list, a node's id or its `uses` could not be read (or is
+            // missing): who depends on the identity is unknown, not "nobody".
+            if let Some(p) = case.problems.iter().find(|p| p.hides_dependents()) {
                 blocked = true;
-                gaps.push(format!(
-                    "{}: who depends on it is unknown",
-                    crate::model::NO_NODES_GAP
-                ));
+                gaps.push(format!("{p}: who depends on it is unknown"));
             }
             let limit = policy.dependency_map_max_age_days;
             match Freshness::of(deps.verified_at, now, limit) {

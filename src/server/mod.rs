@@ -3,7 +3,8 @@
 //!
 //! Plain HTTP or TLS (rustls); bearer tokens from a file of hashes; request
 //! size limits, header and request timeouts; an access log; graceful
-//! shutdown that lets in-flight decisions finish.
+//! shutdown: long polls are answered at once, in-flight decisions finish
+//! (up to [`DRAIN_TIMEOUT`]), and one line says how it stopped ([`Stopped`]).
 
 mod access_log;
 mod routes;
@@ -29,43 +30,125 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(45);
 /// A client has this long to send its request headers.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// In-flight requests get this long to finish on shutdown.
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(15);
 
+/// Why the server could not start (every one is found before serving).
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
+    /// The address cannot be bound (in use, not local, not permitted).
     #[error("cannot listen on {addr}: {source}")]
     Bind {
+        /// The address as given (`--bind`).
         addr: String,
+        /// The OS error.
         source: std::io::Error,
     },
+    /// The certificate or key cannot be read or used.
     #[error("TLS: {0}")]
     Tls(String),
+    /// The tokens file cannot be read or parsed.
     #[error(transparent)]
     Tokens(#[from] tokens::TokenError),
+    /// The store cannot be watched.
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
+    /// The access log cannot be opened for appending.
     #[error("access log {path}: {source}")]
     AccessLog {
+        /// The access log file.
         path: PathBuf,
+        /// The OS error.
         source: std::io::Error,
     },
 }
 
+/// What `serve` serves, and how.
 pub struct ServerConfig {
+    /// `HOST:PORT` to listen on (port 0 picks a free one).
     pub bind: String,
+    /// The tokens file (docs/api.md).
     pub tokens: PathBuf,
+    /// Certificate chain and private key (PEM files), for HTTPS.
     pub tls: Option<(PathBuf, PathBuf)>,
+    /// Where the access log is appended.
     pub access_log: PathBuf,
 }
 
-/// Serves until `shutdown` resolves, then drains in-flight requests.
-/// `on_listening` is told the bound address (port 0 picks a free one).
+/// How the server stopped, in one sentence for its log (`Display`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stopped {
+    /// Connections open when the shutdown began (long polls included: they
+    /// are answered at once).
+    pub open: usize,
+    /// Connections still busy when the drain deadline ([`DRAIN_TIMEOUT`])
+    /// passed, cut off; 0 when everything finished.
+    pub cut_off: usize,
+    /// From the shutdown signal to the last connection closed (or the
+    /// deadline).
+    pub took: Duration,
+}
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let secs = self.took.as_secs_f64();
+        if self.cut_off == 0 {
+            write!(
+                f,
+                "stopped: every request finished ({} connection{} open at shutdown, closed in {secs:.1} s)",
+                self.open,
+                if self.open == 1 { "" } else { "s" }
+            )
+        } else {
+            write!(
+                f,
+                "stopped after waiting {secs:.0} s: {} of {} connection{} still busy were cut off \
+                 (a decision cut off is recorded or not as its client will find out; the \
+                 client's idempotency key makes a retry safe)",
+                self.cut_off,
+                self.open,
+                if self.open == 1 { "" } else { "s" }
+            )
+        }
+    }
+}
+
+/// Counts the connections being served; each [`Open`] guard is one.
+#[derive(Clone, Default)]
+struct Connections(Arc<std::sync::atomic::AtomicUsize>);
+
+/// One connection being served, until dropped.
+struct Open(Connections);
+
+impl Connections {
+    fn open(&self) -> Open {
+        self.0.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        Open(self.clone())
+    }
+
+    fn count(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Acquire)
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        (self.0).0.fetch_sub(1, std::sync::atomic::Ordering::AcqRel);
+    }
+}
+
+/// Serves until `shutdown` resolves, then stops: no new connections, long
+/// polls answered at once, in-flight requests (decisions) given up to
+/// [`DRAIN_TIMEOUT`] to finish. `on_listening` is told the bound address
+/// (port 0 picks a free one). Returns how it stopped, for one log line.
+///
+/// Errors: the tokens file, TLS files, access log, store or address cannot
+/// be used (all before serving starts).
 pub async fn run(
     store: LocalStore,
     config: ServerConfig,
     on_listening: impl FnOnce(SocketAddr, bool),
     shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), ServerError> {
+) -> Result<Stopped, ServerError> {
     let tokens = tokens::Tokens::open(&config.tokens)?;
     let tls = match &config.tls {
         Some((cert, key)) => Some(tls_acceptor(cert, key)?),
@@ -91,10 +174,12 @@ pub async fn run(
         }
     });
 
+    let (stop, stopping) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         store,
         tokens,
         changes,
+        stopping,
         by_id: std::sync::Mutex::new(None),
     });
     let app = routes::router(state)
@@ -122,7 +207,11 @@ pub async fn run(
     // address must stop the server gracefully, not kill it.
     tokio::pin!(shutdown);
     if futures_util::poll!(shutdown.as_mut()).is_ready() {
-        return Ok(());
+        return Ok(Stopped {
+            open: 0,
+            cut_off: 0,
+            took: Duration::ZERO,
+        });
     }
     on_listening(local, tls.is_some());
 
@@ -133,6 +222,7 @@ pub async fn run(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_TIMEOUT);
     let builder = Arc::new(builder);
+    let connections = Connections::default();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -156,18 +246,23 @@ pub async fn run(
             },
         ));
         let builder = builder.clone();
+        let open = connections.open();
         match &tls {
             None => {
                 let conn = builder
                     .serve_connection_with_upgrades(TokioIo::new(stream), service)
                     .into_owned();
                 let conn = graceful.watch(conn);
-                tokio::spawn(serve_with_deadline(conn, first_request, peer));
+                tokio::spawn(async move {
+                    serve_with_deadline(conn, first_request, peer).await;
+                    drop(open);
+                });
             }
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 let watcher = graceful.watcher();
                 tokio::spawn(async move {
+                    let _open = open;
                     let stream = match tokio::time::timeout(HEADER_TIMEOUT, acceptor.accept(stream))
                         .await
                     {
@@ -184,13 +279,23 @@ pub async fn run(
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+    let began = std::time::Instant::now();
+    let open = connections.count();
+    // Long polls answer now; idle keep-alive connections close; requests
+    // being served (a decision being written) finish.
+    let _ = stop.send(true);
+    let drained = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
         .await
-        .is_err()
-    {
-        tracing::warn!("some requests did not finish within {DRAIN_TIMEOUT:?}");
-    }
-    Ok(())
+        .is_ok();
+    Ok(Stopped {
+        open,
+        cut_off: if drained {
+            0
+        } else {
+            connections.count().max(1)
+        },
+        took: began.elapsed(),
+    })
 }
 
 /// Drives a connection, closing it when no request arrives within
@@ -230,23 +335,24 @@ fn tls_acceptor(
     cert: &std::path::Path,
     key: &std::path::Path,
 ) -> Result<tokio_rustls::TlsAcceptor, ServerError> {
-    let read = |p: &std::path::Path| {
-        std::fs::read(p).map_err(|e| ServerError::Tls(format!("{}: {e}", p.display())))
+    use rustls::pki_types::pem::{self, PemObject};
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let tls_error = |path: &std::path::Path, e: pem::Error| {
+        ServerError::Tls(match e {
+            pem::Error::NoItemsFound => format!("{}: no private key found", path.display()),
+            other => format!("{}: {other}", path.display()),
+        })
     };
-    let cert_pem = read(cert)?;
-    let key_pem = read(key)?;
-    let certs: Vec<_> = rustls_pemfile::certs(&mut cert_pem.as_slice())
-        .collect::<Result<_, _>>()
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", cert.display())))?;
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(cert)
+        .and_then(|certs| certs.collect::<Result<_, _>>())
+        .map_err(|e| tls_error(cert, e))?;
     if certs.is_empty() {
         return Err(ServerError::Tls(format!(
             "{}: no certificate found",
             cert.display()
         )));
     }
-    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
-        .map_err(|e| ServerError::Tls(format!("{}: {e}", key.display())))?
-        .ok_or_else(|| ServerError::Tls(format!("{}: no private key found", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| tls_error(key, e))?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

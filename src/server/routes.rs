@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::{Extension, Json, Router};
+use axum::{Extension, Router};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::sync::watch;
@@ -20,6 +20,8 @@ use crate::api::{
     IDEMPOTENCY_HEADER, MAX_BODY_BYTES, MAX_PAGE, MAX_WAIT_SECONDS, Summary,
 };
 use crate::model::{Decision, Reviewer, StateFilter};
+// JSON answers with C1/bidi/format characters escaped (crate::output::json).
+use crate::output::json::Json;
 use crate::policy::assess;
 use crate::store::{LocalStore, Store, StoreError};
 
@@ -28,11 +30,16 @@ use super::tokens::Tokens;
 /// Most records one evidence page carries; clients ask again for the rest.
 const MAX_RECORDS_PER_PAGE: usize = 5000;
 
+/// What every request handler shares.
 pub struct AppState {
+    /// The store served.
     pub store: LocalStore,
+    /// Who may call, re-read when the file changes.
     pub tokens: Tokens,
     /// Bumped whenever the evidence log may have grown (long polls wait on it).
     pub changes: watch::Receiver<u64>,
+    /// Becomes `true` when the server stops: long polls answer at once.
+    pub stopping: watch::Receiver<bool>,
     /// Case indices in id order, for the case list the store holds now
     /// (rebuilt when the case files are reloaded).
     pub by_id: std::sync::Mutex<Option<IdOrder>>,
@@ -360,7 +367,7 @@ async fn decide(
         }
     };
     let decision = Decision {
-        case_id: id.clone(),
+        case_id: crate::model::case_id_key(&id).into_owned(),
         action: req.action,
         justification: req.justification,
         expected_version: req.expected_version,
@@ -434,6 +441,8 @@ async fn evidence(
     let wait = Duration::from_secs(q.wait.unwrap_or(0).min(MAX_WAIT_SECONDS));
     let deadline = tokio::time::Instant::now() + wait;
     let mut changes = state.changes.clone();
+    let mut stopping = state.stopping.clone();
+    let mut stop = *stopping.borrow();
     loop {
         changes.borrow_and_update();
         let mut records = match state.store.records_since(after).await {
@@ -447,7 +456,9 @@ async fn evidence(
         // `records_since` has just looked at the case files too.
         let cases_generation = state.store.cases_generation();
         let cases_changed = q.cases_generation.is_some_and(|g| g != cases_generation);
-        if !records.is_empty() || cases_changed || tokio::time::Instant::now() >= deadline {
+        // A stopping server answers a long poll at once, with what it has:
+        // the client polls again and finds the server gone (or back).
+        if !records.is_empty() || cases_changed || stop || tokio::time::Instant::now() >= deadline {
             records.truncate(MAX_RECORDS_PER_PAGE);
             return Json(EvidencePage {
                 records,
@@ -456,11 +467,22 @@ async fn evidence(
             })
             .into_response();
         }
-        if tokio::time::timeout_at(deadline, changes.changed())
-            .await
-            .is_err()
-        {
-            continue; // deadline: one last look, then an empty page
+        // Then one last look: a change, the deadline or the server stopping.
+        // (`wait_for` also ends when the server is gone: stop then too.)
+        let feed_gone = tokio::select! {
+            changed = changes.changed() => changed.is_err(),
+            () = tokio::time::sleep_until(deadline) => false,
+            _ = stopping.wait_for(|s| *s) => {
+                stop = true;
+                false
+            }
+        };
+        if feed_gone {
+            // Nothing will say "changed" any more: wait out the rest.
+            tokio::select! {
+                () = tokio::time::sleep_until(deadline) => {}
+                _ = stopping.wait_for(|s| *s) => stop = true,
+            }
         }
     }
 }

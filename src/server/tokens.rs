@@ -11,8 +11,7 @@
 //! closed) until it is fixed.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::SystemTime;
@@ -20,10 +19,21 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use crate::fsutil::{self, Access};
+
+/// Why the tokens file or a token command failed.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
+    /// The file cannot be read, parsed, locked or written.
     #[error("tokens file {path}: {message}")]
-    File { path: PathBuf, message: String },
+    File {
+        /// The tokens file.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// A name or request that cannot be honoured (bad name, a second token
+    /// for one person, no such token).
     #[error("{0}")]
     Invalid(String),
 }
@@ -35,6 +45,7 @@ struct TokenFileContents {
     tokens: BTreeMap<String, String>,
 }
 
+/// The SHA-256 of a token, as 64 lower-case hex digits (what the file keeps).
 pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -83,29 +94,21 @@ fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
     Ok(contents)
 }
 
-/// Writes the file atomically (temp file, fsync, rename) with mode 0600.
+/// Writes the file atomically with mode 0600 ([`crate::fsutil::write_atomic`]:
+/// a fresh exclusive temporary file, fsync, rename, fsync of the directory).
 fn write(path: &Path, contents: &TokenFileContents) -> Result<(), TokenError> {
     let text = format!(
         "# nhi-triage API tokens: reviewer = SHA-256 of the token (hex).\n\
          # Plain tokens are never stored. Manage with `nhi-triage token add|revoke|list`.\n{}",
         toml::to_string(contents).map_err(|e| file_error(path, e))?
     );
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| file_error(&tmp, e))?;
-    f.write_all(text.as_bytes())
-        .map_err(|e| file_error(&tmp, e))?;
-    f.sync_all().map_err(|e| file_error(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_error(path, e))?;
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
-    }
-    Ok(())
+    fsutil::write_atomic(path, text.as_bytes(), Access::Private).map_err(|e| file_error(path, e))
+}
+
+/// Holds `tokens.toml.lock` for a read-modify-write of the tokens file, so
+/// that two `token add` at once both land.
+fn lock(path: &Path) -> Result<fsutil::FileLock, TokenError> {
+    fsutil::lock_beside(path).map_err(|e| file_error(path, e))
 }
 
 fn valid_name(name: &str) -> bool {
@@ -124,6 +127,7 @@ pub fn add(path: &Path, name: &str) -> Result<String, TokenError> {
             crate::text::sanitize(name)
         )));
     }
+    let _lock = lock(path)?;
     let mut contents = read(path)?;
     if let Some(other) = contents
         .tokens
@@ -148,7 +152,9 @@ pub fn add(path: &Path, name: &str) -> Result<String, TokenError> {
     Ok(token)
 }
 
+/// Removes `name`'s token (under the same lock as [`add`]).
 pub fn revoke(path: &Path, name: &str) -> Result<(), TokenError> {
+    let _lock = lock(path)?;
     let mut contents = read(path)?;
     if contents.tokens.remove(name).is_none() {
         return Err(TokenError::Invalid(format!(
@@ -159,6 +165,7 @@ pub fn revoke(path: &Path, name: &str) -> Result<(), TokenError> {
     write(path, &contents)
 }
 
+/// The names holding a token, sorted.
 pub fn list(path: &Path) -> Result<Vec<String>, TokenError> {
     Ok(read(path)?.tokens.into_keys().collect())
 }
@@ -180,10 +187,14 @@ impl Tokens {
     /// Loads the file; an unusable file at start-up is an error.
     pub fn open(path: &Path) -> Result<Self, TokenError> {
         let contents = read(path)?;
+        let shown = crate::text::sanitize(&path.display().to_string()).into_owned();
         if contents.tokens.is_empty() {
-            tracing::warn!(path = %path.display(), "no tokens: every request will be refused");
+            tracing::warn!(path = %shown, "no tokens: every request will be refused");
         }
         let meta = std::fs::metadata(path).ok();
+        if let Some(warning) = meta.as_ref().and_then(|m| exposure_warning(&shown, m)) {
+            tracing::warn!("{warning}");
+        }
         Ok(Tokens {
             path: path.to_path_buf(),
             cache: Mutex::new(Cached {
@@ -213,6 +224,23 @@ impl Tokens {
         }
         cache.by_hash.as_ref()?.get(&hash_token(token)).cloned()
     }
+}
+
+/// A warning when group or others may read or write the tokens file
+/// (`token add` writes it 0600): anyone who can write it can give themselves
+/// a token, anyone who can read it learns who holds one. `shown` is the
+/// path, already sanitised.
+pub fn exposure_warning(shown: &str, meta: &std::fs::Metadata) -> Option<String> {
+    let mode = meta.permissions().mode() & 0o777;
+    let what = match (mode & 0o044 != 0, mode & 0o022 != 0) {
+        (false, false) => return None,
+        (true, false) => "readable",
+        (false, true) => "writable",
+        (true, true) => "readable and writable",
+    };
+    Some(format!(
+        "tokens file {shown} is {what} by group or others (mode {mode:03o}); run `chmod 600 {shown}`"
+    ))
 }
 
 fn invert(contents: TokenFileContents) -> BTreeMap<String, String> {

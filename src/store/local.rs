@@ -33,19 +33,24 @@ use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::control
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoreLayout {
+    /// The store directory.
     pub root: PathBuf,
 }
 
 impl StoreLayout {
+    /// The layout of the store at `root` (nothing is checked or created).
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Self { root: root.into() }
     }
+    /// `ROOT/cases`: the case files (`*.jsonl`, `*.json`), input never modified.
     pub fn cases_dir(&self) -> PathBuf {
         self.root.join("cases")
     }
+    /// `ROOT/evidence.jsonl`: the hash-chained decision log.
     pub fn evidence_path(&self) -> PathBuf {
         self.root.join("evidence.jsonl")
     }
+    /// `ROOT/policy.toml`: the optional policy file.
     pub fn policy_path(&self) -> PathBuf {
         self.root.join("policy.toml")
     }
@@ -68,8 +73,17 @@ impl StoreLayout {
                  # Unknown keys are refused. See docs/policy.md.\n{}",
                 Policy::default().to_toml()
             );
-            std::fs::write(self.policy_path(), text)
-                .map_err(io(format!("writing {}", self.policy_path().display())))?;
+            // Whole or not at all, and never over a policy written meanwhile.
+            match crate::fsutil::write_new(
+                &self.policy_path(),
+                text.as_bytes(),
+                crate::fsutil::Access::Shared,
+            ) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => {
+                    return Err(io(format!("writing {}", self.policy_path().display()))(e));
+                }
+                _ => {}
+            }
         }
         Ok(())
     }
@@ -148,6 +162,7 @@ impl LocalStore {
         Ok(store)
     }
 
+    /// The store's paths (its root is absolute: canonicalised at open).
     pub fn layout(&self) -> &StoreLayout {
         &self.shared.layout
     }
@@ -170,6 +185,9 @@ impl LocalStore {
         Ok(())
     }
 
+    /// Blocking form of [`Store::snapshot`]: reads records other processes appended, and the case
+    /// files again when they changed. Errors: [`StoreError::Evidence`] when the log cannot be read,
+    /// [`StoreError::Load`] when the case files cannot.
     pub fn snapshot_blocking(&self) -> Result<Snapshot, StoreError> {
         self.refresh()?;
         let inner = self.inner();
@@ -183,7 +201,12 @@ impl LocalStore {
         })
     }
 
+    /// Blocking form of [`Store::history`]: every record of the case, oldest first; `case_id` in
+    /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the case
+    /// files nor the log know the id.
     pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        let case_id = key.as_ref();
         self.refresh()?;
         let inner = self.inner();
         if !inner.files.index.contains_key(case_id) && !inner.replay.statuses.contains_key(case_id)
@@ -204,6 +227,8 @@ impl LocalStore {
         self.inner().replay.last_seq()
     }
 
+    /// Blocking form of [`Store::records_since`]: records with `seq` greater than `after_seq`,
+    /// oldest first.
     pub fn records_since_blocking(
         &self,
         after_seq: u64,
@@ -213,11 +238,22 @@ impl LocalStore {
         Ok(inner.replay.since(after_seq).to_vec())
     }
 
+    /// Blocking form of [`Store::decide`]: under the log's exclusive lock, catches up with the log,
+    /// re-reads the case from disk, checks the version, the case digest and the policy, then
+    /// appends and fsyncs the record (docs/policy.md, *The case as it is now*). A retry with a
+    /// recorded idempotency key returns the first record. Errors: `EvidenceBroken`, `NotFound`,
+    /// `Conflict`, `CaseChanged`, `Refused`, `IdempotencyKeyReused`, or `Evidence` (I/O, torn
+    /// tail).
     pub fn decide_blocking(
         &self,
         decision: Decision,
         reviewer: Reviewer,
     ) -> Result<EvidenceRecord, StoreError> {
+        // Any spelling of the id finds the case (and is recorded as loaded).
+        let decision = Decision {
+            case_id: crate::model::case_id_key(&decision.case_id).into_owned(),
+            ..decision
+        };
         let shared = &self.shared;
         let mut inner = self.inner();
         let mut locked = shared.log.lock()?;
@@ -336,10 +372,13 @@ impl LocalStore {
         Ok(sealed)
     }
 
+    /// Blocking form of [`Store::verify`]: checks the whole chain under a shared lock.
     pub fn verify_blocking(&self) -> Result<VerifyReport, StoreError> {
         Ok(self.shared.log.verify()?)
     }
 
+    /// Moves a torn tail of the log to `evidence.jsonl.torn-<unix nanoseconds>` and truncates the
+    /// log to its last complete record (`evidence repair`); whole records are never touched.
     pub fn repair_evidence(&self) -> Result<crate::evidence::RepairReport, StoreError> {
         let report = self.shared.log.repair()?;
         self.refresh()?;
@@ -497,7 +536,7 @@ impl Store for LocalStore {
 /// Creation, writes, renames and deletions: the events that change what a
 /// store holds. Opens, reads and closes after reading do not (our own reads
 /// of the log must never wake us up again).
-fn is_modification(kind: &notify::EventKind) -> bool {
+pub(super) fn is_modification(kind: &notify::EventKind) -> bool {
     use notify::EventKind;
     use notify::event::{AccessKind, AccessMode, ModifyKind};
     match kind {

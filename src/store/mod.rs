@@ -13,6 +13,7 @@ mod snapshot;
 use async_trait::async_trait;
 
 pub use local::{LocalStore, StoreLayout};
+pub use outbox::{AlreadyQueued, OutboxSummary, QueuedEntry};
 pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, Snapshot};
 
@@ -22,21 +23,30 @@ use crate::model::{Decision, LastDecision, LoadError, Reviewer, rfc3339};
 use crate::policy::{Policy, PolicyError, Refusal, Tier, assess};
 use crate::text::sanitize;
 
+/// Why a store operation failed. Messages are sanitised (no untrusted
+/// control characters) and say what to do next; [`StoreError::is_evidence_problem`]
+/// picks the ones the CLI maps to exit 5.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    /// No case with this id (the id as given).
     #[error("no case with id {}", sanitize(.0))]
     NotFound(String),
     /// Someone else decided first.
     #[error("{}", conflict_message(case_id, *expected, *current, last.as_ref()))]
     Conflict {
+        /// The case decided on.
         case_id: String,
+        /// The version the decision named (`expected_version`).
         expected: u64,
+        /// The case's version now.
         current: u64,
+        /// The decision that moved it on, when known.
         last: Option<LastDecision>,
     },
     /// The case content changed since the reviewer saw it.
     #[error("{0}")]
     CaseChanged(Box<CaseChange>),
+    /// Policy or lifecycle refuse the action, with the reasons.
     #[error(transparent)]
     Refused(#[from] Refusal),
     /// An idempotency key already on record for another decision or reviewer.
@@ -47,31 +57,46 @@ pub enum StoreError {
         if *other_reviewer { "by another reviewer: a key belongs to whoever used it first" } else { "for a different decision" }
     )]
     IdempotencyKeyReused {
+        /// The key (as sent).
         key: String,
+        /// The record made with it first.
         seq: u64,
+        /// That record is another reviewer's.
         other_reviewer: bool,
     },
+    /// The evidence log fails verification: decisions are refused.
     #[error(
         "evidence log {path} failed verification at seq {} (line {}): {}; decisions are refused until it is investigated",
         brk.seq, brk.line, brk.reason
     )]
     EvidenceBroken {
+        /// The log (for a server's, its URL and "(on the server)").
         path: std::path::PathBuf,
+        /// Where and why the chain breaks.
         brk: ChainBreak,
     },
+    /// Reading or appending the evidence log failed.
     #[error(transparent)]
     Evidence(#[from] EvidenceError),
+    /// The case files cannot be loaded.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The policy file cannot be used.
     #[error(transparent)]
     Policy(#[from] PolicyError),
+    /// A store that cannot be opened or used as configured (the message says
+    /// what to change).
     #[error("{0}")]
     Setup(String),
+    /// A file operation failed: what was being done, and the OS error.
     #[error("{context}: {source}")]
     Io {
+        /// What was being done, naming the file.
         context: String,
+        /// The OS error.
         source: std::io::Error,
     },
+    /// A background task of the store panicked or was cancelled.
     #[error("store task failed: {0}")]
     Task(String),
     /// The server could not be reached: the decision is in the local outbox
@@ -79,7 +104,17 @@ pub enum StoreError {
     #[error(
         "server unreachable ({reason}): decision queued in the outbox ({waiting} waiting to sync)"
     )]
-    Queued { waiting: usize, reason: String },
+    Queued {
+        /// Decisions waiting in the outbox now, this one included.
+        waiting: usize,
+        /// Why the server could not take it.
+        reason: String,
+    },
+    /// Another decision on the same case still waits in the outbox: this one
+    /// was not queued (sent after it, it would fail as a conflict). Replace
+    /// the waiting one explicitly with [`Store::decide_superseding`].
+    #[error("{0}")]
+    AlreadyQueued(Box<outbox::AlreadyQueued>),
     /// The server refused our credentials.
     #[error("unauthorized: {0}")]
     Unauthorized(String),
@@ -92,6 +127,7 @@ pub enum StoreError {
 /// content on disk when they decided.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CaseChange {
+    /// The case decided on.
     pub case_id: String,
     /// The digest the reviewer's decision named.
     pub seen_sha256: String,
@@ -99,6 +135,7 @@ pub struct CaseChange {
     pub current_sha256: String,
     /// The tier the seen content had, when this process still holds it.
     pub tier_before: Option<Tier>,
+    /// The tier the current content has.
     pub tier_after: Tier,
     /// Dotted paths of the fields that changed (empty when the seen content
     /// is no longer held).
@@ -198,15 +235,28 @@ impl StoreError {
 /// How a store reaches its data.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Link {
+    /// A local store: no connection to speak of.
     Local,
+    /// The server answered the last request.
     Connected,
-    Retrying { attempt: u32, error: String },
-    Offline { error: String },
+    /// The last request failed; trying again (attempt 1 to 3).
+    Retrying {
+        /// Failures in a row.
+        attempt: u32,
+        /// The last failure.
+        error: String,
+    },
+    /// Three or more failures in a row; still trying, with backoff.
+    Offline {
+        /// The last failure.
+        error: String,
+    },
 }
 
 /// The connection and the outbox, for the status bar.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkStatus {
+    /// How the store reaches its data.
     pub link: Link,
     /// Decisions queued while offline, not yet acknowledged by the server.
     pub outbox_waiting: usize,
@@ -218,6 +268,7 @@ pub struct LinkStatus {
 }
 
 impl LinkStatus {
+    /// The status of a local store: no link, no outbox.
     pub fn local() -> Self {
         Self {
             link: Link::Local,
@@ -244,11 +295,14 @@ pub struct Loading {
 /// "Something may have changed": each message is a hint to refresh.
 /// Dropping the feed stops the watching behind it.
 pub struct ChangeFeed {
+    /// One `()` per hint; closed when the watching stops.
     pub changes: tokio::sync::mpsc::UnboundedReceiver<()>,
     _keep_alive: Box<dyn Send>,
 }
 
 impl ChangeFeed {
+    /// A feed of `changes`, keeping `keep_alive` (watchers, task guards)
+    /// alive as long as the feed is.
     pub fn new(
         changes: tokio::sync::mpsc::UnboundedReceiver<()>,
         keep_alive: Box<dyn Send>,
@@ -280,6 +334,28 @@ pub trait Store: Send + Sync {
         reviewer: Reviewer,
     ) -> Result<EvidenceRecord, StoreError>;
 
+    /// As [`Store::decide`], but a decision still waiting in an outbox for
+    /// the same case is replaced by this one, atomically (the waiting one is
+    /// never sent afterwards; nothing is recorded twice), instead of the
+    /// [`StoreError::AlreadyQueued`] refusal `decide` gives. Stores without
+    /// an outbox (local) decide as [`Store::decide`].
+    async fn decide_superseding(
+        &self,
+        decision: Decision,
+        reviewer: Reviewer,
+    ) -> Result<EvidenceRecord, StoreError> {
+        self.decide(decision, reviewer).await
+    }
+
+    /// The decisions waiting in the outbox and those the server refused, by
+    /// case, as this process last saw them: kept up to date by this
+    /// process's own decisions and, while a [`Store::watch`] feed is open, by
+    /// other processes' changes to the outbox (each heard on the feed).
+    /// Cheap (no I/O); empty for stores without an outbox.
+    fn outbox_summary(&self) -> OutboxSummary {
+        OutboxSummary::default()
+    }
+
     /// Verifies the whole evidence chain.
     async fn verify(&self) -> Result<VerifyReport, StoreError>;
 
@@ -290,6 +366,8 @@ pub trait Store: Send + Sync {
     /// How the store is connected, and what waits in an outbox (remote).
     fn link(&self) -> tokio::sync::watch::Receiver<LinkStatus>;
 
+    /// The policy decisions are checked against (a remote store's: the
+    /// server's, as fetched at load).
     fn policy(&self) -> &Policy;
 
     /// Where the data lives, for `info` and the status bar.

@@ -6,16 +6,20 @@ use std::collections::HashMap;
 use crate::evidence::EvidenceRecord;
 use crate::model::{CaseState, CaseStatus, LastDecision};
 
+/// The current state of every case, rebuilt by applying evidence records in `seq` order (a case's
+/// version is its number of records).
 #[derive(Debug, Default, Clone)]
 pub struct Replay {
     /// Status of every case with at least one record.
     pub statuses: HashMap<String, CaseStatus>,
+    /// Every record applied, in `seq` order.
     pub records: Vec<EvidenceRecord>,
     /// Idempotency key → index into `records`.
     keys: HashMap<String, usize>,
 }
 
 impl Replay {
+    /// `seq` of the last record applied; 0 when none.
     pub fn last_seq(&self) -> u64 {
         self.records.last().map_or(0, |r| r.seq)
     }
@@ -71,6 +75,7 @@ impl Replay {
         &self.records[start..]
     }
 
+    /// Every record of `case_id` (exact, as loaded), oldest first.
     pub fn history(&self, case_id: &str) -> Vec<EvidenceRecord> {
         self.records
             .iter()

@@ -6,34 +6,42 @@
 //! the shortest cursor movement (CUF, CHA, VPA, CR LF or CUP), writes one
 //! combined SGR sequence per style change using the short 16-colour codes,
 //! hides the cursor only when it is shown, and sends a frame in one write.
+//!
+//! Relative moves trust that the terminal advanced the cursor by the width
+//! ratatui laid each symbol out with. Where terminals disagree about a
+//! width ([`super::width::fit`]: emoji sequences, combining and format
+//! characters, ambiguous-width characters) the backend never lets the
+//! disagreement carry past the symbol: it places the next cell absolutely,
+//! and prints an unsafe symbol in a width-safe form over blanks covering the
+//! columns it was given. Autowrap is off while the console runs
+//! ([`super::terminal`]), so even a terminal that draws a symbol wider
+//! cannot wrap or scroll the screen.
 
 use std::io::{self, Write};
 
 use ratatui::backend::{Backend, ClearType, WindowSize};
 use ratatui::buffer::Cell;
-use ratatui::crossterm::{cursor, terminal};
+use ratatui::crossterm::terminal;
 use ratatui::layout::{Position, Size};
-use ratatui::style::{Color, Modifier};
 use unicode_width::UnicodeWidthStr;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Pen {
-    fg: Color,
-    bg: Color,
-    modifier: Modifier,
-}
+use super::width::{Fit, fit, safe_form};
 
-const DEFAULT_PEN: Pen = Pen {
-    fg: Color::Reset,
-    bg: Color::Reset,
-    modifier: Modifier::empty(),
-};
+mod sequences;
 
+use sequences::{DEFAULT_PEN, Pen, column, movements, sgr};
+
+/// A ratatui [`Backend`] writing to `W` (the terminal's standard output, or
+/// a buffer in tests and benchmarks) with as few bytes as it can; see the
+/// module documentation.
 pub struct LeanBackend<W: Write> {
     writer: W,
     out: Vec<u8>,
     /// Where the terminal's cursor is, when we know.
     cursor: Option<Position>,
+    /// The cursor's row when only the row is known (after a symbol whose
+    /// width terminals disagree on): the next move on it is a CHA.
+    row: Option<u16>,
     /// The terminal's current SGR state, when we know.
     pen: Option<Pen>,
     cursor_visible: Option<bool>,
@@ -85,11 +93,15 @@ impl Shadow {
 }
 
 impl<W: Write> LeanBackend<W> {
+    /// A backend that knows nothing yet about the terminal behind
+    /// `writer`: the first frame positions and colours absolutely, and the
+    /// size is asked of the terminal.
     pub fn new(writer: W) -> Self {
         Self {
             writer,
             out: Vec::with_capacity(16 * 1024),
             cursor: None,
+            row: None,
             pen: None,
             cursor_visible: None,
             fixed_size: None,
@@ -116,13 +128,17 @@ impl<W: Write> LeanBackend<W> {
         Ok(b)
     }
 
+    /// What the frames were written to (the bytes, in tests).
     pub fn writer(&self) -> &W {
         &self.writer
     }
 
-    /// Forget what we believe about the terminal (after something else wrote).
+    /// Forget what we believe about the terminal (after something else
+    /// wrote to it, or after the console was suspended): the cursor, the
+    /// colours, the cursor's visibility and the screen's contents.
     pub fn invalidate(&mut self) {
         self.cursor = None;
+        self.row = None;
         self.pen = None;
         self.cursor_visible = None;
         self.shadow.reset(Size::default());
@@ -140,13 +156,47 @@ impl<W: Write> LeanBackend<W> {
         if self.cursor == Some(Position { x, y }) {
             return;
         }
-        let best = movements(self.cursor, x, y, self.height());
-        if let Some(reprint) = self.reprint_gap(x, y).filter(|r| r.len() <= best.len()) {
-            self.out.extend_from_slice(reprint.as_bytes());
+        if self.cursor.is_none() && self.row == Some(y) {
+            // Only the row is known: an absolute column on it.
+            self.out.extend_from_slice(column(x).as_bytes());
         } else {
-            self.out.extend_from_slice(best.as_bytes());
+            let best = movements(self.cursor, x, y, self.height());
+            if let Some(reprint) = self.reprint_gap(x, y).filter(|r| r.len() <= best.len()) {
+                self.out.extend_from_slice(reprint.as_bytes());
+            } else {
+                self.out.extend_from_slice(best.as_bytes());
+            }
         }
         self.cursor = Some(Position { x, y });
+        self.row = Some(y);
+    }
+
+    /// Prints `symbol`, which the layout gave `columns` columns from column
+    /// `x` (where the cursor is) and whose width terminals may disagree on:
+    /// blanks over all its columns first (so a terminal that draws it narrower shows no stale
+    /// cell), then its [`safe_form`] from the first column. Where the cursor
+    /// ends up is not trusted: only its row is.
+    fn put_unsafe(&mut self, x: u16, symbol: &str, columns: u16) {
+        for _ in 0..columns {
+            self.out.push(b' ');
+        }
+        self.out.extend_from_slice(column(x).as_bytes());
+        self.out
+            .extend_from_slice(safe_form(symbol, columns).as_bytes());
+    }
+
+    /// Spaces over columns `xs` of row `y` in `pen`.
+    fn blank(&mut self, xs: std::ops::Range<u16>, y: u16, pen: Pen) {
+        let (start, end) = (xs.start, xs.end.min(self.width()));
+        if start >= end {
+            return;
+        }
+        self.move_to(start, y);
+        for x in start..end {
+            self.out.push(b' ');
+            self.shadow.set(x, y, " ", pen);
+        }
+        self.cursor = (end < self.width()).then_some(Position { x: end, y });
     }
 
     /// The unchanged cells between the cursor and `x` on the same row, when
@@ -177,165 +227,10 @@ impl<W: Write> LeanBackend<W> {
     }
 }
 
-/// The shortest escape sequence (or control characters) moving the cursor
-/// from `from` to `(x, y)`: absolute CUP, or a vertical step (LF, CUD, CUU,
-/// VPA) combined with a horizontal one (CR, CUF, CUB, CHA). In raw mode LF
-/// moves straight down; it is never used from the last row, where it would
-/// scroll.
-fn movements(from: Option<Position>, x: u16, y: u16, height: u16) -> String {
-    let (row, col) = (y as u32 + 1, x as u32 + 1);
-    let cup = if x == 0 {
-        format!("\x1b[{row}H")
-    } else {
-        format!("\x1b[{row};{col}H")
-    };
-    let Some(p) = from else { return cup };
-    let n = |k: u16, c: char| {
-        if k == 1 {
-            format!("\x1b[{c}")
-        } else {
-            format!("\x1b[{k}{c}")
-        }
-    };
-    let mut vertical = Vec::new();
-    if y == p.y {
-        vertical.push(String::new());
-    } else if y > p.y {
-        let dy = y - p.y;
-        vertical.push(n(dy, 'B'));
-        if dy <= 3 && y < height {
-            vertical.push("\n".repeat(dy as usize));
-        }
-    } else {
-        vertical.push(n(p.y - y, 'A'));
-    }
-    if y != p.y {
-        vertical.push(format!("\x1b[{row}d"));
-    }
-    let mut horizontal = vec![format!("\x1b[{col}G")];
-    if x == p.x {
-        horizontal.push(String::new());
-    } else if x > p.x {
-        horizontal.push(n(x - p.x, 'C'));
-    } else {
-        horizontal.push(n(p.x - x, 'D'));
-    }
-    if x == 0 {
-        horizontal.push("\r".into());
-    } else {
-        horizontal.push(format!("\r{}", n(x, 'C')));
-    }
-    let shortest = |v: &[String]| {
-        v.iter()
-            .min_by_key(|s| s.len())
-            .cloned()
-            .unwrap_or_default()
-    };
-    let relative = shortest(&vertical) + &shortest(&horizontal);
-    if relative.len() < cup.len() {
-        relative
-    } else {
-        cup
-    }
-}
-
-/// One SGR sequence taking the terminal from `from` to `to`: either only the
-/// differences, or a reset followed by everything, whichever is shorter.
-fn sgr(from: Option<Pen>, to: Pen) -> String {
-    let full = {
-        let mut p = vec!["0".to_string()];
-        p.extend(modifier_on_codes(to.modifier));
-        if to.fg != Color::Reset {
-            p.push(color_code(to.fg, false));
-        }
-        if to.bg != Color::Reset {
-            p.push(color_code(to.bg, true));
-        }
-        format!("\x1b[{}m", p.join(";"))
-    };
-    let Some(from) = from else { return full };
-    let mut p = Vec::new();
-    let removed = from.modifier - to.modifier;
-    let added = to.modifier - from.modifier;
-    // 22 turns off both bold and dim: re-add the one that stays.
-    if removed.intersects(Modifier::BOLD | Modifier::DIM) {
-        p.push("22".to_string());
-        for (m, code) in [(Modifier::BOLD, "1"), (Modifier::DIM, "2")] {
-            if to.modifier.contains(m) && !added.contains(m) {
-                p.push(code.into());
-            }
-        }
-    }
-    for (m, off) in [
-        (Modifier::ITALIC, "23"),
-        (Modifier::UNDERLINED, "24"),
-        (Modifier::SLOW_BLINK | Modifier::RAPID_BLINK, "25"),
-        (Modifier::REVERSED, "27"),
-        (Modifier::HIDDEN, "28"),
-        (Modifier::CROSSED_OUT, "29"),
-    ] {
-        if removed.intersects(m) {
-            p.push(off.into());
-        }
-    }
-    p.extend(modifier_on_codes(added));
-    if from.fg != to.fg {
-        p.push(color_code(to.fg, false));
-    }
-    if from.bg != to.bg {
-        p.push(color_code(to.bg, true));
-    }
-    let diff = format!("\x1b[{}m", p.join(";"));
-    if diff.len() <= full.len() { diff } else { full }
-}
-
-fn modifier_on_codes(m: Modifier) -> Vec<String> {
-    [
-        (Modifier::BOLD, "1"),
-        (Modifier::DIM, "2"),
-        (Modifier::ITALIC, "3"),
-        (Modifier::UNDERLINED, "4"),
-        (Modifier::SLOW_BLINK, "5"),
-        (Modifier::RAPID_BLINK, "6"),
-        (Modifier::REVERSED, "7"),
-        (Modifier::HIDDEN, "8"),
-        (Modifier::CROSSED_OUT, "9"),
-    ]
-    .into_iter()
-    .filter(|(flag, _)| m.contains(*flag))
-    .map(|(_, code)| code.to_string())
-    .collect()
-}
-
-fn color_code(c: Color, background: bool) -> String {
-    let (base, bright, extended, default) = if background {
-        (40, 100, 48, 49)
-    } else {
-        (30, 90, 38, 39)
-    };
-    let named = |n: u8| (base + n).to_string();
-    let light = |n: u8| (bright + n).to_string();
-    match c {
-        Color::Reset => default.to_string(),
-        Color::Black => named(0),
-        Color::Red => named(1),
-        Color::Green => named(2),
-        Color::Yellow => named(3),
-        Color::Blue => named(4),
-        Color::Magenta => named(5),
-        Color::Cyan => named(6),
-        Color::Gray => named(7),
-        Color::DarkGray => light(0),
-        Color::LightRed => light(1),
-        Color::LightGreen => light(2),
-        Color::LightYellow => light(3),
-        Color::LightBlue => light(4),
-        Color::LightMagenta => light(5),
-        Color::LightCyan => light(6),
-        Color::White => light(7),
-        Color::Indexed(i) => format!("{extended};5;{i}"),
-        Color::Rgb(r, g, b) => format!("{extended};2;{r};{g};{b}"),
-    }
+/// The columns ratatui gives `symbol` at column `x` of a `width`-column
+/// screen: its width, at least one, cut at the right edge.
+fn columns_at(symbol: &str, x: u16, width: u16) -> u16 {
+    (symbol.width().max(1) as u16).min(width.saturating_sub(x).max(1))
 }
 
 impl<W: Write> Backend for LeanBackend<W> {
@@ -346,25 +241,56 @@ impl<W: Write> Backend for LeanBackend<W> {
         I: Iterator<Item = (u16, u16, &'a Cell)>,
     {
         let width = self.width();
+        // The columns a wide symbol drawn in this frame covers, as
+        // (row, first column after it): a cell there (ratatui sends the
+        // blank after an emoji with a variation selector) would overwrite
+        // the symbol in a terminal that draws it wide.
+        let mut covered: Option<(u16, u16)> = None;
         for (x, y, cell) in content {
+            if covered.is_some_and(|(row, end)| row == y && x < end) {
+                continue;
+            }
+            let symbol = cell.symbol();
+            let advance = columns_at(symbol, x, width);
+            // A disputed symbol the terminal may have drawn as several
+            // cells (a flag as two letters) is not cleared by writing over
+            // its first column: what is left of it is blanked below.
+            let leftover = self
+                .shadow
+                .get(x, y)
+                .filter(|(old, _)| fit(old) == Fit::Unsafe)
+                .map(|(old, _)| columns_at(old, x, width))
+                .filter(|&old| old > advance);
             self.move_to(x, y);
-            self.set_pen(Pen {
+            let pen = Pen {
                 fg: cell.fg,
                 bg: cell.bg,
                 modifier: cell.modifier,
-            });
-            let symbol = cell.symbol();
-            self.out.extend_from_slice(symbol.as_bytes());
-            let advance = symbol.width().max(1) as u16;
-            if let Some(pen) = self.pen {
-                self.shadow.set(x, y, symbol, pen);
-                // The columns a wide character covers are never re-printed.
-                for covered in 1..advance {
-                    self.shadow.set(x + covered, y, "", pen);
-                }
+            };
+            self.set_pen(pen);
+            let fit = fit(symbol);
+            if fit == Fit::Unsafe {
+                self.put_unsafe(x, symbol, advance);
+            } else {
+                self.out.extend_from_slice(symbol.as_bytes());
             }
-            // At the right edge terminals differ (pending wrap): stop guessing.
-            self.cursor = (x + advance < width).then_some(Position { x: x + advance, y });
+            self.shadow.set(x, y, symbol, pen);
+            // The columns a wide character covers are never re-printed.
+            for c in 1..advance {
+                self.shadow.set(x + c, y, "", pen);
+            }
+            if advance > 1 {
+                covered = Some((y, x + advance));
+            }
+            // At the right edge terminals differ (pending wrap), and after a
+            // symbol of disputed width the column is unknown: the next move
+            // is absolute. Autowrap is off, so the row is still known.
+            self.cursor = (fit == Fit::Exact && x + advance < width)
+                .then_some(Position { x: x + advance, y });
+            self.row = Some(y);
+            if let Some(old) = leftover {
+                self.blank(x + advance..x + old, y, pen);
+            }
         }
         Ok(())
     }
@@ -385,12 +311,15 @@ impl<W: Write> Backend for LeanBackend<W> {
         Ok(())
     }
 
+    /// Where the cursor is. When that is not known the cursor is sent home
+    /// first (asking the terminal would block on a reply that may never
+    /// come, and would race with the input reader for it).
     fn get_cursor_position(&mut self) -> io::Result<Position> {
         if let Some(p) = self.cursor {
             return Ok(p);
         }
-        let (x, y) = cursor::position()?;
-        Ok(Position { x, y })
+        self.move_to(0, 0);
+        Ok(Position { x: 0, y: 0 })
     }
 
     fn set_cursor_position<P: Into<Position>>(&mut self, position: P) -> io::Result<()> {
@@ -409,6 +338,9 @@ impl<W: Write> Backend for LeanBackend<W> {
     }
 
     fn clear_region(&mut self, clear_type: ClearType) -> io::Result<()> {
+        if clear_type == ClearType::All {
+            return self.clear();
+        }
         self.set_pen(DEFAULT_PEN);
         // Partial clears leave a screen we do not track cell by cell.
         self.shadow.reset(Size::default());
@@ -458,47 +390,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn moving_right_on_a_row_is_cheap() {
-        let from = Some(Position { x: 10, y: 3 });
-        assert_eq!(movements(from, 11, 3, 50), "\x1b[C");
-        assert_eq!(movements(from, 15, 3, 50), "\x1b[5C");
-        assert_eq!(movements(from, 0, 4, 50), "\n\r");
-        assert_eq!(movements(from, 9, 4, 50), "\n\x1b[D");
-        assert_eq!(movements(from, 10, 49, 50), "\x1b[46B");
-        assert_eq!(movements(Some(Position { x: 10, y: 48 }), 10, 49, 50), "\n");
-        assert_eq!(movements(from, 0, 3, 50), "\r");
-        assert_eq!(movements(None, 0, 0, 50), "\x1b[1H");
-        assert_eq!(movements(None, 9, 4, 50), "\x1b[5;10H");
-    }
-
-    #[test]
-    fn sgr_sends_only_what_changed() {
-        let plain = DEFAULT_PEN;
-        let cyan_bold = Pen {
-            fg: Color::Cyan,
-            bg: Color::Reset,
-            modifier: Modifier::BOLD,
-        };
-        assert_eq!(sgr(Some(plain), cyan_bold), "\x1b[1;36m");
-        assert_eq!(sgr(Some(cyan_bold), plain), "\x1b[0m");
-        let bold_dim_to_dim = sgr(
-            Some(Pen {
-                modifier: Modifier::BOLD | Modifier::DIM,
-                ..plain
-            }),
-            Pen {
-                modifier: Modifier::DIM,
-                ..plain
-            },
-        );
-        assert!(
-            bold_dim_to_dim == "\x1b[22;2m" || bold_dim_to_dim == "\x1b[0;2m",
-            "{bold_dim_to_dim:?}"
-        );
-        assert_eq!(sgr(None, plain), "\x1b[0m");
-    }
-
-    #[test]
     fn a_frame_goes_out_in_one_write_and_state_carries_over() {
         let mut b = LeanBackend::with_size(Vec::new(), 10, 2);
         let cell = Cell::new("a");
@@ -511,6 +402,40 @@ mod tests {
         b.hide_cursor().unwrap();
         b.flush().unwrap();
         assert!(b.writer().ends_with(b"aa\x1b[?25l"));
+    }
+
+    #[test]
+    fn after_a_disputed_width_the_next_cell_is_placed_absolutely() {
+        let mut b = LeanBackend::with_size(Vec::new(), 20, 2);
+        let (alpha, a) = (Cell::new("α"), Cell::new("a"));
+        b.draw([(0u16, 0u16, &alpha), (1, 0, &a)].into_iter())
+            .unwrap();
+        b.flush().unwrap();
+        // Printed as is; then a CHA to column 2, not trust in the advance.
+        assert_eq!(b.writer().as_slice(), "\x1b[1H\x1b[0mα\x1b[2Ga".as_bytes());
+    }
+
+    #[test]
+    fn an_emoji_sequence_is_its_first_emoji_over_blanks() {
+        let mut b = LeanBackend::with_size(Vec::new(), 20, 2);
+        let (thumb, a) = (Cell::new("👍\u{1f3fd}"), Cell::new("a"));
+        b.draw([(3u16, 0u16, &thumb), (5, 0, &a)].into_iter())
+            .unwrap();
+        b.flush().unwrap();
+        // Blanks over both columns, back to the first, the base emoji
+        // alone, then the next cell placed absolutely.
+        assert_eq!(
+            b.writer().as_slice(),
+            "\x1b[1;4H\x1b[0m  \x1b[4G👍\x1b[6Ga".as_bytes()
+        );
+    }
+
+    #[test]
+    fn an_unknown_cursor_is_sent_home_not_asked_for() {
+        let mut b = LeanBackend::with_size(Vec::new(), 20, 2);
+        assert_eq!(b.get_cursor_position().unwrap(), Position { x: 0, y: 0 });
+        b.flush().unwrap();
+        assert_eq!(b.writer().as_slice(), b"\x1b[1H");
     }
 
     #[test]

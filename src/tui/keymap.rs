@@ -6,40 +6,70 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 /// Where a binding applies. Lookups try the focused context, then `Global`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Context {
+    /// Everywhere (unless the focused context binds the key itself).
     Global,
+    /// The case list (or the evidence list) has the focus.
     Queue,
+    /// The dependency tree has the focus.
     Tree,
+    /// A text pane (ownership, readiness, the evidence record) has the focus.
     Detail,
 }
 
 /// What a key asks the app to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyAction {
+    /// Leave the console (asking first if typed text would be lost).
     Quit,
+    /// Open the `?` overlay.
     Help,
+    /// Give the terminal back to the shell (Ctrl-Z; `fg` resumes).
+    Suspend,
+    /// One row (or line) up.
     Up,
+    /// One row (or line) down.
     Down,
+    /// To the first row (or line).
     Top,
+    /// To the last row (or line).
     Bottom,
+    /// One screenful up (the rows the last frame showed).
     PageUp,
+    /// One screenful down.
     PageDown,
+    /// Focus the next pane (Tab).
     NextPane,
+    /// Focus the previous pane (Shift-Tab).
     PrevPane,
+    /// Show a view: the index into [`crate::tui::app::View::ALL`].
     View(usize),
+    /// Start typing the filter.
     Filter,
+    /// Cycle the sort order.
     Sort,
+    /// Start typing a `:` command.
     Command,
+    /// Back: leave a pane, clear the filter.
     Back,
+    /// Open the selected case's (or record's) panes.
     Open,
+    /// Expand or collapse the tree node under the cursor.
     Toggle,
+    /// Expand the tree node under the cursor.
     Expand,
+    /// Collapse the tree node (or go to its parent).
     Collapse,
+    /// Open the decision dialog for this action on the selected case.
     Decide(crate::model::Action),
 }
 
+/// One key as bound: a key code and the modifiers that must be held
+/// (Shift is ignored: shifted letters arrive as upper case).
 #[derive(Debug, Clone, Copy)]
 pub struct Key {
+    /// The key.
     pub code: KeyCode,
+    /// Control, Alt, … that must be held.
     pub mods: KeyModifiers,
 }
 
@@ -64,12 +94,18 @@ const fn ctrl(c: char) -> Key {
     }
 }
 
+/// One row of the key table: where it applies, its keys, what they do.
 pub struct Binding {
+    /// Where the binding applies.
     pub context: Context,
+    /// The keys, the first being the one the key line shows.
     pub keys: &'static [Key],
+    /// What the keys do.
     pub action: KeyAction,
+    /// The `?` overlay's description (its first word is the key line's).
     pub help: &'static str,
-    /// Shown in the context line (the rest only in `?`).
+    /// Shown in the context line (the rest only in `?`); a decision key
+    /// only where its action applies to the selected case.
     pub short: bool,
 }
 
@@ -77,10 +113,12 @@ use crate::model::Action as A;
 use Context::*;
 use KeyAction::*;
 
+/// Every binding: dispatch, the `?` overlay and the key line all read it.
 #[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
-    Binding { context: Global, keys: &[k('Q'), ctrl('c')], action: Quit, help: "quit", short: true },
+    Binding { context: Global, keys: &[k('q'), k('Q'), ctrl('c')], action: Quit, help: "quit (asks first if a typed justification would be lost)", short: true },
     Binding { context: Global, keys: &[k('?')], action: Help, help: "help: every key", short: true },
+    Binding { context: Global, keys: &[ctrl('z')], action: Suspend, help: "suspend to the shell (fg resumes, everything redrawn)", short: false },
     Binding { context: Global, keys: &[k('j'), code(KeyCode::Down)], action: Down, help: "move down", short: false },
     Binding { context: Global, keys: &[k('k'), code(KeyCode::Up)], action: Up, help: "move up", short: false },
     Binding { context: Global, keys: &[k('g'), code(KeyCode::Home)], action: Top, help: "go to the top", short: false },
@@ -99,11 +137,11 @@ pub const BINDINGS: &[Binding] = &[
     Binding { context: Global, keys: &[k(':')], action: Command, help: "command line (:view quarantined, :theme light, :q)", short: false },
     Binding { context: Global, keys: &[code(KeyCode::Esc)], action: Back, help: "back / clear the filter", short: false },
     Binding { context: Global, keys: &[k('a')], action: Decide(A::Approve), help: "approve (only tier low, or an escalated case)", short: true },
-    Binding { context: Global, keys: &[k('q')], action: Decide(A::Quarantine), help: "quarantine (contain; time-boxed)", short: true },
+    Binding { context: Global, keys: &[k('i')], action: Decide(A::Quarantine), help: "quarantine: isolate, time-boxed", short: true },
     Binding { context: Global, keys: &[k('e')], action: Decide(A::Escalate), help: "escalate to a person", short: true },
-    Binding { context: Global, keys: &[k('r')], action: Decide(A::Revoke), help: "revoke (a quarantined case)", short: false },
-    Binding { context: Global, keys: &[k('u')], action: Decide(A::Restore), help: "restore (undo a quarantine)", short: false },
-    Binding { context: Global, keys: &[k('c')], action: Decide(A::Close), help: "close (an escalated case)", short: false },
+    Binding { context: Global, keys: &[k('r')], action: Decide(A::Revoke), help: "revoke (a quarantined case)", short: true },
+    Binding { context: Global, keys: &[k('u')], action: Decide(A::Restore), help: "restore (undo a quarantine)", short: true },
+    Binding { context: Global, keys: &[k('c')], action: Decide(A::Close), help: "close (an escalated case)", short: true },
     Binding { context: Queue, keys: &[code(KeyCode::Enter)], action: Open, help: "open the case's panes", short: true },
     Binding { context: Tree, keys: &[code(KeyCode::Enter), k(' ')], action: Toggle, help: "expand / collapse a node", short: true },
     Binding { context: Tree, keys: &[k('l'), code(KeyCode::Right)], action: Expand, help: "expand", short: false },

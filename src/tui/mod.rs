@@ -9,9 +9,13 @@
 pub mod app;
 pub mod backend;
 pub mod keymap;
+mod signals;
 mod terminal;
 pub mod theme;
 pub mod views;
+mod width;
+
+pub use signals::Ended;
 
 use std::sync::Arc;
 use std::task::Poll;
@@ -26,7 +30,7 @@ use crate::evidence::{EvidenceRecord, VerifyReport};
 use crate::model::{CaseState, Decision, Reviewer};
 use crate::store::{LinkStatus, Snapshot, Store, StoreError};
 
-use app::{App, Effect, View};
+use app::{App, AppEvent, Drawn, Effect, Update, View};
 use theme::Theme;
 
 /// What background work reports back to the loop.
@@ -37,17 +41,22 @@ enum Msg {
     Theme(Result<Theme, String>),
 }
 
+/// Why the console stopped with an error.
 #[derive(Debug, thiserror::Error)]
 pub enum TuiError {
+    /// The terminal could not be set up, read or written.
     #[error("terminal: {0}")]
     Terminal(#[from] std::io::Error),
+    /// The store failed before the first frame (opening, first snapshot).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
 
 type Result<T, E = TuiError> = std::result::Result<T, E>;
 
+/// How to run the console.
 pub struct Options {
+    /// The colours to start with (`:theme` changes them).
     pub theme: Theme,
     /// Who decides here. With a store that names the reviewer itself (a
     /// server, from the token: [`Store::reviewer_name`]) that name is used
@@ -55,11 +64,14 @@ pub struct Options {
     pub reviewer: Reviewer,
 }
 
-/// Runs the console until the reviewer quits (or a signal ends it). A
+/// Runs the console until the reviewer quits or a signal ends it (see
+/// [`Ended`] for the exit status), with the terminal restored either way. A
 /// remote store may still be loading cases in the background
 /// ([`crate::store::RemoteStore::load_streaming`]): the queue grows as they
 /// arrive, with the progress in the status bar.
-pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
+///
+/// Call [`unusable`] first: the console needs a terminal.
+pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<Ended> {
     // Subscribed before the first snapshot: cases that arrive after it are
     // a change of the link the loop hears of.
     let mut link = store.link();
@@ -85,7 +97,7 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<()> {
         reviewer.clone(),
         now,
     );
-    app.link = status;
+    app.update(AppEvent::Link(status));
     let mut term = terminal::enter()?;
     let result = Runtime::new(store, reviewer, app)
         .run(&mut term, link)
@@ -104,6 +116,11 @@ struct Runtime {
     refresh_again: bool,
     verifying: bool,
     verify_again: bool,
+    /// Ctrl-Z or SIGTSTP asked to suspend, before the next frame.
+    suspend_asked: bool,
+    /// Suspended (or continued in the background): nothing is drawn until
+    /// SIGCONT finds the console in the foreground.
+    stopped: bool,
 }
 
 impl Runtime {
@@ -119,6 +136,8 @@ impl Runtime {
             refresh_again: false,
             verifying: false,
             verify_again: false,
+            suspend_asked: false,
+            stopped: false,
         }
     }
 
@@ -126,7 +145,7 @@ impl Runtime {
         mut self,
         term: &mut terminal::Term,
         link: tokio::sync::watch::Receiver<LinkStatus>,
-    ) -> Result<()> {
+    ) -> Result<Ended> {
         let mut events = EventStream::new();
         let mut feed = match self.store.watch() {
             Ok(feed) => Some(feed),
@@ -137,25 +156,33 @@ impl Runtime {
         };
         // A local store's link never changes (its sender is gone at once).
         let mut link = Some(link);
-        let mut signals = Signals::new()?;
+        let mut signals = signals::Signals::new()?;
         self.verify();
         let mut dirty = true;
         loop {
-            if dirty {
-                let mut visible = 0;
-                term.draw(|f| visible = views::draw(f, &self.app))?;
-                if visible > 0 {
-                    self.app.viewport = visible;
+            dirty |= self.suspend_if_asked()?;
+            // Whatever woke the loop may have changed the outbox (our
+            // decision queued or sent, another process's `outbox dismiss`):
+            // cheap, no I/O.
+            let outbox = self.store.outbox_summary();
+            dirty |= self.app.update(AppEvent::Outbox(outbox)).changed;
+            if dirty && !self.stopped {
+                let mut drawn = Drawn::default();
+                term.draw(|f| drawn = views::draw(f, &self.app))?;
+                // A frame that moved a cursor or clamped a scroll (after a
+                // resize) is drawn again at once.
+                dirty = self.app.update(AppEvent::Drawn(drawn)).changed;
+                if dirty {
+                    continue;
                 }
-                dirty = false;
             }
-            if self.app.quit {
-                return Ok(());
+            if self.app.quitting() {
+                return Ok(Ended::Quit);
             }
             let timer = self.next_timer(feed.is_none());
             tokio::select! {
                 event = events.next() => {
-                    let Some(event) = event else { return Ok(()) };
+                    let Some(event) = event else { return Ok(Ended::Quit) };
                     dirty |= self.on_event(event?);
                     // Coalesce: handle whatever else is already waiting
                     // before drawing once. Polled with this task's waker:
@@ -186,7 +213,7 @@ impl Runtime {
                     if feed.is_none() {
                         self.refresh();
                     }
-                    dirty |= self.app.on_tick(OffsetDateTime::now_utc());
+                    dirty |= self.app.update(AppEvent::Tick(OffsetDateTime::now_utc())).changed;
                 }
                 alive = link_changed(&mut link) => {
                     match link.as_mut() {
@@ -195,8 +222,8 @@ impl Runtime {
                             // More cases arrived (or the last page): fetch
                             // the longer list.
                             let grew = status.loading.as_ref().map(|l| l.loaded)
-                                != self.app.link.loading.as_ref().map(|l| l.loaded);
-                            dirty |= self.app.on_link(status);
+                                != self.app.link().loading.as_ref().map(|l| l.loaded);
+                            dirty |= self.app.update(AppEvent::Link(status)).changed;
                             if grew {
                                 self.refresh();
                             }
@@ -204,7 +231,10 @@ impl Runtime {
                         _ => link = None,
                     }
                 }
-                _ = signals.recv() => return Ok(()),
+                asked = signals.recv() => match self.on_signal(asked, term)? {
+                    Some(ended) => return Ok(ended),
+                    None => dirty = true,
+                },
             }
         }
     }
@@ -212,31 +242,14 @@ impl Runtime {
     fn on_event(&mut self, event: Event) -> bool {
         match event {
             Event::Key(key) if key.kind != KeyEventKind::Release => {
-                let (changed, effects) = self.app.on_key(key);
+                let Update { changed, effects } = self.app.update(AppEvent::Key(key));
                 for effect in effects {
                     self.run_effect(effect);
                 }
                 changed
             }
             Event::Resize(_, _) => true,
-            Event::Paste(text) => {
-                // Pasted text goes into the justification editor only.
-                if let Some(d) = &mut self.app.dialog
-                    && d.focus == app::Field::Justification
-                {
-                    // Pasted text may come from anywhere: keep line breaks
-                    // and tabs, drop every other control character.
-                    let clean: String = text
-                        .replace("\r\n", "\n")
-                        .chars()
-                        .map(|c| if c == '\r' { '\n' } else { c })
-                        .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
-                        .collect();
-                    d.justification.insert_str(clean);
-                    return true;
-                }
-                false
-            }
+            Event::Paste(text) => self.app.update(AppEvent::Paste(text)).changed,
             _ => false,
         }
     }
@@ -252,17 +265,27 @@ impl Runtime {
                         {
                             self.reviewer.name = name.clone();
                             self.reviewer.os_account = None;
-                            self.app.reviewer = self.reviewer.clone();
+                            self.app.update(AppEvent::Reviewer(self.reviewer.clone()));
                         }
                         let new_records = !records.is_empty();
-                        self.app.queue.set_now(OffsetDateTime::now_utc());
-                        let changed = self.app.on_snapshot(snapshot, records);
+                        let changed = self
+                            .app
+                            .update(AppEvent::Snapshot {
+                                snapshot: Box::new(snapshot),
+                                records,
+                                now: OffsetDateTime::now_utc(),
+                            })
+                            .changed;
                         if new_records {
                             self.verify();
                         }
                         changed
                     }
-                    Err(e) => self.app.on_error(format!("refresh failed: {e}")),
+                    Err(e) => {
+                        self.app
+                            .update(AppEvent::Error(format!("refresh failed: {e}")))
+                            .changed
+                    }
                 };
                 // Only now, with this result applied, does a follow-up
                 // refresh know which records it still needs.
@@ -273,12 +296,14 @@ impl Runtime {
             }
             // Durable in the outbox, not recorded: nothing new to fetch.
             Msg::Decided(Err(StoreError::Queued { waiting, reason })) => {
-                self.app.on_queued(waiting, reason)
+                self.app
+                    .update(AppEvent::Queued { waiting, reason })
+                    .changed
             }
             Msg::Decided(result) => {
                 self.refresh();
-                self.app
-                    .on_decided(result.map(|r| *r).map_err(|e| explain(&e)))
+                let result = result.map_err(|e| explain(&e));
+                self.app.update(AppEvent::Decided(result)).changed
             }
             Msg::Verified(result) => {
                 self.verifying = false;
@@ -286,18 +311,28 @@ impl Runtime {
                     self.verify();
                 }
                 match result {
-                    Ok(report) => self.app.on_verified(report),
-                    Err(e) => self.app.on_error(format!("verify failed: {e}")),
+                    Ok(report) => self.app.update(AppEvent::Verified(report)).changed,
+                    Err(e) => {
+                        self.app
+                            .update(AppEvent::Error(format!("verify failed: {e}")))
+                            .changed
+                    }
                 }
             }
-            Msg::Theme(result) => self.app.set_theme(result),
+            Msg::Theme(result) => {
+                self.app
+                    .update(AppEvent::Theme(result.map(Box::new)))
+                    .changed
+            }
         }
     }
 
     fn run_effect(&mut self, effect: Effect) {
         match effect {
-            Effect::Quit => self.app.quit = true,
-            Effect::Decide(decision) => self.decide(decision),
+            Effect::Quit => {}
+            Effect::Suspend => self.suspend_asked = true,
+            Effect::Decide(decision) => self.decide(decision, false),
+            Effect::Supersede(decision) => self.decide(decision, true),
             Effect::LoadTheme(name) => {
                 let _ = self
                     .tx
@@ -306,10 +341,15 @@ impl Runtime {
         }
     }
 
-    fn decide(&self, decision: Decision) {
+    fn decide(&self, decision: Decision, supersede: bool) {
         let (store, tx, reviewer) = (self.store.clone(), self.tx.clone(), self.reviewer.clone());
         tokio::spawn(async move {
-            let result = store.decide(decision, reviewer).await.map(Box::new);
+            let result = if supersede {
+                store.decide_superseding(decision, reviewer).await
+            } else {
+                store.decide(decision, reviewer).await
+            };
+            let result = result.map(Box::new);
             let _ = tx.send(Msg::Decided(result));
         });
     }
@@ -353,7 +393,7 @@ impl Runtime {
         let now = OffsetDateTime::now_utc();
         let mut next: Option<Duration> = polling.then_some(Duration::from_secs(1));
         let mut consider = |d: Duration| next = Some(next.map_or(d, |n| n.min(d)));
-        if let Some(expiry) = self.app.queue.next_expiry() {
+        if let Some(expiry) = self.app.queue().next_expiry() {
             consider(to_std(expiry - now));
         }
         if self.countdown_visible() {
@@ -367,13 +407,13 @@ impl Runtime {
         let Some(list) = self.app.list() else {
             return false;
         };
-        if self.app.view == View::Quarantined && !list.rows.is_empty() {
+        if self.app.view() == View::Quarantined && !list.rows.is_empty() {
             return true;
         }
-        let end = (list.offset + self.app.viewport).min(list.rows.len());
+        let end = (list.offset + self.app.viewport()).min(list.rows.len());
         list.rows[list.offset.min(end)..end].iter().any(|&i| {
             matches!(
-                self.app.queue.statuses[i as usize].state,
+                self.app.queue().statuses[i as usize].state,
                 CaseState::Quarantined { .. }
             )
         })
@@ -414,29 +454,56 @@ fn explain(e: &StoreError) -> String {
     }
 }
 
-/// SIGTERM, SIGHUP (the SSH session went away) and SIGINT end the console
-/// cleanly; Ctrl-C in raw mode arrives as a key instead.
-struct Signals {
-    term: tokio::signal::unix::Signal,
-    hup: tokio::signal::unix::Signal,
-    int: tokio::signal::unix::Signal,
+/// Whether the console can run here: `Some(why not)` when standard input
+/// or output is not a terminal or TERM is `dumb`, with a message pointing to
+/// `list` and `show`.
+pub fn unusable() -> Option<String> {
+    terminal::unusable()
 }
 
-impl Signals {
-    fn new() -> Result<Self> {
-        use tokio::signal::unix::{SignalKind, signal};
-        Ok(Signals {
-            term: signal(SignalKind::terminate())?,
-            hup: signal(SignalKind::hangup())?,
-            int: signal(SignalKind::interrupt())?,
-        })
+// Suspending and resuming (Ctrl-Z, SIGTSTP, SIGCONT) and ending on a signal.
+impl Runtime {
+    /// Suspends if Ctrl-Z or SIGTSTP asked to: the terminal is given back
+    /// and the process group stopped; nothing is drawn until SIGCONT finds
+    /// the console in the foreground again ([`Runtime::on_signal`]). Where
+    /// no shell could resume it, says so instead. True: redraw.
+    fn suspend_if_asked(&mut self) -> Result<bool> {
+        if !std::mem::take(&mut self.suspend_asked) {
+            return Ok(false);
+        }
+        match terminal::suspend()? {
+            terminal::Suspend::Stopped => {
+                self.stopped = true;
+                Ok(false)
+            }
+            terminal::Suspend::NoJobControl => {
+                tracing::info!("suspend refused: no job control");
+                let why = "Ctrl-Z: no job control here, so nothing could resume the console";
+                Ok(self.app.update(AppEvent::Error(why.into())).changed)
+            }
+        }
     }
 
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.term.recv() => {}
-            _ = self.hup.recv() => {}
-            _ = self.int.recv() => {}
+    /// What a signal does: end (with its exit status), ask to suspend, or,
+    /// on SIGCONT, take the terminal again and redraw everything when in the
+    /// foreground (a job continued in the background waits for `fg`).
+    fn on_signal(
+        &mut self,
+        asked: signals::Asked,
+        term: &mut terminal::Term,
+    ) -> Result<Option<Ended>> {
+        match asked {
+            signals::Asked::End(n) => {
+                tracing::info!(signal = n, "console ended by a signal");
+                return Ok(Some(Ended::Signal(n)));
+            }
+            signals::Asked::Suspend => self.suspend_asked = true,
+            signals::Asked::Continue if !terminal::in_background() => {
+                terminal::resume(term)?;
+                self.stopped = false;
+            }
+            signals::Asked::Continue => self.stopped = true,
         }
+        Ok(None)
     }
 }

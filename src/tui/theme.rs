@@ -264,6 +264,21 @@ mod tests {
         }
     }
 
+    /// The selected queue row is drawn in `selected` alone (its cells drop
+    /// their own styles), so the style must stand on its own: both colours,
+    /// or reversed video.
+    #[test]
+    fn every_selection_style_sets_both_colours_or_reverses() {
+        for name in built_in_names() {
+            let t = Theme::load(name).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let s = t.selected;
+            assert!(
+                (s.fg.is_some() && s.bg.is_some()) || s.add_modifier.contains(Modifier::REVERSED),
+                "{name}: {s:?}"
+            );
+        }
+    }
+
     #[test]
     fn mono_uses_no_colour() {
         let t = Theme::mono();

@@ -59,11 +59,14 @@ fn mixed_jsonl_loads_the_good_cases_and_names_each_bad_line() {
 
     assert_eq!(
         ids(&report),
-        ["BAD-0001", "BAD-0002", "BAD-0003", "BAD-0004", "BAD-0005"]
+        [
+            "BAD-0001", "BAD-0092", "BAD-0002", "BAD-0003", "BAD-0004", "BAD-0005"
+        ]
     );
     let mut lines: Vec<usize> = report.problems.iter().map(|p| p.line).collect();
     lines.sort();
-    // Line 9 loads, with a warning: `detector` is not a field of ours.
+    // Lines 4 and 9 load, with a warning: `superuser` is no privilege (read
+    // as unknown), `detector` is not a field of ours.
     assert_eq!(lines, [2, 3, 4, 8, 9], "{:#?}", report.problems);
     assert!(
         report.problems.iter().all(|p| p.file == file),
@@ -78,13 +81,15 @@ fn mixed_jsonl_loads_the_good_cases_and_names_each_bad_line() {
     );
     let no_identity = problem_at(&report, 3);
     assert!(
-        no_identity.message.contains("missing field `identity`"),
+        no_identity.message.contains("identity: is missing"),
         "{no_identity}"
     );
     assert!(no_identity.message.contains("BAD-0091"), "{no_identity}");
     let enum_value = problem_at(&report, 4);
     assert!(
-        enum_value.message.contains("unknown variant `superuser`"),
+        enum_value
+            .message
+            .contains(r#"identity.privilege: "superuser" is not a privilege"#),
         "{enum_value}"
     );
     assert!(enum_value.message.contains("BAD-0092"), "{enum_value}");
@@ -100,7 +105,7 @@ fn mixed_jsonl_loads_the_good_cases_and_names_each_bad_line() {
     let origin_lines: Vec<usize> = (0..report.cases.len())
         .map(|i| report.origin_of(i).expect("origin").1)
         .collect();
-    assert_eq!(origin_lines, [1, 6, 7, 9, 10]);
+    assert_eq!(origin_lines, [1, 4, 6, 7, 9, 10]);
     assert!(report.origin_of(0).is_some_and(|(f, _)| f == file));
 }
 
@@ -222,6 +227,8 @@ fn readiness_of_the_loaded_fixtures_matches_the_readme() {
     let expected = [
         // Defined twice: the copies may disagree, so never low.
         ("BAD-0001", Tier::Medium, answered),
+        // `superuser` read as unknown privilege: a problem, never low.
+        ("BAD-0092", Tier::Medium, answered),
         ("BAD-0002", Tier::Low, answered),
         (
             "BAD-0003",
@@ -233,6 +240,8 @@ fn readiness_of_the_loaded_fixtures_matches_the_readme() {
         ("BAD-0005", Tier::Low, answered),
         ("ARR-0001", Tier::Low, answered),
         ("ARR-0002", Tier::Low, answered),
+        // `"tags": 5` read as no tags: a problem, never low.
+        ("ARR-0003", Tier::Medium, answered),
         ("ARR-0004", Tier::Low, answered),
     ];
     assert_eq!(report.cases.len(), expected.len());
@@ -272,18 +281,24 @@ fn array_json_reports_the_bad_element_at_its_line_in_the_file() {
 
     let mut report = LoadReport::default();
     load_file(&file, &mut report);
-    assert_eq!(ids(&report), ["ARR-0001", "ARR-0002", "ARR-0004"]);
+    // `"tags": 5` is read as no tags: ARR-0003 loads with a warning at the
+    // line where its element starts.
+    assert_eq!(
+        ids(&report),
+        ["ARR-0001", "ARR-0002", "ARR-0003", "ARR-0004"]
+    );
     assert_eq!(report.problems.len(), 1, "{:#?}", report.problems);
     let p = &report.problems[0];
     assert_eq!(p.file, file);
-    assert_eq!(p.line, 144, "{p}");
-    assert!(p.message.contains("ARR-0003"), "{p}");
-    // Elements are counted from 1, as a person (and the README) counts them.
-    assert!(p.message.starts_with("element 3: "), "{p}");
-    assert!(p.message.contains("invalid type: integer `5`"), "{p}");
+    assert_eq!(p.line, 98, "{p}");
+    assert!(
+        p.message
+            .starts_with(r#"case ARR-0003: tags: "5" is a number, expected a list"#),
+        "{p}"
+    );
     // Each element's origin is the line where it starts.
-    let starts: Vec<usize> = (0..3).map(|i| report.origin_of(i).unwrap().1).collect();
-    assert_eq!(starts, [2, 50, 146]);
+    let starts: Vec<usize> = (0..4).map(|i| report.origin_of(i).unwrap().1).collect();
+    assert_eq!(starts, [2, 50, 98, 146]);
 
     // Through load_dir the result is the same.
     let via_dir = load_dir(tmp.path()).expect("load");
@@ -292,10 +307,29 @@ fn array_json_reports_the_bad_element_at_its_line_in_the_file() {
 }
 
 #[test]
+fn array_json_reports_a_refused_element_at_the_line_of_its_bad_value() {
+    // A bad required value in an element is refused at the element's line
+    // plus the line of the error (here the title, on the file's 5th).
+    let file = fixture("array.json");
+    let text = std::fs::read_to_string(&file).expect("read");
+    let broken = text.replacen("\"title\": \"", "\"title\": 7, \"x_was\": \"", 1);
+    assert_ne!(broken, text, "the fixture has a title");
+    let mut report = LoadReport::default();
+    nhi_triage::model::parse_json_array(&file, &broken, &mut report);
+    assert_eq!(ids(&report), ["ARR-0002", "ARR-0003", "ARR-0004"]);
+    let p = &report.problems[0];
+    assert!(
+        p.message.starts_with("element 1: case ARR-0001: title: "),
+        "{p}"
+    );
+    assert_eq!(p.line, 5, "{p}");
+}
+
+#[test]
 fn both_fixtures_in_one_directory_load_in_name_order() {
     let tmp = dir_with(&["mixed.jsonl", "array.json"]);
     let report = load_dir(tmp.path()).expect("load");
-    assert_eq!(report.cases.len(), 8);
+    assert_eq!(report.cases.len(), 10);
     assert_eq!(report.problems.len(), 6);
     assert_eq!(
         report.files,
@@ -307,7 +341,7 @@ fn both_fixtures_in_one_directory_load_in_name_order() {
     // array.json sorts first, so its cases come first.
     assert_eq!(report.cases[0].id, "ARR-0001");
     assert_eq!(
-        report.origin_of(3).map(|(f, l)| (f.to_path_buf(), l)),
+        report.origin_of(4).map(|(f, l)| (f.to_path_buf(), l)),
         Some((tmp.path().join("mixed.jsonl"), 1))
     );
 }
@@ -340,7 +374,10 @@ fn an_empty_directory_loads_nothing_and_other_extensions_are_ignored() {
     std::fs::write(tmp.path().join("README"), "{broken").unwrap();
     std::fs::copy(fixture("array.json"), tmp.path().join("a.json")).unwrap();
     let report = load_dir(tmp.path()).expect("load");
-    assert_eq!(ids(&report), ["ARR-0001", "ARR-0002", "ARR-0004"]);
+    assert_eq!(
+        ids(&report),
+        ["ARR-0001", "ARR-0002", "ARR-0003", "ARR-0004"]
+    );
     assert_eq!(report.problems.len(), 1);
     assert!(report.problems[0].file.ends_with("a.json"));
 }
@@ -367,8 +404,8 @@ fn crlf_line_endings_and_a_byte_order_mark_load() {
     assert_eq!(
         loaded,
         [
-            "ARR-0001", "ARR-0002", "ARR-0004", "BAD-0001", "BAD-0002", "BAD-0003", "BAD-0004",
-            "BAD-0005"
+            "ARR-0001", "ARR-0002", "ARR-0003", "ARR-0004", "BAD-0001", "BAD-0002", "BAD-0003",
+            "BAD-0004", "BAD-0005", "BAD-0092"
         ]
     );
     // The same problems at the same lines as with LF endings and no BOM.
@@ -384,7 +421,7 @@ fn crlf_line_endings_and_a_byte_order_mark_load() {
         .collect();
     at.sort();
     let expected: Vec<(String, usize)> = [
-        ("array.json", 144),
+        ("array.json", 98),
         ("mixed.jsonl", 2),
         ("mixed.jsonl", 3),
         ("mixed.jsonl", 4),
@@ -538,7 +575,7 @@ fn a_misspelt_or_missing_fact_is_a_gap_not_an_absence() {
         case(&report, "TYPO").content_sha256(),
         case(&report, "NULL").content_sha256()
     );
-    assert!(case(&report, "EXT").file_gaps.is_empty());
+    assert!(case(&report, "EXT").problems.is_empty());
 }
 
 /// A FIFO (or a device) named like a case file is never opened: reading it
@@ -560,5 +597,5 @@ fn a_fifo_named_like_a_case_file_is_skipped_not_read() {
     let loaded = rx
         .recv_timeout(std::time::Duration::from_secs(5))
         .expect("load_dir must not block on a FIFO");
-    assert_eq!(loaded.expect("load"), 5);
+    assert_eq!(loaded.expect("load"), 6);
 }

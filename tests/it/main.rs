@@ -2,9 +2,12 @@
 //! instead of one per file). Each module is one area; `common` and
 //! `common_tui` are the shared harness.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 mod common_tui;
 
+mod atomic_files;
 mod cli;
 mod decision_cli;
 mod decision_policy;
@@ -14,14 +17,24 @@ mod decision_server;
 mod decision_store;
 mod decision_store_property;
 mod evidence_log;
+mod huge_fields;
 mod loading;
+mod loading_degrade;
+mod outbox_console;
+mod outputs;
 mod policy_rules;
 mod remote;
 mod remote_console;
 mod remote_stream;
 mod server;
+mod server_shutdown;
 mod store;
+mod tui_console;
 mod tui_decision_safety;
 mod tui_pty;
+mod tui_pty_80;
+mod tui_queue;
 mod tui_render;
 mod tui_state;
+mod tui_terminal;
+mod tui_width;

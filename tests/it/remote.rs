@@ -1026,7 +1026,7 @@ fn the_console_follows_the_server_and_queues_while_it_is_down() {
     // A decision made now is queued, and the console says so.
     console.send(b"/MED-1\r");
     std::thread::sleep(Duration::from_millis(200));
-    console.send(b"q");
+    console.send(b"i");
     console.wait_for("Justification", WAIT);
     console.send(JUSTIFICATION.as_bytes());
     console.send(b"\x13");

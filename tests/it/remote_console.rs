@@ -6,6 +6,7 @@ use crate::common_tui;
 use common_tui::*;
 use nhi_triage::store::{Link, LinkStatus};
 use nhi_triage::tui::app::{App, Effect, Phase, Tone};
+use nhi_triage::tui::theme::Theme;
 use nhi_triage::tui::views;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -34,8 +35,7 @@ fn link(link: Link, waiting: usize, rejected: usize) -> LinkStatus {
 
 #[test]
 fn the_status_bar_shows_the_link_and_the_outbox_in_words() {
-    let mut app = mono_app();
-    app.store_label = "api https://triage.example.com:8787/".into();
+    let mut app = app_labelled(Theme::mono(), "api https://triage.example.com:8787/");
     let local = status_line(&mut app, 120, 40);
     assert!(!local.contains("connected"), "{local}");
 
@@ -59,6 +59,14 @@ fn the_status_bar_shows_the_link_and_the_outbox_in_words() {
         2,
         1,
     ));
+    // The refusal is news: at 80 columns its message takes the line whole;
+    // once read (the next key clears it) the counts are back.
+    let line = status_line(&mut app, 80, 24);
+    assert!(
+        line.contains("refused by the server, NOT recorded"),
+        "{line}"
+    );
+    app.on_key(ch('x'));
     for (w, h) in [(80, 24), (120, 40), (200, 50)] {
         let line = status_line(&mut app, w, h);
         assert!(line.contains("OFFLINE"), "{w}x{h}: {line}");
@@ -95,8 +103,7 @@ fn the_status_bar_shows_the_link_and_the_outbox_in_words() {
 #[test]
 fn the_status_bar_shows_cases_still_loading_and_a_failed_page() {
     use nhi_triage::store::Loading;
-    let mut app = mono_app();
-    app.store_label = "api https://triage.example.com:8787/".into();
+    let mut app = app_labelled(Theme::mono(), "api https://triage.example.com:8787/");
     let loading = |failed: Option<(u32, String)>| LinkStatus {
         loading: Some(Loading {
             loaded: 2000,
@@ -106,6 +113,7 @@ fn the_status_bar_shows_cases_still_loading_and_a_failed_page() {
         ..link(Link::Connected, 2, 1)
     };
     assert!(app.on_link(loading(None)));
+    app.on_key(ch('x')); // read the "refused" message
     for (w, h) in [(80, 24), (120, 40), (200, 50)] {
         let line = status_line(&mut app, w, h);
         assert!(line.contains("2 decisions waiting"), "{w}x{h}: {line}");
@@ -134,7 +142,10 @@ fn the_status_bar_shows_cases_still_loading_and_a_failed_page() {
     (alone.outbox_waiting, alone.outbox_rejected) = (0, 0);
     app.on_link(alone);
     let narrow = status_line(&mut app, 80, 24);
-    assert!(narrow.contains("loading 2000/100000, retrying"), "{narrow}");
+    assert!(
+        narrow.contains("2000/100000") && narrow.contains("retrying"),
+        "{narrow}"
+    );
     let wide = status_line(&mut app, 200, 50);
     assert!(
         wide.contains("loading cases 2000/100000: a page failed, retrying (try 3): HTTP 500"),
@@ -175,13 +186,13 @@ fn syncing_and_refusals_are_announced() {
         0,
     ));
     app.on_link(link(Link::Connected, 0, 0));
-    let m = app.message.as_ref().expect("a message");
+    let m = app.message().expect("a message");
     assert_eq!(m.text, "2 queued decisions synced with the server");
     assert_eq!(m.tone, Tone::Ok);
 
     app.on_link(link(Link::Connected, 1, 0));
     app.on_link(link(Link::Connected, 0, 1));
-    let m = app.message.as_ref().expect("a message");
+    let m = app.message().expect("a message");
     assert!(
         m.text
             .contains("1 queued decision refused by the server, NOT recorded"),
@@ -195,7 +206,7 @@ fn syncing_and_refusals_are_announced() {
 fn a_queued_decision_closes_the_dialog_and_says_it_is_not_recorded() {
     let mut app = mono_app();
     select(&mut app, "CASE-0010");
-    app.on_key(ch('q'));
+    app.on_key(ch('i'));
     type_str(&mut app, "owner asked us to contain it first");
     let (_, effects) = app.on_key(ctrl('s'));
     assert!(
@@ -203,16 +214,16 @@ fn a_queued_decision_closes_the_dialog_and_says_it_is_not_recorded() {
         "{effects:?}"
     );
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.phase.clone()),
+        app.dialog().map(|d| d.phase.clone()),
         Some(Phase::Submitting)
     );
 
     assert!(app.on_queued(3, "POST …: cannot connect".into()));
     assert!(
-        app.dialog.is_none(),
+        app.dialog().is_none(),
         "the decision is durable: the dialog closes"
     );
-    let m = app.message.as_ref().expect("a message");
+    let m = app.message().expect("a message");
     assert_eq!(m.tone, Tone::Warn);
     assert!(
         m.text
@@ -224,11 +235,8 @@ fn a_queued_decision_closes_the_dialog_and_says_it_is_not_recorded() {
 
     // A background error never turns into the dialog's answer.
     app.on_key(ch('e'));
-    assert!(app.dialog.is_some());
+    assert!(app.dialog().is_some());
     app.on_error("refresh failed: server error".into());
-    assert_eq!(
-        app.dialog.as_ref().map(|d| d.phase.clone()),
-        Some(Phase::Editing)
-    );
+    assert_eq!(app.dialog().map(|d| d.phase.clone()), Some(Phase::Editing));
     app.on_key(key(KeyCode::Esc));
 }

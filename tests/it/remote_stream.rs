@@ -436,7 +436,7 @@ fn the_console_names_the_reviewer_the_server_records() {
     assert!(!console.text().contains("reviewer tester"));
 
     // The dialog's preview names her too.
-    console.send(b"q");
+    console.send(b"i");
     console.wait_for("Evidence record preview", WAIT);
     assert!(console.text().contains(" by alice · case version"));
     console.send(b"\x1b");

@@ -117,8 +117,7 @@ fn high_quarantined_by_alice(ago: time::Duration) -> Snapshot {
 }
 
 fn reasons(app: &App) -> String {
-    app.refusal
-        .as_ref()
+    app.refusal()
         .map(|r| r.reasons.join("\n"))
         .unwrap_or_default()
 }
@@ -129,23 +128,22 @@ fn leaving_ones_own_escalation_is_refused_at_the_key_before_any_typing() {
         for (k, action) in [
             ('a', Action::Approve),
             ('c', Action::Close),
-            ('q', Action::Quarantine),
+            ('i', Action::Quarantine),
         ] {
             let mut app = app_as(name, escalated_by_alice());
             app.on_key(ch('3'));
-            assert_eq!(app.view, View::Escalated);
+            assert_eq!(app.view(), View::Escalated);
             assert_eq!(selected_id(&app).as_deref(), Some(ESCALATED));
 
             let (changed, effects) = app.on_key(ch(k));
             assert!(changed, "{name} {action}: the refusal is drawn");
             assert!(effects.is_empty(), "{name} {action}: {effects:?}");
             assert!(
-                app.dialog.is_none(),
+                app.dialog().is_none(),
                 "{name} {action}: the editor opened on alice's own escalation"
             );
             let r = app
-                .refusal
-                .as_ref()
+                .refusal()
                 .unwrap_or_else(|| panic!("{name} {action}: no refusal shown"));
             assert_eq!((r.case_id.as_str(), r.action), (ESCALATED, action));
             let why = reasons(&app);
@@ -156,7 +154,7 @@ fn leaving_ones_own_escalation_is_refused_at_the_key_before_any_typing() {
             assert!(why.contains("alice"), "{name} {action}: {why}");
             // Typing now changes nothing: there is no editor to type into.
             type_str(&mut app, "x");
-            assert!(app.dialog.is_none(), "{name} {action}");
+            assert!(app.dialog().is_none(), "{name} {action}");
         }
     }
 
@@ -164,15 +162,14 @@ fn leaving_ones_own_escalation_is_refused_at_the_key_before_any_typing() {
     for (k, action) in [
         ('a', Action::Approve),
         ('c', Action::Close),
-        ('q', Action::Quarantine),
+        ('i', Action::Quarantine),
     ] {
         let mut app = app_as("bob", escalated_by_alice());
         app.on_key(ch('3'));
         app.on_key(ch(k));
-        assert!(app.refusal.is_none(), "bob {action}: {}", reasons(&app));
+        assert!(app.refusal().is_none(), "bob {action}: {}", reasons(&app));
         let d = app
-            .dialog
-            .as_ref()
+            .dialog()
             .unwrap_or_else(|| panic!("bob {action}: no dialog"));
         assert_eq!((d.case_id.as_str(), d.action), (ESCALATED, action));
     }
@@ -183,7 +180,7 @@ fn on_quarantined_high(name: &str, ago: time::Duration) -> App {
     let mut app = app_as(name, high_quarantined_by_alice(ago));
     assert_eq!(tier_of(&app, HIGH), Tier::High, "the case is tier high");
     app.on_key(ch('2'));
-    assert_eq!(app.view, View::Quarantined);
+    assert_eq!(app.view(), View::Quarantined);
     select(&mut app, HIGH);
     app
 }
@@ -195,10 +192,10 @@ fn revoke_within_the_observation_period_is_refused_at_the_key() {
     assert!(changed);
     assert!(effects.is_empty(), "{effects:?}");
     assert!(
-        app.dialog.is_none(),
+        app.dialog().is_none(),
         "the editor opened for an early revoke"
     );
-    let r = app.refusal.as_ref().expect("the refusal, at once");
+    let r = app.refusal().expect("the refusal, at once");
     assert_eq!((r.case_id.as_str(), r.action), (HIGH, Action::Revoke));
     let why = reasons(&app);
     assert!(why.contains("observed for 1h"), "{why}");
@@ -215,10 +212,13 @@ fn revoke_by_the_quarantiner_within_the_observation_period_names_both_reasons() 
     let (changed, effects) = app.on_key(ch('r'));
     assert!(changed);
     assert!(effects.is_empty(), "{effects:?}");
-    assert!(app.dialog.is_none(), "the editor opened for alice's revoke");
+    assert!(
+        app.dialog().is_none(),
+        "the editor opened for alice's revoke"
+    );
     let why = reasons(&app);
     assert!(
-        app.refusal.is_some(),
+        app.refusal().is_some(),
         "no refusal shown for alice's own early revoke"
     );
     assert!(
@@ -235,7 +235,10 @@ fn revoke_by_the_quarantiner_within_the_observation_period_names_both_reasons() 
 fn revoke_by_the_quarantiner_after_the_observation_period_is_refused_at_the_key() {
     let mut app = on_quarantined_high("Alice", hours(30));
     app.on_key(ch('r'));
-    assert!(app.dialog.is_none(), "the editor opened for alice's revoke");
+    assert!(
+        app.dialog().is_none(),
+        "the editor opened for alice's revoke"
+    );
     let why = reasons(&app);
     assert!(why.contains("separation of duties"), "{why}");
     assert!(!why.contains("observed for"), "30h is enough: {why}");
@@ -243,8 +246,8 @@ fn revoke_by_the_quarantiner_after_the_observation_period_is_refused_at_the_key(
     // Another reviewer, after the observation period: the dialog opens.
     let mut app = on_quarantined_high("bob", hours(30));
     app.on_key(ch('r'));
-    assert!(app.refusal.is_none(), "{}", reasons(&app));
-    assert_eq!(app.dialog.as_ref().map(|d| d.action), Some(Action::Revoke));
+    assert!(app.refusal().is_none(), "{}", reasons(&app));
+    assert_eq!(app.dialog().map(|d| d.action), Some(Action::Revoke));
 }
 
 /// The approve dialog on [`LOW`] as alice.
@@ -253,12 +256,16 @@ fn approve_dialog() -> App {
     select(&mut app, LOW);
     assert_eq!(tier_of(&app, LOW), Tier::Low);
     app.on_key(ch('a'));
-    assert!(app.dialog.is_some(), "no approve dialog: {}", reasons(&app));
+    assert!(
+        app.dialog().is_some(),
+        "no approve dialog: {}",
+        reasons(&app)
+    );
     app
 }
 
 fn failed(app: &App) -> String {
-    match app.dialog.as_ref().map(|d| &d.phase) {
+    match app.dialog().map(|d| &d.phase) {
         Some(Phase::Failed(why)) => why.clone(),
         other => panic!("expected a refusal in the dialog, got {other:?}"),
     }
@@ -270,7 +277,7 @@ fn invisible_characters_do_not_count_and_ctrl_s_names_the_visible_count() {
     for _ in 0..20 {
         app.on_key(ch('\u{200B}'));
     }
-    let d = app.dialog.as_ref().expect("dialog");
+    let d = app.dialog().expect("dialog");
     assert_eq!(d.text().chars().count(), 20, "the characters went in");
     assert_eq!(d.chars(), 0, "zero-width spaces counted as visible");
     assert_eq!(d.count().visible, 0);
@@ -292,14 +299,10 @@ fn an_over_long_justification_is_refused_by_the_stores_check() {
     // 10,000 characters go in at once, like a paste (typing them one key at
     // a time takes seconds in a debug build); the last one is typed.
     let pasted = "x".repeat(n - 1);
-    app.dialog
-        .as_mut()
-        .expect("dialog")
-        .justification
-        .insert_str(&pasted);
+    assert!(app.on_paste(&pasted), "pasted into the justification");
     app.on_key(ch('y'));
     let text = format!("{pasted}y");
-    let d = app.dialog.as_ref().expect("dialog");
+    let d = app.dialog().expect("dialog");
     assert_eq!(d.text(), text, "everything typed went in");
     assert_eq!(d.count().total, n);
 
@@ -313,18 +316,18 @@ fn an_over_long_justification_is_refused_by_the_stores_check() {
     assert!(why.contains("10001"), "{why}");
 
     // Word for word what the store's check says about the same draft.
-    let d = app.dialog.as_ref().expect("dialog");
-    let i = app.queue.find(LOW).expect("case");
-    let case = app.queue.case(i);
-    let status = app.queue.statuses[i].clone();
-    let policy = app.queue.policy().clone();
+    let d = app.dialog().expect("dialog");
+    let i = app.queue().find(LOW).expect("case");
+    let case = app.queue().case(i);
+    let status = app.queue().statuses[i].clone();
+    let policy = app.queue().policy().clone();
     let a = assess(case, &status, &policy, NOW);
     let store = check_decision(
         case,
         &status,
         &a,
         &d.decision(),
-        &app.reviewer,
+        app.reviewer(),
         &policy,
         NOW,
     )
@@ -333,7 +336,7 @@ fn an_over_long_justification_is_refused_by_the_stores_check() {
 
     // At the bound itself (10,000) it goes to the store.
     app.on_key(key(KeyCode::Backspace));
-    assert_eq!(app.dialog.as_ref().map(|d| d.count().total), Some(n - 1));
+    assert_eq!(app.dialog().map(|d| d.count().total), Some(n - 1));
     let (_, effects) = app.on_key(ctrl('s'));
     match effects.as_slice() {
         [Effect::Decide(d)] => assert_eq!(d.justification, pasted),
@@ -360,11 +363,11 @@ fn with_critical_external_dependent(case: &mut Case) {
 fn a_case_rewritten_under_the_dialog_is_flagged_and_the_decision_names_what_was_seen() {
     let mut app = approve_dialog();
     let old_sha = {
-        let i = app.queue.find(LOW).expect("case");
-        app.queue.case(i).content_sha256()
+        let i = app.queue().find(LOW).expect("case");
+        app.queue().case(i).content_sha256()
     };
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.case_sha256().to_string()),
+        app.dialog().map(|d| d.case_sha256().to_string()),
         Some(old_sha.clone())
     );
     type_str(
@@ -387,7 +390,7 @@ fn a_case_rewritten_under_the_dialog_is_flagged_and_the_decision_names_what_was_
         "the queue shows the new tier"
     );
 
-    let d = app.dialog.as_ref().expect("the dialog stays open");
+    let d = app.dialog().expect("the dialog stays open");
     let warning = d
         .changed_underneath
         .as_deref()
@@ -422,8 +425,8 @@ fn a_case_rewritten_under_the_dialog_is_flagged_and_the_decision_names_what_was_
 #[test]
 fn an_expired_quarantine_is_listed_in_pending_not_quarantined() {
     let mut app = app_as("alice", snapshot_with(Arc::new(cases()), statuses()));
-    let i = app.queue.find(QUARANTINED_EXPIRED).expect("case");
-    let status = app.queue.statuses[i].clone();
+    let i = app.queue().find(QUARANTINED_EXPIRED).expect("case");
+    let status = app.queue().statuses[i].clone();
     assert!(matches!(status.state, CaseState::Quarantined { .. }));
     assert!(StateFilter::Pending.matches(&status, NOW));
     assert!(!StateFilter::Quarantined.matches(&status, NOW));

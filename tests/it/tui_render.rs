@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use common_tui::*;
 use nhi_triage::model::{Action, CaseState, CaseStatus};
-use nhi_triage::tui::app::{App, Pane, View};
+use nhi_triage::tui::app::{App, AppEvent, Drawn, Pane, View};
 use nhi_triage::tui::theme::Theme;
 use nhi_triage::tui::views;
 use ratatui::Terminal;
@@ -26,13 +26,11 @@ const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
 /// runtime keeps it.
 fn render(app: &mut App, w: u16, h: u16) -> TestBackend {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let mut visible = 0;
+    let mut drawn = Drawn::default();
     terminal
-        .draw(|f| visible = views::draw(f, app))
+        .draw(|f| drawn = views::draw(f, app))
         .expect("draw");
-    if visible > 0 {
-        app.viewport = visible;
-    }
+    app.update(AppEvent::Drawn(drawn));
     terminal.backend().clone()
 }
 
@@ -223,7 +221,7 @@ fn press(app: &mut App, keys: &str) {
 #[test]
 fn pending_view() {
     snap_all_sizes("pending", |app| {
-        assert_eq!(app.view, View::Pending);
+        assert_eq!(app.view(), View::Pending);
     });
 }
 
@@ -231,7 +229,7 @@ fn pending_view() {
 fn quarantined_view_shows_time_left_and_the_expired_flag() {
     snap_all_sizes("quarantined", |app| {
         press(app, "2");
-        assert_eq!(app.view, View::Quarantined);
+        assert_eq!(app.view(), View::Quarantined);
     });
     let mut app = app();
     press(&mut app, "2");
@@ -302,7 +300,7 @@ fn panes_as_tabs_when_narrow() {
     select_cycle_case(&mut app);
     app.on_key(key(KeyCode::Tab));
     app.on_key(key(KeyCode::Tab));
-    assert_eq!(app.detail_tab, Pane::Tree);
+    assert_eq!(app.detail_tab(), Pane::Tree);
     let text = screen_text(buffer(&render(&mut app, 80, 24)));
     assert!(text.contains("▸Dependencies"), "{text}");
     assert!(text.contains("↺ cycle"), "{text}");
@@ -331,7 +329,7 @@ fn approve_dialog() {
     snap_all_sizes("dialog_approve", |app| {
         select(app, LOW);
         press(app, "a");
-        assert!(app.dialog.is_some());
+        assert!(app.dialog().is_some());
         press(app, "Unused for 120 days;\nrollback tested");
     });
 }
@@ -340,7 +338,7 @@ fn approve_dialog() {
 fn quarantine_dialog_shows_hours() {
     snap_all_sizes("dialog_quarantine", |app| {
         select(app, "CASE-0010");
-        press(app, "q");
+        press(app, "i");
         press(app, "owner asked, contain while they check");
         app.on_key(key(KeyCode::Tab));
     });
@@ -351,7 +349,7 @@ fn escalate_dialog_shows_the_target() {
     snap_all_sizes("dialog_escalate", |app| {
         select(app, HIGH);
         press(app, "e");
-        assert!(app.dialog.is_some());
+        assert!(app.dialog().is_some());
     });
 }
 
@@ -361,7 +359,7 @@ fn refused_approve_explains_and_offers_alternatives() {
     snap_all_sizes("refusal_approve_high", |app| {
         select(app, "CASE-0004");
         press(app, "a");
-        assert!(app.refusal.is_some() && app.dialog.is_none());
+        assert!(app.refusal().is_some() && app.dialog().is_none());
     });
 }
 
@@ -385,11 +383,7 @@ fn dialog_failure_and_changed_underneath_are_shown() {
         };
         let snapshot = snapshot_after(app, LOW, status, 9);
         assert!(app.on_snapshot(snapshot, vec![bob]));
-        assert!(
-            app.dialog
-                .as_ref()
-                .is_some_and(|d| d.changed_underneath.is_some())
-        );
+        assert!(app.dialog().is_some_and(|d| d.changed_underneath.is_some()));
     });
     // Whole, at every size: it says what happens on confirm.
     for (w, h) in SIZES {
@@ -488,6 +482,7 @@ fn wide_characters_keep_the_columns_aligned() {
     let owner_x = column_of(buf, header, "OWNER").expect("OWNER header");
     let state_x = column_of(buf, header, "STATE").expect("STATE header");
     let identity_x = column_of(buf, header, "IDENTITY").expect("IDENTITY header");
+    let id_x = column_of(buf, header, "ID").expect("ID header");
     let rows = [
         ("CASE-0001", "identity"),         // ASCII
         ("CASE-0012", "決済チーム"),       // CJK identity and owner
@@ -500,7 +495,7 @@ fn wide_characters_keep_the_columns_aligned() {
     for (id, owner) in rows {
         // The queue row, not the panes beside it (which name the selected case).
         let y = (0..buf.area.height)
-            .find(|&y| column_of(buf, y, id) == Some(1))
+            .find(|&y| column_of(buf, y, id) == Some(id_x))
             .unwrap_or_else(|| panic!("{id} in the queue"));
         // Columns may truncate long owners: their start is what must line up.
         let owner_start: String = owner.chars().take(10).collect();
@@ -511,8 +506,8 @@ fn wide_characters_keep_the_columns_aligned() {
             row_text(buf, y)
         );
         let name = app
-            .queue
-            .case(app.queue.find(id).expect("case"))
+            .queue()
+            .case(app.queue().find(id).expect("case"))
             .identity
             .name
             .clone();
@@ -584,7 +579,9 @@ fn the_cursor_stays_on_screen_when_the_terminal_shrinks() {
     for (w, h) in [(120, 40), (80, 24)] {
         let backend = render(&mut app, w, h);
         let buf = buffer(&backend);
-        let y = (0..buf.area.height).find(|&y| column_of(buf, y, LOW) == Some(1));
+        // The queue's row: the id in the ID column, not the panes beside.
+        let id_x = column_of(buf, 2, "ID");
+        let y = (0..buf.area.height).find(|&y| column_of(buf, y, LOW) == id_x);
         assert!(
             y.is_some(),
             "{w}x{h}: the selected {LOW} is not in the queue:\n{}",

@@ -6,7 +6,9 @@ use crate::common_tui;
 use common_tui::*;
 use nhi_triage::model::{Action, CaseState, CaseStatus, Decision, LastDecision};
 use nhi_triage::policy::Tier;
-use nhi_triage::tui::app::{App, Effect, Field, Input, Pane, Phase, SortKey, Tone, View};
+use nhi_triage::tui::app::{
+    App, AppEvent, Drawn, Effect, Field, Input, Pane, Phase, SortKey, Tone, View,
+};
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use time::macros::datetime;
 
@@ -30,7 +32,7 @@ fn command(app: &mut App, line: &str) -> (bool, Vec<Effect>) {
 }
 
 fn message(app: &App) -> (String, Tone) {
-    let m = app.message.as_ref().expect("a message");
+    let m = app.message().expect("a message");
     (m.text.clone(), m.tone)
 }
 
@@ -52,41 +54,52 @@ fn j_k_g_g_and_paging_move_and_clamp() {
 
     // k at the top: nothing changes, nothing to redraw.
     assert_eq!(chr(&mut app, 'k'), (false, vec![]));
-    assert_eq!(app.lists[0].selected, 0);
+    assert_eq!(app.lists()[0].selected, 0);
 
     assert_eq!(chr(&mut app, 'j'), (true, vec![]));
-    assert_eq!(app.lists[0].selected, 1);
+    assert_eq!(app.lists()[0].selected, 1);
     press(&mut app, key(KeyCode::Down));
-    assert_eq!(app.lists[0].selected, 2);
+    assert_eq!(app.lists()[0].selected, 2);
     press(&mut app, key(KeyCode::Up));
-    assert_eq!(app.lists[0].selected, 1);
+    assert_eq!(app.lists()[0].selected, 1);
 
     assert!(chr(&mut app, 'G').0);
-    assert_eq!(app.lists[0].selected, n - 1);
+    assert_eq!(app.lists()[0].selected, n - 1);
     assert_eq!(selected_id(&app).as_deref(), Some("CASE-0044"));
     assert_eq!(chr(&mut app, 'j'), (false, vec![]), "j at the bottom");
     assert!(!press(&mut app, key(KeyCode::PageDown)).0);
 
     assert!(chr(&mut app, 'g').0);
-    assert_eq!(app.lists[0].selected, 0);
+    assert_eq!(app.lists()[0].selected, 0);
     assert!(!chr(&mut app, 'g').0);
 
     // PgDn moves by the viewport (the rows the last draw showed).
-    app.viewport = 10;
+    app.update(AppEvent::Drawn(Drawn {
+        list_rows: 10,
+        ..Drawn::default()
+    }));
     assert!(press(&mut app, key(KeyCode::PageDown)).0);
-    assert_eq!(app.lists[0].selected, 10);
-    assert!(app.lists[0].offset <= 10 && 10 < app.lists[0].offset + 10);
+    assert_eq!(app.lists()[0].selected, 10);
+    assert!(app.lists()[0].offset <= 10 && 10 < app.lists()[0].offset + 10);
     for _ in 0..10 {
         press(&mut app, key(KeyCode::PageDown));
     }
-    assert_eq!(app.lists[0].selected, n - 1, "PgDn clamps at the last row");
-    assert_eq!(app.lists[0].offset, n - 10, "the last page fills the view");
+    assert_eq!(
+        app.lists()[0].selected,
+        n - 1,
+        "PgDn clamps at the last row"
+    );
+    assert_eq!(
+        app.lists()[0].offset,
+        n - 10,
+        "the last page fills the view"
+    );
     press(&mut app, key(KeyCode::PageUp));
-    assert_eq!(app.lists[0].selected, n - 11);
+    assert_eq!(app.lists()[0].selected, n - 11);
     press(&mut app, key(KeyCode::Home));
-    assert_eq!((app.lists[0].selected, app.lists[0].offset), (0, 0));
+    assert_eq!((app.lists()[0].selected, app.lists()[0].offset), (0, 0));
     press(&mut app, key(KeyCode::End));
-    assert_eq!(app.lists[0].selected, n - 1);
+    assert_eq!(app.lists()[0].selected, n - 1);
 
     // An unbound key changes nothing.
     assert_eq!(chr(&mut app, 'x'), (false, vec![]));
@@ -100,22 +113,22 @@ fn number_keys_switch_views_each_with_its_own_cursor() {
     assert_eq!(chr(&mut app, '1'), (false, vec![]), "already there");
 
     assert!(chr(&mut app, '2').0);
-    assert_eq!(app.view, View::Quarantined);
+    assert_eq!(app.view(), View::Quarantined);
     // An expired quarantine is back in Pending only (the shared state filter).
     assert_eq!(row_ids(&app), [QUARANTINED_LIVE]);
 
     assert!(chr(&mut app, '3').0);
-    assert_eq!(app.view, View::Escalated);
+    assert_eq!(app.view(), View::Escalated);
     assert_eq!(row_ids(&app), [ESCALATED]);
 
     assert!(chr(&mut app, '4').0);
-    assert_eq!(app.view, View::Decided);
+    assert_eq!(app.view(), View::Decided);
     let mut decided = row_ids(&app);
     decided.sort();
     assert_eq!(decided, [APPROVED, REVOKED, CLOSED]);
 
     assert!(chr(&mut app, '5').0);
-    assert_eq!(app.view, View::Evidence);
+    assert_eq!(app.view(), View::Evidence);
     assert_eq!(app.selected_case(), None);
     assert_eq!(
         app.selected_record().map(|r| r.seq),
@@ -129,20 +142,20 @@ fn number_keys_switch_views_each_with_its_own_cursor() {
 
     // Back to Pending: the cursor is where it was left.
     chr(&mut app, '1');
-    assert_eq!(app.lists[0].selected, 1);
+    assert_eq!(app.lists()[0].selected, 1);
 }
 
 #[test]
 fn tab_and_shift_tab_cycle_the_panes() {
     let mut app = app();
-    assert_eq!(app.focus, Pane::Queue);
+    assert_eq!(app.focus(), Pane::Queue);
     let order = [Pane::Ownership, Pane::Tree, Pane::Readiness, Pane::Queue];
     for want in order {
         assert!(press(&mut app, key(KeyCode::Tab)).0);
-        assert_eq!(app.focus, want);
+        assert_eq!(app.focus(), want);
     }
     assert_eq!(
-        app.detail_tab,
+        app.detail_tab(),
         Pane::Readiness,
         "the last detail pane stays the tab"
     );
@@ -151,14 +164,14 @@ fn tab_and_shift_tab_cycle_the_panes() {
             &mut app,
             KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
         );
-        assert_eq!(app.focus, want);
+        assert_eq!(app.focus(), want);
     }
-    assert_eq!(app.detail_tab, Pane::Ownership);
+    assert_eq!(app.detail_tab(), Pane::Ownership);
     // Enter opens the case's panes at the current tab; Esc goes back.
     assert!(press(&mut app, key(KeyCode::Enter)).0);
-    assert_eq!(app.focus, Pane::Ownership);
+    assert_eq!(app.focus(), Pane::Ownership);
     assert!(press(&mut app, key(KeyCode::Esc)).0);
-    assert_eq!(app.focus, Pane::Queue);
+    assert_eq!(app.focus(), Pane::Queue);
     assert_eq!(press(&mut app, key(KeyCode::Esc)), (false, vec![]));
 }
 
@@ -168,19 +181,19 @@ fn tab_and_shift_tab_cycle_the_panes() {
 fn the_filter_narrows_as_you_type_and_esc_clears_it() {
     let mut app = app();
     assert!(chr(&mut app, '/').0);
-    assert_eq!(app.input, Input::Filter);
+    assert_eq!(app.input(), Input::Filter);
 
     // Typing `s` does not sort while filtering: it is text.
     type_str(&mut app, "snowflake");
-    assert_eq!(app.filter, "snowflake");
-    assert_eq!(app.sort, SortKey::Risk);
+    assert_eq!(app.filter(), "snowflake");
+    assert_eq!(app.sort(), SortKey::Risk);
     let pending = row_ids(&app);
     assert!(pending.len() < 51, "{pending:?}");
     for id in ["CASE-0004", "CASE-0027", "CASE-0031"] {
         assert!(pending.contains(&id.to_string()), "{id} not in {pending:?}");
     }
     for id in &pending {
-        let c = app.queue.case(app.queue.find(id).expect("case"));
+        let c = app.queue().case(app.queue().find(id).expect("case"));
         assert_eq!(c.identity.provider, "snowflake", "{id} matched snowflake");
     }
     assert_eq!(app.counts()[3], 1, "the decided snowflake case (CASE-0011)");
@@ -190,13 +203,13 @@ fn the_filter_narrows_as_you_type_and_esc_clears_it() {
     for _ in 0.."snowflake".len() - 2 {
         press(&mut app, key(KeyCode::Backspace));
     }
-    assert_eq!(app.filter, "sn");
+    assert_eq!(app.filter(), "sn");
     assert!(app.counts()[0] > narrowed[0], "{:?}", app.counts());
 
     // Esc clears and leaves filter mode.
     assert!(press(&mut app, key(KeyCode::Esc)).0);
-    assert_eq!(app.input, Input::Normal);
-    assert_eq!(app.filter, "");
+    assert_eq!(app.input(), Input::Normal);
+    assert_eq!(app.filter(), "");
     assert_eq!(app.counts(), [51, 1, 1, 3, 8]);
 }
 
@@ -207,8 +220,8 @@ fn the_filter_matches_tags_owners_and_ids_and_enter_keeps_it() {
     type_str(&mut app, "hostile-input"); // a tag
     assert_eq!(row_ids(&app), [EVIL_ID]);
     assert!(press(&mut app, key(KeyCode::Enter)).0);
-    assert_eq!(app.input, Input::Normal);
-    assert_eq!(app.filter, "hostile-input", "Enter keeps the filter");
+    assert_eq!(app.input(), Input::Normal);
+    assert_eq!(app.filter(), "hostile-input", "Enter keeps the filter");
     assert_eq!(app.counts()[0], 1);
     // Esc in normal mode clears a kept filter.
     assert!(press(&mut app, key(KeyCode::Esc)).0);
@@ -225,9 +238,9 @@ fn the_filter_matches_tags_owners_and_ids_and_enter_keeps_it() {
     for _ in 0.."finance-eng".len() {
         press(&mut app, key(KeyCode::Backspace));
     }
-    assert_eq!(app.input, Input::Filter);
+    assert_eq!(app.input(), Input::Filter);
     press(&mut app, key(KeyCode::Backspace));
-    assert_eq!(app.input, Input::Normal);
+    assert_eq!(app.input(), Input::Normal);
 
     // A filter that matches nothing empties the views, and says so when drawn.
     chr(&mut app, '/');
@@ -243,39 +256,43 @@ fn first(app: &App) -> String {
 #[test]
 fn s_cycles_the_sort_and_reorders_the_rows() {
     let mut app = app();
-    assert_eq!(app.sort, SortKey::Risk);
+    assert_eq!(app.sort(), SortKey::Risk);
     assert_eq!(first(&app), HIGH);
     let tiers: Vec<Tier> = row_ids(&app).iter().map(|id| tier_of(&app, id)).collect();
     assert!(tiers.windows(2).all(|w| w[0] >= w[1]), "highest risk first");
 
     let risk_order = row_ids(&app);
     assert!(chr(&mut app, 's').0);
-    assert_eq!(app.sort, SortKey::Age);
+    assert_eq!(app.sort(), SortKey::Age);
     assert_eq!(message(&app).0, "sorted by age");
     assert_eq!(first(&app), "CASE-0001", "the oldest case");
     assert_eq!(row_ids(&app).last().map(String::as_str), Some("CASE-0055"));
     let opened: Vec<_> = row_ids(&app)
         .iter()
-        .map(|id| app.queue.case(app.queue.find(id).expect("case")).opened_at)
+        .map(|id| {
+            app.queue()
+                .case(app.queue().find(id).expect("case"))
+                .opened_at
+        })
         .collect();
     assert!(opened.windows(2).all(|w| w[0] <= w[1]));
     assert_ne!(row_ids(&app), risk_order);
 
     chr(&mut app, 's');
-    assert_eq!(app.sort, SortKey::Id);
+    assert_eq!(app.sort(), SortKey::Id);
     assert_eq!(first(&app), "CASE-0001");
     assert_eq!(row_ids(&app).last().map(String::as_str), Some(EVIL_ID));
     let ids = row_ids(&app);
     assert!(ids.windows(2).all(|w| w[0] < w[1]));
 
     chr(&mut app, 's');
-    assert_eq!(app.sort, SortKey::Owner);
+    assert_eq!(app.sort(), SortKey::Owner);
     assert_eq!(first(&app), "CASE-0031", "analytics-eng sorts first");
     let owners: Vec<Option<String>> = row_ids(&app)
         .iter()
         .map(|id| {
-            app.queue
-                .case(app.queue.find(id).expect("case"))
+            app.queue()
+                .case(app.queue().find(id).expect("case"))
                 .owner_team()
                 .map(str::to_string)
         })
@@ -285,7 +302,7 @@ fn s_cycles_the_sort_and_reorders_the_rows() {
     assert_eq!(owners.last(), Some(&None), "no owner sorts last");
 
     chr(&mut app, 's');
-    assert_eq!(app.sort, SortKey::Risk);
+    assert_eq!(app.sort(), SortKey::Risk);
     assert_eq!(row_ids(&app), risk_order);
 }
 
@@ -295,7 +312,7 @@ fn sorting_keeps_the_cursor_on_the_same_case() {
     select(&mut app, "CASE-0010");
     chr(&mut app, 's');
     assert_eq!(selected_id(&app).as_deref(), Some("CASE-0010"));
-    assert_ne!(app.lists[0].selected, 17);
+    assert_ne!(app.lists()[0].selected, 17);
 }
 
 // ----- the command line ------------------------------------------------------------
@@ -304,18 +321,18 @@ fn sorting_keeps_the_cursor_on_the_same_case() {
 fn commands_switch_views_sort_and_report_errors() {
     let mut app = app();
     assert!(chr(&mut app, ':').0);
-    assert_eq!(app.input, Input::Command(String::new()));
+    assert_eq!(app.input(), Input::Command(String::new()));
     type_str(&mut app, "view quarantinedx");
     press(&mut app, key(KeyCode::Backspace));
-    assert_eq!(app.input, Input::Command("view quarantined".into()));
+    assert_eq!(app.input(), Input::Command("view quarantined".into()));
     assert_eq!(press(&mut app, key(KeyCode::Enter)), (true, vec![]));
-    assert_eq!(app.input, Input::Normal);
-    assert_eq!(app.view, View::Quarantined);
+    assert_eq!(app.input(), Input::Normal);
+    assert_eq!(app.view(), View::Quarantined);
 
     assert_eq!(command(&mut app, "sort age"), (true, vec![]));
-    assert_eq!(app.sort, SortKey::Age);
+    assert_eq!(app.sort(), SortKey::Age);
     command(&mut app, "view Pending");
-    assert_eq!(app.view, View::Pending);
+    assert_eq!(app.view(), View::Pending);
     assert_eq!(first(&app), "CASE-0001");
 
     command(&mut app, "frobnicate now");
@@ -324,10 +341,10 @@ fn commands_switch_views_sort_and_report_errors() {
     assert!(text.contains("unknown command :frobnicate"), "{text}");
     command(&mut app, "view nowhere");
     assert_eq!(message(&app).1, Tone::Error);
-    assert_eq!(app.view, View::Pending);
+    assert_eq!(app.view(), View::Pending);
     command(&mut app, "sort colour");
     assert_eq!(message(&app).1, Tone::Error);
-    assert_eq!(app.sort, SortKey::Age);
+    assert_eq!(app.sort(), SortKey::Age);
 
     // A hostile argument is shown escaped.
     app.run_command("view \x1b[2J");
@@ -338,20 +355,20 @@ fn commands_switch_views_sort_and_report_errors() {
         vec![Effect::LoadTheme("light".into())]
     );
     command(&mut app, "filter snowflake");
-    assert_eq!(app.filter, "snowflake");
+    assert_eq!(app.filter(), "snowflake");
     command(&mut app, "help");
-    assert_eq!(app.help, Some(0));
+    assert_eq!(app.help(), Some(0));
     press(&mut app, key(KeyCode::Esc));
 
     // Esc abandons a command line without running it.
     chr(&mut app, ':');
     type_str(&mut app, "q");
     press(&mut app, key(KeyCode::Esc));
-    assert!(!app.quit);
-    assert_eq!(app.input, Input::Normal);
+    assert!(!app.quitting());
+    assert_eq!(app.input(), Input::Normal);
 
     assert_eq!(command(&mut app, "q").1, vec![Effect::Quit]);
-    assert!(app.quit);
+    assert!(app.quitting());
 }
 
 // ----- deciding ----------------------------------------------------------------------
@@ -362,7 +379,7 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
     select(&mut app, LOW);
     assert_eq!(tier_of(&app, LOW), Tier::Low);
     assert_eq!(chr(&mut app, 'a'), (true, vec![]));
-    let d = app.dialog.as_ref().expect("the approve dialog");
+    let d = app.dialog().expect("the approve dialog");
     assert_eq!(d.action, Action::Approve);
     assert_eq!(d.case_id, LOW);
     assert_eq!(d.expected_version, 0);
@@ -371,13 +388,13 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
 
     type_str(&mut app, "unused 120d");
     // Only visible characters count: the space does not.
-    assert_eq!(app.dialog.as_ref().map(|d| d.chars()), Some(10));
+    assert_eq!(app.dialog().map(|d| d.chars()), Some(10));
 
     // Too short: no effect, and the dialog says why.
     let (changed, effects) = press(&mut app, ctrl('s'));
     assert!(changed);
     assert!(effects.is_empty(), "{effects:?}");
-    let d = app.dialog.as_ref().expect("still open");
+    let d = app.dialog().expect("still open");
     match &d.phase {
         Phase::Failed(why) => assert!(
             why.contains("at least 20 visible characters (got 10)"),
@@ -388,7 +405,7 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
 
     // Typing again clears the complaint; a new line counts as text.
     type_str(&mut app, ";\nrollback tested");
-    let d = app.dialog.as_ref().expect("still open");
+    let d = app.dialog().expect("still open");
     assert_eq!(d.phase, Phase::Editing);
     assert_eq!(d.text(), "unused 120d;\nrollback tested");
     assert!(d.chars() >= 20, "{}", d.chars());
@@ -407,15 +424,15 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
             escalate_to: None,
             override_: false,
             expected_case_sha256: Some(
-                app.queue
-                    .case(app.queue.find(LOW).expect("case"))
+                app.queue()
+                    .case(app.queue().find(LOW).expect("case"))
                     .content_sha256()
             ),
             idempotency_key: None,
         }
     );
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.phase.clone()),
+        app.dialog().map(|d| d.phase.clone()),
         Some(Phase::Submitting)
     );
     // A second Ctrl-S while waiting for the store sends nothing more.
@@ -423,7 +440,7 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
     // Nor do keys edit the text meanwhile.
     type_str(&mut app, "zzz");
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.text()),
+        app.dialog().map(|d| d.text()),
         Some("unused 120d;\nrollback tested".into())
     );
 }
@@ -434,10 +451,7 @@ fn approving_an_escalated_case_sends_the_version_seen() {
     chr(&mut app, '3');
     assert_eq!(selected_id(&app).as_deref(), Some(ESCALATED));
     chr(&mut app, 'a');
-    let d = app
-        .dialog
-        .as_ref()
-        .expect("alice may approve what bob escalated");
+    let d = app.dialog().expect("alice may approve what bob escalated");
     assert_eq!(d.expected_version, 1);
     type_str(&mut app, "checked with the owner: retire it now");
     let (_, effects) = press(&mut app, ctrl('s'));
@@ -455,13 +469,15 @@ fn esc_cancels_the_dialog_without_an_effect() {
     chr(&mut app, 'a');
     type_str(&mut app, "a perfectly long enough justification");
     assert_eq!(press(&mut app, key(KeyCode::Esc)), (true, vec![]));
-    assert!(app.dialog.is_none());
+    assert!(app.dialog().is_some(), "typed text: Esc asks first");
+    assert_eq!(chr(&mut app, 'y'), (true, vec![]));
+    assert!(app.dialog().is_none());
     let (text, tone) = message(&app);
     assert!(text.contains("nothing recorded"), "{text}");
     assert_eq!(tone, Tone::Info);
     // The next key clears the message (and redraws for it).
     assert_eq!(chr(&mut app, 'k'), (true, vec![]));
-    assert!(app.message.is_none());
+    assert!(app.message().is_none());
 }
 
 #[test]
@@ -470,8 +486,8 @@ fn approve_on_a_high_case_is_refused_with_alternatives() {
     select(&mut app, "CASE-0004");
     assert_eq!(tier_of(&app, "CASE-0004"), Tier::High);
     assert_eq!(chr(&mut app, 'a'), (true, vec![]));
-    assert!(app.dialog.is_none(), "no dialog for a refused approve");
-    let r = app.refusal.as_ref().expect("the refusal");
+    assert!(app.dialog().is_none(), "no dialog for a refused approve");
+    let r = app.refusal().expect("the refusal");
     assert_eq!(
         (r.case_id.as_str(), r.action),
         ("CASE-0004", Action::Approve)
@@ -488,10 +504,10 @@ fn approve_on_a_high_case_is_refused_with_alternatives() {
     assert_eq!(chr(&mut app, 'j'), (false, vec![]));
     assert_eq!(selected_id(&app).as_deref(), Some("CASE-0004"));
 
-    // q from the refusal opens the quarantine dialog with the policy default.
-    assert!(chr(&mut app, 'q').0);
-    assert!(app.refusal.is_none());
-    let d = app.dialog.as_ref().expect("the quarantine dialog");
+    // i from the refusal opens the quarantine dialog with the policy default.
+    assert!(chr(&mut app, 'i').0);
+    assert!(app.refusal().is_none());
+    let d = app.dialog().expect("the quarantine dialog");
     assert_eq!(d.action, Action::Quarantine);
     assert_eq!(d.parameter, "72");
     assert_eq!(d.hours(), Some(72));
@@ -500,34 +516,31 @@ fn approve_on_a_high_case_is_refused_with_alternatives() {
     // Esc from a refusal goes back to the queue.
     press(&mut app, key(KeyCode::Esc));
     chr(&mut app, 'a');
-    assert!(app.refusal.is_some());
+    assert!(app.refusal().is_some());
     assert_eq!(press(&mut app, key(KeyCode::Esc)), (true, vec![]));
-    assert!(app.refusal.is_none() && app.dialog.is_none());
+    assert!(app.refusal().is_none() && app.dialog().is_none());
 }
 
 #[test]
 fn quarantine_hours_are_edited_in_their_own_field() {
     let mut app = app();
     select(&mut app, "CASE-0010");
-    chr(&mut app, 'q');
+    chr(&mut app, 'i');
     type_str(&mut app, "owner asked us to contain it first");
     {
-        let d = app.dialog.as_ref().expect("dialog");
+        let d = app.dialog().expect("dialog");
         assert_eq!(d.fields(), [Field::Justification, Field::Parameter]);
     }
     press(&mut app, key(KeyCode::Tab));
-    assert_eq!(app.dialog.as_ref().map(|d| d.focus), Some(Field::Parameter));
+    assert_eq!(app.dialog().map(|d| d.focus), Some(Field::Parameter));
     press(&mut app, key(KeyCode::Backspace));
     press(&mut app, key(KeyCode::Backspace));
-    assert_eq!(app.dialog.as_ref().map(|d| d.parameter.as_str()), Some(""));
+    assert_eq!(app.dialog().map(|d| d.parameter.as_str()), Some(""));
     type_str(&mut app, "4h8"); // only digits go in
-    assert_eq!(
-        app.dialog.as_ref().map(|d| d.parameter.as_str()),
-        Some("48")
-    );
+    assert_eq!(app.dialog().map(|d| d.parameter.as_str()), Some("48"));
     // The justification did not change while the hours had focus.
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.text()),
+        app.dialog().map(|d| d.text()),
         Some("owner asked us to contain it first".into())
     );
 
@@ -535,7 +548,7 @@ fn quarantine_hours_are_edited_in_their_own_field() {
     type_str(&mut app, "00");
     let (_, effects) = press(&mut app, ctrl('s'));
     assert!(effects.is_empty());
-    match app.dialog.as_ref().map(|d| &d.phase) {
+    match app.dialog().map(|d| &d.phase) {
         Some(Phase::Failed(why)) => assert!(why.contains("between 1 and 720"), "{why}"),
         other => panic!("{other:?}"),
     }
@@ -547,10 +560,7 @@ fn quarantine_hours_are_edited_in_their_own_field() {
         &mut app,
         KeyEvent::new(KeyCode::BackTab, KeyModifiers::SHIFT),
     );
-    assert_eq!(
-        app.dialog.as_ref().map(|d| d.focus),
-        Some(Field::Justification)
-    );
+    assert_eq!(app.dialog().map(|d| d.focus), Some(Field::Justification));
     let (_, effects) = press(&mut app, ctrl('s'));
     let d = decide(&effects);
     assert_eq!(d.case_id, "CASE-0010");
@@ -564,7 +574,7 @@ fn escalation_goes_to_the_owner_team_by_default() {
     let mut app = app();
     assert_eq!(selected_id(&app).as_deref(), Some(HIGH));
     chr(&mut app, 'e');
-    let d = app.dialog.as_ref().expect("dialog");
+    let d = app.dialog().expect("dialog");
     assert_eq!(d.action, Action::Escalate);
     assert_eq!(d.parameter, "payments");
     assert_eq!(d.state_after_label(), "escalated to payments");
@@ -574,7 +584,7 @@ fn escalation_goes_to_the_owner_team_by_default() {
     select(&mut app, "CASE-0053");
     chr(&mut app, 'e');
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.parameter.as_str()),
+        app.dialog().map(|d| d.parameter.as_str()),
         Some("security-review")
     );
     // The target is free text (letters allowed), edited in its field.
@@ -603,7 +613,7 @@ fn the_store_answer_closes_the_dialog_or_keeps_it_with_the_error() {
 
     // A failure keeps the dialog and its text, with the error shown.
     assert!(app.on_decided(Err("conflict: CASE-0038 is at version 1".into())));
-    let d = app.dialog.as_ref().expect("kept open");
+    let d = app.dialog().expect("kept open");
     assert_eq!(
         d.phase,
         Phase::Failed("conflict: CASE-0038 is at version 1".into())
@@ -621,7 +631,7 @@ fn the_store_answer_closes_the_dialog_or_keeps_it_with_the_error() {
         0,
         CaseState::Approved
     ))));
-    assert!(app.dialog.is_none());
+    assert!(app.dialog().is_none());
     let (text, tone) = message(&app);
     assert_eq!(tone, Tone::Ok);
     assert!(text.contains("recorded #9"), "{text}");
@@ -666,7 +676,7 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
     let snapshot = snapshot_after(&app, LOW, status, 9);
     assert!(app.on_snapshot(snapshot, vec![bob]));
 
-    let d = app.dialog.as_ref().expect("the dialog stays open");
+    let d = app.dialog().expect("the dialog stays open");
     let warning = d.changed_underneath.as_deref().expect("flagged");
     assert!(warning.contains("bob"), "{warning}");
     assert!(warning.contains("quarantine"), "{warning}");
@@ -674,7 +684,7 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
     let (text, tone) = message(&app);
     assert!(text.contains("bob quarantine CASE-0038"), "{text}");
     assert_eq!(tone, Tone::Info);
-    assert_eq!(app.records.len(), 9);
+    assert_eq!(app.records().len(), 9);
     // The case moved views underneath.
     assert_eq!(app.counts()[..2], [50, 2]);
 
@@ -682,7 +692,7 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
     let same = snapshot_after(
         &app,
         LOW,
-        app.queue.statuses[app.queue.find(LOW).expect("case")].clone(),
+        app.queue().statuses[app.queue().find(LOW).expect("case")].clone(),
         9,
     );
     assert!(!app.on_snapshot(same, vec![]));
@@ -715,7 +725,7 @@ fn a_record_on_another_case_does_not_flag_the_dialog() {
     let snapshot = snapshot_after(&app, "CASE-0026", status, 9);
     assert!(app.on_snapshot(snapshot, vec![other]));
     assert_eq!(
-        app.dialog.as_ref().map(|d| d.changed_underneath.is_none()),
+        app.dialog().map(|d| d.changed_underneath.is_none()),
         Some(true)
     );
     assert_eq!(app.counts()[3], 4);
@@ -730,7 +740,7 @@ fn a_quarantine_that_runs_out_returns_to_pending_and_stays_listed() {
         "already expired"
     );
     assert!(!pending.contains(&QUARANTINED_LIVE.to_string()));
-    assert_eq!(app.queue.next_expiry(), Some(LIVE_UNTIL));
+    assert_eq!(app.queue().next_expiry(), Some(LIVE_UNTIL));
 
     assert!(app.on_tick(LIVE_UNTIL - hours(1)));
     assert!(!row_ids(&app).contains(&QUARANTINED_LIVE.to_string()));
@@ -742,7 +752,7 @@ fn a_quarantine_that_runs_out_returns_to_pending_and_stays_listed() {
     assert_eq!(app.counts()[..2], [52, 0]);
     chr(&mut app, '2');
     assert!(row_ids(&app).is_empty());
-    assert_eq!(app.queue.next_expiry(), None);
+    assert_eq!(app.queue().next_expiry(), None);
     // Back in the queue, the lifecycle offers a decision again.
     chr(&mut app, '1');
     select(&mut app, QUARANTINED_LIVE);
@@ -754,7 +764,7 @@ fn a_quarantine_that_runs_out_returns_to_pending_and_stays_listed() {
 // ----- the dependency tree ---------------------------------------------------------
 
 fn visible_rows(app: &App) -> usize {
-    app.tree.visible(&app.outline()).len()
+    app.tree().visible(&app.outline()).len()
 }
 
 #[test]
@@ -765,8 +775,8 @@ fn the_tree_expands_collapses_and_goes_to_the_parent() {
     assert_eq!(all, 39);
     press(&mut app, key(KeyCode::Tab));
     press(&mut app, key(KeyCode::Tab));
-    assert_eq!(app.focus, Pane::Tree);
-    assert_eq!(app.tree.cursor, 0);
+    assert_eq!(app.focus(), Pane::Tree);
+    assert_eq!(app.tree().cursor, 0);
 
     // Enter collapses the node under the cursor, Enter again expands it.
     assert!(press(&mut app, key(KeyCode::Enter)).0);
@@ -783,20 +793,21 @@ fn the_tree_expands_collapses_and_goes_to_the_parent() {
 
     // j moves in the tree, not the queue.
     chr(&mut app, 'j');
-    assert_eq!(app.tree.cursor, 1);
+    assert_eq!(app.tree().cursor, 1);
     assert_eq!(selected_id(&app).as_deref(), Some(BIG_TREE));
     let outline = app.outline();
-    let child = app.tree.visible(&outline)[1];
+    let child = app.tree().visible(&outline)[1];
     assert!(child.has_children && child.row.depth == 2, "{child:?}");
 
     // h collapses a node, then goes to its parent.
     assert!(chr(&mut app, 'h').0);
-    assert_eq!(app.tree.cursor, 1);
+    assert_eq!(app.tree().cursor, 1);
     let fewer = visible_rows(&app);
     assert!(fewer < all);
     assert!(chr(&mut app, 'h').0);
     assert_eq!(
-        app.tree.cursor, 0,
+        app.tree().cursor,
+        0,
         "h on a collapsed node goes to the parent"
     );
     assert_eq!(visible_rows(&app), fewer);
@@ -806,13 +817,13 @@ fn the_tree_expands_collapses_and_goes_to_the_parent() {
 
     // The tree cursor clamps.
     chr(&mut app, 'G');
-    assert_eq!(app.tree.cursor, all - 1);
+    assert_eq!(app.tree().cursor, all - 1);
     assert_eq!(chr(&mut app, 'j'), (false, vec![]));
 
     // Another case gets a fresh tree.
     press(&mut app, key(KeyCode::Esc));
     chr(&mut app, 'j');
-    assert_eq!(app.tree.cursor, 0);
+    assert_eq!(app.tree().cursor, 0);
 }
 
 // ----- quitting and help ----------------------------------------------------------
@@ -821,28 +832,28 @@ fn the_tree_expands_collapses_and_goes_to_the_parent() {
 fn ctrl_c_and_shift_q_quit_from_anywhere() {
     let mut app = app();
     assert_eq!(press(&mut app, ctrl('c')).1, vec![Effect::Quit]);
-    assert!(app.quit);
+    assert!(app.quitting());
 
     let mut app = app_in_dialog();
     assert_eq!(press(&mut app, ctrl('c')).1, vec![Effect::Quit]);
-    assert!(app.quit, "Ctrl-C quits even from the dialog");
+    assert!(app.quitting(), "Ctrl-C quits even from the dialog");
 
     let mut app = common_tui::app();
     assert_eq!(chr(&mut app, 'Q').1, vec![Effect::Quit]);
-    assert!(app.quit);
+    assert!(app.quitting());
 
     // In the dialog, Q is text.
     let mut app = app_in_dialog();
     chr(&mut app, 'Q');
-    assert!(!app.quit);
-    assert_eq!(app.dialog.as_ref().map(|d| d.text()), Some("Q".into()));
+    assert!(!app.quitting());
+    assert_eq!(app.dialog().map(|d| d.text()), Some("Q".into()));
 }
 
 fn app_in_dialog() -> App {
     let mut app = common_tui::app();
     select(&mut app, LOW);
     chr(&mut app, 'a');
-    assert!(app.dialog.is_some());
+    assert!(app.dialog().is_some());
     app
 }
 
@@ -850,18 +861,18 @@ fn app_in_dialog() -> App {
 fn help_opens_scrolls_and_closes() {
     let mut app = app();
     assert_eq!(chr(&mut app, '?'), (true, vec![]));
-    assert_eq!(app.help, Some(0));
+    assert_eq!(app.help(), Some(0));
     // Keys go to the help, not the queue.
     assert!(chr(&mut app, 'j').0);
-    assert_eq!(app.help, Some(1));
-    assert_eq!(app.lists[0].selected, 0);
+    assert_eq!(app.help(), Some(1));
+    assert_eq!(app.lists()[0].selected, 0);
     assert!(chr(&mut app, 'k').0);
     assert_eq!(chr(&mut app, 'k'), (false, vec![]));
     assert_eq!(chr(&mut app, 'a'), (false, vec![]));
-    assert!(app.dialog.is_none());
+    assert!(app.dialog().is_none());
     assert_eq!(press(&mut app, key(KeyCode::Esc)), (true, vec![]));
-    assert_eq!(app.help, None);
+    assert_eq!(app.help(), None);
     chr(&mut app, '?');
     chr(&mut app, '?');
-    assert_eq!(app.help, None, "? toggles");
+    assert_eq!(app.help(), None, "? toggles");
 }

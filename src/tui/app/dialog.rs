@@ -15,17 +15,30 @@ use crate::policy::{
     controls::controls_for, escalation_target, precheck, required_justification_chars,
 };
 
+/// The dialog's fields, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
+    /// The justification editor (required text).
     Justification,
     /// Quarantine hours or escalation target.
     Parameter,
+    /// The break-glass override checkbox (when the policy offers one).
     Override,
+}
+
+/// What a "discard the typed justification?" question would do on `y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Discard {
+    /// Close the dialog (Esc).
+    Cancel,
+    /// Quit the console (Ctrl-C, `Q`).
+    Quit,
 }
 
 /// Where the dialog stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Phase {
+    /// The reviewer is typing.
     Editing,
     /// Sent to the store; waiting for it to be durable.
     Submitting,
@@ -33,27 +46,48 @@ pub enum Phase {
     Failed(String),
 }
 
+/// The decision dialog's state: the draft decision and what it shows.
 pub struct DecisionDialog {
+    /// The case decided on.
     pub case_id: String,
+    /// Its index in the queue model when the dialog opened.
     pub case_index: usize,
+    /// The identity's name (untrusted: sanitise to draw).
     pub identity: String,
+    /// The action being decided.
     pub action: Action,
+    /// The case version the reviewer saw (a change since is a conflict).
     pub expected_version: u64,
+    /// The state before the decision.
     pub state_before: CaseState,
+    /// The justification editor.
     pub justification: TextArea<'static>,
     /// Hours for quarantine, team for escalate.
     pub parameter: String,
     /// Offered when the action needs a break-glass override the policy allows.
     pub override_offered: bool,
+    /// The break-glass override is ticked.
     pub override_: bool,
+    /// The field with the keyboard.
     pub focus: Field,
+    /// Editing, sent, or refused.
     pub phase: Phase,
     /// Set when another reviewer changed the case while the dialog was open.
     pub changed_underneath: Option<String>,
+    /// Asking whether to throw the typed text away (Esc or quit with text).
+    pub discard: Option<Discard>,
+    /// The decision on this case still waiting in the outbox, which this
+    /// one replaces when confirmed.
+    pub supersedes: Option<crate::store::QueuedEntry>,
+    /// Visible characters a break-glass justification needs (policy).
     pub break_glass_min_chars: usize,
+    /// The longest quarantine the policy allows, in hours.
     pub quarantine_max_hours: u32,
+    /// The control references the record will carry (NIST CSF 2.0, …).
     pub controls: Vec<String>,
+    /// "Q1 … · Q2 … · Q3 … · tier … · recommend …", as the record keeps it.
     pub readiness_line: String,
+    /// The store policy's `version`.
     pub policy_version: String,
     /// What the checks run on: the case as the reviewer sees it now.
     case: Case,
@@ -143,6 +177,8 @@ impl DecisionDialog {
             focus: Field::Justification,
             phase: Phase::Editing,
             changed_underneath: None,
+            discard: None,
+            supersedes: None,
             break_glass_min_chars: policy.break_glass_min_chars as usize,
             quarantine_max_hours: policy.quarantine_max_hours,
             controls: controls_for(
@@ -169,10 +205,12 @@ impl DecisionDialog {
         Ok(dialog)
     }
 
+    /// Whether the action takes hours (quarantine) or a target (escalate).
     pub fn has_parameter(&self) -> bool {
         matches!(self.action, Action::Quarantine | Action::Escalate)
     }
 
+    /// The fields this dialog has, in Tab order.
     pub fn fields(&self) -> Vec<Field> {
         let mut f = vec![Field::Justification];
         if self.has_parameter() {
@@ -184,10 +222,20 @@ impl DecisionDialog {
         f
     }
 
+    /// Whether closing would lose something the reviewer typed.
+    pub fn has_unsaved_text(&self) -> bool {
+        self.justification
+            .lines()
+            .iter()
+            .any(|l| !l.trim().is_empty())
+    }
+
+    /// The justification as typed, lines joined with `\n`.
     pub fn text(&self) -> String {
         self.justification.lines().join("\n")
     }
 
+    /// The justification counted as the policy counts it.
     pub fn count(&self) -> JustificationCount {
         JustificationCount::of(&self.text())
     }
@@ -202,6 +250,7 @@ impl DecisionDialog {
         required_justification_chars(&self.policy, self.override_)
     }
 
+    /// The quarantine hours typed, if they are a number.
     pub fn hours(&self) -> Option<u32> {
         self.parameter.trim().parse().ok()
     }
@@ -278,6 +327,7 @@ impl DecisionDialog {
         }
     }
 
+    /// Moves the focus to the next (or previous) field.
     pub fn next_field(&mut self, back: bool) {
         let fields = self.fields();
         let at = fields.iter().position(|f| *f == self.focus).unwrap_or(0);

@@ -1,165 +1,248 @@
 //! The console's state and how input changes it. No terminal, file or
-//! socket in here: keys and store results come in, [`Effect`]s go out, and
-//! every handler says whether anything visible changed (no change, no redraw).
+//! socket in here: [`AppEvent`]s come in (keys, store results, what the last
+//! frame measured), [`Effect`]s go out, and every handler says whether
+//! anything visible changed (no change, no redraw).
 
 mod dialog;
+mod keys;
+mod list;
 mod queue;
 mod tree;
 
-pub use dialog::{DecisionDialog, Field, Phase};
-pub use queue::{QueueModel, SortKey, View, new_matcher, views_of};
+pub use dialog::{DecisionDialog, Discard, Field, Phase};
+pub use list::ListState;
+pub use queue::{ColumnWidths, QueueModel, SortKey, View, new_matcher, views_of};
 pub use tree::{TreeState, VisibleRow, outline_of};
 
 use nucleo_matcher::Matcher;
-use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use ratatui::crossterm::event::KeyEvent;
 use time::OffsetDateTime;
 
 use crate::evidence::{EvidenceRecord, VerifyReport};
 use crate::model::{Action, Decision, OutlineRow, Reviewer};
 use crate::policy::Assessment;
-use crate::store::{Link, LinkStatus, Snapshot};
+use crate::store::{Link, LinkStatus, OutboxSummary, QueuedEntry, Snapshot};
 use crate::text::sanitize;
 
-use super::keymap::{self, Context, KeyAction};
+use super::keymap::Context;
 use super::theme::Theme;
 
 /// What the app asks the runtime to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Effect {
+    /// Record this decision (the answer comes back as [`AppEvent::Decided`]
+    /// or [`AppEvent::Queued`]).
     Decide(Decision),
+    /// Record this decision in place of the one still waiting in the outbox
+    /// for the same case (the reviewer was told, and confirmed).
+    Supersede(Decision),
+    /// Load the named theme (answer: [`AppEvent::Theme`]).
     LoadTheme(String),
+    /// Leave the console: restore the terminal and exit.
     Quit,
+    /// Give the terminal back and stop (Ctrl-Z); resume with a full redraw.
+    Suspend,
+}
+
+/// Everything the runtime tells the app. [`App::update`] takes one.
+#[derive(Debug)]
+pub enum AppEvent {
+    /// A key press (or repeat).
+    Key(KeyEvent),
+    /// Text pasted with bracketed paste.
+    Paste(String),
+    /// What the last frame measured (rows and scroll limits).
+    Drawn(Drawn),
+    /// Fresh data from the store, with the evidence records it did not
+    /// send before, read at `now`.
+    Snapshot {
+        /// The cases, their statuses and the evidence health.
+        snapshot: Box<Snapshot>,
+        /// Records after the last one the app holds (duplicates are dropped).
+        records: Vec<EvidenceRecord>,
+        /// When it was read: tiers and countdowns are evaluated at it.
+        now: OffsetDateTime,
+    },
+    /// The store's answer to [`Effect::Decide`]: the durable record, or
+    /// why nothing was recorded.
+    Decided(Result<Box<EvidenceRecord>, String>),
+    /// The decision is durable in the outbox, not recorded yet.
+    Queued {
+        /// Decisions now waiting in the outbox.
+        waiting: usize,
+        /// Why the server could not be reached.
+        reason: String,
+    },
+    /// A background error that is not the answer to the dialog.
+    Error(String),
+    /// The connection or the outbox changed.
+    Link(LinkStatus),
+    /// Time moved on (a countdown or an expiry).
+    Tick(OffsetDateTime),
+    /// The answer to [`Effect::LoadTheme`].
+    Theme(Result<Box<Theme>, String>),
+    /// A fresh verification of the evidence chain.
+    Verified(VerifyReport),
+    /// The server named the reviewer differently (a token's name).
+    Reviewer(Reviewer),
+    /// What waits in the outbox, or was refused (this process's decisions
+    /// or another process's `outbox dismiss`).
+    Outbox(OutboxSummary),
+}
+
+/// The result of one event: whether to redraw, and what to run.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Update {
+    /// Something visible changed: draw a frame.
+    pub changed: bool,
+    /// Effects for the runtime, in order.
+    pub effects: Vec<Effect>,
+}
+
+/// What a frame measured, sent back so keys can page by what is visible
+/// and panes scroll to their end and no further.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Drawn {
+    /// Rows of the queue (or evidence list) on screen; 0 when nothing was
+    /// drawn (the terminal is too small).
+    pub list_rows: usize,
+    /// How far the focused text pane can scroll (lines), if one is focused.
+    pub pane_scroll_max: Option<u16>,
+    /// How far the help overlay can scroll, when it is open.
+    pub help_scroll_max: Option<u16>,
 }
 
 /// The panes that can hold focus, in Tab order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Pane {
+    /// The list of cases (or of evidence records).
     Queue,
+    /// Who owns the identity.
     Ownership,
+    /// The dependency tree.
     Tree,
+    /// The three-question readiness check.
     Readiness,
+    /// The evidence record under the cursor (Evidence view).
+    Record,
 }
 
 impl Pane {
-    const ORDER: [Pane; 4] = [Pane::Queue, Pane::Ownership, Pane::Tree, Pane::Readiness];
+    const CASE_ORDER: [Pane; 4] = [Pane::Queue, Pane::Ownership, Pane::Tree, Pane::Readiness];
+    const EVIDENCE_ORDER: [Pane; 2] = [Pane::Queue, Pane::Record];
 
+    /// The pane's title as drawn.
     pub fn title(self) -> &'static str {
         match self {
             Pane::Queue => "Queue",
             Pane::Ownership => "Ownership",
             Pane::Tree => "Dependencies",
             Pane::Readiness => "Readiness",
+            Pane::Record => "Record",
         }
     }
 }
 
+/// What has the keyboard: one mode at a time.
+pub enum Mode {
+    /// Moving around the queue and panes.
+    Normal,
+    /// Typing the filter (`/`).
+    Filter,
+    /// Typing a `:` command.
+    Command(String),
+    /// The `?` overlay.
+    Help {
+        /// Lines scrolled from the top.
+        scroll: u16,
+    },
+    /// The decision dialog.
+    Dialog(Box<DecisionDialog>),
+    /// A refused action, explained.
+    Refusal(Refusal),
+}
+
+/// The text-entry modes, for views that only need to know which one.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Input {
+    /// No line is being typed.
     Normal,
+    /// The filter line has the keyboard.
     Filter,
+    /// The command line has the keyboard, with this text so far.
     Command(String),
 }
 
+/// How a message reads: never by colour alone, the words say it too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tone {
+    /// Neutral news (another reviewer's decision, a sort order).
     Info,
+    /// Something durable happened.
     Ok,
+    /// Needs attention (queued, not recorded).
     Warn,
+    /// Failed or refused.
     Error,
 }
 
+/// A one-line message for the status bar; cleared by the next key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
+    /// The text, already sanitised.
     pub text: String,
+    /// How it reads.
     pub tone: Tone,
 }
 
 /// A refused action, explained, with what can be done instead.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refusal {
+    /// The case the action was refused on.
     pub case_id: String,
+    /// The action refused.
     pub action: Action,
+    /// Why, one reason per line.
     pub reasons: Vec<String>,
+    /// What this reviewer could do instead.
     pub alternatives: Vec<Action>,
 }
 
-/// One queue view's rows and cursor.
-#[derive(Debug, Clone, Default)]
-pub struct ListState {
-    pub rows: Vec<u32>,
-    pub selected: usize,
-    pub offset: usize,
-}
-
-impl ListState {
-    pub fn selected_case(&self) -> Option<usize> {
-        self.rows.get(self.selected).map(|&i| i as usize)
-    }
-
-    /// Moves the cursor, keeping it on screen for a viewport of `height` rows.
-    fn move_to(&mut self, target: isize, height: usize) -> bool {
-        let len = self.rows.len();
-        self.move_within(target, len, height)
-    }
-
-    /// As `move_to`, for a list of `len` rows held elsewhere (the evidence
-    /// log is shown from the records themselves, newest first).
-    fn move_within(&mut self, target: isize, len: usize, height: usize) -> bool {
-        if len == 0 {
-            return false;
-        }
-        let target = target.clamp(0, len as isize - 1) as usize;
-        let before = (self.selected, self.offset);
-        self.selected = target;
-        self.scroll_into_view(len, height);
-        before != (self.selected, self.offset)
-    }
-
-    fn scroll_into_view(&mut self, len: usize, height: usize) {
-        let height = height.max(1);
-        if self.selected < self.offset {
-            self.offset = self.selected;
-        } else if self.selected >= self.offset + height {
-            self.offset = self.selected + 1 - height;
-        }
-        let max_offset = len.saturating_sub(height);
-        self.offset = self.offset.min(max_offset);
-    }
-}
-
+/// The console's whole state. Fields are readable through accessors; only
+/// [`App::update`] (and the `on_*` handlers it calls) change them.
 pub struct App {
-    pub queue: QueueModel,
+    pub(crate) queue: QueueModel,
     matcher: Matcher,
-    pub view: View,
-    pub lists: [ListState; 4],
-    pub filter: String,
-    pub input: Input,
-    pub sort: SortKey,
-    pub focus: Pane,
+    pub(crate) view: View,
+    pub(crate) lists: [ListState; 4],
+    pub(crate) filter: String,
+    pub(crate) mode: Mode,
+    pub(crate) sort: SortKey,
+    pub(crate) focus: Pane,
     /// The detail pane shown in the narrow (tabbed) layout.
-    pub detail_tab: Pane,
-    pub tree: TreeState,
+    pub(crate) detail_tab: Pane,
+    pub(crate) tree: TreeState,
     tree_case: Option<usize>,
-    pub detail_scroll: u16,
-    pub dialog: Option<DecisionDialog>,
-    pub refusal: Option<Refusal>,
-    pub help: Option<u16>,
-    pub message: Option<Message>,
-    pub records: Vec<EvidenceRecord>,
-    pub evidence: ListState,
-    pub verify: Option<VerifyReport>,
-    pub theme: Theme,
-    pub store_label: String,
+    pub(crate) detail_scroll: u16,
+    pub(crate) message: Option<Message>,
+    pub(crate) records: Vec<EvidenceRecord>,
+    pub(crate) evidence: ListState,
+    pub(crate) verify: Option<VerifyReport>,
+    pub(crate) theme: Theme,
+    pub(crate) store_label: String,
     /// The connection to a remote store and its outbox (local: `Link::Local`).
-    pub link: LinkStatus,
+    pub(crate) link: LinkStatus,
     /// Who decides here (the name may come from a server's token).
-    pub reviewer: Reviewer,
-    /// Rows the queue showed at the last draw (for paging).
-    pub viewport: usize,
-    pub quit: bool,
+    pub(crate) reviewer: Reviewer,
+    /// Decisions waiting in the outbox and those the server refused.
+    pub(crate) outbox: OutboxSummary,
+    /// What the last frame measured.
+    drawn: Drawn,
+    quit: bool,
 }
 
 impl App {
+    /// A console on `snapshot` and the evidence `records` so far, at `now`.
     pub fn new(
         snapshot: Snapshot,
         records: Vec<EvidenceRecord>,
@@ -174,16 +257,13 @@ impl App {
             view: View::Pending,
             lists: Default::default(),
             filter: String::new(),
-            input: Input::Normal,
+            mode: Mode::Normal,
             sort: SortKey::Risk,
             focus: Pane::Queue,
             detail_tab: Pane::Readiness,
             tree: TreeState::default(),
             tree_case: None,
             detail_scroll: 0,
-            dialog: None,
-            refusal: None,
-            help: None,
             message: None,
             records,
             evidence: ListState::default(),
@@ -192,15 +272,172 @@ impl App {
             store_label,
             link: LinkStatus::local(),
             reviewer,
-            viewport: 10,
+            outbox: OutboxSummary::default(),
+            drawn: Drawn {
+                list_rows: 10,
+                ..Drawn::default()
+            },
             quit: false,
         };
         app.rebuild();
         app
     }
 
+    /// The one way in: an event, and what it changed and asks for.
+    pub fn update(&mut self, event: AppEvent) -> Update {
+        let (changed, effects) = match event {
+            AppEvent::Key(key) => self.on_key(key),
+            AppEvent::Paste(text) => (self.on_paste(&text), vec![]),
+            AppEvent::Drawn(drawn) => (self.on_drawn(drawn), vec![]),
+            AppEvent::Snapshot {
+                snapshot,
+                records,
+                now,
+            } => {
+                self.queue.set_now(now);
+                (self.on_snapshot(*snapshot, records), vec![])
+            }
+            AppEvent::Decided(result) => (self.on_decided(result.map(|r| *r)), vec![]),
+            AppEvent::Queued { waiting, reason } => (self.on_queued(waiting, reason), vec![]),
+            AppEvent::Error(text) => (self.on_error(text), vec![]),
+            AppEvent::Link(link) => (self.on_link(link), vec![]),
+            AppEvent::Tick(now) => (self.on_tick(now), vec![]),
+            AppEvent::Theme(result) => (self.set_theme(result.map(|t| *t)), vec![]),
+            AppEvent::Verified(report) => (self.on_verified(report), vec![]),
+            AppEvent::Reviewer(reviewer) => {
+                let changed = self.reviewer != reviewer;
+                self.reviewer = reviewer;
+                (changed, vec![])
+            }
+            AppEvent::Outbox(summary) => (self.on_outbox(summary), vec![]),
+        };
+        Update { changed, effects }
+    }
+
+    // ----- read access (views and tests) ---------------------------------
+
+    /// The cases, their statuses and assessments.
+    pub fn queue(&self) -> &QueueModel {
+        &self.queue
+    }
+    /// The view shown (Pending, …, Evidence).
+    pub fn view(&self) -> View {
+        self.view
+    }
+    /// The rows and cursor of each case view, in [`View::ALL`] order.
+    pub fn lists(&self) -> &[ListState; 4] {
+        &self.lists
+    }
+    /// The filter text.
+    pub fn filter(&self) -> &str {
+        &self.filter
+    }
+    /// What has the keyboard.
+    pub fn mode(&self) -> &Mode {
+        &self.mode
+    }
+    /// Which line is being typed, if any.
+    pub fn input(&self) -> Input {
+        match &self.mode {
+            Mode::Filter => Input::Filter,
+            Mode::Command(line) => Input::Command(line.clone()),
+            _ => Input::Normal,
+        }
+    }
+    /// The decision dialog, when open.
+    pub fn dialog(&self) -> Option<&DecisionDialog> {
+        match &self.mode {
+            Mode::Dialog(d) => Some(d),
+            _ => None,
+        }
+    }
+    /// The refusal overlay, when shown.
+    pub fn refusal(&self) -> Option<&Refusal> {
+        match &self.mode {
+            Mode::Refusal(r) => Some(r),
+            _ => None,
+        }
+    }
+    /// The help overlay's scroll, when it is open.
+    pub fn help(&self) -> Option<u16> {
+        match self.mode {
+            Mode::Help { scroll } => Some(scroll),
+            _ => None,
+        }
+    }
+    /// The sort order of the case views.
+    pub fn sort(&self) -> SortKey {
+        self.sort
+    }
+    /// The focused pane.
+    pub fn focus(&self) -> Pane {
+        self.focus
+    }
+    /// The detail pane shown in the tabbed (narrow) layout.
+    pub fn detail_tab(&self) -> Pane {
+        self.detail_tab
+    }
+    /// The dependency tree's cursor and expansion.
+    pub fn tree(&self) -> &TreeState {
+        &self.tree
+    }
+    /// How far the focused text pane is scrolled (lines).
+    pub fn detail_scroll(&self) -> u16 {
+        self.detail_scroll
+    }
+    /// The status-bar message, if any.
+    pub fn message(&self) -> Option<&Message> {
+        self.message.as_ref()
+    }
+    /// Every evidence record known, oldest first.
+    pub fn records(&self) -> &[EvidenceRecord] {
+        &self.records
+    }
+    /// The evidence view's cursor (row 0 is the newest record).
+    pub fn evidence(&self) -> &ListState {
+        &self.evidence
+    }
+    /// The last verification of the chain, if one finished.
+    pub fn verify(&self) -> Option<&VerifyReport> {
+        self.verify.as_ref()
+    }
+    /// The colours in use.
+    pub fn theme(&self) -> &Theme {
+        &self.theme
+    }
+    /// The store, as the status bar names it.
+    pub fn store_label(&self) -> &str {
+        &self.store_label
+    }
+    /// The remote connection and outbox counts (`Link::Local` locally).
+    pub fn link(&self) -> &LinkStatus {
+        &self.link
+    }
+    /// Who decides in this console.
+    pub fn reviewer(&self) -> &Reviewer {
+        &self.reviewer
+    }
+    /// What waits in the outbox and what the server refused.
+    pub fn outbox(&self) -> &OutboxSummary {
+        &self.outbox
+    }
+    /// The decision waiting in the outbox for the selected case, if any.
+    pub fn queued_for_selected(&self) -> Option<&QueuedEntry> {
+        let i = self.selected_case()?;
+        self.outbox.queued_for(&self.queue.case(i).id)
+    }
+    /// Rows the list showed at the last draw (for paging).
+    pub fn viewport(&self) -> usize {
+        self.drawn.list_rows.max(1)
+    }
+    /// Whether the app asked to quit.
+    pub fn quitting(&self) -> bool {
+        self.quit
+    }
+
     // ----- derived state -------------------------------------------------
 
+    /// The case view's list (None in the Evidence view).
     pub fn list(&self) -> Option<&ListState> {
         match self.view {
             View::Evidence => None,
@@ -213,22 +450,34 @@ impl App {
         self.list().and_then(ListState::selected_case)
     }
 
+    /// The record under the cursor in the Evidence view.
     pub fn selected_record(&self) -> Option<&EvidenceRecord> {
         let n = self.records.len();
         (self.view == View::Evidence && self.evidence.selected < n)
             .then(|| &self.records[n - 1 - self.evidence.selected])
     }
 
+    /// The assessment of the selected case.
     pub fn assessment(&self) -> Option<Assessment> {
         self.selected_case().map(|i| self.queue.assess(i))
     }
 
-    pub fn outline(&self) -> Vec<OutlineRow> {
-        self.selected_case()
-            .map(|i| outline_of(self.queue.case(i)))
+    /// The actions that apply to the selected case in its state (allowed
+    /// or not): what the key hints offer.
+    pub fn offered_actions(&self) -> Vec<Action> {
+        self.assessment()
+            .map(|a| a.actions.iter().map(|v| v.action).collect())
             .unwrap_or_default()
     }
 
+    /// The selected case's dependency outline.
+    pub fn outline(&self) -> Vec<OutlineRow> {
+        self.selected_case()
+            .map(|i| self.queue.tree(i).outline.clone())
+            .unwrap_or_default()
+    }
+
+    /// Rows in each view: Pending, Quarantined, Escalated, Decided, Evidence.
     pub fn counts(&self) -> [usize; 5] {
         [
             self.lists[0].rows.len(),
@@ -248,15 +497,25 @@ impl App {
         }
     }
 
+    /// The panes Tab cycles through in this view.
+    fn pane_order(&self) -> &'static [Pane] {
+        if self.view == View::Evidence {
+            &Pane::EVIDENCE_ORDER
+        } else {
+            &Pane::CASE_ORDER
+        }
+    }
+
     /// Rebuilds the views' rows (after data, filter, sort or time changed),
     /// keeping each view's cursor on the same case.
     fn rebuild(&mut self) {
         let previous: Vec<Option<u32>> = self
             .lists
             .iter()
-            .map(|l| l.rows.get(l.selected).copied())
+            .map(|l| l.rows.get(l.selected).and_then(|&i| self.queue.carried(i)))
             .collect();
         let rows = self.queue.rows(self.sort, &self.filter, &mut self.matcher);
+        let height = self.viewport();
         for (v, rows) in rows.into_iter().enumerate() {
             let list = &mut self.lists[v];
             list.rows = rows;
@@ -265,7 +524,7 @@ impl App {
             } else {
                 list.selected = list.selected.min(list.rows.len().saturating_sub(1));
             }
-            list.scroll_into_view(list.rows.len(), self.viewport);
+            list.scroll_into_view(list.rows.len(), height);
         }
         self.sync_tree();
     }
@@ -280,7 +539,75 @@ impl App {
         }
     }
 
+    fn say(&mut self, text: String, tone: Tone) {
+        self.message = Some(Message { text, tone });
+    }
+
     // ----- events from the runtime ---------------------------------------
+
+    /// What the last frame measured: keep every cursor on screen (after a
+    /// resize) and every scroll within its pane.
+    pub fn on_drawn(&mut self, drawn: Drawn) -> bool {
+        if drawn.list_rows == 0 {
+            // Too small to draw: keep the last layout for when it grows.
+            return false;
+        }
+        self.drawn = drawn;
+        let height = self.viewport();
+        let mut changed = false;
+        for list in &mut self.lists {
+            let before = list.offset;
+            list.scroll_into_view(list.rows.len(), height);
+            changed |= before != list.offset;
+        }
+        let before = self.evidence.offset;
+        self.evidence.scroll_into_view(self.records.len(), height);
+        changed |= before != self.evidence.offset;
+        if let Some(max) = drawn.pane_scroll_max
+            && self.detail_scroll > max
+        {
+            self.detail_scroll = max;
+            changed = true;
+        }
+        if let (Mode::Help { scroll }, Some(max)) = (&mut self.mode, drawn.help_scroll_max)
+            && *scroll > max
+        {
+            *scroll = max;
+            changed = true;
+        }
+        changed
+    }
+
+    /// The outbox changed: queued cases get their marker, and a refused
+    /// count that another process dismissed goes away.
+    pub fn on_outbox(&mut self, summary: OutboxSummary) -> bool {
+        if self.outbox == summary {
+            return false;
+        }
+        self.queue.queued = summary.queued.iter().map(|q| q.case_id.clone()).collect();
+        self.outbox = summary;
+        true
+    }
+
+    /// Pasted text goes into the justification editor only. It may come
+    /// from anywhere: line breaks and tabs stay, every other control
+    /// character is dropped.
+    pub fn on_paste(&mut self, text: &str) -> bool {
+        let Mode::Dialog(d) = &mut self.mode else {
+            return false;
+        };
+        if d.focus != Field::Justification || d.phase == Phase::Submitting {
+            return false;
+        }
+        let clean: String = text
+            .replace("\r\n", "\n")
+            .chars()
+            .map(|c| if c == '\r' { '\n' } else { c })
+            .filter(|c| !c.is_control() || matches!(c, '\n' | '\t'))
+            .collect();
+        d.justification.insert_str(clean);
+        true
+    }
 
     /// Fresh data from the store (our decision, or another reviewer's).
     pub fn on_snapshot(
@@ -303,48 +630,18 @@ impl App {
             .filter(|r| r.reviewer.name != self.reviewer.name)
             .collect();
         if let Some(r) = others.last() {
-            self.message = Some(Message {
-                text: format!(
-                    "{} {} {} ({} → {})",
-                    sanitize(&r.reviewer.name),
-                    r.action,
-                    sanitize(&r.case_id),
-                    r.state_before.name(),
-                    r.state_after.name()
-                ),
-                tone: Tone::Info,
-            });
-        }
-        if let Some(d) = &mut self.dialog
-            && let Some(r) = new_records.iter().rev().find(|r| r.case_id == d.case_id)
-            && r.case_version + 1 != d.expected_version
-        {
-            d.changed_underneath = Some(format!(
-                "{} changed while this dialog was open: {} recorded {} (now {}). Confirming will be refused as a conflict; Esc and review it again.",
-                sanitize(&d.case_id),
+            let text = format!(
+                "{} {} {} ({} → {})",
                 sanitize(&r.reviewer.name),
                 r.action,
+                sanitize(&r.case_id),
+                r.state_before.name(),
                 r.state_after.name()
-            ));
+            );
+            self.say(text, Tone::Info);
         }
-        if let Some(d) = &mut self.dialog
-            && d.changed_underneath.is_none()
-            && !std::sync::Arc::ptr_eq(&snapshot.cases, &self.queue.snapshot.cases)
-            && let Some(now_case) = snapshot.find(&d.case_id)
-            && now_case.content_sha256() != d.case_sha256()
-        {
-            let status = snapshot.status(&d.case_id);
-            let policy = &snapshot.policy;
-            let now = self.queue.now;
-            let before = crate::policy::assess(d.case(), &status, policy, now).tier;
-            let after = crate::policy::assess(now_case, &status, policy, now).tier;
-            d.changed_underneath = Some(format!(
-                "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
-                sanitize(&d.case_id),
-                before.name(),
-                after.name(),
-                sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
-            ));
+        if let Mode::Dialog(d) = &mut self.mode {
+            warn_if_changed(d, &snapshot, &self.queue, &new_records);
         }
         let added = new_records.len();
         self.records.extend(new_records);
@@ -357,37 +654,36 @@ impl App {
         true
     }
 
+    /// A fresh verification of the chain.
     pub fn on_verified(&mut self, report: VerifyReport) -> bool {
         let changed = self.verify.as_ref() != Some(&report);
         self.verify = Some(report);
         changed
     }
 
-    /// The store's answer to our decision.
+    /// The store's answer to our decision. A failure keeps the dialog and
+    /// its text: a conflict never throws a typed justification away.
     pub fn on_decided(&mut self, result: Result<EvidenceRecord, String>) -> bool {
         match result {
             Ok(record) => {
-                self.dialog = None;
-                self.message = Some(Message {
-                    text: format!(
-                        "recorded #{}: {} {} ({} → {}), on disk",
-                        record.seq,
-                        record.action,
-                        sanitize(&record.case_id),
-                        record.state_before.name(),
-                        record.state_after.name()
-                    ),
-                    tone: Tone::Ok,
-                });
+                if matches!(self.mode, Mode::Dialog(_)) {
+                    self.mode = Mode::Normal;
+                }
+                let text = format!(
+                    "recorded #{}: {} {} ({} → {}), on disk",
+                    record.seq,
+                    record.action,
+                    sanitize(&record.case_id),
+                    record.state_before.name(),
+                    record.state_after.name()
+                );
+                self.say(text, Tone::Ok);
             }
             Err(error) => {
-                if let Some(d) = &mut self.dialog {
+                if let Mode::Dialog(d) = &mut self.mode {
                     d.phase = Phase::Failed(error);
                 } else {
-                    self.message = Some(Message {
-                        text: error,
-                        tone: Tone::Error,
-                    });
+                    self.say(error, Tone::Error);
                 }
             }
         }
@@ -395,30 +691,30 @@ impl App {
     }
 
     /// The decision could not reach the server: it is durable in the outbox
-    /// but not recorded yet. The dialog closes; the status bar keeps count.
+    /// but not recorded yet. The dialog closes (its text is in the outbox);
+    /// the status bar keeps count.
     pub fn on_queued(&mut self, waiting: usize, reason: String) -> bool {
-        let what = match self.dialog.take() {
-            Some(d) => format!("{} {}", d.action, sanitize(&d.case_id)),
-            None => "decision".into(),
+        let what = match std::mem::replace(&mut self.mode, Mode::Normal) {
+            Mode::Dialog(d) => format!("{} {}", d.action, sanitize(&d.case_id)),
+            other => {
+                self.mode = other;
+                "decision".into()
+            }
         };
-        self.message = Some(Message {
-            text: format!(
-                "{what} queued, NOT yet recorded: server unreachable ({}); saved in the outbox, {} to sync",
-                sanitize(&reason),
-                plural(waiting, "decision waiting", "decisions waiting")
-            ),
-            tone: Tone::Warn,
-        });
+        // Most important first: a narrow status line cuts the end.
+        let text = format!(
+            "{what} queued, NOT yet recorded; {} to sync (saved in the outbox; server unreachable: {})",
+            plural(waiting, "decision waiting", "decisions waiting"),
+            sanitize(&reason)
+        );
+        self.say(text, Tone::Warn);
         true
     }
 
     /// A background error (a refresh, a verification) that is not the
     /// answer to the dialog: shown, without touching an open dialog.
     pub fn on_error(&mut self, text: String) -> bool {
-        self.message = Some(Message {
-            text,
-            tone: Tone::Error,
-        });
+        self.say(sanitize(&text).into_owned(), Tone::Error);
         true
     }
 
@@ -431,36 +727,29 @@ impl App {
             && link.outbox_waiting == 0
             && link.outbox_rejected == self.link.outbox_rejected;
         if synced && link.link == Link::Connected {
-            self.message = Some(Message {
-                text: format!(
-                    "{} synced with the server",
-                    plural(
-                        self.link.outbox_waiting,
-                        "queued decision",
-                        "queued decisions"
-                    )
-                ),
-                tone: Tone::Ok,
-            });
+            let text = format!(
+                "{} synced with the server",
+                plural(
+                    self.link.outbox_waiting,
+                    "queued decision",
+                    "queued decisions"
+                )
+            );
+            self.say(text, Tone::Ok);
         }
         if self.link.loading.is_some() && link.loading.is_none() {
-            self.message = Some(Message {
-                text: "all cases loaded".into(),
-                tone: Tone::Ok,
-            });
+            self.say("all cases loaded".into(), Tone::Ok);
         }
         if link.outbox_rejected > self.link.outbox_rejected {
-            self.message = Some(Message {
-                text: format!(
-                    "{} refused by the server, NOT recorded — nhi-triage outbox list",
-                    plural(
-                        link.outbox_rejected - self.link.outbox_rejected,
-                        "queued decision",
-                        "queued decisions"
-                    )
-                ),
-                tone: Tone::Error,
-            });
+            let text = format!(
+                "{} refused by the server, NOT recorded — nhi-triage outbox list",
+                plural(
+                    link.outbox_rejected - self.link.outbox_rejected,
+                    "queued decision",
+                    "queued decisions"
+                )
+            );
+            self.say(text, Tone::Error);
         }
         self.link = link;
         true
@@ -473,446 +762,55 @@ impl App {
         true
     }
 
+    /// A theme loaded (or failed to).
     pub fn set_theme(&mut self, result: Result<Theme, String>) -> bool {
         match result {
             Ok(theme) => {
-                self.message = Some(Message {
-                    text: format!("theme {}", theme.name),
-                    tone: Tone::Info,
-                });
+                self.say(format!("theme {}", theme.name), Tone::Info);
                 self.theme = theme;
             }
-            Err(e) => {
-                self.message = Some(Message {
-                    text: e,
-                    tone: Tone::Error,
-                })
-            }
+            Err(e) => self.say(sanitize(&e).into_owned(), Tone::Error),
         }
         true
     }
+}
 
-    // ----- keys -----------------------------------------------------------
-
-    /// Handles one key; returns whether anything visible changed, and the
-    /// effects to run.
-    pub fn on_key(&mut self, key: KeyEvent) -> (bool, Vec<Effect>) {
-        if key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL) {
-            self.quit = true;
-            return (false, vec![Effect::Quit]);
-        }
-        if self.dialog.is_some() {
-            return self.dialog_key(key);
-        }
-        if self.refusal.is_some() {
-            return self.refusal_key(key);
-        }
-        if let Some(scroll) = self.help {
-            return (self.help_key(key, scroll), vec![]);
-        }
-        match self.input.clone() {
-            Input::Filter => return (self.filter_key(key), vec![]),
-            Input::Command(line) => return self.command_key(key, line),
-            Input::Normal => {}
-        }
-        let had_message = self.message.take().is_some();
-        let Some(action) = keymap::lookup(self.context(), &key) else {
-            return (had_message, vec![]);
-        };
-        let (changed, effects) = self.dispatch(action);
-        (changed || had_message, effects)
+/// Warns in an open dialog when its case changed underneath: another
+/// reviewer's record, or new content on disk. Confirming would then be a
+/// conflict; the reviewer keeps the text and decides what to do.
+fn warn_if_changed(
+    d: &mut DecisionDialog,
+    snapshot: &Snapshot,
+    queue: &QueueModel,
+    new_records: &[EvidenceRecord],
+) {
+    if let Some(r) = new_records.iter().rev().find(|r| r.case_id == d.case_id)
+        && r.case_version + 1 != d.expected_version
+    {
+        d.changed_underneath = Some(format!(
+            "{} changed while this dialog was open: {} recorded {} (now {}). Confirming will be refused as a conflict; Esc and review it again.",
+            sanitize(&d.case_id),
+            sanitize(&r.reviewer.name),
+            r.action,
+            r.state_after.name()
+        ));
     }
-
-    fn dispatch(&mut self, action: KeyAction) -> (bool, Vec<Effect>) {
-        let page = self.viewport.max(1) as isize;
-        let changed = match action {
-            KeyAction::Quit => {
-                self.quit = true;
-                return (false, vec![Effect::Quit]);
-            }
-            KeyAction::Help => {
-                self.help = Some(0);
-                true
-            }
-            KeyAction::Down => self.move_cursor(1),
-            KeyAction::Up => self.move_cursor(-1),
-            KeyAction::PageDown => self.move_cursor(page),
-            KeyAction::PageUp => self.move_cursor(-page),
-            KeyAction::Top => self.move_cursor(isize::MIN / 2),
-            KeyAction::Bottom => self.move_cursor(isize::MAX / 2),
-            KeyAction::NextPane => self.cycle_pane(false),
-            KeyAction::PrevPane => self.cycle_pane(true),
-            KeyAction::View(i) => self.set_view(View::ALL[i]),
-            KeyAction::Filter => {
-                self.input = Input::Filter;
-                true
-            }
-            KeyAction::Sort => {
-                self.sort = self.sort.next();
-                self.rebuild();
-                self.message = Some(Message {
-                    text: format!("sorted by {}", self.sort.name()),
-                    tone: Tone::Info,
-                });
-                true
-            }
-            KeyAction::Command => {
-                self.input = Input::Command(String::new());
-                true
-            }
-            KeyAction::Back => self.back(),
-            KeyAction::Open => {
-                if self.selected_case().is_some() {
-                    self.focus = self.detail_tab;
-                    true
-                } else {
-                    false
-                }
-            }
-            KeyAction::Toggle => self.tree_op(TreeState::toggle),
-            KeyAction::Expand => self.tree_op(TreeState::expand),
-            KeyAction::Collapse => self.tree_op(TreeState::collapse),
-            KeyAction::Decide(a) => self.start_decision(a),
-        };
-        (changed, vec![])
-    }
-
-    fn tree_op(&mut self, op: fn(&mut TreeState, &[OutlineRow])) -> bool {
-        let outline = self.outline();
-        let before = (self.tree.cursor, self.tree.visible(&outline).len());
-        op(&mut self.tree, &outline);
-        before != (self.tree.cursor, self.tree.visible(&outline).len())
-    }
-
-    fn move_cursor(&mut self, delta: isize) -> bool {
-        let height = self.viewport;
-        match (self.view, self.focus) {
-            (View::Evidence, _) => {
-                let len = self.records.len();
-                let target = self.evidence.selected as isize + delta;
-                self.evidence.move_within(target, len, height)
-            }
-            (_, Pane::Queue) => {
-                let list = &mut self.lists[self.view.index()];
-                let target = list.selected as isize + delta;
-                let changed = list.move_to(target, height);
-                self.sync_tree();
-                changed
-            }
-            (_, Pane::Tree) => {
-                let len = self.tree.visible(&self.outline()).len();
-                let before = self.tree.cursor;
-                self.tree
-                    .move_by(delta.clamp(-(len as isize), len as isize), len);
-                before != self.tree.cursor
-            }
-            _ => {
-                let before = self.detail_scroll;
-                self.detail_scroll = (self.detail_scroll as isize + delta).clamp(0, 10_000) as u16;
-                before != self.detail_scroll
-            }
-        }
-    }
-
-    fn cycle_pane(&mut self, back: bool) -> bool {
-        let at = Pane::ORDER
-            .iter()
-            .position(|&p| p == self.focus)
-            .unwrap_or(0);
-        let n = Pane::ORDER.len();
-        self.focus = Pane::ORDER[if back { (at + n - 1) % n } else { (at + 1) % n }];
-        if self.focus != Pane::Queue {
-            self.detail_tab = self.focus;
-        }
-        true
-    }
-
-    pub fn set_view(&mut self, view: View) -> bool {
-        if self.view == view {
-            return false;
-        }
-        self.view = view;
-        self.focus = Pane::Queue;
-        self.sync_tree();
-        true
-    }
-
-    fn back(&mut self) -> bool {
-        if self.focus != Pane::Queue {
-            self.focus = Pane::Queue;
-            return true;
-        }
-        if !self.filter.is_empty() {
-            self.filter.clear();
-            self.rebuild();
-            return true;
-        }
-        false
-    }
-
-    fn help_key(&mut self, key: KeyEvent, scroll: u16) -> bool {
-        match key.code {
-            KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => self.help = None,
-            KeyCode::Char('j') | KeyCode::Down => self.help = Some(scroll.saturating_add(1)),
-            KeyCode::Char('k') | KeyCode::Up => self.help = Some(scroll.saturating_sub(1)),
-            KeyCode::Char('Q') => {
-                self.quit = true;
-            }
-            _ => return false,
-        }
-        self.help != Some(scroll) || self.quit
-    }
-
-    fn filter_key(&mut self, key: KeyEvent) -> bool {
-        match key.code {
-            KeyCode::Esc => {
-                self.input = Input::Normal;
-                self.filter.clear();
-            }
-            KeyCode::Enter => self.input = Input::Normal,
-            KeyCode::Backspace => {
-                if self.filter.pop().is_none() {
-                    self.input = Input::Normal;
-                    return true;
-                }
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                if self.filter.chars().count() >= 200 {
-                    return false;
-                }
-                self.filter.push(c);
-            }
-            KeyCode::Down | KeyCode::Up => {
-                self.input = Input::Normal;
-                self.move_cursor(if key.code == KeyCode::Down { 1 } else { -1 });
-                return true;
-            }
-            _ => return false,
-        }
-        self.rebuild();
-        true
-    }
-
-    fn command_key(&mut self, key: KeyEvent, mut line: String) -> (bool, Vec<Effect>) {
-        match key.code {
-            KeyCode::Esc => self.input = Input::Normal,
-            KeyCode::Backspace => {
-                if line.pop().is_none() {
-                    self.input = Input::Normal;
-                } else {
-                    self.input = Input::Command(line);
-                }
-            }
-            KeyCode::Enter => {
-                self.input = Input::Normal;
-                return (true, self.run_command(&line));
-            }
-            KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                line.push(c);
-                self.input = Input::Command(line);
-            }
-            _ => return (false, vec![]),
-        }
-        (true, vec![])
-    }
-
-    /// `:view quarantined`, `:theme light`, `:sort age`, `:filter text`, `:help`, `:q`.
-    pub fn run_command(&mut self, line: &str) -> Vec<Effect> {
-        let mut words = line.split_whitespace();
-        let cmd = words.next().unwrap_or("");
-        let arg = words.collect::<Vec<_>>().join(" ");
-        let error = |app: &mut App, text: String| {
-            app.message = Some(Message {
-                text,
-                tone: Tone::Error,
-            });
-            vec![]
-        };
-        match cmd {
-            "q" | "quit" | "q!" => {
-                self.quit = true;
-                vec![Effect::Quit]
-            }
-            "view" | "v" => match View::parse(&arg) {
-                Some(v) => {
-                    self.set_view(v);
-                    vec![]
-                }
-                None => error(
-                    self,
-                    format!(
-                        "no view {:?}: pending, quarantined, escalated, decided, evidence",
-                        sanitize(&arg)
-                    ),
-                ),
-            },
-            "theme" if !arg.is_empty() => vec![Effect::LoadTheme(arg)],
-            "sort" => match [SortKey::Risk, SortKey::Age, SortKey::Id, SortKey::Owner]
-                .into_iter()
-                .find(|k| k.name() == arg)
-            {
-                Some(k) => {
-                    self.sort = k;
-                    self.rebuild();
-                    vec![]
-                }
-                None => error(self, "sort by: risk, age, id, owner".into()),
-            },
-            "filter" => {
-                self.filter = arg;
-                self.rebuild();
-                vec![]
-            }
-            "help" => {
-                self.help = Some(0);
-                vec![]
-            }
-            "" => vec![],
-            other => error(
-                self,
-                format!(
-                    "unknown command :{} (try :view, :theme, :sort, :filter, :help, :q)",
-                    sanitize(other)
-                ),
-            ),
-        }
-    }
-
-    // ----- deciding -------------------------------------------------------
-
-    fn start_decision(&mut self, action: Action) -> bool {
-        self.refusal = None;
-        let Some(index) = self.selected_case() else {
-            self.message = Some(Message {
-                text: "no case selected".into(),
-                tone: Tone::Warn,
-            });
-            return true;
-        };
-        let case = self.queue.case(index);
-        let status = &self.queue.statuses[index];
-        let a = self.queue.assess(index);
-        if a.verdict(action).is_none() {
-            let offered: Vec<&str> = a.actions.iter().map(|v| v.action.name()).collect();
-            let text = if offered.is_empty() {
-                format!(
-                    "{} is {}: no further decisions",
-                    sanitize(&case.id),
-                    status.state.name()
-                )
-            } else {
-                format!(
-                    "cannot {action} {} {} case here (allowed: {})",
-                    crate::text::article(status.state.name()),
-                    status.state.name(),
-                    offered.join(", ")
-                )
-            };
-            self.message = Some(Message {
-                text,
-                tone: Tone::Warn,
-            });
-            return true;
-        }
-        // The store's own check, before any typing: a refusal no
-        // justification can change is shown now.
-        match DecisionDialog::open(
-            case,
-            index,
-            status,
-            &a,
-            action,
-            self.queue.policy(),
-            &self.reviewer,
-            self.queue.now,
-        ) {
-            Ok(dialog) => self.dialog = Some(dialog),
-            Err(refused) => {
-                // Offer only what this reviewer could actually do instead.
-                let alternatives = a
-                    .actions
-                    .iter()
-                    .filter(|v| v.allowed && v.action != action)
-                    .map(|v| v.action)
-                    .filter(|&other| {
-                        dialog::refusal_before_typing(
-                            case,
-                            status,
-                            &a,
-                            other,
-                            self.queue.policy(),
-                            &self.reviewer,
-                            self.queue.now,
-                        )
-                        .is_ok()
-                    })
-                    .collect();
-                self.refusal = Some(Refusal {
-                    case_id: case.id.clone(),
-                    action,
-                    reasons: refused.reasons,
-                    alternatives,
-                });
-            }
-        }
-        true
-    }
-
-    fn refusal_key(&mut self, key: KeyEvent) -> (bool, Vec<Effect>) {
-        let Some(refusal) = &self.refusal else {
-            return (false, vec![]);
-        };
-        if key.code == KeyCode::Esc {
-            self.refusal = None;
-            return (true, vec![]);
-        }
-        if let Some(KeyAction::Decide(a)) = keymap::lookup(Context::Global, &key)
-            && refusal.alternatives.contains(&a)
-        {
-            self.refusal = None;
-            return (self.start_decision(a), vec![]);
-        }
-        (false, vec![])
-    }
-
-    fn dialog_key(&mut self, key: KeyEvent) -> (bool, Vec<Effect>) {
-        let Some(d) = &mut self.dialog else {
-            return (false, vec![]);
-        };
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        match key.code {
-            KeyCode::Esc => {
-                self.dialog = None;
-                self.message = Some(Message {
-                    text: "cancelled: nothing recorded".into(),
-                    tone: Tone::Info,
-                });
-                (true, vec![])
-            }
-            KeyCode::Tab => {
-                d.next_field(false);
-                (true, vec![])
-            }
-            KeyCode::BackTab => {
-                d.next_field(true);
-                (true, vec![])
-            }
-            KeyCode::Char('s') if ctrl => {
-                if d.phase == Phase::Submitting {
-                    return (false, vec![]);
-                }
-                if let Some(blocker) = d.blocker(self.queue.now) {
-                    d.phase = Phase::Failed(blocker);
-                    return (true, vec![]);
-                }
-                d.phase = Phase::Submitting;
-                (true, vec![Effect::Decide(d.decision())])
-            }
-            _ => {
-                d.input(key);
-                (true, vec![])
-            }
-        }
+    if d.changed_underneath.is_none()
+        && !std::sync::Arc::ptr_eq(&snapshot.cases, &queue.snapshot.cases)
+        && let Some(now_case) = snapshot.find(&d.case_id)
+        && now_case.content_sha256() != d.case_sha256()
+    {
+        let status = snapshot.status(&d.case_id);
+        let policy = &snapshot.policy;
+        let before = crate::policy::assess(d.case(), &status, policy, queue.now).tier;
+        let after = crate::policy::assess(now_case, &status, policy, queue.now).tier;
+        d.changed_underneath = Some(format!(
+            "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
+            sanitize(&d.case_id),
+            before.name(),
+            after.name(),
+            sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
+        ));
     }
 }
 

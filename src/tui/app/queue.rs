@@ -1,16 +1,28 @@
 //! The queue model: every case with its status and tier, the views' row
 //! lists, the filter and the sort. Built once per data change; a keystroke
 //! only moves an index, and a filter keystroke re-matches precomputed text.
+//! What the table's columns need from all cases (their widths, where each
+//! id stops sharing a prefix with its neighbours) is measured here once per
+//! snapshot, never per frame.
 
-use std::sync::Arc;
+mod filter;
 
-use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32String};
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use nucleo_matcher::Matcher;
 use time::OffsetDateTime;
+use unicode_width::UnicodeWidthStr;
 
-use crate::model::{Case, CaseState, CaseStatus, StateFilter};
-use crate::policy::{Assessment, Policy, Tier, assess, queue_order};
+pub use filter::new_matcher;
+use filter::{Haystack, match_all, pattern, rank};
+
+use crate::model::{
+    Case, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
+};
+use crate::policy::{Assessment, Policy, Tier, assess, days_since, queue_order};
 use crate::store::Snapshot;
+use crate::text::sanitize;
 
 /// The queue views, in tab order (keys 1–4; the evidence log is 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -105,18 +117,88 @@ pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
     .map(|f| f.matches(status, now))
 }
 
+/// Every case of a snapshot with what the queue views need, measured once
+/// per snapshot.
 pub struct QueueModel {
     pub snapshot: Snapshot,
     pub statuses: Vec<CaseStatus>,
     pub tiers: Vec<Tier>,
+    /// Ids of the cases with a decision waiting in the outbox (not yet
+    /// recorded): marked in the queue. Filled by the runtime from the store;
+    /// kept across snapshots.
+    pub queued: HashSet<String>,
     haystacks: Vec<Haystack>,
     /// Case indices in each sort order (computed on first use).
     orders: [Option<Arc<Vec<u32>>>; 4],
     /// The last filter's matches, in sort order: typing one more character
     /// only re-checks these.
     last_match: Option<(String, SortKey, Arc<Vec<u32>>)>,
+    /// Column content widths, per queue view (`View::index`).
+    widths: [ColumnWidths; 4],
+    /// Per case: how many leading characters of its (sanitised) id it
+    /// shares with the nearest ids in id order; the rest tells it apart.
+    id_shared: Vec<u32>,
+    /// After a snapshot with other cases: old case index → new index of the
+    /// same case id (`u32::MAX`: gone), for keeping selections on their case.
+    carried: Option<Vec<u32>>,
+    /// The last case assessed, and its assessment (redrawing one case
+    /// reuses it: a map of 100,000 nodes is walked once, not every frame).
+    /// Cleared when statuses or the time change.
+    assessed: Mutex<Option<(usize, Assessment)>>,
+    /// The last case whose dependency tree was asked for (cases do not
+    /// change within a model).
+    tree: Mutex<Option<(usize, Arc<CaseTree>)>>,
     pub now: OffsetDateTime,
 }
+
+/// What the console draws of a case's dependency map, walked once.
+#[derive(Debug, Default)]
+pub struct CaseTree {
+    /// `DependencyGraph::outline`: each node expanded once.
+    pub outline: Vec<OutlineRow>,
+    pub dangling: Vec<DanglingRef>,
+    /// How many nodes reach the identity (`transitive_dependents`).
+    pub dependents: usize,
+}
+
+/// The widest content of each variable column over all cases, in terminal
+/// columns of the sanitised text (capped: one pathological name must not
+/// claim the whole table).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ColumnWidths {
+    pub id: u16,
+    pub identity: u16,
+    pub owner: u16,
+    pub kind_provider: u16,
+    pub state: u16,
+    pub age: u16,
+}
+
+impl ColumnWidths {
+    /// Each width the larger of this one's and `other`'s.
+    fn widen(&mut self, other: &ColumnWidths) {
+        self.id = self.id.max(other.id);
+        self.identity = self.identity.max(other.identity);
+        self.owner = self.owner.max(other.owner);
+        self.kind_provider = self.kind_provider.max(other.kind_provider);
+        self.state = self.state.max(other.state);
+        self.age = self.age.max(other.age);
+    }
+}
+
+/// How many decimal digits `n` (≥ 0) has.
+fn digits(n: i64) -> u16 {
+    let mut d = 1;
+    let mut n = n / 10;
+    while n > 0 {
+        d += 1;
+        n /= 10;
+    }
+    d
+}
+
+/// No column's content width is taken as more than this.
+const MAX_CONTENT_WIDTH: usize = 48;
 
 impl QueueModel {
     pub fn new(snapshot: Snapshot, now: OffsetDateTime) -> Self {
@@ -126,25 +208,55 @@ impl QueueModel {
             .map(|c| snapshot.status(&c.id))
             .collect();
         let tiers = tiers(&snapshot.cases, &statuses, &snapshot.policy, now);
-        let haystacks = snapshot.cases.iter().map(haystack).collect();
-        QueueModel {
+        let haystacks = snapshot.cases.iter().map(Haystack::of).collect();
+        let mut model = QueueModel {
             snapshot,
             statuses,
             tiers,
+            queued: HashSet::new(),
             haystacks,
             orders: [None, None, None, None],
             last_match: None,
+            widths: [ColumnWidths::default(); 4],
+            id_shared: Vec::new(),
+            carried: None,
+            assessed: Mutex::new(None),
+            tree: Mutex::new(None),
             now,
-        }
+        };
+        model.widths = model.measure();
+        let by_id = model.order(SortKey::Id);
+        let ids: Vec<&str> = model.snapshot.cases.iter().map(|c| c.id.as_str()).collect();
+        model.id_shared = shared_prefixes(&ids, &by_id);
+        model
     }
 
     /// New data from the store: only cases whose status changed are
-    /// re-assessed.
+    /// re-assessed. When the cases themselves changed, the model is rebuilt
+    /// and [`carried`](Self::carried) maps old case indices to new ones.
     pub fn update(&mut self, snapshot: Snapshot) {
         if !Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases) {
+            let new_index: HashMap<&str, u32> = snapshot
+                .cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.as_str(), i as u32))
+                .collect();
+            let carried: Vec<u32> = self
+                .snapshot
+                .cases
+                .iter()
+                .map(|c| new_index.get(c.id.as_str()).copied().unwrap_or(u32::MAX))
+                .collect();
+            drop(new_index);
+            let queued = std::mem::take(&mut self.queued);
             *self = QueueModel::new(snapshot, self.now);
+            self.queued = queued;
+            self.carried = Some(carried);
             return;
         }
+        self.carried = None;
+        self.forget_assessment();
         let mut changed = false;
         for (i, case) in snapshot.cases.iter().enumerate() {
             let status = snapshot.status(&case.id);
@@ -158,12 +270,25 @@ impl QueueModel {
         if changed {
             self.orders = Default::default();
             self.last_match = None;
+            self.widths = self.measure();
+        }
+    }
+
+    /// Where the case at index `old` of the previous snapshot is now: the
+    /// same index unless the last [`update`](Self::update) brought other
+    /// cases (then the index of the same case id); `None` when it is gone.
+    /// Valid until the next [`rows`](Self::rows).
+    pub fn carried(&self, old: u32) -> Option<u32> {
+        match &self.carried {
+            None => Some(old).filter(|&i| (i as usize) < self.snapshot.cases.len()),
+            Some(map) => map.get(old as usize).copied().filter(|&i| i != u32::MAX),
         }
     }
 
     /// Time moved on: tiers that depend on ages and windows may change.
     pub fn set_now(&mut self, now: OffsetDateTime) {
         self.now = now;
+        self.forget_assessment();
         let tiers = tiers(
             &self.snapshot.cases,
             &self.statuses,
@@ -175,6 +300,51 @@ impl QueueModel {
             self.orders = [None, None, None, None];
             self.last_match = None;
         }
+        // Ages grow and expired quarantines move back to Pending.
+        self.widths = self.measure();
+    }
+
+    /// The content widths of the columns of queue view `view`
+    /// (`View::index`, 0–3), over all the cases it lists.
+    pub fn widths(&self, view: usize) -> ColumnWidths {
+        self.widths.get(view).copied().unwrap_or_default()
+    }
+
+    /// How many leading characters of case `i`'s sanitised id it shares
+    /// with the ids nearest to it in id order: an id cut for a narrow
+    /// column keeps what comes after (`…svc-000124`).
+    pub fn id_shared(&self, i: usize) -> usize {
+        self.id_shared.get(i).map_or(0, |&n| n as usize)
+    }
+
+    /// Whether case `i` has a decision waiting in the outbox.
+    pub fn is_queued(&self, i: usize) -> bool {
+        !self.queued.is_empty() && self.queued.contains(&self.snapshot.cases[i].id)
+    }
+
+    /// Per queue view, the widest content of each column among the cases
+    /// the view lists (an escalation target's width does not widen the
+    /// Quarantined view's STATE column).
+    fn measure(&self) -> [ColumnWidths; 4] {
+        let w = |s: &str| sanitize(s).width().min(MAX_CONTENT_WIDTH) as u16;
+        let mut out = [ColumnWidths::default(); 4];
+        for (c, status) in self.snapshot.cases.iter().zip(&self.statuses) {
+            let case = ColumnWidths {
+                id: w(&c.id),
+                identity: w(&c.identity.name),
+                owner: c.owner_team().map_or(UNKNOWN_OWNER.len() as u16, w),
+                kind_provider: (w(&c.identity.kind) + 1 + w(&c.identity.provider))
+                    .min(MAX_CONTENT_WIDTH as u16),
+                state: state_width(status, self.now),
+                age: digits(days_since(c.opened_at, self.now)) + 1,
+            };
+            for (view, member) in out.iter_mut().zip(views_of(status, self.now)) {
+                if member {
+                    view.widen(&case);
+                }
+            }
+        }
+        out
     }
 
     pub fn case(&self, i: usize) -> &Case {
@@ -185,13 +355,52 @@ impl QueueModel {
         &self.snapshot.policy
     }
 
+    /// Case `i` assessed at `now` under the store's policy. The last one is
+    /// kept, so drawing the same case again costs a clone.
     pub fn assess(&self, i: usize) -> Assessment {
-        assess(
+        let mut last = self.assessed.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, a)) = last.as_ref()
+            && *at == i
+        {
+            return a.clone();
+        }
+        let a = assess(
             &self.snapshot.cases[i],
             &self.statuses[i],
             &self.snapshot.policy,
             self.now,
-        )
+        );
+        *last = Some((i, a.clone()));
+        a
+    }
+
+    /// Case `i`'s dependency tree (empty without a map), walked once and
+    /// kept while the same case is asked for.
+    pub fn tree(&self, i: usize) -> Arc<CaseTree> {
+        let mut last = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some((at, t)) = last.as_ref()
+            && *at == i
+        {
+            return t.clone();
+        }
+        let t = Arc::new(DependencyGraph::of(&self.snapshot.cases[i]).map_or_else(
+            CaseTree::default,
+            |g| CaseTree {
+                outline: g.outline(),
+                dependents: g.transitive_dependents().len(),
+                dangling: g.dangling,
+            },
+        ));
+        *last = Some((i, t.clone()));
+        t
+    }
+
+    /// Statuses or the time changed: assessments must be made again.
+    fn forget_assessment(&mut self) {
+        *self
+            .assessed
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
     pub fn find(&self, id: &str) -> Option<usize> {
@@ -229,9 +438,13 @@ impl QueueModel {
         order
     }
 
-    /// The rows of the four queue views, in `sort` order, filtered by the
-    /// fuzzy `filter` (empty: no filter).
+    /// The rows of the four queue views: with an empty `filter` in `sort`
+    /// order, else the matching cases best match first (see `matching`).
+    /// Ends the window in which [`carried`](Self::carried) maps the
+    /// previous snapshot's indices: call it after reading the old
+    /// selections, as the new rows are built.
     pub fn rows(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> [Vec<u32>; 4] {
+        self.carried = None;
         let matched = self.matching(sort, filter, matcher);
         let mut out: [Vec<u32>; 4] = Default::default();
         for &i in matched.iter() {
@@ -247,7 +460,9 @@ impl QueueModel {
         out
     }
 
-    /// Case indices matching `filter`, in `sort` order.
+    /// Case indices matching `filter`, best match first (nucleo's score,
+    /// as fzf ranks), equal scores in `sort` order; all cases in `sort`
+    /// order when the filter is empty.
     fn matching(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> Arc<Vec<u32>> {
         let order = self.order(sort);
         if filter.trim().is_empty() {
@@ -259,16 +474,16 @@ impl QueueModel {
             Some((f, s, m)) if *s == sort && filter.starts_with(f.as_str()) => m.clone(),
             _ => order,
         };
-        let pattern = Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart);
-        let matched = Arc::new(match_all(
+        let scored = match_all(
             filter,
-            &pattern,
+            &pattern(filter),
             &candidates,
             &self.haystacks,
             matcher,
-        ));
-        self.last_match = Some((filter.to_string(), sort, matched.clone()));
-        matched
+        );
+        let in_order = Arc::new(scored.iter().map(|&(i, _)| i).collect());
+        self.last_match = Some((filter.to_string(), sort, in_order));
+        Arc::new(rank(scored))
     }
 
     /// The next moment at which a quarantine expires (a timer with work).
@@ -281,54 +496,6 @@ impl QueueModel {
             })
             .min()
     }
-}
-
-/// The candidates whose haystack matches, in order. Large lists are split
-/// across threads (the matcher is per thread).
-fn match_all(
-    filter: &str,
-    pattern: &Pattern,
-    candidates: &[u32],
-    haystacks: &[Haystack],
-    matcher: &mut Matcher,
-) -> Vec<u32> {
-    let plain = plain_needle(filter);
-    let keep = |m: &mut Matcher, part: &[u32]| -> Vec<u32> {
-        part.iter()
-            .copied()
-            .filter(|&i| {
-                let h = &haystacks[i as usize];
-                match plain {
-                    Some(needle) => is_subsequence(needle, &h.folded),
-                    None => pattern.score(h.text.slice(..), m).is_some(),
-                }
-            })
-            .collect()
-    };
-    let threads = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(4);
-    if candidates.len() < 20_000 || threads < 2 {
-        return keep(matcher, candidates);
-    }
-    let chunk = candidates.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = candidates
-            .chunks(chunk)
-            .map(|part| scope.spawn(move || keep(&mut new_matcher(), part)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .collect()
-    })
-}
-
-pub fn new_matcher() -> Matcher {
-    Matcher::new(Config::DEFAULT)
 }
 
 fn tiers(
@@ -344,97 +511,59 @@ fn tiers(
         .collect()
 }
 
-/// The text the filter matches: id, identity name, owner, provider, kind, tags.
-/// A case's searchable text, as nucleo sees it and folded for the fast path.
-struct Haystack {
-    text: Utf32String,
-    /// Normalised, lower-cased; non-ASCII characters as 0xFF.
-    folded: Box<[u8]>,
+/// What the OWNER column says when no team is named.
+pub const UNKNOWN_OWNER: &str = "(unknown)";
+
+/// The widest the queue's STATE cell of `s` gets from `now` on (`quar 1d 6h`,
+/// `⚠ EXPIRED`, `esc→team`, `pending`; a countdown is at most `quar 99d 23h`).
+fn state_width(s: &CaseStatus, now: OffsetDateTime) -> u16 {
+    let w = match &s.state {
+        CaseState::Quarantined { until } if *until <= now => "⚠ EXPIRED".width(),
+        CaseState::Quarantined { .. } => "quar 99d 23h".len(),
+        CaseState::Escalated { to } => 4 + sanitize(to).width(),
+        other => other.name().width(),
+    };
+    w.min(MAX_CONTENT_WIDTH) as u16
 }
 
-/// The needle when it is plain lower-case ASCII without pattern syntax: then
-/// nucleo's fuzzy match (smart case, normalised) is exactly "the needle is a
-/// subsequence of the folded haystack", which needs no scoring.
-fn plain_needle(filter: &str) -> Option<&[u8]> {
-    let plain = !filter.is_empty()
-        && filter.bytes().all(|b| {
-            b.is_ascii_lowercase()
-                || b.is_ascii_digit()
-                || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'@')
-        });
-    plain.then_some(filter.as_bytes())
-}
-
-fn is_subsequence(needle: &[u8], haystack: &[u8]) -> bool {
-    let mut rest = haystack;
-    for &b in needle {
-        match rest.iter().position(|&h| h == b) {
-            Some(p) => rest = &rest[p + 1..],
-            None => return false,
-        }
+/// For each id, the number of leading characters of its sanitised form
+/// shared with its neighbours in `by_id` (the indices of `ids` in id
+/// order): the longest prefix it shares with any other id.
+fn shared_prefixes(ids: &[&str], by_id: &[u32]) -> Vec<u32> {
+    let mut out = vec![0u32; ids.len()];
+    let sorted: Vec<std::borrow::Cow<'_, str>> =
+        by_id.iter().map(|&i| sanitize(ids[i as usize])).collect();
+    for k in 1..sorted.len() {
+        let n = sorted[k - 1]
+            .chars()
+            .zip(sorted[k].chars())
+            .take_while(|(a, b)| a == b)
+            .count() as u32;
+        let (prev, this) = (by_id[k - 1] as usize, by_id[k] as usize);
+        out[prev] = out[prev].max(n);
+        out[this] = out[this].max(n);
     }
-    true
-}
-
-fn haystack(c: &Case) -> Haystack {
-    let mut s = String::with_capacity(96);
-    for part in [
-        c.id.as_str(),
-        c.identity.name.as_str(),
-        c.owner_team().unwrap_or(""),
-        c.identity.provider.as_str(),
-        c.identity.kind.as_str(),
-    ] {
-        s.push_str(part);
-        s.push(' ');
-    }
-    for t in &c.tags {
-        s.push_str(t);
-        s.push(' ');
-    }
-    Haystack {
-        folded: fold(&s),
-        text: Utf32String::from(s),
-    }
-}
-
-/// Normalised and lower-cased as nucleo compares; non-ASCII as 0xFF.
-fn fold(s: &str) -> Box<[u8]> {
-    s.chars()
-        .map(|ch| {
-            let ch = nucleo_matcher::chars::to_lower_case(nucleo_matcher::chars::normalize(ch));
-            if ch.is_ascii() { ch as u8 } else { 0xFF }
-        })
-        .collect()
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// The fast path must agree with nucleo wherever it is taken.
     #[test]
-    fn the_plain_fast_path_agrees_with_nucleo() {
-        let texts = [
-            "CASE-0001 svc-billing-export billing-platform aws api_key pci",
-            "CASE-0017 Intégration ERP crm-platform salesforce oauth_app",
-            "CASE-0012 決済バッチ用サービスアカウント 決済チーム azure workload_identity",
-            "CASE-0035 équipe-paiements Ünïcödé gcp service_account",
+    fn shared_prefixes_are_with_the_nearest_ids() {
+        let ids = [
+            "prod-payments-svc-000124",
+            "CASE-1",
+            "prod-payments-svc-000123",
+            "prod-identity-svc-000001",
         ];
-        let mut m = new_matcher();
-        for text in texts {
-            let folded = fold(text);
-            let utf32 = Utf32String::from(text);
-            for needle in [
-                "bill", "integ", "erp", "equipe", "unicode", "case-00", "azure", "xyz", "pl@",
-                "aws", "s_a",
-            ] {
-                let nucleo = Pattern::parse(needle, CaseMatching::Smart, Normalization::Smart)
-                    .score(utf32.slice(..), &mut m)
-                    .is_some();
-                let fast = is_subsequence(plain_needle(needle).unwrap(), &folded);
-                assert_eq!(fast, nucleo, "{needle:?} in {text:?}");
-            }
-        }
+        let mut by_id: Vec<u32> = (0..ids.len() as u32).collect();
+        by_id.sort_by_key(|&i| ids[i as usize]);
+        assert_eq!(
+            shared_prefixes(&ids, &by_id),
+            [23, 0, 23, "prod-".len() as u32]
+        );
+        assert_eq!(shared_prefixes(&["only"], &[0]), [0]);
     }
 }

@@ -1,6 +1,9 @@
 //! The dependency tree pane's state: which nodes are collapsed and where the
 //! cursor is. The rows come from `DependencyGraph::outline`, so cycles and
-//! repeats are already marked and the tree is finite.
+//! repeats are already marked and the tree is finite (one row per edge at
+//! most). Every operation here is one linear pass over the outline, and a
+//! drawn row's indentation is capped (`OutlineRow::indent`), so a chain
+//! 100,000 deep costs per key what a flat map of 100,000 nodes does.
 
 use std::collections::HashSet;
 
@@ -22,6 +25,23 @@ pub struct VisibleRow {
     pub row: OutlineRow,
     pub has_children: bool,
     pub collapsed: bool,
+}
+
+/// The deepest level the tree pane indents (two columns a level): the pane
+/// is narrow, and a row 100,000 deep must still show its depth and name.
+pub const MAX_TREE_INDENT: usize = 6;
+
+impl VisibleRow {
+    /// What comes before the row's marker: two columns per level up to
+    /// [`MAX_TREE_INDENT`] levels, then the depth written out
+    /// (`[depth 12345] `), so a row's width does not grow with its depth.
+    pub fn indent(&self) -> String {
+        let mut s = "  ".repeat(self.row.indent_within(MAX_TREE_INDENT));
+        if let Some(note) = self.row.depth_note_within(MAX_TREE_INDENT) {
+            s.push_str(&note);
+        }
+        s
+    }
 }
 
 impl TreeState {
@@ -112,6 +132,7 @@ mod tests {
             depth,
             node,
             kind: RowKind::First,
+            last: false,
         }
     }
 

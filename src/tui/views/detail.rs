@@ -15,10 +15,25 @@ use super::pane_block;
 use super::queue::{state_cell, tier_label, tier_style};
 use crate::tui::app::{App, Pane};
 
+/// The most of one field a pane shows: more than any pane can hold, far
+/// less than a pathological field (a 5 MB title must not be wrapped and
+/// measured on every frame). `show` prints the whole field.
+const FIELD_MAX_CHARS: usize = 10_000;
+
+/// An untrusted field, made safe to draw and cut to [`FIELD_MAX_CHARS`].
 fn s(text: &str) -> String {
-    sanitize(text).into_owned()
+    match text.char_indices().nth(FIELD_MAX_CHARS) {
+        None => sanitize(text).into_owned(),
+        Some((cut, _)) => format!(
+            "{}… (+{} more bytes; `nhi-triage show` prints it all)",
+            sanitize(&text[..cut]),
+            text.len() - cut
+        ),
+    }
 }
 
+/// Draws a text pane; when it has the focus it is scrolled (to its end
+/// and no further) and returns how far it can scroll.
 fn paragraph<'a>(
     app: &App,
     pane: Pane,
@@ -26,48 +41,105 @@ fn paragraph<'a>(
     lines: Vec<Line<'a>>,
     frame: &mut Frame<'_>,
     area: Rect,
-) {
-    let focused = app.focus == pane;
-    let scroll = if focused { app.detail_scroll } else { 0 };
+) -> Option<u16> {
+    let focused = app.focus() == pane;
     let p = Paragraph::new(lines)
         .block(pane_block(app, title, focused))
-        .wrap(Wrap { trim: false })
-        .scroll((scroll, 0));
-    frame.render_widget(p, area);
+        .wrap(Wrap { trim: false });
+    if !focused {
+        frame.render_widget(p, area);
+        return None;
+    }
+    let max = scroll_max(&p, area);
+    let scroll = app.detail_scroll().min(max);
+    frame.render_widget(p.scroll((scroll, 0)), area);
+    Some(max)
 }
 
-fn none_selected(app: &App, pane: Pane, title: &str, frame: &mut Frame<'_>, area: Rect) {
+/// How many lines a bordered, wrapped paragraph can scroll in `area`.
+fn scroll_max(p: &Paragraph<'_>, area: Rect) -> u16 {
+    let total = p.line_count(area.width.saturating_sub(2));
+    u16::try_from(total.saturating_sub(area.height as usize)).unwrap_or(u16::MAX)
+}
+
+fn none_selected(
+    app: &App,
+    pane: Pane,
+    title: &str,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) -> Option<u16> {
     paragraph(
         app,
         pane,
         title,
-        vec![Line::styled("no case selected", app.theme.dim)],
+        vec![Line::styled("no case selected", app.theme().dim)],
         frame,
         area,
-    );
+    )
 }
 
 fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
     Line::from(vec![
-        Span::styled(format!("{key:<10}"), app.theme.dim),
+        Span::styled(format!("{key:<10}"), app.theme().dim),
         Span::raw(value.into()),
     ])
 }
 
-pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) {
+/// Who owns the identity; returns the scroll limit when focused.
+pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(i) = app.selected_case() else {
         return none_selected(app, Pane::Ownership, "Ownership", frame, area);
     };
-    let case = app.queue.case(i);
-    let status = &app.queue.statuses[i];
-    let now = app.queue.now;
-    let t = &app.theme;
-    let policy = app.queue.policy();
+    let case = app.queue().case(i);
+    let status = &app.queue().statuses[i];
+    let now = app.queue().now;
+    let t = &app.theme();
+    let policy = app.queue().policy();
     let mut lines = vec![
         Line::styled(s(&case.id), t.title),
         Line::raw(s(&case.title)),
         Line::raw(""),
     ];
+    // What the outbox holds for this case comes first: not recorded yet.
+    if let Some(q) = app.outbox().queued_for(&case.id) {
+        lines.push(Line::styled(
+            format!(
+                "⏳ {} queued {}, NOT yet recorded (waiting for the server)",
+                q.action,
+                rfc3339(q.queued_at)
+            ),
+            t.warning,
+        ));
+    }
+    for r in app.outbox().refused_for(&case.id) {
+        lines.push(Line::styled(
+            format!(
+                "✗ queued {} refused by the server, NOT recorded: {}",
+                r.action,
+                s(&r.reason)
+            ),
+            t.error,
+        ));
+    }
+    if !case.problems.is_empty() {
+        // Facts the case file states unreadably: read as unknown, listed
+        // first so nobody mistakes a blank for a fact.
+        lines.push(Line::styled(
+            format!(
+                "⚠ {} in the case file (read as unknown):",
+                crate::tui::app::plural(case.problems.len(), "problem", "problems")
+            ),
+            t.warning,
+        ));
+        for p in &case.problems {
+            lines.push(Line::styled(
+                format!("  − {}", s(&p.to_string())),
+                t.warning,
+            ));
+        }
+        lines.push(Line::raw(""));
+    }
     match &case.owner {
         None => lines.push(Line::styled("⚠ no owner recorded", t.warning)),
         Some(o) => {
@@ -187,17 +259,18 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) {
     if !case.tags.is_empty() {
         lines.push(kv(app, "tags", s(&case.tags.join(", "))));
     }
-    paragraph(app, Pane::Ownership, "Ownership", lines, frame, area);
+    paragraph(app, Pane::Ownership, "Ownership", lines, frame, area)
 }
 
-pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
+/// The dependency tree (moved by its cursor, not scrolled).
+pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(i) = app.selected_case() else {
         return none_selected(app, Pane::Tree, "Dependencies", frame, area);
     };
-    let case = app.queue.case(i);
-    let t = &app.theme;
-    let now = app.queue.now;
-    let focused = app.focus == Pane::Tree;
+    let case = app.queue().case(i);
+    let t = &app.theme();
+    let now = app.queue().now;
+    let focused = app.focus() == Pane::Tree;
     let mut lines = Vec::new();
     let Some(deps) = &case.dependencies else {
         lines.push(Line::styled(
@@ -206,7 +279,7 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
         ));
         return paragraph(app, Pane::Tree, "Dependencies", lines, frame, area);
     };
-    let limit = app.queue.policy().dependency_map_max_age_days;
+    let limit = app.queue().policy().dependency_map_max_age_days;
     lines.push(match Freshness::of(deps.verified_at, now, limit) {
         Freshness::Missing => Line::styled("⚠ map never verified", t.warning),
         Freshness::Future => Line::styled("⚠ map verification dated in the future", t.warning),
@@ -220,24 +293,23 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
         Span::styled(format!("◉ {}", s(&case.identity.name)), t.title),
         Span::styled(" (identity)", t.dim),
     ]));
-    let Some(graph) = crate::model::DependencyGraph::of(case) else {
-        return paragraph(app, Pane::Tree, "Dependencies", lines, frame, area);
-    };
-    let outline = graph.outline();
-    let visible = app.tree.visible(&outline);
+    // Walked once per case (the queue model keeps it): a map 100,000 deep
+    // is not re-walked on every frame.
+    let tree = app.queue().tree(i);
+    let visible = app.tree().visible(&tree.outline);
     if visible.is_empty() {
         lines.push(Line::styled("  no dependents: nothing uses it", t.dim));
     }
     // Keep the cursor row on screen: skip rows above it when the pane is short.
-    let room = area.height.saturating_sub(4 + graph.dangling.len() as u16) as usize;
-    let first = if focused && app.tree.cursor >= room {
-        app.tree.cursor + 1 - room
+    let room = area.height.saturating_sub(4 + tree.dangling.len() as u16) as usize;
+    let first = if focused && app.tree().cursor >= room {
+        app.tree().cursor + 1 - room
     } else {
         0
     };
     for (k, v) in visible.iter().enumerate().skip(first).take(room.max(1)) {
-        let node = graph.node(v.row.node);
-        let indent = "  ".repeat(v.row.depth);
+        let node = &deps.nodes[v.row.node];
+        let indent = v.indent();
         let marker = match (v.has_children, v.collapsed) {
             (true, true) => "▸ ",
             (true, false) => "▾ ",
@@ -268,12 +340,12 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
             None => Span::styled(" criticality?", t.warning),
         });
         let mut line = Line::from(spans);
-        if focused && k == app.tree.cursor {
+        if focused && k == app.tree().cursor {
             line = line.style(t.selected);
         }
         lines.push(line);
     }
-    for d in &graph.dangling {
+    for d in &tree.dangling {
         lines.push(Line::styled(
             // The missing id first: the line is clipped, not wrapped.
             format!(
@@ -284,13 +356,14 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) {
             t.warning,
         ));
     }
-    let title = format!("Dependencies ({})", graph.transitive_dependents().len());
+    let title = format!("Dependencies ({})", tree.dependents);
     let p = Paragraph::new(lines).block(pane_block(app, &title, focused));
     frame.render_widget(p, area);
+    None
 }
 
 fn status_span(app: &App, st: Status) -> Span<'static> {
-    let t = &app.theme;
+    let t = &app.theme();
     match st {
         Status::Answered => Span::styled("✔ answered", t.answered),
         Status::Partial => Span::styled("◐ partial", t.partial),
@@ -298,11 +371,12 @@ fn status_span(app: &App, st: Status) -> Span<'static> {
     }
 }
 
-pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
+/// The three questions and the tier; returns the scroll limit when focused.
+pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(a) = app.assessment() else {
         return none_selected(app, Pane::Readiness, "Readiness", frame, area);
     };
-    let t = &app.theme;
+    let t = &app.theme();
     // Wrap items ourselves so a long fact keeps its indent under its marker.
     let width = area.width.saturating_sub(2) as usize;
     let item = |lines: &mut Vec<Line<'static>>, marker: &str, text: &str, style: Style| {
@@ -418,17 +492,18 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) {
             item(&mut lines, "       ", r, t.dim);
         }
     }
-    paragraph(app, Pane::Readiness, "Readiness", lines, frame, area);
+    paragraph(app, Pane::Readiness, "Readiness", lines, frame, area)
 }
 
 /// The evidence record under the cursor, in full.
-pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let t = &app.theme;
+/// Returns the scroll limit when the record pane has the focus.
+pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
+    let t = &app.theme();
     let Some(r) = app.selected_record() else {
         let p = Paragraph::new(Line::styled("no record selected", t.dim))
             .block(pane_block(app, "Record", false));
         frame.render_widget(p, area);
-        return;
+        return None;
     };
     let mut lines = vec![
         kv(app, "seq", format!("#{}  ({})", r.seq, r.id)),
@@ -493,11 +568,7 @@ pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) {
     for l in r.justification.lines() {
         lines.push(Line::raw(s(l)));
     }
-    let p = Paragraph::new(lines)
-        .block(pane_block(app, "Record", app.focus != Pane::Queue))
-        .wrap(Wrap { trim: false })
-        .scroll((app.detail_scroll, 0));
-    frame.render_widget(p, area);
+    paragraph(app, Pane::Record, "Record", lines, frame, area)
 }
 
 /// `marker` then `text` word-wrapped to `width` columns, continuation lines

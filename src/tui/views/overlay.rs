@@ -8,17 +8,19 @@ use ratatui::widgets::{Block, Borders, Clear, Paragraph, Wrap};
 use crate::model::Action;
 use crate::text::sanitize;
 
-use crate::tui::app::{App, DecisionDialog, Field, Phase};
+use crate::tui::app::{App, DecisionDialog, Discard, Field, Mode, Phase, Refusal};
 use crate::tui::keymap::{self, BINDINGS, Context};
 
-pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    if let Some(d) = &app.dialog {
-        dialog(frame, app, d, area);
-    } else if app.refusal.is_some() {
-        refusal(frame, app, area);
-    } else if let Some(scroll) = app.help {
-        help(frame, app, area, scroll);
+/// Draws the overlay of the current mode, if any; returns how far the help
+/// can scroll when it is open.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
+    match app.mode() {
+        Mode::Dialog(d) => dialog(frame, app, d, area),
+        Mode::Refusal(r) => refusal(frame, app, r, area),
+        Mode::Help { scroll } => return Some(help(frame, app, area, *scroll)),
+        _ => {}
     }
+    None
 }
 
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
@@ -53,13 +55,13 @@ fn clear(frame: &mut Frame<'_>, rect: Rect) {
 fn frame_block<'a>(app: &App, title: String) -> Block<'a> {
     Block::default()
         .borders(Borders::ALL)
-        .border_style(app.theme.border_focus)
-        .title(Span::styled(title, app.theme.border_focus))
-        .style(app.theme.dialog)
+        .border_style(app.theme().border_focus)
+        .title(Span::styled(title, app.theme().border_focus))
+        .style(app.theme().dialog)
 }
 
 fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
-    let t = &app.theme;
+    let t = &app.theme();
     let rect = centered(area, 100, 30);
     clear(frame, rect);
     let block = frame_block(
@@ -73,7 +75,8 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     // The "changed underneath" warning is long and must be read whole.
     let warning_rows = d.changed_underneath.as_ref().map_or(1, |w| {
         wrapped_rows(Line::raw(format!("⚠ {w}")).width(), inner.width as usize)
-    }) as u16;
+    }) as u16
+        + if d.supersedes.is_some() { 2 } else { 0 };
     let [what, editor_label, editor, params, preview, status] = Layout::vertical([
         Constraint::Length(2 + warning_rows),
         Constraint::Length(1),
@@ -96,6 +99,16 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
             Span::styled(sanitize(&d.state_after_label()).into_owned(), t.title),
         ]),
     ];
+    if let Some(q) = &d.supersedes {
+        what_lines.push(Line::styled(
+            format!(
+                "⚠ {} queued {} is still waiting to reach the server: confirming REPLACES it",
+                q.action,
+                crate::model::rfc3339(q.queued_at)
+            ),
+            t.warning,
+        ));
+    }
     if let Some(warning) = &d.changed_underneath {
         what_lines.push(Line::styled(format!("⚠ {warning}"), t.error));
     } else {
@@ -211,7 +224,7 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
             "{} {} by {} · case version {} → {}",
             d.action,
             sanitize(&d.case_id),
-            sanitize(&app.reviewer.name),
+            sanitize(&app.reviewer().name),
             d.expected_version,
             d.expected_version + 1
         )),
@@ -232,6 +245,19 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     );
 
     let status_line = match &d.phase {
+        _ if d.discard.is_some() => Line::from(vec![
+            Span::styled(
+                match d.discard {
+                    Some(Discard::Quit) => "Quit and throw away the justification you typed? ",
+                    _ => "Throw away the justification you typed? ",
+                },
+                t.warning,
+            ),
+            Span::styled("y", t.key),
+            Span::styled(" discard  ", t.dim),
+            Span::styled("n/Esc", t.key),
+            Span::styled(" keep editing", t.dim),
+        ]),
         Phase::Editing => Line::from(vec![
             Span::styled("Ctrl-S", t.key),
             Span::styled(" confirm  ", t.dim),
@@ -273,9 +299,8 @@ fn title_case(a: Action) -> String {
         .unwrap_or_default()
 }
 
-fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let Some(r) = &app.refusal else { return };
-    let t = &app.theme;
+fn refusal(frame: &mut Frame<'_>, app: &App, r: &Refusal, area: Rect) {
+    let t = &app.theme();
     let mut lines = vec![Line::styled(
         format!(
             "✗ {} is refused for {}: nothing was recorded",
@@ -294,7 +319,10 @@ fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
             .iter()
             .find(|b| b.action == keymap::KeyAction::Decide(*a))
         {
-            offer.push(Span::styled(keymap::keys_label(b), t.key));
+            offer.push(Span::styled(
+                b.keys.first().map(keymap::key_name).unwrap_or_default(),
+                t.key,
+            ));
             offer.push(Span::raw(format!(" {a}   ")));
         }
     }
@@ -327,8 +355,9 @@ fn refusal(frame: &mut Frame<'_>, app: &App, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(offer)), offer_row);
 }
 
-fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
-    let t = &app.theme;
+/// The help overlay; returns how far it can scroll.
+fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) -> u16 {
+    let t = &app.theme();
     let rect = centered(area, 84, area.height.saturating_sub(2));
     clear(frame, rect);
     let mut lines = vec![Line::styled("Keys (from the keymap)", t.title)];
@@ -358,7 +387,10 @@ fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
             "confirm: shown as recorded only once the record is on disk",
         ),
         ("Enter", "new line in the justification"),
-        ("Esc", "cancel: nothing is written"),
+        (
+            "Esc",
+            "cancel: nothing is written (asks first if text would be lost)",
+        ),
     ] {
         lines.push(Line::from(vec![
             Span::styled(format!("  {k:<16}"), t.key),
@@ -399,12 +431,13 @@ fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) {
     let max_scroll = (lines.len() as u16).saturating_sub(room);
     let scroll = scroll.min(max_scroll);
     let title = if scroll < max_scroll {
-        " Help — j/k scroll (more below) · Esc closes "
+        " Help — j/k PgDn scroll (more below) · q/Esc closes "
     } else {
-        " Help — Esc closes "
+        " Help — q/Esc closes "
     };
     let p = Paragraph::new(lines)
         .block(frame_block(app, title.to_string()))
         .scroll((scroll, 0));
     frame.render_widget(p, rect);
+    max_scroll
 }

@@ -1,20 +1,24 @@
 //! The view tabs and the queue (or evidence log) list. Only the rows in the
-//! viewport are built.
+//! viewport are built; what the columns need from all cases is measured by
+//! the queue model once per snapshot (`columns`).
+
+mod columns;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table};
 use time::OffsetDateTime;
 
-use crate::model::{Case, CaseState, CaseStatus, rfc3339};
+use crate::model::{CaseState, CaseStatus, rfc3339};
 use crate::policy::{Tier, days_since};
 use crate::text::sanitize;
 
-use super::pane_block;
+use super::{WIDE, pane_block};
 use crate::tui::app::{App, Input, Pane, View};
 use crate::tui::theme::Theme;
+use columns::{Col, Column, fit_end, fit_id};
 
 pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = &app.theme;
@@ -39,7 +43,7 @@ pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         }
     }
     spans.push(Span::styled(format!(" sort: {}", app.sort.name()), t.dim));
-    match (&app.input, app.filter.is_empty()) {
+    match (&app.input(), app.filter.is_empty()) {
         (Input::Filter, _) => {
             spans.push(Span::styled("  /", t.key));
             spans.push(Span::styled(format!("{}▏", sanitize(&app.filter)), t.input));
@@ -51,6 +55,36 @@ pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         _ => {}
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The queue's and the detail panes' areas in the side-by-side layout
+/// (from [`WIDE`] columns): the evidence log's table needs ~70 columns to
+/// show whole case ids and times; a queue view gets 44 %, 48 % from 160
+/// columns, where the three panes still fit beside it.
+pub fn side_by_side(view: View, area: Rect) -> [Rect; 2] {
+    let share = match (view, area.width) {
+        (View::Evidence, _) => 60,
+        (_, w) if w >= 160 => 48,
+        _ => 44,
+    };
+    Layout::horizontal([
+        Constraint::Percentage(share),
+        Constraint::Percentage(100 - share),
+    ])
+    .areas(area)
+}
+
+/// The width the columns are chosen for in a pane `inner` columns wide,
+/// on a terminal `terminal` columns wide. Below [`WIDE`] the queue spans
+/// the terminal, but only shows the columns it shows beside the detail
+/// panes at [`WIDE`] (the extra room widens them): so a wider terminal
+/// never shows fewer columns.
+fn column_basis(view: View, inner: u16, terminal: u16) -> u16 {
+    if terminal >= WIDE {
+        return inner;
+    }
+    let [queue, _] = side_by_side(view, Rect::new(0, 0, WIDE, 1));
+    inner.min(queue.width.saturating_sub(2))
 }
 
 /// Draws the list for the current view; returns how many rows fit.
@@ -75,27 +109,28 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         frame.render_widget(Paragraph::new(Line::styled(text, app.theme.dim)), inner);
         return height;
     }
-    let columns = columns_for(inner.width);
-    let header = Row::new(columns.iter().map(|c| Cell::from(c.title))).style(app.theme.header);
+    let basis = column_basis(app.view, inner.width, frame.area().width);
+    let columns = columns::layout(&app.queue.widths(app.view.index()), basis, inner.width);
+    let header = Row::new(
+        columns
+            .iter()
+            .map(|c| Cell::from(fit_end(c.title, c.width as usize).into_owned())),
+    )
+    .style(app.theme.header);
     let offset = visible_offset(list.offset, list.selected, list.rows.len(), height);
     let end = (offset + height).min(list.rows.len());
-    let now = app.queue.now;
     let rows: Vec<Row> = list.rows[offset..end]
         .iter()
         .enumerate()
         .map(|(k, &i)| {
-            let i = i as usize;
             let selected = offset + k == list.selected;
-            let row = Row::new(columns.iter().map(|c| {
-                cell(
-                    c.kind,
-                    app.queue.case(i),
-                    &app.queue.statuses[i],
-                    app.queue.tiers[i],
-                    now,
-                    &app.theme,
-                )
-            }));
+            // The selected row is one style end to end: its cells carry no
+            // colours of their own (glyphs and words still say the tier
+            // and the state), so no cell keeps the default background.
+            let cells = columns
+                .iter()
+                .map(|c| cell(c, app, i as usize, (!selected).then_some(&app.theme)));
+            let row = Row::new(cells);
             if selected {
                 row.style(if focused {
                     app.theme.selected
@@ -109,9 +144,14 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
             }
         })
         .collect();
-    let widths: Vec<Constraint> = columns.iter().map(|c| c.width).collect();
+    let widths: Vec<Constraint> = columns
+        .iter()
+        .map(|c| Constraint::Length(c.width))
+        .collect();
     frame.render_widget(
-        Table::new(rows, widths).header(header).column_spacing(1),
+        Table::new(rows, widths)
+            .header(header)
+            .column_spacing(columns::SPACING),
         inner,
     );
     height
@@ -127,61 +167,6 @@ fn visible_offset(offset: usize, selected: usize, len: usize, height: usize) -> 
         offset = selected + 1 - height;
     }
     offset.min(selected)
-}
-
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Col {
-    Id,
-    Tier,
-    Rec,
-    State,
-    Age,
-    Identity,
-    KindProvider,
-    Owner,
-}
-
-struct Column {
-    kind: Col,
-    title: &'static str,
-    width: Constraint,
-}
-
-/// The columns that fit, most important first kept.
-fn columns_for(width: u16) -> Vec<Column> {
-    use Col::*;
-    let all = [
-        (Id, "ID", 10u16, 0u8),
-        (Tier, "TIER", 6, 0),
-        (Identity, "IDENTITY", 16, 0),
-        (State, "STATE", 12, 1),
-        (Rec, "RECOMMEND", 10, 2),
-        (Owner, "OWNER", 12, 3),
-        (Age, "AGE", 5, 4),
-        (KindProvider, "KIND/PROVIDER", 13, 5),
-    ];
-    let mut chosen: Vec<_> = all.iter().filter(|c| c.3 == 0).collect();
-    for prio in 1..=5 {
-        let used: u16 = chosen.iter().map(|c| c.2 + 1).sum();
-        if let Some(c) = all.iter().find(|c| c.3 == prio)
-            && used + c.2 < width
-        {
-            chosen.push(c);
-        }
-    }
-    let order = [Id, Tier, Rec, State, Age, Identity, KindProvider, Owner];
-    chosen.sort_by_key(|c| order.iter().position(|o| *o == c.0));
-    chosen
-        .into_iter()
-        .map(|&(kind, title, w, _)| Column {
-            kind,
-            title,
-            width: match kind {
-                Identity | KindProvider | Owner => Constraint::Min(w),
-                _ => Constraint::Length(w),
-            },
-        })
-        .collect()
 }
 
 pub fn tier_style(t: &Theme, tier: Tier) -> Style {
@@ -201,43 +186,77 @@ pub fn tier_label(tier: Tier) -> &'static str {
     }
 }
 
-fn cell(
-    col: Col,
-    c: &Case,
-    s: &CaseStatus,
-    tier: Tier,
-    now: OffsetDateTime,
-    t: &Theme,
-) -> Cell<'static> {
-    match col {
-        Col::Id => Cell::from(sanitize(&c.id).into_owned()),
-        Col::Tier => Cell::from(Span::styled(tier_label(tier), tier_style(t, tier))),
-        Col::Rec => Cell::from(tier.recommendation().name()),
-        Col::State => {
-            let (text, style) = state_cell(s, now, t);
-            Cell::from(Span::styled(text, style))
+/// One cell of case `i`, cut to its column with `…`; styled by `theme`,
+/// or plain (the row's style shows) when `theme` is `None`.
+fn cell(column: &Column, app: &App, i: usize, theme: Option<&Theme>) -> Cell<'static> {
+    let width = column.width as usize;
+    let c = app.queue.case(i);
+    let now = app.queue.now;
+    let fit = |s: &str| fit_end(s, width).into_owned();
+    let styled = |text: String, style: Style| match theme {
+        Some(_) => Cell::from(Span::styled(text, style)),
+        None => Cell::from(text),
+    };
+    let base = theme.map_or(Style::default(), |t| t.base);
+    match column.kind {
+        Col::Marks => {
+            let problems = !c.problems.is_empty();
+            let queued = app.queue.is_queued(i);
+            let mark = |on: bool, glyph: &'static str, style: fn(&Theme) -> Style| match theme {
+                Some(t) if on => Span::styled(glyph, style(t)),
+                _ => Span::raw(if on { glyph } else { " " }),
+            };
+            Cell::from(Line::from(vec![
+                mark(problems, "!", |t| t.warning),
+                mark(queued, "↑", |t| t.key),
+            ]))
         }
-        Col::Age => Cell::from(format!("{}d", days_since(c.opened_at, now))),
-        Col::Identity => Cell::from(sanitize(&c.identity.name).into_owned()),
-        Col::KindProvider => Cell::from(format!(
+        Col::Id => Cell::from(fit_id(&sanitize(&c.id), app.queue.id_shared(i), width).into_owned()),
+        Col::Tier => {
+            let tier = app.queue.tiers[i];
+            let style = theme.map_or(base, |t| tier_style(t, tier));
+            styled(fit(tier_label(tier)), style)
+        }
+        Col::Rec => Cell::from(fit(app.queue.tiers[i].recommendation().name())),
+        Col::State => {
+            let (text, style) = match theme {
+                Some(t) => state_cell(&app.queue.statuses[i], now, t),
+                None => (state_text(&app.queue.statuses[i], now), base),
+            };
+            styled(fit(&text), style)
+        }
+        Col::Age => Cell::from(fit(&format!("{}d", days_since(c.opened_at, now)))),
+        Col::Identity => Cell::from(fit(&sanitize(&c.identity.name))),
+        Col::KindProvider => Cell::from(fit(&format!(
             "{}/{}",
             sanitize(&c.identity.kind),
             sanitize(&c.identity.provider)
-        )),
+        ))),
         Col::Owner => match c.owner_team() {
-            Some(team) => Cell::from(sanitize(team).into_owned()),
-            None => Cell::from(Span::styled("(unknown)", t.warning)),
+            Some(team) => Cell::from(fit(&sanitize(team))),
+            None => styled(fit("(unknown)"), theme.map_or(base, |t| t.warning)),
         },
     }
 }
 
-/// The state in a few characters, with time left for quarantines.
+/// The state in a few characters, with time left for quarantines, and its
+/// style (an expired quarantine is a warning).
 pub fn state_cell(s: &CaseStatus, now: OffsetDateTime, t: &Theme) -> (String, Style) {
+    let style = match &s.state {
+        CaseState::Quarantined { until } if *until <= now => t.warning,
+        _ => t.base,
+    };
+    (state_text(s, now), style)
+}
+
+/// The state in a few characters: `quar 1d 6h`, `⚠ EXPIRED`, `esc→team`,
+/// `pending` (the queue model measures the same texts).
+fn state_text(s: &CaseStatus, now: OffsetDateTime) -> String {
     match &s.state {
-        CaseState::Quarantined { until } if *until <= now => ("⚠ EXPIRED".into(), t.warning),
-        CaseState::Quarantined { until } => (format!("quar {}", time_left(*until - now)), t.base),
-        CaseState::Escalated { to } => (format!("esc→{}", sanitize(to)), t.base),
-        other => (other.name().to_string(), t.base),
+        CaseState::Quarantined { until } if *until <= now => "⚠ EXPIRED".into(),
+        CaseState::Quarantined { until } => format!("quar {}", time_left(*until - now)),
+        CaseState::Escalated { to } => format!("esc→{}", sanitize(to)),
+        other => other.name().to_string(),
     }
 }
 
@@ -322,4 +341,77 @@ fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         inner,
     );
     height
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use ratatui::Terminal;
+    use ratatui::backend::TestBackend;
+    use time::macros::datetime;
+
+    use crate::model::{LoadReport, Reviewer, parse_jsonl};
+    use crate::store::Snapshot;
+    use crate::tui::app::App;
+    use crate::tui::theme::Theme;
+
+    /// The first queue row's text at `w`x24.
+    fn first_row(app: &App, w: u16) -> String {
+        let mut terminal = Terminal::new(TestBackend::new(w, 24)).expect("terminal");
+        terminal
+            .draw(|f| {
+                super::draw(f, app, f.area());
+            })
+            .expect("draw");
+        let buf = terminal.backend().buffer();
+        (0..w).map(|x| buf[(x, 2)].symbol()).collect()
+    }
+
+    #[test]
+    fn a_case_with_a_queued_decision_is_marked_by_a_glyph() {
+        let now = datetime!(2026-11-27 12:00 UTC);
+        let text = crate::demo::rebased_cases(now).expect("demo cases");
+        let mut report = LoadReport::default();
+        parse_jsonl(Path::new("demo"), &text, &mut report);
+        let snapshot = Snapshot {
+            cases: Arc::new(report.cases),
+            cases_generation: 0,
+            statuses: Default::default(),
+            problems: Vec::new(),
+            evidence: Default::default(),
+            policy: Default::default(),
+        };
+        let reviewer = Reviewer {
+            name: "alice".into(),
+            host: "ws".into(),
+            via: "local".into(),
+            os_account: None,
+        };
+        let mut app = App::new(
+            snapshot,
+            Vec::new(),
+            Theme::mono(),
+            "t".into(),
+            reviewer,
+            now,
+        );
+        let Some(first) = app.selected_case() else {
+            panic!("no case selected");
+        };
+        for w in [80, 200] {
+            assert!(
+                first_row(&app, w).starts_with("│  "),
+                "{}",
+                first_row(&app, w)
+            );
+        }
+        let id = app.queue.case(first).id.clone();
+        app.queue.queued.insert(id);
+        for w in [80, 200] {
+            let row = first_row(&app, w);
+            assert!(row.starts_with("│ ↑"), "{w}: {row}");
+        }
+    }
 }

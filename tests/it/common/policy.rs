@@ -102,7 +102,7 @@ pub fn base() -> Case {
         }),
         change_window: None,
         tags: vec![],
-        file_gaps: vec![],
+        problems: vec![],
     }
 }
 

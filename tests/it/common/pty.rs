@@ -58,6 +58,73 @@ fn pty_size(rows: u16, cols: u16) -> PtySize {
     }
 }
 
+/// The prompt of [`Console::shell`].
+pub const SHELL_PROMPT: &str = "shell> ";
+
+/// A process's state letter from `/proc/PID/stat` (`S` sleeping, `R`
+/// running, `T` stopped, `Z` zombie), or `None` when it is gone.
+pub fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .next()?
+        .chars()
+        .next()
+}
+
+/// The CPU time a process has used (user + system), in clock ticks, from
+/// `/proc/PID/stat` (fields 14 and 15).
+pub fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("read /proc/{pid}/stat: {e}"));
+    let fields: Vec<&str> = stat[stat.rfind(')').expect("stat has a command") + 1..]
+        .split_whitespace()
+        .collect();
+    // After the command: state is field 3, utime 14 and stime 15.
+    let field = |n: usize| -> u64 { fields[n - 3].parse().expect("a tick count") };
+    field(14) + field(15)
+}
+
+/// Clock ticks per second (`getconf CLK_TCK`; 100 on Linux).
+pub fn ticks_per_second() -> u64 {
+    let out = std::process::Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .expect("run getconf");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("getconf CLK_TCK prints a number")
+}
+
+/// The processes whose parent is `pid` (from /proc).
+pub fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|stat| {
+                    let rest = &stat[stat.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// `kill -SIGNAL PID`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -{signal} {pid} failed");
+}
+
 /// The screen as a grid of cells (a wide character's second cell is "").
 pub fn cells_of(screen: &vt100::Screen) -> Vec<Vec<String>> {
     let (rows, cols) = screen.size();
@@ -119,10 +186,68 @@ impl Console {
         cols: u16,
         rows: u16,
     ) -> Console {
+        Console::spawn_program(
+            sandbox,
+            OsStr::new(env!("CARGO_BIN_EXE_nhi-triage")),
+            args,
+            env,
+            cols,
+            rows,
+        )
+    }
+
+    /// An interactive POSIX shell (`sh -i`, with job control) in the
+    /// sandbox's environment, its prompt [`SHELL_PROMPT`]: for what a
+    /// reviewer does at a shell (Ctrl-Z, `fg`). Run the console in it with
+    /// [`Console::run_in_shell`].
+    pub fn shell(sandbox: &Sandbox, cols: u16, rows: u16) -> Console {
+        let env = [
+            ("PS1", OsString::from(SHELL_PROMPT)),
+            ("ENV", OsString::new()),
+        ];
+        let c = Console::spawn_program(sandbox, OsStr::new("sh"), &["-i"], &env, cols, rows);
+        c.wait_for(SHELL_PROMPT.trim_end(), WAIT);
+        c
+    }
+
+    /// Types `nhi-triage --store DIR --reviewer alice` at the shell and
+    /// waits for the console's first full frame; returns the console's pid.
+    pub fn run_in_shell(&mut self, store: &TestStore) -> u32 {
+        let line = format!(
+            "'{}' --store '{}' --reviewer {REVIEWER}\r",
+            env!("CARGO_BIN_EXE_nhi-triage"),
+            store.dir.display()
+        );
+        self.type_text(&line);
+        self.wait_for("evidence ✓", WAIT);
+        let shell = self.pid();
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let [pid] = children_of(shell)[..] {
+                return pid;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no console process under the shell"
+            );
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `program ARGS` in a `cols`x`rows` terminal, environment as for
+    /// [`Console::spawn`].
+    fn spawn_program(
+        sandbox: &Sandbox,
+        program: &OsStr,
+        args: &[impl AsRef<OsStr>],
+        env: &[(&str, OsString)],
+        cols: u16,
+        rows: u16,
+    ) -> Console {
         let pair = native_pty_system()
             .openpty(pty_size(rows, cols))
             .expect("open a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_nhi-triage"));
+        let mut cmd = CommandBuilder::new(program);
         cmd.env_clear();
         if let Some(path) = std::env::var_os("PATH") {
             cmd.env("PATH", path);

@@ -382,13 +382,18 @@ pub fn reviewer(name: &str) -> Reviewer {
 
 /// The console at `NOW`, with the given theme, verified evidence.
 pub fn app_with(theme: Theme) -> App {
+    app_labelled(theme, "local store /demo")
+}
+
+/// As [`app_with`], with the status bar naming the store `label`.
+pub fn app_labelled(theme: Theme, label: &str) -> App {
     let records = records();
     let report = verify_report(&records);
     let mut app = App::new(
         snapshot(),
         records,
         theme,
-        "local store /demo".into(),
+        label.into(),
         reviewer("alice"),
         NOW,
     );
@@ -437,7 +442,7 @@ pub fn type_str(app: &mut App, s: &str) {
 
 /// The case id under the cursor.
 pub fn selected_id(app: &App) -> Option<String> {
-    app.selected_case().map(|i| app.queue.case(i).id.clone())
+    app.selected_case().map(|i| app.queue().case(i).id.clone())
 }
 
 /// The ids of the current view's rows, in order.
@@ -446,7 +451,7 @@ pub fn row_ids(app: &App) -> Vec<String> {
         .map(|l| {
             l.rows
                 .iter()
-                .map(|&i| app.queue.case(i as usize).id.clone())
+                .map(|&i| app.queue().case(i as usize).id.clone())
                 .collect()
         })
         .unwrap_or_default()
@@ -458,7 +463,7 @@ pub fn select(app: &mut App, id: &str) {
     let target = ids
         .iter()
         .position(|x| x == id)
-        .unwrap_or_else(|| panic!("{id} not in {:?}: {ids:?}", app.view));
+        .unwrap_or_else(|| panic!("{id} not in {:?}: {ids:?}", app.view()));
     app.on_key(ch('g'));
     for _ in 0..target {
         app.on_key(ch('j'));
@@ -468,8 +473,8 @@ pub fn select(app: &mut App, id: &str) {
 
 /// The tier of a case at `NOW`.
 pub fn tier_of(app: &App, id: &str) -> Tier {
-    let i = app.queue.find(id).expect("case");
-    app.queue.tiers[i]
+    let i = app.queue().find(id).expect("case");
+    app.queue().tiers[i]
 }
 
 pub fn hours(h: i64) -> Duration {
@@ -505,9 +510,9 @@ pub fn recorded(
 /// The app's snapshot with one case's status replaced and the log at
 /// `last_seq`.
 pub fn snapshot_after(app: &App, case_id: &str, status: CaseStatus, last_seq: u64) -> Snapshot {
-    let mut statuses = app.queue.snapshot.statuses.clone();
+    let mut statuses = app.queue().snapshot.statuses.clone();
     statuses.insert(case_id.to_string(), status);
-    let mut s = snapshot_with(Arc::clone(&app.queue.snapshot.cases), statuses);
+    let mut s = snapshot_with(Arc::clone(&app.queue().snapshot.cases), statuses);
     s.evidence.records = last_seq;
     s.evidence.last_seq = last_seq;
     s

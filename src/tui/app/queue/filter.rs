@@ -1,0 +1,196 @@
+//! The queue filter: fzf-style fuzzy matching with nucleo, ranked by
+//! nucleo's score (contiguous runs and word starts score higher than loose
+//! subsequences), ties kept in the queue's sort order.
+
+use std::cmp::Reverse;
+
+use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
+use nucleo_matcher::{Config, Matcher, Utf32String};
+
+use crate::model::Case;
+
+/// A matcher with nucleo's default scoring (the one the filter uses).
+pub fn new_matcher() -> Matcher {
+    Matcher::new(Config::DEFAULT)
+}
+
+/// A case's searchable text: id, identity name, owner, provider, kind and
+/// tags, as nucleo sees it and folded for the fast pre-check.
+pub(super) struct Haystack {
+    text: Utf32String,
+    /// Normalised, lower-cased; non-ASCII characters as 0xFF.
+    folded: Box<[u8]>,
+}
+
+impl Haystack {
+    pub(super) fn of(c: &Case) -> Haystack {
+        let mut s = String::with_capacity(96);
+        for part in [
+            c.id.as_str(),
+            c.identity.name.as_str(),
+            c.owner_team().unwrap_or(""),
+            c.identity.provider.as_str(),
+            c.identity.kind.as_str(),
+        ] {
+            s.push_str(part);
+            s.push(' ');
+        }
+        for t in &c.tags {
+            s.push_str(t);
+            s.push(' ');
+        }
+        Haystack {
+            folded: fold(&s),
+            text: Utf32String::from(s),
+        }
+    }
+}
+
+/// The pattern for `filter` as fzf reads it: space-separated atoms, smart
+/// case (an upper-case letter makes the atom case-sensitive), smart
+/// normalisation (`e` matches `é` unless the atom has an accent).
+pub(super) fn pattern(filter: &str) -> Pattern {
+    Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart)
+}
+
+/// The candidates whose haystack matches, with nucleo's score, in the
+/// candidates' order. Large lists are split across threads (one matcher
+/// per thread).
+pub(super) fn match_all(
+    filter: &str,
+    pattern: &Pattern,
+    candidates: &[u32],
+    haystacks: &[Haystack],
+    matcher: &mut Matcher,
+) -> Vec<(u32, u32)> {
+    let plain = plain_needle(filter);
+    let keep = |m: &mut Matcher, part: &[u32]| -> Vec<(u32, u32)> {
+        part.iter()
+            .filter_map(|&i| {
+                let h = &haystacks[i as usize];
+                // The cheap check first: most cases fail it and are not scored.
+                if let Some(needle) = plain
+                    && !is_subsequence(needle, &h.folded)
+                {
+                    return None;
+                }
+                pattern.score(h.text.slice(..), m).map(|s| (i, s))
+            })
+            .collect()
+    };
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(4);
+    if candidates.len() < 20_000 || threads < 2 {
+        return keep(matcher, candidates);
+    }
+    let chunk = candidates.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = candidates
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || keep(&mut new_matcher(), part)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
+            .collect()
+    })
+}
+
+/// `scored` (in sort order) best first: score descending, and a stable
+/// sort, so equal scores keep the sort order.
+pub(super) fn rank(mut scored: Vec<(u32, u32)>) -> Vec<u32> {
+    scored.sort_by_key(|&(_, score)| Reverse(score));
+    scored.into_iter().map(|(i, _)| i).collect()
+}
+
+/// The needle when it is plain lower-case ASCII without pattern syntax: then
+/// nucleo matches (smart case, normalised) only where the needle is a
+/// subsequence of the folded haystack, a check much cheaper than scoring.
+fn plain_needle(filter: &str) -> Option<&[u8]> {
+    let plain = !filter.is_empty()
+        && filter.bytes().all(|b| {
+            b.is_ascii_lowercase()
+                || b.is_ascii_digit()
+                || matches!(b, b'-' | b'_' | b'.' | b':' | b'/' | b'@')
+        });
+    plain.then_some(filter.as_bytes())
+}
+
+fn is_subsequence(needle: &[u8], haystack: &[u8]) -> bool {
+    let mut rest = haystack;
+    for &b in needle {
+        match memchr::memchr(b, rest) {
+            Some(p) => rest = &rest[p + 1..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// Normalised and lower-cased as nucleo compares; non-ASCII as 0xFF.
+fn fold(s: &str) -> Box<[u8]> {
+    s.chars()
+        .map(|ch| {
+            let ch = nucleo_matcher::chars::to_lower_case(nucleo_matcher::chars::normalize(ch));
+            if ch.is_ascii() { ch as u8 } else { 0xFF }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pre-check must agree with nucleo wherever it is taken: it may
+    /// only skip cases nucleo would not match.
+    #[test]
+    fn the_plain_pre_check_agrees_with_nucleo() {
+        let texts = [
+            "CASE-0001 svc-billing-export billing-platform aws api_key pci",
+            "CASE-0017 Intégration ERP crm-platform salesforce oauth_app",
+            "CASE-0012 決済バッチ用サービスアカウント 決済チーム azure workload_identity",
+            "CASE-0035 équipe-paiements Ünïcödé gcp service_account",
+        ];
+        let mut m = new_matcher();
+        for text in texts {
+            let folded = fold(text);
+            let utf32 = Utf32String::from(text);
+            for needle in [
+                "bill", "integ", "erp", "equipe", "unicode", "case-00", "azure", "xyz", "pl@",
+                "aws", "s_a",
+            ] {
+                let nucleo = pattern(needle).score(utf32.slice(..), &mut m).is_some();
+                let fast = is_subsequence(plain_needle(needle).unwrap(), &folded);
+                assert_eq!(fast, nucleo, "{needle:?} in {text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_contiguous_match_outranks_a_loose_subsequence() {
+        let texts = [
+            "CASE-1 ops-k8s-token-automation platform github",
+            "CASE-2 okta-scim-token identity okta",
+            "CASE-3 vault-root-kv-token-app infra vault",
+        ];
+        let hay: Vec<Utf32String> = texts.iter().map(|t| Utf32String::from(*t)).collect();
+        let mut m = new_matcher();
+        let p = pattern("okta");
+        let scored: Vec<(u32, u32)> = hay
+            .iter()
+            .enumerate()
+            .filter_map(|(i, h)| p.score(h.slice(..), &mut m).map(|s| (i as u32, s)))
+            .collect();
+        assert_eq!(scored.len(), 3, "all three match loosely: {scored:?}");
+        assert_eq!(rank(scored)[0], 1);
+    }
+
+    #[test]
+    fn equal_scores_keep_the_sort_order() {
+        assert_eq!(rank(vec![(7, 10), (3, 20), (5, 10), (1, 20)]), [3, 1, 7, 5]);
+    }
+}
