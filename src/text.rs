@@ -87,10 +87,25 @@ fn push_escape(out: &mut String, c: char) {
 }
 
 /// Whether `c` must never reach a terminal raw: a control character (C0,
-/// DEL, C1: `char::is_control`) or a bidi control (U+061C, U+200E, U+200F,
-/// U+202A–U+202E, U+2066–U+2069), which reorders the text around it.
+/// DEL, C1: `char::is_control`), a bidi control (U+061C, U+200E, U+200F,
+/// U+202A–U+202E, U+2066–U+2069), which reorders the text around it, or
+/// any other format character (Unicode category Cf: zero-width space, soft
+/// hyphen, word joiner, byte-order mark, the invisible tag characters that
+/// can hide text from a reader), which draws as nothing. The two joiners
+/// U+200C/U+200D are kept: they hide nothing, and scripts (Persian, the
+/// Indic scripts) and emoji sequences need them to be spelt right.
 pub fn is_terminal_unsafe(c: char) -> bool {
-    c.is_control() || is_bidi_control(c)
+    if c.is_ascii() {
+        return c.is_ascii_control();
+    }
+    c.is_control() || is_bidi_control(c) || (is_format(c) && !matches!(c, '\u{200c}' | '\u{200d}'))
+}
+
+/// Unicode general category Cf (format).
+fn is_format(c: char) -> bool {
+    use icu_properties::CodePointMapData;
+    use icu_properties::props::GeneralCategory;
+    CodePointMapData::<GeneralCategory>::new().get(c) == GeneralCategory::Format
 }
 
 /// Whether a JSON output writes `c` as a `\uXXXX` escape although JSON
@@ -319,6 +334,16 @@ mod tests {
     #[test]
     fn plain_text_is_borrowed_unchanged() {
         assert!(matches!(sanitize("svc-billing 日本 🔑"), Cow::Borrowed(_)));
+        // Joiners spell scripts and emoji sequences: kept.
+        assert!(matches!(sanitize("👩\u{200d}💻 می\u{200c}خواهم"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn format_characters_that_draw_as_nothing_become_visible() {
+        assert_eq!(sanitize("a\u{200b}b"), "a\\u{200b}b");
+        assert_eq!(sanitize("tm\u{ad}ascii"), "tm\\xadascii");
+        assert_eq!(sanitize("x\u{feff}y\u{2060}z"), "x\\u{feff}y\\u{2060}z");
+        assert_eq!(sanitize("hi\u{e0041}"), "hi\\u{e0041}");
     }
 
     #[test]

@@ -74,7 +74,7 @@ pub(super) fn match_all(
                 {
                     return None;
                 }
-                pattern.score(h.text.slice(..), m).map(|s| (i, s))
+                if plain.is_some() { Some((i, 0)) } else { pattern.score(h.text.slice(..), m).map(|s| (i, s)) }
             })
             .collect()
     };
