@@ -120,7 +120,9 @@ pub fn sync_dir(path: &Path) -> io::Result<()> {
 /// An exclusive advisory lock, held until dropped.
 #[derive(Debug)]
 pub struct FileLock {
+    /// The open lock file: closing it (on drop) releases the `flock`.
     _file: File,
+    /// Where the lock file is ([`lock_path`] of the protected file).
     path: PathBuf,
 }
 

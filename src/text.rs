@@ -46,6 +46,13 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `s` sanitised and in double quotes, for naming a value in a message
+/// (`reviewer name "bad\x1b[31m"`). Unlike `{:?}`, it does not escape the
+/// escapes again (`\\x1b`): what the reader sees is what was typed.
+pub fn quoted(s: &str) -> String {
+    format!("\"{}\"", sanitize(s))
+}
+
 /// As [`sanitize`], for text that may span lines (a message, a CSV cell, a
 /// log line): line feeds and CR LF pairs are kept, every other character of
 /// [`is_terminal_unsafe`] (a lone CR, which would let text overwrite its
@@ -335,7 +342,10 @@ mod tests {
     fn plain_text_is_borrowed_unchanged() {
         assert!(matches!(sanitize("svc-billing 日本 🔑"), Cow::Borrowed(_)));
         // Joiners spell scripts and emoji sequences: kept.
-        assert!(matches!(sanitize("👩\u{200d}💻 می\u{200c}خواهم"), Cow::Borrowed(_)));
+        assert!(matches!(
+            sanitize("👩\u{200d}💻 می\u{200c}خواهم"),
+            Cow::Borrowed(_)
+        ));
     }
 
     #[test]

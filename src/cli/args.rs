@@ -13,21 +13,29 @@ use time::OffsetDateTime;
     about = "Decide what to do about risky non-human identities, on the record",
     after_help = "Exit codes: 0 ok, 1 error, 2 usage, 3 conflict, 4 refused by policy or lifecycle, 5 evidence broken, 6 queued in the outbox (server unreachable)."
 )]
+/// The whole command line: global options, then a subcommand (none opens
+/// the console).
 pub struct Cli {
+    /// The options every subcommand takes.
     #[command(flatten)]
     pub global: Global,
+    /// The subcommand; `None` opens the console.
     #[command(subcommand)]
     pub command: Option<Command>,
 }
 
+/// The options every subcommand accepts (`global = true`): where the store
+/// is, who decides, and the what-if overrides.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Store directory (cases/, evidence.jsonl, policy.toml).
-    #[arg(long, global = true, env = "NHI_TRIAGE_STORE", value_name = "DIR")]
+    /// Store directory (cases/, evidence.jsonl, policy.toml); without
+    /// --store, --demo or --api: $NHI_TRIAGE_STORE.
+    #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// A remote queue: the base URL of an nhi-triage API server (token from
-    /// NHI_TRIAGE_TOKEN or the config file's token_file).
-    #[arg(long, global = true, env = "NHI_TRIAGE_API", value_name = "URL", conflicts_with_all = ["store", "demo"])]
+    /// NHI_TRIAGE_TOKEN or the config file's token_file); without --store,
+    /// --demo or --api: $NHI_TRIAGE_API.
+    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["store", "demo"])]
     pub api: Option<String>,
     /// Use the demo store, seeded from the bundled demo cases on first use.
     #[arg(long, global = true, conflicts_with = "store")]
@@ -50,11 +58,45 @@ pub struct Global {
     pub now: Option<OffsetDateTime>,
 }
 
+impl Global {
+    /// Fills the store choice from the environment when the command line
+    /// made none: `--store`, `--demo` and `--api` given there always win
+    /// over `NHI_TRIAGE_STORE` and `NHI_TRIAGE_API` (an exported store must
+    /// not make `--demo` a conflict).
+    ///
+    /// # Errors
+    /// Both variables set and no choice on the command line: which store a
+    /// decision goes to is never guessed.
+    pub fn apply_environment(&mut self) -> Result<(), String> {
+        if self.store.is_some() || self.demo || self.api.is_some() {
+            return Ok(());
+        }
+        let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+        match (non_empty("NHI_TRIAGE_API"), non_empty("NHI_TRIAGE_STORE")) {
+            (Some(_), Some(_)) => Err(
+                "NHI_TRIAGE_API and NHI_TRIAGE_STORE are both set: choose one with --api URL or --store DIR (or unset one)"
+                    .into(),
+            ),
+            (Some(url), None) => {
+                self.api = Some(url.to_string_lossy().into_owned());
+                Ok(())
+            }
+            (None, Some(dir)) => {
+                self.store = Some(PathBuf::from(dir));
+                Ok(())
+            }
+            (None, None) => Ok(()),
+        }
+    }
+}
+
+/// `--now`: an RFC 3339 time with a zone; the error gives an example.
 fn parse_now(s: &str) -> Result<OffsetDateTime, String> {
     nhi_triage::model::parse_rfc3339(s)
         .map_err(|e| format!("not an RFC 3339 time ({e}); e.g. 2026-11-27T12:00:00Z"))
 }
 
+/// The subcommands (docs/cli.md).
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// The queue, highest risk first, with tier and recommendation.
@@ -69,7 +111,9 @@ pub enum Command {
     },
     /// One case: ownership, dependency tree, readiness, actions, history.
     Show {
+        // The case id (surrounding whitespace ignored, NFC).
         id: String,
+        // Machine-readable output (docs/cli.md).
         #[arg(long)]
         json: bool,
     },
@@ -77,11 +121,13 @@ pub enum Command {
     Decide(DecideArgs),
     /// Verify, export or repair the evidence log.
     Evidence {
+        /// What to do with the log.
         #[command(subcommand)]
         command: EvidenceCommand,
     },
     /// Create a store.
     Init {
+        // The store directory to create.
         dir: PathBuf,
         /// Seed it with the demo cases.
         #[arg(long)]
@@ -89,6 +135,7 @@ pub enum Command {
     },
     /// The paths this program uses.
     Info {
+        // Machine-readable output.
         #[arg(long)]
         json: bool,
     },
@@ -96,16 +143,19 @@ pub enum Command {
     Serve(ServeArgs),
     /// Manage API tokens (the file holds only their SHA-256 hashes).
     Token {
+        /// Add, revoke or list.
         #[command(subcommand)]
         command: TokenCommand,
     },
     /// Decisions queued while the server was unreachable.
     Outbox {
+        /// List, retry or dismiss.
         #[command(subcommand)]
         command: OutboxCommand,
     },
 }
 
+/// `serve`: where to listen, who may call, TLS and the access log (docs/api.md).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on (loopback by default).
@@ -125,31 +175,40 @@ pub struct ServeArgs {
     pub access_log: Option<PathBuf>,
 }
 
+/// `token`: API tokens in a tokens file (names and SHA-256 hashes only).
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Create a token for NAME; prints it once.
     Add {
+        // The reviewer the token names: 1 to 64 ASCII letters, digits, `.`,
+        // `_`, `-` or `@`; one token per person.
         name: String,
+        // The tokens file, created if missing.
         #[arg(long, value_name = "FILE")]
         tokens: PathBuf,
     },
     /// Revoke NAME's token.
     Revoke {
+        // The name whose token is removed.
         name: String,
+        // The tokens file.
         #[arg(long, value_name = "FILE")]
         tokens: PathBuf,
     },
     /// The names with a token.
     List {
+        // The tokens file.
         #[arg(long, value_name = "FILE")]
         tokens: PathBuf,
     },
 }
 
+/// `outbox`: decisions queued locally for an `--api` server.
 #[derive(Debug, Subcommand)]
 pub enum OutboxCommand {
     /// Queued and refused decisions.
     List {
+        // Machine-readable output.
         #[arg(long)]
         json: bool,
     },
@@ -162,8 +221,10 @@ pub enum OutboxCommand {
     },
 }
 
+/// `decide`: one decision on one case (docs/cli.md).
 #[derive(Debug, Args)]
 pub struct DecideArgs {
+    // The case id (surrounding whitespace ignored, NFC).
     pub id: String,
     /// approve, quarantine, escalate, revoke, restore or close.
     #[arg(long, value_parser = parse_action, value_name = "ACTION")]
@@ -194,6 +255,7 @@ pub struct DecideArgs {
     /// exit 3).
     #[arg(long)]
     pub supersede: bool,
+    // Print the evidence record as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -207,6 +269,7 @@ fn parse_sha256(s: &str) -> Result<String, String> {
     }
 }
 
+/// `--action`: one of the names of [`Action::ALL`]; the error lists them.
 fn parse_action(s: &str) -> Result<Action, String> {
     Action::parse(s).ok_or_else(|| {
         let names: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
@@ -214,15 +277,18 @@ fn parse_action(s: &str) -> Result<Action, String> {
     })
 }
 
+/// `evidence`: the hash-chained decision log (docs/format.md, *Evidence record*).
 #[derive(Debug, Subcommand)]
 pub enum EvidenceCommand {
     /// Check every hash and link; names the first bad seq (exit 5 if broken).
     Verify {
+        // Machine-readable report.
         #[arg(long)]
         json: bool,
     },
     /// Write the log as CSV or JSON.
     Export {
+        // csv or json (the default).
         #[arg(long, value_enum, default_value = "json")]
         format: ExportFormat,
         /// Write to this file instead of standard output.
@@ -233,8 +299,12 @@ pub enum EvidenceCommand {
     Repair,
 }
 
+/// `evidence export --format`.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum ExportFormat {
+    // RFC 4180 CSV for people and spreadsheets: cells sanitised and
+    // defused against formula injection (evidence::to_csv).
     Csv,
+    // A JSON array of the records, values unchanged (evidence::to_json).
     Json,
 }

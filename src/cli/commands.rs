@@ -124,6 +124,12 @@ pub async fn list(
     Ok(EXIT_OK)
 }
 
+/// `show ID`: one case with its readiness, actions and history, as text or
+/// `--json` (docs/cli.md); remembers the content shown, to explain a later
+/// `decide --case-sha256` conflict.
+///
+/// # Errors
+/// An unknown id (`StoreError::NotFound`, exit 1), store and output errors.
 pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Result<i32> {
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
@@ -270,6 +276,13 @@ pub async fn decide(global: &Global, args: DecideArgs, out: &mut Out) -> Result<
     Ok(EXIT_OK)
 }
 
+/// `evidence verify | export | repair`. Returns exit 5 when the log is
+/// still broken or torn afterwards (an export then holds the records
+/// before the first problem).
+///
+/// # Errors
+/// Store and output errors; `repair` with `--api` is a usage error (local
+/// stores only).
 pub async fn evidence(global: &Global, command: EvidenceCommand, out: &mut Out) -> Result<i32> {
     if let EvidenceCommand::Repair = command {
         return repair(global, out).await;
@@ -358,6 +371,11 @@ async fn export(
     Ok(EXIT_OK)
 }
 
+/// `init DIR [--demo]`: creates a store (cases directory and a default
+/// `policy.toml`), or the demo store, and prints its paths.
+///
+/// # Errors
+/// `DIR` already holds a store; file system errors.
 pub fn init(dir: &std::path::Path, demo: bool, out: &mut Out) -> Result<i32> {
     if demo {
         seed_demo(dir, OffsetDateTime::now_utc())?;
@@ -376,6 +394,13 @@ pub fn init(dir: &std::path::Path, demo: bool, out: &mut Out) -> Result<i32> {
     Ok(EXIT_OK)
 }
 
+/// `info`: the store, policy, config and log paths this invocation uses and
+/// the reviewer it would record (a refused name is shown, not fatal); with
+/// `--api`, the server, token source and outbox.
+///
+/// # Errors
+/// No home directory to derive the paths from; with `--api`, an unreadable
+/// config file or outbox; output errors.
 pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
     if let Some(url) = &global.api {
         return info_remote(url, as_json, out);

@@ -23,6 +23,11 @@ pub struct Config {
     pub ca_file: Option<std::path::PathBuf>,
 }
 
+/// Reads the config file; absent, the defaults (every setting `None`).
+///
+/// # Errors
+/// No home directory; the file unreadable, not TOML, or with a key this
+/// version does not know.
 pub fn load() -> Result<Config> {
     let path = paths()?.config_file;
     if !path.exists() {

@@ -18,12 +18,26 @@ use nhi_triage::store::StoreError;
 use args::{Cli, Command};
 use output::{Out, errln};
 
+// Exit codes: docs/cli.md, *Exit codes*, and `--help`'s after-help line.
+
+/// Success.
 pub const EXIT_OK: i32 = 0;
+/// Any other error: missing store, unreadable file, unknown case id, a
+/// failed write.
 pub const EXIT_ERROR: i32 = 1;
+/// Misuse: a bad option or value, `--now`/`--policy` with `decide`, a
+/// reviewer name with hidden characters ([`UsageError`]; also clap's own).
 pub const EXIT_USAGE: i32 = 2;
+/// Conflict: a stale case version, a changed case digest, or (`--api`) a
+/// decision on the case already waiting in the outbox.
 pub const EXIT_CONFLICT: i32 = 3;
+/// Refused by the policy or the lifecycle (every reason printed), or an
+/// idempotency key reused for another request.
 pub const EXIT_REFUSED: i32 = 4;
+/// The evidence log is broken or ends with a torn write.
 pub const EXIT_EVIDENCE: i32 = 5;
+/// (`--api`) The server could not be reached or failed: the decision waits
+/// in the local outbox, to be sent exactly once.
 pub const EXIT_QUEUED: i32 = 6;
 
 /// A misuse of the command line found after parsing.
@@ -36,10 +50,14 @@ pub struct UsageError(pub String);
 /// reader that has gone (`| head -1`) ends the output, not the command
 /// (module `output`).
 pub fn main() -> i32 {
-    let cli = match Cli::try_parse() {
+    let mut cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(&e),
     };
+    if let Err(why) = cli.global.apply_environment() {
+        errln!("error: {why}");
+        return EXIT_USAGE;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -29,7 +29,9 @@ pub const PAGE_ENV: &str = "NHI_TRIAGE_API_PAGE";
 
 /// Where the token comes from, for messages and `info`.
 pub enum TokenSource {
+    /// The `NHI_TRIAGE_TOKEN` environment variable.
     Env,
+    /// The config file's `token_file`, at this path (resolved).
     File(PathBuf),
 }
 
@@ -275,6 +277,13 @@ fn remind(rejected: usize, unreadable: usize, file: &Path) {
     }
 }
 
+/// `outbox list | retry | dismiss KEY` (docs/remote.md). `retry` returns
+/// exit 6 when the server is still unreachable and 4 when it refused any
+/// decision; those stay in the outbox.
+///
+/// # Errors
+/// `retry` without `--api` (usage); `dismiss` of a key no outbox holds; file
+/// and output errors.
 pub async fn outbox(global: &Global, command: OutboxCommand, out: &mut Out) -> Result<i32> {
     match command {
         OutboxCommand::List { json } => list(global, json, out),

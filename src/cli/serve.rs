@@ -12,9 +12,22 @@ use super::args::{Global, ServeArgs, TokenCommand};
 use super::context::{open_local, store_dir};
 use super::output::{Out, errln, stderr_log_writer};
 
+/// `serve`: the HTTP(S) API over a local store (docs/api.md) until SIGTERM
+/// or SIGINT, then exit 0. Prints `listening on http(s)://ADDR` on standard
+/// output once bound; logs go to standard error (`NHI_TRIAGE_LOG` filters).
+///
+/// # Errors
+/// `--api`, `--policy` or `--now` given; the store, the tokens file, the TLS files
+/// or the address unusable.
 pub async fn serve(global: &Global, args: ServeArgs, out: &mut Out) -> Result<i32> {
     if global.api.is_some() {
         bail!("serve serves a local store: use --store DIR (or --demo), not --api");
+    }
+    if global.now.is_some() {
+        return Err(super::UsageError(
+            "--now is for list and show; serve decides on the real clock".into(),
+        )
+        .into());
     }
     // The server logs to standard error, sanitised like every message (so
     // without colour codes); the access log goes to its file.
@@ -74,6 +87,12 @@ async fn shutdown_signal() {
     }
 }
 
+/// `token add | revoke | list` on a tokens file. `add` prints the new token
+/// once on standard output (the file keeps only its SHA-256).
+///
+/// # Errors
+/// A name refused or already holding a token (or another spelling of one
+/// holding one); revoking a name without a token; file errors.
 pub fn token(command: TokenCommand, out: &mut Out) -> Result<i32> {
     match command {
         TokenCommand::Add { name, tokens: path } => {

@@ -48,6 +48,7 @@ fn col(s: &str, width: usize) -> String {
     c
 }
 
+/// `YYYY-MM-DD` of `t` at its own UTC offset (not converted to UTC).
 pub fn date(t: OffsetDateTime) -> String {
     let d = t.date();
     format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
@@ -68,6 +69,8 @@ pub fn state_label(status: &CaseStatus, now: OffsetDateTime) -> String {
     }
 }
 
+/// A readiness answer with its check-box glyph: `[x] answered`,
+/// `[~] partial` or `[?] unknown`.
 pub fn status_glyph(s: Status) -> &'static str {
     match s {
         Status::Answered => "[x] answered",
@@ -80,15 +83,20 @@ pub fn status_glyph(s: Status) -> &'static str {
 /// assessment (the full assessment is not kept: 100k of them would be most
 /// of the memory `list` uses).
 pub struct ListRow<'a> {
+    /// The case as loaded.
     pub case: &'a Case,
+    /// Its lifecycle status, replayed from the evidence log.
     pub status: CaseStatus,
+    /// The assessment's tier (`TIER` column).
     pub tier: Tier,
+    /// The action the tier recommends (`RECOMMEND` column).
     pub recommendation: Action,
     /// Q1–Q3 statuses.
     pub q: [Status; 3],
 }
 
 impl<'a> ListRow<'a> {
+    /// Keeps what `list` shows of `a`, the case's assessment.
     pub fn new(case: &'a Case, status: CaseStatus, a: &Assessment) -> Self {
         ListRow {
             case,
@@ -148,6 +156,10 @@ pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> s
     Ok(())
 }
 
+/// The text of `show ID` at `now`: header (state, version, content digest,
+/// finding), problems, identity, ownership, dependency tree, readiness
+/// Q1–Q3 with facts and gaps, checks, routing flags, tier, the actions with
+/// their verdicts, and the history; every untrusted string sanitised.
 pub fn show_case(
     case: &Case,
     status: &CaseStatus,
@@ -347,6 +359,8 @@ pub fn show_case(
     o
 }
 
+/// One evidence record on one line: `#SEQ TS REVIEWER ACTION (BEFORE →
+/// AFTER)[ [BREAK-GLASS OVERRIDE]]: "JUSTIFICATION"`, sanitised.
 pub fn history_line(r: &EvidenceRecord) -> String {
     format!(
         "#{} {} {} {} ({} → {}){}: \"{}\"",

@@ -8,31 +8,46 @@ use time::OffsetDateTime;
 
 use super::{CaseProblem, LastUsed};
 
-/// One pending remediation case.
+/// One remediation case: a risky non-human identity with its owner,
+/// dependency map, finding and proposed action, as detection wrote it
+/// (docs/format.md, *Case*).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Case {
     /// Unique in the store; checked and read in NFC ([`super::check_id`]).
     #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
+    /// When the case was opened (RFC 3339 with a zone); the queue's age and
+    /// its last tie-break (oldest first).
     #[serde(
         serialize_with = "time::serde::rfc3339::serialize",
         deserialize_with = "super::lenient::time"
     )]
     pub opened_at: OffsetDateTime,
+    /// One line for the queue, as given (untrusted: sanitise before display).
     pub title: String,
+    /// The identity under review (required).
     pub identity: Identity,
+    /// What detection found; `None` when the file has none.
     #[serde(default)]
     pub finding: Option<Finding>,
+    /// Who owns the identity; `None`: no owner known (Q1 unknown).
     #[serde(default)]
     pub owner: Option<Owner>,
+    /// The identity's own business criticality; `None`: unknown, a checks
+    /// gap, never tier low (docs/policy.md).
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub criticality: Option<Level>,
+    /// Who uses the identity; `None`: never mapped (Q1 unknown).
     #[serde(default)]
     pub dependencies: Option<Dependencies>,
+    /// What approving would do; `None`: nothing proposed (tier high).
     #[serde(default)]
     pub action: Option<ProposedAction>,
+    /// When the change may be made; tier low needs it open. `None`: no
+    /// constraint.
     #[serde(default)]
     pub change_window: Option<ChangeWindow>,
+    /// Free searchable labels, as given.
     #[serde(default)]
     pub tags: Vec<String>,
     /// What the case file says that nhi-triage could not read as a fact:
@@ -51,13 +66,18 @@ pub struct Identity {
     /// Checked and read in NFC ([`super::check_id`]).
     #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
+    /// Display name (required).
     pub name: String,
     /// api_key, service_account, token, secret, certificate, oauth_app, ...
     /// Kept open: new kinds appear faster than we release.
     pub kind: String,
+    /// Where the identity lives: `aws`, `gcp`, `github`, ... (required, open).
     pub provider: String,
+    /// The account, project or tenant holding it.
     #[serde(default)]
     pub account: Option<String>,
+    /// When the identity was created (identity age check); `None`: unknown,
+    /// a checks gap.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
@@ -67,40 +87,58 @@ pub struct Identity {
     /// A time, `"never"`, or unknown (null/absent): see [`LastUsed`].
     #[serde(default)]
     pub last_used_at: LastUsed,
+    /// What the identity may do; orders the queue within a tier and
+    /// severity. `None`: unknown, a checks gap.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub privilege: Option<Privilege>,
 }
 
+/// What detection found about the identity (`finding` in docs/format.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
+    /// The finding type (JSON `type`): unused, leaked_secret,
+    /// overprivileged, long_lived, reused, human_use, ... (open); maps to
+    /// the OWASP NHI risk when `owasp` is absent or invalid (docs/policy.md).
     #[serde(rename = "type")]
     pub kind: String,
+    /// Orders the queue within a tier (critical first, unknown last).
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub severity: Option<Level>,
+    /// The detector that reported it (shown as given).
     #[serde(default)]
     pub source: Option<String>,
+    /// When the detector found it.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
         deserialize_with = "super::lenient::option_time"
     )]
     pub detected_at: Option<OffsetDateTime>,
+    /// The detector's one-line description (shown as given).
     #[serde(default)]
     pub summary: Option<String>,
     /// OWASP NHI Top 10 2025 id, e.g. `NHI1:2025`.
     #[serde(default)]
     pub owasp: Option<String>,
+    /// The detector's references (finding ids, URLs), shown as given.
     #[serde(default)]
     pub refs: Vec<String>,
 }
 
+/// Who owns the identity: the people to ask before acting (Q1).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Owner {
+    /// The owning team; `None`: nobody to ask (a Q1 gap), and escalation
+    /// goes to the policy's `default_escalation_team`.
     #[serde(default)]
     pub team: Option<String>,
+    /// How to reach the owner (address, channel), shown as given.
     #[serde(default)]
     pub contact: Option<String>,
+    /// How ownership is known (required in an `owner` object).
     pub basis: OwnerBasis,
+    /// When ownership was last confirmed; Q1 is answered only when within
+    /// the policy's `owner_verified_max_age_days`.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
@@ -113,8 +151,11 @@ pub struct Owner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerBasis {
+    /// Recorded, not deduced: the only basis under which Q1 can be answered.
     Explicit,
+    /// Deduced, not confirmed: Q1 at most partial.
     Inferred,
+    /// Not known: Q1 unknown, and the team named (if any) routes nowhere.
     Unknown,
 }
 
@@ -122,23 +163,34 @@ pub enum OwnerBasis {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Level {
+    /// Highest. As the case's or a transitive dependent's criticality it
+    /// routes the case high (critical workload).
     Critical,
+    /// Below critical: orders the queue, raises no routing flag.
     High,
+    /// Between high and low.
     Medium,
+    /// Lowest known level (unknown sorts after it).
     Low,
 }
 
+/// What the identity is allowed to do, from most to least (`identity.privilege`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Privilege {
+    /// Administrative rights.
     Admin,
+    /// May change data or configuration.
     Write,
+    /// May only read.
     Read,
 }
 
 /// The dependency map: who uses the identity, directly or through others.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Dependencies {
+    /// When the map was last verified; `None`: never (Q1 unknown). Q1 is
+    /// answered only when within the policy's `dependency_map_max_age_days`.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
@@ -155,21 +207,32 @@ fn null_as_empty<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Dependenc
     Ok(Option::<Vec<DependencyNode>>::deserialize(d)?.unwrap_or_default())
 }
 
+/// One workload, job or service in the dependency map.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DependencyNode {
     /// Checked and read in NFC ([`super::check_id`]).
     #[serde(deserialize_with = "super::lenient::id")]
     pub id: String,
+    /// Display name, shown as given.
     #[serde(default)]
     pub name: Option<String>,
+    /// What it is: job, service, pipeline, ... (open, shown as given).
     #[serde(default)]
     pub kind: Option<String>,
+    /// Its business criticality; `None` on a transitive dependent is a Q2
+    /// gap, `critical` routes the case high.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub criticality: Option<Level>,
+    /// Run by an outside partner; `true` on a transitive dependent routes
+    /// the case high, `None` is a Q2 gap.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub external: Option<bool>,
+    /// A platform shared by many teams; `true` on a transitive dependent
+    /// routes the case high, `None` is a Q2 gap.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub shared: Option<bool>,
+    /// When the node was last seen active, per the map's source; shown, not
+    /// read by the policy.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
@@ -184,37 +247,57 @@ pub struct DependencyNode {
 /// What approving the case would do to the identity.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ProposedAction {
+    /// What would be done (required in an `action` object).
     pub kind: ActionKind,
+    /// Whether it can be undone; anything but `Some(true)` routes the case
+    /// high and leaves Q3 unknown.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub reversible: Option<bool>,
+    /// Whether its effect can be checked afterwards; tier low needs `Some(true)`.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub verifiable: Option<bool>,
+    /// How to undo it (Q3); `None`: no rollback, Q3 unknown.
     #[serde(default)]
     pub rollback: Option<Rollback>,
+    /// Whether the identity's users pick up a rotated credential without a
+    /// restart; a `rotate` is tier low only with `Some(true)`.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub hot_reload: Option<bool>,
 }
 
+/// The kind of change proposed for the identity (`action.kind`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
+    /// Replace the credential; tier low needs `hot_reload: true`.
     Rotate,
+    /// Revoke the credential; tier low needs the identity known unused.
     Revoke,
+    /// Disable the identity; tier low needs it known unused.
     Disable,
+    /// Delete the identity; tier low needs it known unused.
     Delete,
+    /// Narrow its permissions (`reduce_scope`); tier low needs it known
+    /// unused. Evidences NIST CSF `PR.AA-05` instead of `RS.MI-02`.
     ReduceScope,
 }
 
+/// How to undo the proposed action: the facts behind Q3 (how fast to restore).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rollback {
+    /// How it is undone, in words (shown as given).
     #[serde(default)]
     pub method: Option<String>,
+    /// When the rollback was last tested; Q3 is answered only when within
+    /// the policy's `rollback_tested_max_age_days`.
     #[serde(
         default,
         serialize_with = "time::serde::rfc3339::option::serialize",
         deserialize_with = "super::lenient::option_time"
     )]
     pub tested_at: Option<OffsetDateTime>,
+    /// How long restoring takes, in minutes; Q3 is answered only when at
+    /// most the policy's `max_restore_minutes`.
     #[serde(default, deserialize_with = "super::lenient::option")]
     pub restore_minutes: Option<u32>,
 }
@@ -222,11 +305,13 @@ pub struct Rollback {
 /// An approved change window: open when `now` is in `[start, end)`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ChangeWindow {
+    /// First instant of the window (inclusive).
     #[serde(
         serialize_with = "time::serde::rfc3339::serialize",
         deserialize_with = "super::lenient::time"
     )]
     pub start: OffsetDateTime,
+    /// End of the window (exclusive).
     #[serde(
         serialize_with = "time::serde::rfc3339::serialize",
         deserialize_with = "super::lenient::time"
@@ -235,12 +320,14 @@ pub struct ChangeWindow {
 }
 
 impl ChangeWindow {
+    /// Whether `now` is in `[start, end)`.
     pub fn is_open(&self, now: OffsetDateTime) -> bool {
         self.start <= now && now < self.end
     }
 }
 
 impl Level {
+    /// The wire and display name: `critical`, `high`, `medium` or `low`.
     pub fn as_str(self) -> &'static str {
         match self {
             Level::Critical => "critical",
@@ -252,6 +339,7 @@ impl Level {
 }
 
 impl Privilege {
+    /// The wire and display name: `admin`, `write` or `read`.
     pub fn as_str(self) -> &'static str {
         match self {
             Privilege::Admin => "admin",
@@ -262,6 +350,7 @@ impl Privilege {
 }
 
 impl OwnerBasis {
+    /// The wire and display name: `explicit`, `inferred` or `unknown`.
     pub fn as_str(self) -> &'static str {
         match self {
             OwnerBasis::Explicit => "explicit",
@@ -272,6 +361,7 @@ impl OwnerBasis {
 }
 
 impl ActionKind {
+    /// The wire and display name (snake case): `rotate`, ..., `reduce_scope`.
     pub fn as_str(self) -> &'static str {
         match self {
             ActionKind::Rotate => "rotate",
@@ -284,10 +374,14 @@ impl ActionKind {
 }
 
 impl Case {
+    /// The finding's severity; `None` when there is no finding or its
+    /// severity is unknown.
     pub fn severity(&self) -> Option<Level> {
         self.finding.as_ref().and_then(|f| f.severity)
     }
 
+    /// The owner team as written, whatever the owner's basis (for display
+    /// and sorting; routing uses [`Case::known_owner_team`]).
     pub fn owner_team(&self) -> Option<&str> {
         self.owner.as_ref().and_then(|o| o.team.as_deref())
     }

@@ -10,24 +10,35 @@ use super::case::{Case, DependencyNode};
 /// A node of the map, or the identity itself (the root).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Target {
+    /// The identity under review.
     Root,
+    /// The node at this index of the map's node list.
     Node(usize),
 }
 
 /// A `uses` id that names nothing in the map.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct DanglingRef {
+    /// Id of the node whose `uses` names the missing id.
     pub from: String,
+    /// The id named in `uses` that no node (nor the identity) has.
     pub missing: String,
 }
 
 /// An edge `from → to` that closes a cycle among the dependents.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct CycleEdge {
+    /// Id of the node that uses `to` (the `uses` edge's start).
     pub from: String,
+    /// Id of the used node, already on the walk's path; equals `from` for a
+    /// node that uses itself.
     pub to: String,
 }
 
+/// A case's dependency map indexed for walking: node ids to indices and the
+/// reverse of every `uses` edge, borrowed from the case. Duplicate ids and
+/// ids equal to the identity's are left out of the walk; `uses` ids that
+/// name nothing are recorded in `dangling`.
 #[derive(Debug)]
 pub struct DependencyGraph<'a> {
     root_id: &'a str,
@@ -36,6 +47,7 @@ pub struct DependencyGraph<'a> {
     /// `users[i]`: the nodes that use node `i` (reverse `uses` edges).
     users: Vec<Vec<usize>>,
     root_users: Vec<usize>,
+    /// `uses` ids that name no node and not the identity, in map order.
     pub dangling: Vec<DanglingRef>,
     /// Node ids seen more than once (the first wins) or equal to the identity's id.
     pub duplicates: Vec<String>,
@@ -48,6 +60,9 @@ impl<'a> DependencyGraph<'a> {
         Some(Self::build(&case.identity.id, &deps.nodes))
     }
 
+    /// The graph of `nodes` around the identity `root_id`: one pass to index
+    /// the ids, one over the `uses` edges; O(nodes + edges). Never fails:
+    /// problems in the map are recorded in `dangling` and `duplicates`.
     pub fn build(root_id: &'a str, nodes: &'a [DependencyNode]) -> Self {
         let mut index = HashMap::with_capacity(nodes.len());
         let mut duplicates = Vec::new();
@@ -89,19 +104,25 @@ impl<'a> DependencyGraph<'a> {
         }
     }
 
+    /// The identity's id (the root of every walk).
     pub fn root_id(&self) -> &str {
         self.root_id
     }
 
+    /// The node at index `i` of the map. Panics if `i` is out of range;
+    /// indices from this graph's walks are always in range.
     pub fn node(&self, i: usize) -> &'a DependencyNode {
         &self.nodes[i]
     }
 
+    /// The index of the node with this id (its first occurrence), or `None`
+    /// when no node has it (the identity's own id included).
     pub fn find(&self, id: &str) -> Option<usize> {
         self.index.get(id).copied()
     }
 
-    /// The nodes that use `target` directly.
+    /// The nodes that use `target` directly, in map order, each once.
+    /// Panics if a `Target::Node` index is out of range.
     pub fn direct_users(&self, target: Target) -> &[usize] {
         match target {
             Target::Root => &self.root_users,
@@ -194,8 +215,9 @@ pub enum RowKind {
 pub struct OutlineRow {
     /// 1 for the identity's direct users; grows by one per `uses` edge.
     pub depth: usize,
-    /// Index of the node in the map (`DependencyGraph::node`).
+    /// Index of the node in the map ([`DependencyGraph::node`]).
     pub node: usize,
+    /// First appearance, cycle or repeat.
     pub kind: RowKind,
     /// No later sibling follows under the same parent (for `└─` guides).
     pub last: bool,
@@ -208,12 +230,12 @@ pub struct OutlineRow {
 pub const MAX_INDENT: usize = 10;
 
 impl OutlineRow {
-    /// The level to indent to: `depth`, capped at [`MAX_INDENT`].
+    /// The level to indent to: `depth`, capped at `MAX_INDENT`.
     pub fn indent(&self) -> usize {
         self.indent_within(MAX_INDENT)
     }
 
-    /// `[depth N] ` for rows deeper than [`MAX_INDENT`] (drawn at that
+    /// `[depth N] ` for rows deeper than `MAX_INDENT` (drawn at that
     /// level), `None` otherwise.
     pub fn depth_note(&self) -> Option<String> {
         self.depth_note_within(MAX_INDENT)

@@ -12,11 +12,17 @@ use serde_json::value::RawValue;
 use super::case::Case;
 use super::{CaseProblem, NODES_PATH};
 
+/// One thing the loader reports about a case file: a case refused, or loaded
+/// with problems (never tier low), or a file it could not read. Displays as
+/// `FILE:LINE: MESSAGE` (`FILE: MESSAGE` for line 0), the file name sanitised.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoadProblem {
+    /// The case file it concerns.
     pub file: PathBuf,
     /// 1-based; 0 when the problem concerns the whole file.
     pub line: usize,
+    /// What is wrong and what the loader did, without the `FILE:LINE:`
+    /// prefix (docs/format.md, *Loading rules*).
     pub message: String,
 }
 
@@ -31,19 +37,28 @@ impl fmt::Display for LoadProblem {
     }
 }
 
+/// The result of loading case files: every case that loaded, where each
+/// came from, and every problem met on the way.
 #[derive(Debug, Default)]
 pub struct LoadReport {
+    /// The cases loaded, in file then line order; after [`load_dir`] ids are
+    /// unique (the first of a duplicate wins).
     pub cases: Vec<Case>,
     /// Where each case came from, parallel to `cases`.
     pub origins: Vec<CaseOrigin>,
     /// The files read, indexed by [`CaseOrigin::file`].
     pub files: Vec<PathBuf>,
+    /// Cases refused, cases loaded with problems, and unreadable files, in
+    /// the order met (duplicate ids last).
     pub problems: Vec<LoadProblem>,
 }
 
+/// Where a loaded case was defined (see [`LoadReport::origin_of`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CaseOrigin {
+    /// Index into [`LoadReport::files`].
     pub file: u32,
+    /// 1-based line where the case starts in that file.
     pub line: u32,
 }
 
@@ -70,11 +85,16 @@ impl LoadReport {
     }
 }
 
+/// Why a whole case directory could not be loaded (one bad file or line is a
+/// [`LoadProblem`], not an error).
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
+    /// The directory itself could not be listed.
     #[error("cannot read case directory {path}: {source}")]
     Dir {
+        /// The case directory (`STORE/cases`).
         path: PathBuf,
+        /// The I/O error from listing it.
         source: std::io::Error,
     },
 }

@@ -1,4 +1,8 @@
-//! Serde types for cases, their dependency graphs and lifecycle states.
+//! The case format (docs/format.md) and what is built on it: cases and their
+//! lenient loading (a bad optional value is read as unknown, with a
+//! problem, instead of dropping the case), ids, dependency graphs,
+//! reviewers, lifecycle states and decisions. Times are [`OffsetDateTime`],
+//! read and written as RFC 3339 with a zone.
 
 mod case;
 mod diff;
@@ -33,12 +37,16 @@ pub use usage::LastUsed;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-/// RFC 3339 text of a timestamp (our one display and wire form).
+/// RFC 3339 text of a timestamp at its own offset (`Z` for UTC, fractional
+/// seconds only when present): our one display and wire form.
 pub fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
 }
 
-/// Parses RFC 3339 text.
+/// Parses RFC 3339 text (`2026-11-27T12:00:00Z`, `...+02:00`).
+///
+/// # Errors
+/// Anything else, including a time without a zone or a `-8:00` offset.
 pub fn parse_rfc3339(s: &str) -> Result<OffsetDateTime, time::error::Parse> {
     OffsetDateTime::parse(s, &Rfc3339)
 }

@@ -15,7 +15,12 @@ use unicode_normalization::UnicodeNormalization;
 /// Who decided, from where.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reviewer {
+    /// The reviewer's name, checked by [`validate_name`]: `--reviewer`, the
+    /// config file, `$USER`/`$LOGNAME` or the OS login; through the API, the
+    /// token's name.
     pub name: String,
+    /// Where the decision came from: this machine's host name, or through
+    /// the API the client's IP address.
     pub host: String,
     /// `ssh`, `local` or `api`.
     pub via: String,
@@ -29,6 +34,7 @@ pub struct Reviewer {
 /// An operating-system account: uid and its login name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OsAccount {
+    /// The numeric user id of the process.
     pub uid: u32,
     /// From the password database; `uid-N` when the uid has no entry.
     pub name: String,
@@ -55,6 +61,7 @@ pub const MAX_NAME_CHARS: usize = 64;
 pub struct NameError {
     /// The name with invisible characters made visible.
     pub shown: String,
+    /// Why it is refused, as a phrase (`two spaces in a row`).
     pub reason: String,
 }
 
@@ -88,7 +95,7 @@ pub fn validate_name(name: &str) -> Result<(), NameError> {
     })?;
     let refuse = |reason: &str| {
         Err(NameError {
-            shown: format!("{:?}", crate::text::sanitize(name)),
+            shown: crate::text::quoted(name),
             reason: reason.into(),
         })
     };
@@ -115,7 +122,7 @@ pub fn validate_team(name: &str) -> Result<(), NameError> {
 fn check_label(name: &str, max: usize, allowed: impl Fn(char) -> bool) -> Result<(), NameError> {
     let refuse = |reason: String| {
         Err(NameError {
-            shown: format!("{:?}", crate::text::sanitize(name)),
+            shown: crate::text::quoted(name),
             reason,
         })
     };

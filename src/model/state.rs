@@ -11,21 +11,33 @@ use super::OsAccount;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum CaseState {
+    /// In the queue, undecided (every case starts here).
     Pending,
+    /// The proposed action was approved (final).
     Approved,
+    /// Access contained while use is observed.
     Quarantined {
+        /// When the quarantine expires (RFC 3339); at or after it the case is
+        /// back in the pending queue, flagged, until decided.
         #[serde(with = "time::serde::rfc3339")]
         until: OffsetDateTime,
     },
+    /// Handed to another team for a second reviewer's decision.
     Escalated {
+        /// The team it was escalated to.
         to: String,
     },
+    /// Revoked after quarantine (final).
     Revoked,
+    /// Quarantine lifted, access given back (final).
     Restored,
+    /// An escalation ended without acting on the identity (final).
     Closed,
 }
 
 impl CaseState {
+    /// The wire name (`state` in JSON): `pending`, `approved`, `quarantined`,
+    /// `escalated`, `revoked`, `restored` or `closed`.
     pub fn name(&self) -> &'static str {
         match self {
             CaseState::Pending => "pending",
@@ -62,6 +74,7 @@ impl fmt::Display for CaseState {
 /// A case's place in its lifecycle, replayed from the evidence log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CaseStatus {
+    /// The state after the case's last record (`Pending` when none).
     #[serde(flatten)]
     pub state: CaseState,
     /// The number of evidence records for the case.
@@ -80,6 +93,7 @@ pub struct CaseStatus {
     /// Who began the current quarantine episode.
     #[serde(default)]
     pub quarantined_by: Option<String>,
+    /// The OS account that began it (local stores).
     #[serde(default)]
     pub quarantined_by_os: Option<OsAccount>,
     /// A decision during the current quarantine episode saw the identity
@@ -92,10 +106,14 @@ pub struct CaseStatus {
     pub last_decision: Option<LastDecision>,
 }
 
+/// Who last decided on a case, what and when (shown when a decision conflicts).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LastDecision {
+    /// The action recorded.
     pub action: Action,
+    /// The reviewer's name as recorded.
     pub reviewer: String,
+    /// When it was recorded (the record's `ts`, RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
     pub ts: OffsetDateTime,
 }
@@ -107,6 +125,7 @@ impl Default for CaseStatus {
 }
 
 impl CaseStatus {
+    /// A case with no records: pending at version 0.
     pub fn pending() -> Self {
         Self {
             state: CaseState::Pending,
@@ -132,15 +151,25 @@ impl CaseStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
+    /// Approve the proposed action: on a pending case only at tier low
+    /// (or by break-glass override); leaving an escalation, by another reviewer.
     Approve,
+    /// Contain the identity for `quarantine_hours` while use is observed
+    /// (again while quarantined: extend).
     Quarantine,
+    /// Hand the case to a team (`escalate_to`) for a second reviewer.
     Escalate,
+    /// Revoke a quarantined identity, after the observation period with no
+    /// use seen.
     Revoke,
+    /// Lift a quarantine, giving access back.
     Restore,
+    /// End an escalation without acting on the identity.
     Close,
 }
 
 impl Action {
+    /// All six actions; messages list them in this order.
     pub const ALL: [Action; 6] = [
         Action::Approve,
         Action::Quarantine,
@@ -150,6 +179,7 @@ impl Action {
         Action::Close,
     ];
 
+    /// The wire and command-line name: `approve`, `quarantine`, ...
     pub fn name(self) -> &'static str {
         match self {
             Action::Approve => "approve",
@@ -161,6 +191,7 @@ impl Action {
         }
     }
 
+    /// The action with this exact [`Action::name`]; `None` for any other text.
     pub fn parse(s: &str) -> Option<Action> {
         Action::ALL.into_iter().find(|a| a.name() == s)
     }
@@ -176,19 +207,30 @@ impl fmt::Display for Action {
 /// checks and records it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Decision {
+    /// The case decided on (looked up as `show` does: trimmed, NFC).
     pub case_id: String,
+    /// What the reviewer decided.
     pub action: Action,
+    /// Why, in the reviewer's words: at least the policy's
+    /// `justification_min_chars` visible characters, at most 10 000.
     pub justification: String,
     /// The case version the reviewer saw; a stale one is a conflict.
     pub expected_version: u64,
+    /// For quarantine: its length in hours (1 ... `quarantine_max_hours`);
+    /// `None`: the policy's `quarantine_default_hours`.
     #[serde(default)]
     pub quarantine_hours: Option<u32>,
+    /// For escalate: the target team; `None`: the known owner team, else the
+    /// policy's `default_escalation_team`.
     #[serde(default)]
     pub escalate_to: Option<String>,
+    /// Break-glass (JSON `override`): lets a refused approve or revoke
+    /// through when the policy sets `allow_break_glass` (justification of at
+    /// least `break_glass_min_chars`); never bypasses separation of duties.
     #[serde(default, rename = "override")]
     pub override_: bool,
     /// The SHA-256 of the case content the reviewer saw
-    /// ([`Case::content_sha256`]); when the case has changed since, the
+    /// ([`super::Case::content_sha256`]); when the case has changed since, the
     /// decision is a conflict. `None`: decide on the content as it is now.
     #[serde(default)]
     pub expected_case_sha256: Option<String>,
@@ -228,19 +270,28 @@ impl Decision {
 pub enum StateFilter {
     /// Pending, quarantined or escalated: not final.
     Open,
+    /// Pending, or quarantined with the quarantine expired.
     Pending,
+    /// Quarantined and not yet expired.
     Quarantined,
+    /// Escalated, waiting for another reviewer.
     Escalated,
     /// Approved, revoked, restored or closed.
     Decided,
+    /// Final: the proposed action approved.
     Approved,
+    /// Final: revoked after quarantine.
     Revoked,
+    /// Final: quarantine lifted, access given back.
     Restored,
+    /// Final: escalation ended without acting on the identity.
     Closed,
+    /// Every case.
     All,
 }
 
 impl StateFilter {
+    /// All ten filters; [`StateFilter::names`] lists them in this order.
     pub const ALL: [StateFilter; 10] = [
         StateFilter::Open,
         StateFilter::Pending,
@@ -254,6 +305,7 @@ impl StateFilter {
         StateFilter::All,
     ];
 
+    /// The name used by `--state`, `?state=` and JSON: `open`, `pending`, ...
     pub fn name(self) -> &'static str {
         match self {
             StateFilter::Open => "open",
@@ -269,6 +321,7 @@ impl StateFilter {
         }
     }
 
+    /// The filter with this exact [`StateFilter::name`]; `None` for any other text.
     pub fn parse(s: &str) -> Option<StateFilter> {
         StateFilter::ALL.into_iter().find(|f| f.name() == s)
     }

@@ -42,6 +42,7 @@ impl LastUsed {
         }
     }
 
+    /// No usage source reports on the identity: a gap, never read as unused.
     pub fn is_unknown(self) -> bool {
         self == LastUsed::Unknown
     }

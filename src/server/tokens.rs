@@ -84,9 +84,9 @@ fn read(path: &Path) -> Result<TokenFileContents, TokenError> {
             return Err(file_error(
                 path,
                 format!(
-                    "{:?} and {:?} are the same reviewer (names are compared without case and look-alike characters); keep one",
-                    crate::text::sanitize(other),
-                    crate::text::sanitize(name)
+                    "{} and {} are the same reviewer (names are compared without case and look-alike characters); keep one",
+                    crate::text::quoted(other),
+                    crate::text::quoted(name)
                 ),
             ));
         }
@@ -123,8 +123,8 @@ fn valid_name(name: &str) -> bool {
 pub fn add(path: &Path, name: &str) -> Result<String, TokenError> {
     if !valid_name(name) {
         return Err(TokenError::Invalid(format!(
-            "reviewer name {:?}: use 1 to 64 letters, digits, '.', '_', '-' or '@'",
-            crate::text::sanitize(name)
+            "reviewer name {}: use 1 to 64 letters, digits, '.', '_', '-' or '@'",
+            crate::text::quoted(name)
         )));
     }
     let _lock = lock(path)?;

@@ -9,12 +9,12 @@
 //!
 //! Relative moves trust that the terminal advanced the cursor by the width
 //! ratatui laid each symbol out with. Where terminals disagree about a
-//! width ([`super::width::fit`]: emoji sequences, combining and format
+//! width (`tui::width::fit`: emoji sequences, combining and format
 //! characters, ambiguous-width characters) the backend never lets the
 //! disagreement carry past the symbol: it places the next cell absolutely,
 //! and prints an unsafe symbol in a width-safe form over blanks covering the
 //! columns it was given. Autowrap is off while the console runs
-//! ([`super::terminal`]), so even a terminal that draws a symbol wider
+//! (`tui::terminal`), so even a terminal that draws a symbol wider
 //! cannot wrap or scroll the screen.
 
 use std::io::{self, Write};

@@ -35,9 +35,14 @@ use theme::Theme;
 
 /// What background work reports back to the loop.
 enum Msg {
+    /// A fresh snapshot and the evidence records after the last one held.
     Refreshed(Result<(Snapshot, Vec<EvidenceRecord>), StoreError>),
+    /// A decision's record, or why it was not recorded (refused, conflict,
+    /// queued in the outbox).
     Decided(Result<Box<EvidenceRecord>, StoreError>),
+    /// The evidence chain's verification report.
     Verified(Result<VerifyReport, StoreError>),
+    /// A theme loaded for `:theme`, or the error text to show.
     Theme(Result<Theme, String>),
 }
 
@@ -361,7 +366,7 @@ impl Runtime {
             return;
         }
         self.refreshing = true;
-        let after = self.app.records.last().map_or(0, |r| r.seq);
+        let after = self.app.records().last().map_or(0, |r| r.seq);
         let (store, tx) = (self.store.clone(), self.tx.clone());
         tokio::spawn(async move {
             let result = async {

@@ -25,13 +25,21 @@ pub fn built_in_names() -> Vec<&'static str> {
     BUILT_IN.iter().map(|(n, _)| *n).collect()
 }
 
+/// Why a theme could not be loaded.
 #[derive(Debug, thiserror::Error)]
 pub enum ThemeError {
+    /// No built-in theme has this name and it is not a `.toml` path or an
+    /// existing file: the name asked for, and the built-in names joined by
+    /// `, `.
     #[error("no theme named {0:?} (built in: {1}); a path to a .toml file works too")]
     Unknown(String, String),
+    /// The theme file could not be read, is not valid TOML, lacks a style,
+    /// has an unknown style or field, or names an unknown colour.
     #[error("theme {source_name}: {message}")]
     Invalid {
+        /// The built-in name or file path the theme came from.
         source_name: String,
+        /// What is wrong, naming the style (and colour) at fault.
         message: String,
     },
 }
@@ -39,28 +47,54 @@ pub enum ThemeError {
 /// Every style the views use, by role.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Theme {
+    /// The theme's `name` from its file (a built-in's name, e.g. `dark`).
     pub name: String,
+    /// Ordinary text and the background of the panes.
     pub base: Style,
+    /// Secondary text: field labels, versions, hints, verification ages.
     pub dim: Style,
+    /// The console's title and headings inside dialogs.
     pub title: Style,
+    /// Pane borders of unfocused panes.
     pub border: Style,
+    /// The border of the focused pane, and overlay frames and their titles.
     pub border_focus: Style,
+    /// The queue table's column headers and section headings.
     pub header: Style,
+    /// The selected queue row, drawn alone (its cells drop their own
+    /// styles), so it must set both colours or reverse video.
     pub selected: Style,
+    /// The tab of the view shown.
     pub tab_active: Style,
+    /// The tabs of the other views.
     pub tab: Style,
+    /// Key names in hints and the help (`y`, `Ctrl-S`, …).
     pub key: Style,
+    /// Tier `low` (may be approved).
     pub tier_low: Style,
+    /// Tier `medium` (contain while context is found).
     pub tier_medium: Style,
+    /// Tier `high` (a person decides).
     pub tier_high: Style,
+    /// A readiness question answered (`✔ answered`).
     pub answered: Style,
+    /// A readiness question partly answered (`◐ partial`).
     pub partial: Style,
+    /// A readiness question blocked (`? unknown`).
     pub unknown: Style,
+    /// Good states: a requirement met, an explicit owner, a connected link.
     pub ok: Style,
+    /// Something to check: stale data, a missing owner, an expired
+    /// quarantine.
     pub warning: Style,
+    /// Failures and blockers.
     pub error: Style,
+    /// Markers on dependency nodes and flags (`[EXTERNAL]`, `[SHARED]`,
+    /// `⚑`).
     pub badge: Style,
+    /// The background and text of overlay windows (dialogs, help).
     pub dialog: Style,
+    /// Text being typed: dialog fields, the command line, the filter.
     pub input: Style,
 }
 
@@ -89,7 +123,12 @@ struct StyleSpec {
 }
 
 impl Theme {
-    /// A built-in theme by name, or a theme file by path.
+    /// A built-in theme by name, or a theme file by path (a name ending in
+    /// `.toml` or naming an existing file).
+    ///
+    /// # Errors
+    /// [`ThemeError::Unknown`] for a name that is neither;
+    /// [`ThemeError::Invalid`] when the file cannot be read or parsed.
     pub fn load(name_or_path: &str) -> Result<Theme, ThemeError> {
         if let Some((_, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
             return Theme::parse(text, name_or_path);
@@ -108,11 +147,14 @@ impl Theme {
         ))
     }
 
+    /// The built-in `mono` theme: no colours, only bold, dim, underline
+    /// and reverse video.
     pub fn mono() -> Theme {
         // The built-in mono theme is tested to parse; this cannot fail.
         Theme::load("mono").unwrap_or_else(|_| Theme::fallback())
     }
 
+    /// The built-in `dark` theme, for dark terminal backgrounds.
     pub fn dark() -> Theme {
         Theme::load("dark").unwrap_or_else(|_| Theme::fallback())
     }
@@ -149,6 +191,14 @@ impl Theme {
         }
     }
 
+    /// A theme from TOML text: a `name` and a `[styles]` table with exactly
+    /// one entry per role (`fg`/`bg`: an ANSI colour name such as
+    /// `light_red`, `reset`, or `#rrggbb`; `bold`, `dim`, `italic`,
+    /// `underlined`, `reversed`: booleans). `source_name` only labels errors.
+    ///
+    /// # Errors
+    /// [`ThemeError::Invalid`] for bad TOML, a missing or unknown style, an
+    /// unknown field or an unknown colour.
     pub fn parse(text: &str, source_name: &str) -> Result<Theme, ThemeError> {
         let invalid = |message: String| ThemeError::Invalid {
             source_name: source_name.to_string(),

@@ -321,6 +321,15 @@ fn usage_errors_refusals_and_conflicts_have_their_exit_codes() {
         "{with_now}"
     );
 
+    // serve decides too: on the real clock only.
+    let tokens = store.dir.join("tokens.toml");
+    let serve_now = run(store
+        .cmd()
+        .args(["--now", "2026-11-27T12:00:00Z", "serve", "--tokens"])
+        .arg(&tokens));
+    assert_eq!(serve_now.code, 2, "{serve_now}");
+    assert!(serve_now.stderr.contains("--now"), "{serve_now}");
+
     let unknown_flag = store.run(&["list", "--frobnicate"]);
     assert_eq!(unknown_flag.code, 2, "{unknown_flag}");
     let bad_action = store.decide("alice", "LOW-1", "nuke", &[]);
@@ -809,4 +818,32 @@ fn a_malformed_case_digest_is_a_usage_error() {
     assert_eq!(out.code, 2, "{out}");
     assert!(out.stderr.contains("64 hex digits"), "{out}");
     assert!(store.evidence_records().is_empty());
+}
+
+/// `--demo` (and `--store`) on the command line win over an exported
+/// `NHI_TRIAGE_STORE`, as the README suggests exporting it; two stores in
+/// the environment are never guessed between.
+#[test]
+fn the_command_line_wins_over_the_environment() {
+    let store = three_tiers();
+    let demo = run(store
+        .sandbox
+        .cmd()
+        .env("NHI_TRIAGE_STORE", &store.dir)
+        .args(["--demo", "show", "CASE-0026"]));
+    assert_eq!(demo.code, 0, "{demo}");
+    let from_env = run(store
+        .sandbox
+        .cmd()
+        .env("NHI_TRIAGE_STORE", &store.dir)
+        .args(["show", "LOW-1"]));
+    assert_eq!(from_env.code, 0, "{from_env}");
+    let both = run(store
+        .sandbox
+        .cmd()
+        .env("NHI_TRIAGE_STORE", &store.dir)
+        .env("NHI_TRIAGE_API", "http://127.0.0.1:9")
+        .args(["list"]));
+    assert_eq!(both.code, 2, "{both}");
+    assert!(both.stderr.contains("both set"), "{both}");
 }

@@ -1016,7 +1016,7 @@ fn the_console_follows_the_server_and_queues_while_it_is_down() {
         0
     );
     console.wait_for("bob quarantine LOW-1", WAIT);
-    console.wait_for("evidence ✓ 1 records", WAIT);
+    console.wait_for("evidence ✓ 1 record ", WAIT);
 
     // The server goes away.
     let port = setup.stop();

@@ -455,7 +455,7 @@ fn the_console_names_the_reviewer_the_server_records() {
             .contains("reviewer alice: the name the server records for this token"),
         "{out}"
     );
-    console.wait_for("evidence ✓ 1 records", WAIT);
+    console.wait_for("evidence ✓ 1 record ", WAIT);
     assert!(
         !console.text().contains("alice quarantine CASE-03"),
         "{}",

@@ -169,7 +169,7 @@ fn approve_a_low_tier_case_records_evidence() {
     );
     c.wait_for("2 Quarantined (0)", WAIT);
     c.wait_for("4 Decided (1)", WAIT);
-    c.wait_for("evidence ✓ 1 records", WAIT);
+    c.wait_for("evidence ✓ 1 record ", WAIT);
 
     let records = store.evidence_records();
     assert_eq!(records.len(), 1, "{records:?}");
@@ -228,7 +228,7 @@ fn quarantine_shows_the_case_with_time_left() {
     c.wait_selected(MED);
     c.send(b"i");
     c.wait_for(&format!("Quarantine {MED}"), WAIT);
-    c.wait_for("[72▏]", WAIT);
+    c.wait_for("Hours [72]", WAIT);
     c.type_text(JUSTIFICATION);
     c.wait_for("characters ✔", WAIT);
     c.send(b"\x13");
@@ -287,7 +287,7 @@ fn another_reviewers_decision_appears_without_a_key() {
     );
     assert!(count_seen.saturating_duration_since(t1) < Duration::from_secs(2));
     assert!(c.screen_text().contains("1 Pending (2)"));
-    c.wait_for("evidence ✓ 1 records", WAIT);
+    c.wait_for("evidence ✓ 1 record ", WAIT);
 }
 
 // ---------------------------------------------------------------------------

@@ -230,6 +230,8 @@ fn the_selection_stays_on_its_case_while_the_filter_is_typed() {
         })
         .expect("an okta case in Pending");
     select(&mut app, &okta);
+    let start = app.list().expect("queue view").selected;
+    assert!(start > 0, "the okta case is not the top row unfiltered");
     app.update(AppEvent::Key(ch('/')));
     let mut positions = Vec::new();
     for c in "okta".chars() {
@@ -241,12 +243,18 @@ fn the_selection_stays_on_its_case_while_the_filter_is_typed() {
         );
         positions.push(app.list().expect("queue view").selected);
     }
+    // Filtered and ranked, the case moved rows and the cursor went with it.
+    assert!(
+        positions.iter().any(|&p| p != start),
+        "{start} {positions:?}"
+    );
     app.update(AppEvent::Key(key(KeyCode::Esc)));
     assert_eq!(
         selected_id(&app).as_deref(),
         Some(okta.as_str()),
         "after Esc"
     );
+    assert_eq!(app.list().expect("queue view").selected, start);
 }
 
 #[test]
@@ -322,32 +330,4 @@ fn a_case_with_problems_is_marked_in_its_row_by_a_glyph() {
         assert!(!clean.starts_with('!'), "{w}: {clean}");
     }
     assert_eq!(app.view(), View::Pending);
-}
-
-#[test]
-#[ignore]
-fn dump_screens() {
-    let mut app = app_with_cases(
-        vec![
-            case_like("prod-payments-svc-000123", "payments-a"),
-            case_like("prod-payments-svc-000124", "payments-b"),
-        ],
-        dark(),
-    );
-    for (w, h) in [
-        (80, 24),
-        (100, 24),
-        (119, 24),
-        (120, 30),
-        (140, 30),
-        (159, 30),
-        (160, 30),
-        (200, 30),
-    ] {
-        let buf = render(&mut app, w, h);
-        println!("--- {w}x{h}");
-        for y in 0..h {
-            println!("{}", row_text(&buf, y));
-        }
-    }
 }

@@ -195,7 +195,7 @@ impl App {
     /// The help overlay: scrolls like a pager (`q`/Esc/`?` close it, as in
     /// less), to its end and no further.
     fn help_key(&mut self, key: KeyEvent, scroll: u16) -> (bool, Vec<Effect>) {
-        let page = self.viewport().max(2) as u16;
+        let page = self.drawn.help_rows.unwrap_or(10).max(2) - 1;
         let max = self.drawn.help_scroll_max.unwrap_or(u16::MAX);
         let next = match key.code {
             KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') => {
@@ -292,8 +292,8 @@ impl App {
                 None => error(
                     self,
                     format!(
-                        "no view {:?}: pending, quarantined, escalated, decided, evidence",
-                        sanitize(&arg)
+                        "no view {}: pending, quarantined, escalated, decided, evidence",
+                        crate::text::quoted(&arg)
                     ),
                 ),
             },

@@ -11,7 +11,7 @@ mod tree;
 
 pub use dialog::{DecisionDialog, Discard, Field, Phase};
 pub use list::ListState;
-pub use queue::{ColumnWidths, QueueModel, SortKey, View, new_matcher, views_of};
+pub use queue::{ColumnWidths, QueueModel, SortKey, UNKNOWN_OWNER, View, new_matcher, views_of};
 pub use tree::{TreeState, VisibleRow, outline_of};
 
 use nucleo_matcher::Matcher;
@@ -110,6 +110,8 @@ pub struct Drawn {
     pub pane_scroll_max: Option<u16>,
     /// How far the help overlay can scroll, when it is open.
     pub help_scroll_max: Option<u16>,
+    /// Lines of the help overlay on screen (its page), when it is open.
+    pub help_rows: Option<u16>,
 }
 
 /// The panes that can hold focus, in Tab order.
@@ -211,31 +213,31 @@ pub struct Refusal {
 /// The console's whole state. Fields are readable through accessors; only
 /// [`App::update`] (and the `on_*` handlers it calls) change them.
 pub struct App {
-    pub(crate) queue: QueueModel,
+    queue: QueueModel,
     matcher: Matcher,
-    pub(crate) view: View,
-    pub(crate) lists: [ListState; 4],
-    pub(crate) filter: String,
-    pub(crate) mode: Mode,
-    pub(crate) sort: SortKey,
-    pub(crate) focus: Pane,
+    view: View,
+    lists: [ListState; 4],
+    filter: String,
+    mode: Mode,
+    sort: SortKey,
+    focus: Pane,
     /// The detail pane shown in the narrow (tabbed) layout.
-    pub(crate) detail_tab: Pane,
-    pub(crate) tree: TreeState,
+    detail_tab: Pane,
+    tree: TreeState,
     tree_case: Option<usize>,
-    pub(crate) detail_scroll: u16,
-    pub(crate) message: Option<Message>,
-    pub(crate) records: Vec<EvidenceRecord>,
-    pub(crate) evidence: ListState,
-    pub(crate) verify: Option<VerifyReport>,
-    pub(crate) theme: Theme,
-    pub(crate) store_label: String,
+    detail_scroll: u16,
+    message: Option<Message>,
+    records: Vec<EvidenceRecord>,
+    evidence: ListState,
+    verify: Option<VerifyReport>,
+    theme: Theme,
+    store_label: String,
     /// The connection to a remote store and its outbox (local: `Link::Local`).
-    pub(crate) link: LinkStatus,
+    link: LinkStatus,
     /// Who decides here (the name may come from a server's token).
-    pub(crate) reviewer: Reviewer,
+    reviewer: Reviewer,
     /// Decisions waiting in the outbox and those the server refused.
-    pub(crate) outbox: OutboxSummary,
+    outbox: OutboxSummary,
     /// What the last frame measured.
     drawn: Drawn,
     quit: bool,
@@ -521,7 +523,12 @@ impl App {
             list.rows = rows;
             if let Some(p) = previous[v].and_then(|id| list.rows.iter().position(|&r| r == id)) {
                 list.selected = p;
+            } else if !self.filter.is_empty() {
+                // The case no longer matches: the best match (the top
+                // row, ranked), as fzf does.
+                list.selected = 0;
             } else {
+                // Gone (decided elsewhere): the next case in line.
                 list.selected = list.selected.min(list.rows.len().saturating_sub(1));
             }
             list.scroll_into_view(list.rows.len(), height);

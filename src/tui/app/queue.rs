@@ -14,8 +14,8 @@ use nucleo_matcher::Matcher;
 use time::OffsetDateTime;
 use unicode_width::UnicodeWidthStr;
 
+use filter::Haystack;
 pub use filter::new_matcher;
-use filter::{Haystack, match_all, pattern, rank};
 
 use crate::model::{
     Case, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
@@ -27,14 +27,20 @@ use crate::text::sanitize;
 /// The queue views, in tab order (keys 1–4; the evidence log is 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
+    /// Cases awaiting a decision, including those whose quarantine expired.
     Pending,
+    /// Cases in a quarantine that has not expired yet.
     Quarantined,
+    /// Cases escalated to a person or team.
     Escalated,
+    /// Cases with a final decision recorded.
     Decided,
+    /// The evidence log of recorded decisions; lists no cases.
     Evidence,
 }
 
 impl View {
+    /// Every view, in tab order; the first four are the queue views.
     pub const ALL: [View; 5] = [
         View::Pending,
         View::Quarantined,
@@ -43,6 +49,7 @@ impl View {
         View::Evidence,
     ];
 
+    /// The tab label; also the name [`View::parse`] accepts.
     pub fn title(self) -> &'static str {
         match self {
             View::Pending => "Pending",
@@ -53,7 +60,7 @@ impl View {
         }
     }
 
-    /// For narrow terminals.
+    /// The tab label for narrow terminals (at most 4 characters).
     pub fn short_title(self) -> &'static str {
         match self {
             View::Pending => "Pend",
@@ -64,28 +71,37 @@ impl View {
         }
     }
 
+    /// The view whose [`title`](Self::title) is `s`, ignoring ASCII case
+    /// (the `:view` command); `None` for any other text.
     pub fn parse(s: &str) -> Option<View> {
         View::ALL
             .into_iter()
             .find(|v| v.title().eq_ignore_ascii_case(s))
     }
 
+    /// Position in [`View::ALL`], 0–4 (the tab key is this plus one); the
+    /// queue views' per-view arrays are indexed by it.
     pub fn index(self) -> usize {
         View::ALL.iter().position(|&v| v == self).unwrap_or(0)
     }
 }
 
+/// The order of the queue views' rows when no filter is typed (a filter
+/// ranks by match score, ties in this order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
     /// Tier, severity, privilege, oldest first (the policy's queue order).
     Risk,
     /// Oldest case first.
     Age,
+    /// Case id, byte order.
     Id,
+    /// Owner team name, cases without an owner last; ties by case id.
     Owner,
 }
 
 impl SortKey {
+    /// The key after this one in the cycle risk → age → id → owner → risk.
     pub fn next(self) -> SortKey {
         match self {
             SortKey::Risk => SortKey::Age,
@@ -95,6 +111,7 @@ impl SortKey {
         }
     }
 
+    /// The lowercase name shown in the console: `risk`, `age`, `id`, `owner`.
     pub fn name(self) -> &'static str {
         match self {
             SortKey::Risk => "risk",
@@ -120,8 +137,11 @@ pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
 /// Every case of a snapshot with what the queue views need, measured once
 /// per snapshot.
 pub struct QueueModel {
+    /// The store's data this model was built from: cases, states, policy.
     pub snapshot: Snapshot,
+    /// Per case (same index as `snapshot.cases`), its current status.
     pub statuses: Vec<CaseStatus>,
+    /// Per case (same index as `snapshot.cases`), its tier assessed at `now`.
     pub tiers: Vec<Tier>,
     /// Ids of the cases with a decision waiting in the outbox (not yet
     /// recorded): marked in the queue. Filled by the runtime from the store;
@@ -133,6 +153,9 @@ pub struct QueueModel {
     /// The last filter's matches, in sort order: typing one more character
     /// only re-checks these.
     last_match: Option<(String, SortKey, Arc<Vec<u32>>)>,
+    /// Per case, the queue views listing it (bit `View::index`), from
+    /// [`views_of`] at `now`.
+    member: Vec<u8>,
     /// Column content widths, per queue view (`View::index`).
     widths: [ColumnWidths; 4],
     /// Per case: how many leading characters of its (sanitised) id it
@@ -148,16 +171,20 @@ pub struct QueueModel {
     /// The last case whose dependency tree was asked for (cases do not
     /// change within a model).
     tree: Mutex<Option<(usize, Arc<CaseTree>)>>,
+    /// The time tiers, ages and view membership are evaluated at; moved by
+    /// [`set_now`](Self::set_now).
     pub now: OffsetDateTime,
 }
 
 /// What the console draws of a case's dependency map, walked once.
 #[derive(Debug, Default)]
 pub struct CaseTree {
-    /// `DependencyGraph::outline`: each node expanded once.
+    /// [`DependencyGraph::outline`]: each node expanded once.
     pub outline: Vec<OutlineRow>,
+    /// `uses` ids that name nothing in the map.
     pub dangling: Vec<DanglingRef>,
-    /// How many nodes reach the identity (`transitive_dependents`).
+    /// How many nodes reach the identity
+    /// ([`DependencyGraph::transitive_dependents`]).
     pub dependents: usize,
 }
 
@@ -166,11 +193,17 @@ pub struct CaseTree {
 /// claim the whole table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ColumnWidths {
+    /// The case id.
     pub id: u16,
+    /// The identity's name.
     pub identity: u16,
+    /// The owner team, or [`UNKNOWN_OWNER`].
     pub owner: u16,
+    /// `kind/provider`.
     pub kind_provider: u16,
+    /// The state text (`quar 1d 6h`, `esc→team`, …).
     pub state: u16,
+    /// The age in days (`123d`).
     pub age: u16,
 }
 
@@ -201,6 +234,9 @@ fn digits(n: i64) -> u16 {
 const MAX_CONTENT_WIDTH: usize = 48;
 
 impl QueueModel {
+    /// Assesses every case of `snapshot` at `now` and measures the columns:
+    /// O(cases) assessments plus one sort by id. No decision is marked
+    /// queued yet.
     pub fn new(snapshot: Snapshot, now: OffsetDateTime) -> Self {
         let statuses: Vec<CaseStatus> = snapshot
             .cases
@@ -217,6 +253,7 @@ impl QueueModel {
             haystacks,
             orders: [None, None, None, None],
             last_match: None,
+            member: Vec::new(),
             widths: [ColumnWidths::default(); 4],
             id_shared: Vec::new(),
             carried: None,
@@ -224,6 +261,7 @@ impl QueueModel {
             tree: Mutex::new(None),
             now,
         };
+        model.member = model.memberships();
         model.widths = model.measure();
         let by_id = model.order(SortKey::Id);
         let ids: Vec<&str> = model.snapshot.cases.iter().map(|c| c.id.as_str()).collect();
@@ -270,6 +308,7 @@ impl QueueModel {
         if changed {
             self.orders = Default::default();
             self.last_match = None;
+            self.member = self.memberships();
             self.widths = self.measure();
         }
     }
@@ -301,6 +340,7 @@ impl QueueModel {
             self.last_match = None;
         }
         // Ages grow and expired quarantines move back to Pending.
+        self.member = self.memberships();
         self.widths = self.measure();
     }
 
@@ -320,6 +360,18 @@ impl QueueModel {
     /// Whether case `i` has a decision waiting in the outbox.
     pub fn is_queued(&self, i: usize) -> bool {
         !self.queued.is_empty() && self.queued.contains(&self.snapshot.cases[i].id)
+    }
+
+    fn memberships(&self) -> Vec<u8> {
+        self.statuses
+            .iter()
+            .map(|s| {
+                views_of(s, self.now)
+                    .iter()
+                    .enumerate()
+                    .fold(0u8, |bits, (v, &on)| bits | (u8::from(on) << v))
+            })
+            .collect()
     }
 
     /// Per queue view, the widest content of each column among the cases
@@ -347,10 +399,12 @@ impl QueueModel {
         out
     }
 
+    /// Case `i` of the snapshot. Panics if `i` is out of range.
     pub fn case(&self, i: usize) -> &Case {
         &self.snapshot.cases[i]
     }
 
+    /// The store's decision policy, as in the snapshot.
     pub fn policy(&self) -> &Policy {
         &self.snapshot.policy
     }
@@ -403,6 +457,8 @@ impl QueueModel {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// The index of the case with id `id` (exact match), by linear search;
+    /// `None` when no case has it.
     pub fn find(&self, id: &str) -> Option<usize> {
         self.snapshot.cases.iter().position(|c| c.id == id)
     }
@@ -439,7 +495,8 @@ impl QueueModel {
     }
 
     /// The rows of the four queue views: with an empty `filter` in `sort`
-    /// order, else the matching cases best match first (see `matching`).
+    /// order, else the matching cases best match first (nucleo's score, ties
+    /// in `sort` order).
     /// Ends the window in which [`carried`](Self::carried) maps the
     /// previous snapshot's indices: call it after reading the old
     /// selections, as the new rows are built.
@@ -448,12 +505,10 @@ impl QueueModel {
         let matched = self.matching(sort, filter, matcher);
         let mut out: [Vec<u32>; 4] = Default::default();
         for &i in matched.iter() {
-            for (v, member) in views_of(&self.statuses[i as usize], self.now)
-                .into_iter()
-                .enumerate()
-            {
-                if member {
-                    out[v].push(i);
+            let member = self.member[i as usize];
+            for (v, rows) in out.iter_mut().enumerate() {
+                if member & (1 << v) != 0 {
+                    rows.push(i);
                 }
             }
         }
@@ -461,8 +516,8 @@ impl QueueModel {
     }
 
     /// Case indices matching `filter`, best match first (nucleo's score,
-    /// as fzf ranks), equal scores in `sort` order; all cases in `sort`
-    /// order when the filter is empty.
+    /// as fzf ranks; see `filter::run`), equal scores in `sort` order; all
+    /// cases in `sort` order when the filter is empty.
     fn matching(&mut self, sort: SortKey, filter: &str, matcher: &mut Matcher) -> Arc<Vec<u32>> {
         let order = self.order(sort);
         if filter.trim().is_empty() {
@@ -474,16 +529,9 @@ impl QueueModel {
             Some((f, s, m)) if *s == sort && filter.starts_with(f.as_str()) => m.clone(),
             _ => order,
         };
-        let scored = match_all(
-            filter,
-            &pattern(filter),
-            &candidates,
-            &self.haystacks,
-            matcher,
-        );
-        let in_order = Arc::new(scored.iter().map(|&(i, _)| i).collect());
-        self.last_match = Some((filter.to_string(), sort, in_order));
-        Arc::new(rank(scored))
+        let (in_order, ranked) = filter::run(filter, &candidates, &self.haystacks, matcher);
+        self.last_match = Some((filter.to_string(), sort, Arc::new(in_order)));
+        Arc::new(ranked)
     }
 
     /// The next moment at which a quarantine expires (a timer with work).

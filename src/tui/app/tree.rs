@@ -9,6 +9,9 @@ use std::collections::HashSet;
 
 use crate::model::{Case, DependencyGraph, OutlineRow, RowKind};
 
+/// The tree pane's collapsed nodes and cursor, for one case's outline
+/// (reset when another case is shown). Default: all expanded, cursor on
+/// the first row.
 #[derive(Debug, Default, Clone)]
 pub struct TreeState {
     /// Outline row indices that are collapsed.
@@ -22,8 +25,11 @@ pub struct TreeState {
 pub struct VisibleRow {
     /// Index into the full outline.
     pub outline_index: usize,
+    /// The outline row itself: depth, node, kind, last-sibling flag.
     pub row: OutlineRow,
+    /// A first appearance followed by deeper rows: it can be collapsed.
     pub has_children: bool,
+    /// Collapsed: its descendants are hidden (only when `has_children`).
     pub collapsed: bool,
 }
 
@@ -33,7 +39,7 @@ pub const MAX_TREE_INDENT: usize = 6;
 
 impl VisibleRow {
     /// What comes before the row's marker: two columns per level up to
-    /// [`MAX_TREE_INDENT`] levels, then the depth written out
+    /// `MAX_TREE_INDENT` levels, then the depth written out
     /// (`[depth 12345] `), so a row's width does not grow with its depth.
     pub fn indent(&self) -> String {
         let mut s = "  ".repeat(self.row.indent_within(MAX_TREE_INDENT));
@@ -72,6 +78,8 @@ impl TreeState {
         out
     }
 
+    /// Moves the cursor `delta` rows (negative: up), clamped to the
+    /// `visible_len` visible rows; 0 when there are none.
     pub fn move_by(&mut self, delta: isize, visible_len: usize) {
         if visible_len == 0 {
             self.cursor = 0;
@@ -81,6 +89,8 @@ impl TreeState {
         self.cursor = (self.cursor as isize + delta).clamp(0, max) as usize;
     }
 
+    /// Collapses or expands the node under the cursor; a row without
+    /// children is left alone.
     pub fn toggle(&mut self, outline: &[OutlineRow]) {
         if let Some(r) = self.visible(outline).get(self.cursor)
             && r.has_children
@@ -90,6 +100,7 @@ impl TreeState {
         }
     }
 
+    /// Expands the node under the cursor (no effect if it is not collapsed).
     pub fn expand(&mut self, outline: &[OutlineRow]) {
         if let Some(r) = self.visible(outline).get(self.cursor) {
             self.collapsed.remove(&r.outline_index);
@@ -116,7 +127,9 @@ impl TreeState {
     }
 }
 
-/// The outline of a case's map (empty without one).
+/// The outline of a case's map (empty without one), walked on every call;
+/// the console asks [`QueueModel::tree`](super::QueueModel::tree), which
+/// keeps the last one.
 pub fn outline_of(case: &Case) -> Vec<OutlineRow> {
     DependencyGraph::of(case)
         .map(|g| g.outline())

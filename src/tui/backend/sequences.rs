@@ -8,8 +8,11 @@ use ratatui::style::{Color, Modifier};
 /// The terminal's colours and attributes (its SGR state).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Pen {
+    /// Foreground colour (`Color::Reset`: the terminal's default).
     pub(super) fg: Color,
+    /// Background colour (`Color::Reset`: the terminal's default).
     pub(super) bg: Color,
+    /// Bold, italic, underline and the other attributes on.
     pub(super) modifier: Modifier,
 }
 

@@ -53,7 +53,10 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) -> Drawn {
     };
     context_line(frame, app, context);
     status_bar(frame, app, status);
-    drawn.help_scroll_max = overlay::draw(frame, app, area);
+    if let Some((max, rows)) = overlay::draw(frame, app, area) {
+        drawn.help_scroll_max = Some(max);
+        drawn.help_rows = Some(rows);
+    }
     drawn
 }
 
@@ -222,10 +225,18 @@ fn normal_hints(app: &App) -> Vec<(String, String)> {
     } else {
         app.offered_actions()
     };
+    let evidence = app.view() == View::Evidence;
+    let something_selected = app.selected_case().is_some() || app.selected_record().is_some();
     let applies = |b: &&keymap::Binding| {
         b.short
             && (b.context == ctx || b.context == keymap::Context::Global)
-            && b.action != keymap::KeyAction::Help
+            && match b.action {
+                keymap::KeyAction::Help => false,
+                // The filter narrows the case views, not the evidence log.
+                keymap::KeyAction::Filter => !evidence,
+                keymap::KeyAction::Open => something_selected,
+                _ => true,
+            }
     };
     let shown = |b: &keymap::Binding| (first_key(b), short_help(b.help));
     // Decisions this case can take first, then what this pane does, then
@@ -243,7 +254,8 @@ fn normal_hints(app: &App) -> Vec<(String, String)> {
             .filter(|b| b.context != keymap::Context::Global)
             .map(shown),
     );
-    if app.view() == View::Evidence && app.focus() != Pane::Queue {
+    let scrolling = evidence && app.focus() != Pane::Queue;
+    if scrolling {
         v.push(("j/k".into(), "scroll".into()));
     }
     v.extend(
@@ -256,7 +268,9 @@ fn normal_hints(app: &App) -> Vec<(String, String)> {
             })
             .map(shown),
     );
-    v.push(("j/k".into(), "move".into()));
+    if !scrolling {
+        v.push(("j/k".into(), "move".into()));
+    }
     v.push(("1-5".into(), "views".into()));
     v
 }
@@ -404,14 +418,27 @@ fn left_spans(app: &App, room: usize) -> Vec<Span<'static>> {
         (Some(r), true) if !r.is_ok() => Span::styled(" evidence BROKEN ", t.error),
         // The count verified may lag the log by a record or two while a
         // verification runs; say so rather than claim more than was checked.
-        (Some(r), true) if r.records as usize == app.records().len() => {
-            Span::styled(format!(" evidence ✓ {} records ", r.records), t.ok)
-        }
+        (Some(r), true) if r.records as usize == app.records().len() => Span::styled(
+            format!(
+                " evidence ✓ {} ",
+                plural(r.records as usize, "record", "records")
+            ),
+            t.ok,
+        ),
         (Some(_), true) => Span::styled(
-            format!(" evidence {} records (verifying…) ", app.records().len()),
+            format!(
+                " evidence {} (verifying…) ",
+                plural(app.records().len(), "record", "records")
+            ),
             t.dim,
         ),
-        (None, true) => Span::styled(format!(" evidence {} records ", ev.records), t.dim),
+        (None, true) => Span::styled(
+            format!(
+                " evidence {} ",
+                plural(ev.records as usize, "record", "records")
+            ),
+            t.dim,
+        ),
     };
     let width_of = |s: &[Span<'_>]| s.iter().map(|x| x.width()).sum::<usize>();
     let mut link = Vec::new();

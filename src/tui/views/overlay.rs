@@ -12,8 +12,8 @@ use crate::tui::app::{App, DecisionDialog, Discard, Field, Mode, Phase, Refusal}
 use crate::tui::keymap::{self, BINDINGS, Context};
 
 /// Draws the overlay of the current mode, if any; returns how far the help
-/// can scroll when it is open.
-pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
+/// can scroll and how many of its lines are on screen, when it is open.
+pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<(u16, u16)> {
     match app.mode() {
         Mode::Dialog(d) => dialog(frame, app, d, area),
         Mode::Refusal(r) => refusal(frame, app, r, area),
@@ -23,9 +23,19 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     None
 }
 
+/// A `width`x`height` box in the middle of `area`; when it would leave only
+/// a sliver of the screen behind it (a border showing through beside it),
+/// it takes the whole width or height instead.
 fn centered(area: Rect, width: u16, height: u16) -> Rect {
-    let w = width.min(area.width.saturating_sub(2));
-    let h = height.min(area.height.saturating_sub(2));
+    let fit = |want: u16, have: u16| {
+        if want.saturating_add(4) <= have {
+            want
+        } else {
+            have
+        }
+    };
+    let w = fit(width, area.width);
+    let h = fit(height, area.height);
     Rect {
         x: area.x + (area.width - w) / 2,
         y: area.y + (area.height - h) / 2,
@@ -171,11 +181,17 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
     frame.render_widget(&ta, editor);
 
     let mut param_lines = Vec::new();
+    // The text cursor only where typing goes.
+    let caret = if d.focus == Field::Parameter {
+        "▏"
+    } else {
+        ""
+    };
     match d.action {
         Action::Quarantine => param_lines.push(Line::from(vec![
             Span::styled(format!("{}Hours ", focus_mark(Field::Parameter)), t.header),
             Span::styled(
-                format!("[{}▏]", d.parameter),
+                format!("[{}{caret}]", d.parameter),
                 if d.focus == Field::Parameter {
                     t.selected
                 } else {
@@ -190,7 +206,7 @@ fn dialog(frame: &mut Frame<'_>, app: &App, d: &DecisionDialog, area: Rect) {
                 t.header,
             ),
             Span::styled(
-                format!("[{}▏]", sanitize(&d.parameter)),
+                format!("[{}{caret}]", sanitize(&d.parameter)),
                 if d.focus == Field::Parameter {
                     t.selected
                 } else {
@@ -355,8 +371,8 @@ fn refusal(frame: &mut Frame<'_>, app: &App, r: &Refusal, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(offer)), offer_row);
 }
 
-/// The help overlay; returns how far it can scroll.
-fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) -> u16 {
+/// The help overlay; returns how far it can scroll and its rows on screen.
+fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) -> (u16, u16) {
     let t = &app.theme();
     let rect = centered(area, 84, area.height.saturating_sub(2));
     clear(frame, rect);
@@ -439,5 +455,5 @@ fn help(frame: &mut Frame<'_>, app: &App, area: Rect, scroll: u16) -> u16 {
         .block(frame_block(app, title.to_string()))
         .scroll((scroll, 0));
     frame.render_widget(p, rect);
-    max_scroll
+    (max_scroll, room)
 }

@@ -4,6 +4,8 @@
 
 mod columns;
 
+use std::borrow::Cow;
+
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
@@ -16,12 +18,12 @@ use crate::policy::{Tier, days_since};
 use crate::text::sanitize;
 
 use super::{WIDE, pane_block};
-use crate::tui::app::{App, Input, Pane, View};
+use crate::tui::app::{App, Input, Pane, UNKNOWN_OWNER, View};
 use crate::tui::theme::Theme;
 use columns::{Col, Column, fit_end, fit_id};
 
 pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
-    let t = &app.theme;
+    let t = &app.theme();
     let counts = app.counts();
     // Below 120 columns the brand goes and the labels shorten, so all five
     // views and their counts stay on screen.
@@ -31,8 +33,12 @@ pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
         spans.push(Span::styled(" nhi-triage ", t.title));
     }
     for (i, v) in View::ALL.iter().enumerate() {
-        let style = if *v == app.view { t.tab_active } else { t.tab };
-        let marker = if *v == app.view { "▸" } else { " " };
+        let style = if *v == app.view() {
+            t.tab_active
+        } else {
+            t.tab
+        };
+        let marker = if *v == app.view() { "▸" } else { " " };
         let label = if wide { v.title() } else { v.short_title() };
         spans.push(Span::styled(
             format!("{marker}{} {label} ({}) ", i + 1, counts[i]),
@@ -42,14 +48,17 @@ pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
             spans.push(Span::raw(" "));
         }
     }
-    spans.push(Span::styled(format!(" sort: {}", app.sort.name()), t.dim));
-    match (&app.input(), app.filter.is_empty()) {
+    spans.push(Span::styled(format!(" sort: {}", app.sort().name()), t.dim));
+    match (&app.input(), app.filter().is_empty()) {
         (Input::Filter, _) => {
             spans.push(Span::styled("  /", t.key));
-            spans.push(Span::styled(format!("{}▏", sanitize(&app.filter)), t.input));
+            spans.push(Span::styled(
+                format!("{}▏", sanitize(app.filter())),
+                t.input,
+            ));
         }
         (_, false) => spans.push(Span::styled(
-            format!("  /{}", sanitize(&app.filter)),
+            format!("  /{}", sanitize(app.filter())),
             t.warning,
         )),
         _ => {}
@@ -89,11 +98,11 @@ fn column_basis(view: View, inner: u16, terminal: u16) -> u16 {
 
 /// Draws the list for the current view; returns how many rows fit.
 pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
-    if app.view == View::Evidence {
+    if app.view() == View::Evidence {
         return evidence(frame, app, area);
     }
-    let focused = app.focus == Pane::Queue;
-    let block = pane_block(app, app.view.title(), focused);
+    let focused = app.focus() == Pane::Queue;
+    let block = pane_block(app, app.view().title(), focused);
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height.saturating_sub(1) as usize; // one line of header
@@ -101,22 +110,22 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         return height;
     };
     if list.rows.is_empty() {
-        let text = if app.filter.is_empty() {
-            format!("no {} cases", app.view.title().to_lowercase())
+        let text = if app.filter().is_empty() {
+            format!("no {} cases", app.view().title().to_lowercase())
         } else {
             "no case matches the filter (Esc clears it)".to_string()
         };
-        frame.render_widget(Paragraph::new(Line::styled(text, app.theme.dim)), inner);
+        frame.render_widget(Paragraph::new(Line::styled(text, app.theme().dim)), inner);
         return height;
     }
-    let basis = column_basis(app.view, inner.width, frame.area().width);
-    let columns = columns::layout(&app.queue.widths(app.view.index()), basis, inner.width);
+    let basis = column_basis(app.view(), inner.width, frame.area().width);
+    let columns = columns::layout(&app.queue().widths(app.view().index()), basis, inner.width);
     let header = Row::new(
         columns
             .iter()
             .map(|c| Cell::from(fit_end(c.title, c.width as usize).into_owned())),
     )
-    .style(app.theme.header);
+    .style(app.theme().header);
     let offset = visible_offset(list.offset, list.selected, list.rows.len(), height);
     let end = (offset + height).min(list.rows.len());
     let rows: Vec<Row> = list.rows[offset..end]
@@ -129,13 +138,13 @@ pub fn draw(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
             // and the state), so no cell keeps the default background.
             let cells = columns
                 .iter()
-                .map(|c| cell(c, app, i as usize, (!selected).then_some(&app.theme)));
+                .map(|c| cell(c, app, i as usize, (!selected).then_some(app.theme())));
             let row = Row::new(cells);
             if selected {
                 row.style(if focused {
-                    app.theme.selected
+                    app.theme().selected
                 } else {
-                    app.theme
+                    app.theme()
                         .selected
                         .remove_modifier(ratatui::style::Modifier::BOLD)
                 })
@@ -187,13 +196,20 @@ pub fn tier_label(tier: Tier) -> &'static str {
 }
 
 /// One cell of case `i`, cut to its column with `…`; styled by `theme`,
-/// or plain (the row's style shows) when `theme` is `None`.
-fn cell(column: &Column, app: &App, i: usize, theme: Option<&Theme>) -> Cell<'static> {
+/// or plain (the row's style shows) when `theme` is `None`. Text that
+/// fits and needs no escaping is borrowed, not copied.
+fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> Cell<'a> {
     let width = column.width as usize;
-    let c = app.queue.case(i);
-    let now = app.queue.now;
-    let fit = |s: &str| fit_end(s, width).into_owned();
-    let styled = |text: String, style: Style| match theme {
+    let c = app.queue().case(i);
+    let now = app.queue().now;
+    // Cut a (sanitised) text to the column, still borrowed when it fits.
+    fn cut(text: Cow<'_, str>, width: usize) -> Cow<'_, str> {
+        match text {
+            Cow::Borrowed(b) => fit_end(b, width),
+            Cow::Owned(o) => Cow::Owned(fit_end(&o, width).into_owned()),
+        }
+    }
+    let styled = |text: Cow<'a, str>, style: Style| match theme {
         Some(_) => Cell::from(Span::styled(text, style)),
         None => Cell::from(text),
     };
@@ -201,7 +217,10 @@ fn cell(column: &Column, app: &App, i: usize, theme: Option<&Theme>) -> Cell<'st
     match column.kind {
         Col::Marks => {
             let problems = !c.problems.is_empty();
-            let queued = app.queue.is_queued(i);
+            let queued = app.queue().is_queued(i);
+            if !problems && !queued {
+                return Cell::from("  ");
+            }
             let mark = |on: bool, glyph: &'static str, style: fn(&Theme) -> Style| match theme {
                 Some(t) if on => Span::styled(glyph, style(t)),
                 _ => Span::raw(if on { glyph } else { " " }),
@@ -211,30 +230,42 @@ fn cell(column: &Column, app: &App, i: usize, theme: Option<&Theme>) -> Cell<'st
                 mark(queued, "↑", |t| t.key),
             ]))
         }
-        Col::Id => Cell::from(fit_id(&sanitize(&c.id), app.queue.id_shared(i), width).into_owned()),
+        Col::Id => Cell::from(match sanitize(&c.id) {
+            Cow::Borrowed(id) => fit_id(id, app.queue().id_shared(i), width),
+            Cow::Owned(id) => Cow::Owned(fit_id(&id, app.queue().id_shared(i), width).into_owned()),
+        }),
         Col::Tier => {
-            let tier = app.queue.tiers[i];
+            let tier = app.queue().tiers[i];
             let style = theme.map_or(base, |t| tier_style(t, tier));
-            styled(fit(tier_label(tier)), style)
+            styled(fit_end(tier_label(tier), width), style)
         }
-        Col::Rec => Cell::from(fit(app.queue.tiers[i].recommendation().name())),
+        Col::Rec => Cell::from(fit_end(app.queue().tiers[i].recommendation().name(), width)),
         Col::State => {
             let (text, style) = match theme {
-                Some(t) => state_cell(&app.queue.statuses[i], now, t),
-                None => (state_text(&app.queue.statuses[i], now), base),
+                Some(t) => state_cell(&app.queue().statuses[i], now, t),
+                None => (state_text(&app.queue().statuses[i], now), base),
             };
-            styled(fit(&text), style)
+            styled(cut(Cow::Owned(text), width), style)
         }
-        Col::Age => Cell::from(fit(&format!("{}d", days_since(c.opened_at, now)))),
-        Col::Identity => Cell::from(fit(&sanitize(&c.identity.name))),
-        Col::KindProvider => Cell::from(fit(&format!(
-            "{}/{}",
-            sanitize(&c.identity.kind),
-            sanitize(&c.identity.provider)
-        ))),
+        Col::Age => Cell::from(cut(
+            Cow::Owned(format!("{}d", days_since(c.opened_at, now))),
+            width,
+        )),
+        Col::Identity => Cell::from(cut(sanitize(&c.identity.name), width)),
+        Col::KindProvider => Cell::from(cut(
+            Cow::Owned(format!(
+                "{}/{}",
+                sanitize(&c.identity.kind),
+                sanitize(&c.identity.provider)
+            )),
+            width,
+        )),
         Col::Owner => match c.owner_team() {
-            Some(team) => Cell::from(fit(&sanitize(team))),
-            None => styled(fit("(unknown)"), theme.map_or(base, |t| t.warning)),
+            Some(team) => Cell::from(cut(sanitize(team), width)),
+            None => styled(
+                fit_end(UNKNOWN_OWNER, width),
+                theme.map_or(base, |t| t.warning),
+            ),
         },
     }
 }
@@ -274,8 +305,8 @@ pub fn time_left(d: time::Duration) -> String {
 }
 
 fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
-    let focused = app.focus == Pane::Queue;
-    let title = match &app.verify {
+    let focused = app.focus() == Pane::Queue;
+    let title = match &app.verify() {
         Some(r) if r.is_ok() => format!(
             "Evidence log (newest first) — chain ✓ intact, {} records",
             r.records
@@ -287,19 +318,19 @@ fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let height = inner.height.saturating_sub(1) as usize;
-    let n = app.records.len();
+    let n = app.records().len();
     if n == 0 {
         frame.render_widget(
-            Paragraph::new(Line::styled("no decisions recorded yet", app.theme.dim)),
+            Paragraph::new(Line::styled("no decisions recorded yet", app.theme().dim)),
             inner,
         );
         return height;
     }
-    let offset = visible_offset(app.evidence.offset, app.evidence.selected, n, height);
+    let offset = visible_offset(app.evidence().offset, app.evidence().selected, n, height);
     let end = (offset + height).min(n);
     let rows: Vec<Row> = (offset..end)
         .map(|k| {
-            let r = &app.records[n - 1 - k];
+            let r = &app.records()[n - 1 - k];
             let row = Row::new(vec![
                 Cell::from(format!("#{}", r.seq)),
                 Cell::from(rfc3339(r.ts).chars().take(16).collect::<String>()),
@@ -312,8 +343,8 @@ fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
                     r.state_after.name()
                 )),
             ]);
-            if k == app.evidence.selected {
-                row.style(app.theme.selected)
+            if k == app.evidence().selected {
+                row.style(app.theme().selected)
             } else {
                 row
             }
@@ -327,7 +358,7 @@ fn evidence(frame: &mut Frame<'_>, app: &App, area: Rect) -> usize {
         "CASE",
         "STATE",
     ])
-    .style(app.theme.header);
+    .style(app.theme().header);
     let widths = [
         Constraint::Length(6),
         Constraint::Length(16),
@@ -407,8 +438,20 @@ mod tests {
                 first_row(&app, w)
             );
         }
-        let id = app.queue.case(first).id.clone();
-        app.queue.queued.insert(id);
+        let id = app.queue().case(first).id.clone();
+        let waiting = crate::store::QueuedEntry {
+            case_id: id,
+            action: crate::model::Action::Quarantine,
+            queued_at: now,
+            idempotency_key: "k".into(),
+            reason: "offline".into(),
+        };
+        app.update(crate::tui::app::AppEvent::Outbox(
+            crate::store::OutboxSummary {
+                queued: vec![waiting],
+                ..Default::default()
+            },
+        ));
         for w in [80, 200] {
             let row = first_row(&app, w);
             assert!(row.starts_with("│ ↑"), "{w}: {row}");

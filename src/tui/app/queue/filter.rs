@@ -53,29 +53,91 @@ pub(super) fn pattern(filter: &str) -> Pattern {
     Pattern::parse(filter, CaseMatching::Smart, Normalization::Smart)
 }
 
-/// The candidates whose haystack matches, with nucleo's score, in the
-/// candidates' order. Large lists are split across threads (one matcher
-/// per thread).
-pub(super) fn match_all(
+/// How many matches at most are ranked by nucleo's score on one keystroke.
+/// Scoring costs about a microsecond a case: all 100,000 cases of a large
+/// queue would take the keystroke past its 30 ms budget on two cores.
+pub(super) const SCORED: usize = 4096;
+
+/// The candidates matching `filter`: in the candidates' order (the sort
+/// order, for narrowing on the next keystroke), and best first.
+///
+/// Best first is nucleo's score, descending, equal scores in sort order.
+/// When a plain filter (lower-case ASCII, no pattern syntax) matches more
+/// than [`SCORED`] cases, a quick check orders them first (the filter
+/// contiguous at a word start, contiguous, loose; then the sort order) and
+/// the best [`SCORED`] of that order are ranked by score: the rows a
+/// reviewer can see are ranked as fzf would, the long tail coarsely.
+pub(super) fn run(
     filter: &str,
-    pattern: &Pattern,
     candidates: &[u32],
     haystacks: &[Haystack],
     matcher: &mut Matcher,
-) -> Vec<(u32, u32)> {
-    let plain = plain_needle(filter);
-    let keep = |m: &mut Matcher, part: &[u32]| -> Vec<(u32, u32)> {
+) -> (Vec<u32>, Vec<u32>) {
+    let pattern = pattern(filter);
+    let Some(needle) = plain_needle(filter) else {
+        let scored = par_filter(candidates, matcher, |m, i| {
+            pattern.score(haystacks[i as usize].text.slice(..), m)
+        });
+        let in_order = scored.iter().map(|&(i, _)| i).collect();
+        return (in_order, rank(scored));
+    };
+    let finder = memchr::memmem::Finder::new(needle);
+    let found = par_filter(candidates, matcher, |_, i| {
+        let folded = &haystacks[i as usize].folded;
+        is_subsequence(needle, folded).then(|| quick_tier(&finder, folded))
+    });
+    let in_order: Vec<u32> = found.iter().map(|&(i, _)| i).collect();
+    // Best tier first, sort order within a tier (three buckets: linear).
+    // Sort positions ride along, so equal scores keep the sort order.
+    let mut by_tier: Vec<(u32, u32)> = Vec::with_capacity(found.len());
+    if found.len() > SCORED {
+        for want in [2, 1, 0] {
+            by_tier.extend(
+                found
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, f)| f.1 == want)
+                    .map(|(pos, &(i, _))| (i, pos as u32)),
+            );
+        }
+    } else {
+        by_tier.extend(
+            found
+                .iter()
+                .enumerate()
+                .map(|(pos, &(i, _))| (i, pos as u32)),
+        );
+    }
+    let head = by_tier.len().min(SCORED);
+    let mut scored: Vec<(u32, u32, u32)> = by_tier[..head]
+        .iter()
+        .map(|&(i, pos)| {
+            let score = pattern
+                .score(haystacks[i as usize].text.slice(..), matcher)
+                .unwrap_or(0);
+            (i, score, pos)
+        })
+        .collect();
+    scored.sort_by_key(|&(_, score, pos)| (Reverse(score), pos));
+    let ranked = scored
+        .into_iter()
+        .map(|(i, _, _)| i)
+        .chain(by_tier[head..].iter().map(|&(i, _)| i))
+        .collect();
+    (in_order, ranked)
+}
+
+/// `(candidate, f(candidate))` for the candidates where `f` gives a value,
+/// in the candidates' order. Large lists are split across threads (one
+/// matcher per thread).
+fn par_filter<T: Send>(
+    candidates: &[u32],
+    matcher: &mut Matcher,
+    f: impl Fn(&mut Matcher, u32) -> Option<T> + Sync,
+) -> Vec<(u32, T)> {
+    let keep = |m: &mut Matcher, part: &[u32]| -> Vec<(u32, T)> {
         part.iter()
-            .filter_map(|&i| {
-                let h = &haystacks[i as usize];
-                // The cheap check first: most cases fail it and are not scored.
-                if let Some(needle) = plain
-                    && !is_subsequence(needle, &h.folded)
-                {
-                    return None;
-                }
-                if plain.is_some() { Some((i, 0)) } else { pattern.score(h.text.slice(..), m).map(|s| (i, s)) }
-            })
+            .filter_map(|&i| f(m, i).map(|v| (i, v)))
             .collect()
     };
     let threads = std::thread::available_parallelism()
@@ -85,6 +147,7 @@ pub(super) fn match_all(
         return keep(matcher, candidates);
     }
     let chunk = candidates.len().div_ceil(threads);
+    let keep = &keep;
     std::thread::scope(|scope| {
         let handles: Vec<_> = candidates
             .chunks(chunk)
@@ -100,11 +163,27 @@ pub(super) fn match_all(
     })
 }
 
-/// `scored` (in sort order) best first: score descending, and a stable
-/// sort, so equal scores keep the sort order.
-pub(super) fn rank(mut scored: Vec<(u32, u32)>) -> Vec<u32> {
+/// `scored` best first: score descending; a stable sort, so equal scores
+/// keep the order they came in (the sort order).
+fn rank(mut scored: Vec<(u32, u32)>) -> Vec<u32> {
     scored.sort_by_key(|&(_, score)| Reverse(score));
     scored.into_iter().map(|(i, _)| i).collect()
+}
+
+/// The quick check's tier of a folded haystack the needle is a subsequence
+/// of: 2 the needle occurs whole at a word start, 1 whole elsewhere, 0
+/// only loosely.
+fn quick_tier(finder: &memchr::memmem::Finder<'_>, folded: &[u8]) -> u8 {
+    let mut tier = 0;
+    for at in finder.find_iter(folded) {
+        let before = at.checked_sub(1).map(|p| folded[p]);
+        // 0xFF stands for a non-ASCII character: a letter, not a boundary.
+        if before.is_none_or(|b| !b.is_ascii_alphanumeric() && b != 0xFF) {
+            return 2;
+        }
+        tier = 1;
+    }
+    tier
 }
 
 /// The needle when it is plain lower-case ASCII without pattern syntax: then
@@ -187,6 +266,31 @@ mod tests {
             .collect();
         assert_eq!(scored.len(), 3, "all three match loosely: {scored:?}");
         assert_eq!(rank(scored)[0], 1);
+    }
+
+    fn haystack_of(text: &str) -> Haystack {
+        Haystack {
+            folded: fold(text),
+            text: Utf32String::from(text),
+        }
+    }
+
+    #[test]
+    fn past_the_scored_limit_the_best_match_still_comes_first() {
+        let n = SCORED + 904;
+        let mut hay: Vec<Haystack> = (0..n)
+            .map(|i| haystack_of(&format!("CASE-{i} ops-k8s-token-automation github")))
+            .collect();
+        hay.push(haystack_of("CASE-X okta-scim-token identity okta"));
+        hay.push(haystack_of("CASE-Y nothing-here"));
+        let candidates: Vec<u32> = (0..hay.len() as u32).collect();
+        let (in_order, ranked) = run("okta", &candidates, &hay, &mut new_matcher());
+        assert_eq!(in_order.len(), n + 1, "every loose match is listed");
+        assert!(in_order.windows(2).all(|w| w[0] < w[1]), "in sort order");
+        assert_eq!(ranked.len(), n + 1);
+        assert_eq!(ranked[0], n as u32, "the contiguous match first");
+        // The tail keeps the sort order.
+        assert!(ranked[SCORED..].windows(2).all(|w| w[0] < w[1]));
     }
 
     #[test]

@@ -23,21 +23,32 @@ pub enum Col {
     /// Two one-glyph markers: `!` the case has problems, `↑` a decision
     /// for it waits in the outbox.
     Marks,
+    /// The case id, cut to keep what tells it apart.
     Id,
+    /// Tier as glyph and word.
     Tier,
+    /// The recommended action (a function of the tier).
     Rec,
+    /// The state, with a quarantine's time left.
     State,
+    /// Days since the case was opened.
     Age,
+    /// The identity's name.
     Identity,
+    /// `kind/provider` of the identity.
     KindProvider,
+    /// The owner team.
     Owner,
 }
 
 /// A column chosen for the table, with its width in terminal columns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Column {
+    /// Which column.
     pub kind: Col,
+    /// Its header.
     pub title: &'static str,
+    /// Its width in terminal columns (its content is cut to it).
     pub width: u16,
 }
 
@@ -195,7 +206,8 @@ fn share_out(columns: &mut [Column], naturals: &[u16], mut spare: u16) {
 /// `s` cut to `width` display columns: whole when it fits, else as many
 /// leading graphemes as fit before a `…`.
 pub fn fit_end(s: &str, width: usize) -> Cow<'_, str> {
-    if s.width() <= width {
+    // No character is wider than its UTF-8 bytes: short text fits as is.
+    if s.len() <= width || s.width() <= width {
         return Cow::Borrowed(s);
     }
     if width == 0 {
