@@ -142,15 +142,17 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
     let status = snapshot.status(id);
     let assessment = assess(case, &status, &snapshot.policy, now);
     let history = store.history(id).await?;
+    // Computed once: on a huge case the digest is most of `show`'s time.
+    let case_sha256 = case.content_sha256();
     // What the reviewer saw, for explaining a later `decide --case-sha256`.
     if let Ok(p) = paths() {
-        super::seen::remember(&p.seen_dir, case);
+        super::seen::remember(&p.seen_dir, case, &case_sha256);
     }
     if as_json {
         out.json(&ShowOutput {
             schema: Schema::SHOW,
             now,
-            case_sha256: case.content_sha256(),
+            case_sha256: case_sha256.clone(),
             case,
             status: &status,
             assessment: &assessment,
@@ -158,7 +160,8 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
             history: &history,
         })?;
     } else {
-        out.write_all(show_case(case, &status, &assessment, &history, now).as_bytes())?;
+        let text = show_case(case, &case_sha256, &status, &assessment, &history, now);
+        out.write_all(text.as_bytes())?;
     }
     Ok(EXIT_OK)
 }

@@ -18,10 +18,10 @@ use time::OffsetDateTime;
 /// Most case contents kept; the oldest go first.
 const KEEP: usize = 500;
 
-/// Keeps `case` under its digest. Failures are logged, never fatal: `show`
-/// must work on a read-only home directory.
-pub fn remember(dir: &Path, case: &Case) {
-    let path = dir.join(format!("{}.json", case.content_sha256()));
+/// Keeps `case` under its digest `case_sha256`. Failures are logged, never
+/// fatal: `show` must work on a read-only home directory.
+pub fn remember(dir: &Path, case: &Case, case_sha256: &str) {
+    let path = dir.join(format!("{case_sha256}.json"));
     if path.exists() {
         return;
     }

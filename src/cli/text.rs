@@ -160,8 +160,10 @@ pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> s
 /// finding), problems, identity, ownership, dependency tree, readiness
 /// Q1–Q3 with facts and gaps, checks, routing flags, tier, the actions with
 /// their verdicts, and the history; every untrusted string sanitised.
+/// `case_sha256` is the case's content digest, computed once by the caller.
 pub fn show_case(
     case: &Case,
+    case_sha256: &str,
     status: &CaseStatus,
     a: &Assessment,
     history: &[EvidenceRecord],
@@ -179,7 +181,7 @@ pub fn show_case(
         ago(days_since(case.opened_at, now))
     );
     // What `decide --case-sha256` names to decide on exactly this content.
-    let _ = writeln!(o, "  content sha256 {}", case.content_sha256());
+    let _ = writeln!(o, "  content sha256 {case_sha256}");
     if let Some(f) = &case.finding {
         let _ = writeln!(
             o,
