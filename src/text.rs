@@ -32,12 +32,20 @@ use std::io;
 /// ids). Borrowed when nothing needed changing. Idempotent: its output
 /// holds no character it would change.
 pub fn sanitize(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_terminal_unsafe) {
+    escape_where(s, is_terminal_unsafe)
+}
+
+/// `s` with every character `escaped` selects written as its visible
+/// escape (`\x1b`, `\n`, `\u{200b}`); borrowed when there is none. The one
+/// loop behind [`sanitize`] and stricter displays (a case problem shows
+/// every invisible character: [`is_invisible_or_control`]).
+pub fn escape_where(s: &str, escaped: impl Fn(char) -> bool) -> Cow<'_, str> {
+    if !s.chars().any(&escaped) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
-        if is_terminal_unsafe(c) {
+        if escaped(c) {
             push_escape(&mut out, c);
         } else {
             out.push(c);

@@ -96,22 +96,11 @@ impl fmt::Display for CaseProblem {
     }
 }
 
-/// `s` with controls and invisible characters escaped
-/// ([`crate::text::sanitize`], then [`crate::text::is_invisible_or_control`]).
+/// `s` with controls and every invisible character escaped
+/// ([`crate::text::is_invisible_or_control`], a superset of what
+/// [`crate::text::sanitize`] escapes).
 pub(crate) fn visible(s: &str) -> Cow<'_, str> {
-    let s = crate::text::sanitize(s);
-    if !s.chars().any(crate::text::is_invisible_or_control) {
-        return s;
-    }
-    let mut out = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        if crate::text::is_invisible_or_control(c) {
-            out.push_str(&format!("\\u{{{:x}}}", c as u32));
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    crate::text::escape_where(s, crate::text::is_invisible_or_control)
 }
 
 #[cfg(test)]

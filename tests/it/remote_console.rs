@@ -7,21 +7,11 @@ use common_tui::*;
 use nhi_triage::store::{Link, LinkStatus};
 use nhi_triage::tui::app::{App, Effect, Phase, Tone};
 use nhi_triage::tui::theme::Theme;
-use nhi_triage::tui::views;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 
 /// The bottom line of one frame, as text.
 fn status_line(app: &mut App, w: u16, h: u16) -> String {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    terminal
-        .draw(|f| {
-            views::draw(f, app);
-        })
-        .expect("draw");
-    let buf = terminal.backend().buffer().clone();
-    (0..w).map(|x| buf[(x, h - 1)].symbol()).collect::<String>()
+    row_text(draw_frame(app, w, h).buffer(), h - 1)
 }
 
 fn link(link: Link, waiting: usize, rejected: usize) -> LinkStatus {

@@ -10,39 +10,15 @@ use std::sync::Arc;
 use crate::common_tui::{self, *};
 use nhi_triage::model::{Action, CaseState};
 use nhi_triage::store::{OutboxSummary, QueuedEntry};
-use nhi_triage::tui::app::{App, AppEvent, Discard, Drawn, Effect, Mode, Pane, Phase, View};
+use nhi_triage::tui::app::{App, AppEvent, Discard, Effect, Mode, Pane, Phase, View};
 use nhi_triage::tui::theme::Theme;
-use nhi_triage::tui::views;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::KeyCode;
 
 /// Draws one frame at `w`x`h` and hands the app what it measured, as the
 /// runtime does; returns the screen's text, one string per row.
 fn frame(app: &mut App, w: u16, h: u16) -> Vec<String> {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let mut drawn = Drawn::default();
-    terminal
-        .draw(|f| drawn = views::draw(f, app))
-        .expect("draw");
-    app.update(AppEvent::Drawn(drawn));
-    let buf = terminal.backend().buffer().clone();
-    (0..h)
-        .map(|y| {
-            let mut row = String::new();
-            let mut skip = 0;
-            for x in 0..w {
-                if skip > 0 {
-                    skip -= 1;
-                    continue;
-                }
-                let sym = buf[(x, y)].symbol();
-                skip = unicode_width::UnicodeWidthStr::width(sym).saturating_sub(1);
-                row.push_str(sym);
-            }
-            row
-        })
-        .collect()
+    let backend = draw_frame(app, w, h);
+    (0..h).map(|y| row_text(backend.buffer(), y)).collect()
 }
 
 /// Draws until the app stops changing (a frame may clamp a scroll).

@@ -10,39 +10,15 @@ use std::sync::Arc;
 
 use common_tui::*;
 use nhi_triage::model::{Case, CaseProblem};
-use nhi_triage::tui::app::{App, AppEvent, Drawn, View};
+use nhi_triage::tui::app::{App, AppEvent, View};
 use nhi_triage::tui::theme::{Theme, built_in_names};
-use nhi_triage::tui::views;
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::KeyCode;
 use unicode_width::UnicodeWidthStr;
 
 /// One frame, as the runtime draws it (the app learns what was drawn).
 fn render(app: &mut App, w: u16, h: u16) -> Buffer {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let mut drawn = Drawn::default();
-    terminal
-        .draw(|f| drawn = views::draw(f, app))
-        .expect("draw");
-    app.update(AppEvent::Drawn(drawn));
-    terminal.backend().buffer().clone()
-}
-
-/// The text of row `y`, as a person sees it (cells under a wide character
-/// skipped).
-fn row_text(buf: &Buffer, y: u16) -> String {
-    let mut s = String::new();
-    let mut skip = 0usize;
-    for x in 0..buf.area.width {
-        let sym = buf[(x, y)].symbol();
-        if skip == 0 {
-            s.push_str(sym);
-        }
-        skip = skip.max(sym.width()).saturating_sub(1);
-    }
-    s
+    draw_frame(app, w, h).buffer().clone()
 }
 
 /// The queue pane's part of row `y`: between its left border and the next

@@ -10,10 +10,8 @@ use std::fmt::Write as _;
 
 use common_tui::*;
 use nhi_triage::model::{Action, CaseState, CaseStatus};
-use nhi_triage::tui::app::{App, AppEvent, Drawn, Pane, View};
+use nhi_triage::tui::app::{App, Pane, View};
 use nhi_triage::tui::theme::Theme;
-use nhi_triage::tui::views;
-use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
@@ -21,18 +19,6 @@ use ratatui::style::{Color, Modifier};
 use unicode_width::UnicodeWidthStr;
 
 const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (200, 50)];
-
-/// One frame: the backend (for its text) and the app's new viewport, as the
-/// runtime keeps it.
-fn render(app: &mut App, w: u16, h: u16) -> TestBackend {
-    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
-    let mut drawn = Drawn::default();
-    terminal
-        .draw(|f| drawn = views::draw(f, app))
-        .expect("draw");
-    app.update(AppEvent::Drawn(drawn));
-    terminal.backend().clone()
-}
 
 fn buffer(backend: &TestBackend) -> &Buffer {
     backend.buffer()
@@ -99,20 +85,6 @@ fn styles(buf: &Buffer) -> String {
         }
     }
     out
-}
-
-/// The text of row `y`, as a person sees it (hidden cells skipped).
-fn row_text(buf: &Buffer, y: u16) -> String {
-    let mut s = String::new();
-    let mut skip = 0usize;
-    for x in 0..buf.area.width {
-        let sym = buf[(x, y)].symbol();
-        if skip == 0 {
-            s.push_str(sym);
-        }
-        skip = skip.max(sym.width()).saturating_sub(1);
-    }
-    s
 }
 
 fn screen_text(buf: &Buffer) -> String {
@@ -183,9 +155,9 @@ fn snap(name: &str, w: u16, h: u16, setup: impl Fn(&mut App)) {
         let mut app = app_with(theme);
         // Draw once first, as the runtime does, so paging and scrolling
         // use the real viewport.
-        render(&mut app, w, h);
+        draw_frame(&mut app, w, h);
         setup(&mut app);
-        let backend = render(&mut app, w, h);
+        let backend = draw_frame(&mut app, w, h);
         check_frame(buffer(&backend), mono, &format!("{name} {w}x{h}"));
         frames.push(backend);
     }
@@ -233,14 +205,14 @@ fn quarantined_view_shows_time_left_and_the_expired_flag() {
     });
     let mut app = app();
     press(&mut app, "2");
-    let backend = render(&mut app, 120, 40);
+    let backend = draw_frame(&mut app, 120, 40);
     let text = screen_text(buffer(&backend));
     assert!(text.contains("quar 1d 6h"), "{text}");
     // An expired quarantine is back in Pending only (the shared state
     // filter), flagged there.
     assert!(!text.contains(QUARANTINED_EXPIRED), "{text}");
     press(&mut app, "1");
-    let backend = render(&mut app, 120, 40);
+    let backend = draw_frame(&mut app, 120, 40);
     let text = screen_text(buffer(&backend));
     assert!(text.contains("⚠ EXPIRED"), "{text}");
 }
@@ -260,7 +232,7 @@ fn evidence_view_newest_first_with_the_verify_result() {
     snap_all_sizes("evidence", |app| press(app, "5"));
     let mut app = app();
     press(&mut app, "5");
-    let backend = render(&mut app, 200, 50);
+    let backend = draw_frame(&mut app, 200, 50);
     let buf = buffer(&backend);
     let text = screen_text(buf);
     assert!(text.contains("chain ✓ intact, 8 records"), "{text}");
@@ -296,12 +268,12 @@ fn panes_as_tabs_when_narrow() {
         });
     }
     let mut app = app();
-    render(&mut app, 80, 24);
+    draw_frame(&mut app, 80, 24);
     select_cycle_case(&mut app);
     app.on_key(key(KeyCode::Tab));
     app.on_key(key(KeyCode::Tab));
     assert_eq!(app.detail_tab(), Pane::Tree);
-    let text = screen_text(buffer(&render(&mut app, 80, 24)));
+    let text = screen_text(buffer(&draw_frame(&mut app, 80, 24)));
     assert!(text.contains("▸Dependencies"), "{text}");
     assert!(text.contains("↺ cycle"), "{text}");
     assert!(text.contains("✗ dangling"), "{text}");
@@ -310,9 +282,9 @@ fn panes_as_tabs_when_narrow() {
 #[test]
 fn tree_badges_are_words() {
     let mut app = app();
-    render(&mut app, 200, 50);
+    draw_frame(&mut app, 200, 50);
     select(&mut app, "CASE-0005");
-    let text = screen_text(buffer(&render(&mut app, 200, 50)));
+    let text = screen_text(buffer(&draw_frame(&mut app, 200, 50)));
     assert!(text.contains("[EXTERNAL]"), "{text}");
     assert!(text.contains("[SHARED]"), "{text}");
 }
@@ -388,7 +360,7 @@ fn dialog_failure_and_changed_underneath_are_shown() {
     // Whole, at every size: it says what happens on confirm.
     for (w, h) in SIZES {
         let mut app = app();
-        render(&mut app, w, h);
+        draw_frame(&mut app, w, h);
         select(&mut app, LOW);
         press(&mut app, "a");
         let bob = recorded(9, LOW, "bob", Action::Approve, 0, CaseState::Approved);
@@ -399,7 +371,7 @@ fn dialog_failure_and_changed_underneath_are_shown() {
         };
         let snapshot = snapshot_after(&app, LOW, status, 9);
         app.on_snapshot(snapshot, vec![bob]);
-        let text = screen_text(buffer(&render(&mut app, w, h)));
+        let text = screen_text(buffer(&draw_frame(&mut app, w, h)));
         for part in ["Confirming", "conflict;", "again."] {
             assert!(text.contains(part), "{w}x{h}: {part}\n{text}");
         }
@@ -424,18 +396,18 @@ fn command_line_and_filter_are_shown() {
 #[test]
 fn too_small_then_recovers() {
     let mut app = app();
-    let small = render(&mut app, 60, 20);
+    let small = draw_frame(&mut app, 60, 20);
     check_frame(buffer(&small), false, "60x20");
     let text = screen_text(buffer(&small));
     assert!(text.contains("terminal too small"), "{text}");
     assert!(text.contains("60x20"), "{text}");
     insta::assert_snapshot!("too_small_60x20", small.to_string());
     // 80 wide but one line short is still too small.
-    let text = screen_text(buffer(&render(&mut app, 80, 23)));
+    let text = screen_text(buffer(&draw_frame(&mut app, 80, 23)));
     assert!(text.contains("terminal too small"), "{text}");
     // The same app, grown: the normal screen, as if it had never been small.
-    let grown = render(&mut app, 80, 24);
-    let fresh = render(&mut common_tui::app(), 80, 24);
+    let grown = draw_frame(&mut app, 80, 24);
+    let fresh = draw_frame(&mut common_tui::app(), 80, 24);
     assert_eq!(grown.to_string(), fresh.to_string());
     assert!(!screen_text(buffer(&grown)).contains("too small"));
 }
@@ -446,11 +418,11 @@ fn too_small_then_recovers() {
 fn escapes_in_untrusted_text_are_shown_as_text() {
     for (w, h) in SIZES {
         let mut app = app();
-        render(&mut app, w, h);
+        draw_frame(&mut app, w, h);
         // `'` makes it a substring match (the filter is fuzzy otherwise).
         app.run_command("filter 'hostile-input");
         assert_eq!(row_ids(&app), vec![EVIL_ID.to_string()]);
-        let backend = render(&mut app, w, h);
+        let backend = draw_frame(&mut app, w, h);
         let buf = buffer(&backend);
         check_frame(buf, false, &format!("evil {w}x{h}"));
         let text = screen_text(buf);
@@ -473,10 +445,10 @@ fn escapes_in_untrusted_text_are_shown_as_text() {
 #[test]
 fn wide_characters_keep_the_columns_aligned() {
     let mut app = app();
-    render(&mut app, 200, 50);
+    draw_frame(&mut app, 200, 50);
     app.run_command("sort id");
     press(&mut app, "g");
-    let backend = render(&mut app, 200, 50);
+    let backend = draw_frame(&mut app, 200, 50);
     let buf = buffer(&backend);
     let header = row_with(buf, "OWNER").expect("header row");
     let owner_x = column_of(buf, header, "OWNER").expect("OWNER header");
@@ -527,7 +499,7 @@ fn mono_draws_no_colour_in_any_scenario() {
     // smallest size, with the hostile case and a status message.
     let mut app = mono_app();
     for (w, h) in SIZES {
-        render(&mut app, w, h);
+        draw_frame(&mut app, w, h);
         for keys in ["a", "\u{1b}", "e", "?", "5", "1", "s"] {
             match keys {
                 "\u{1b}" => {
@@ -535,22 +507,22 @@ fn mono_draws_no_colour_in_any_scenario() {
                 }
                 k => press(&mut app, k),
             }
-            check_frame(buffer(&render(&mut app, w, h)), true, keys);
+            check_frame(buffer(&draw_frame(&mut app, w, h)), true, keys);
             app.on_key(key(KeyCode::Esc));
         }
     }
     // The justification editor's placeholder and a Shift-selection are
     // drawn by the text area widget, whose defaults are colours.
     let mut app = mono_app();
-    render(&mut app, 120, 40);
+    draw_frame(&mut app, 120, 40);
     select(&mut app, LOW);
     press(&mut app, "a");
-    check_frame(buffer(&render(&mut app, 120, 40)), true, "placeholder");
+    check_frame(buffer(&draw_frame(&mut app, 120, 40)), true, "placeholder");
     press(&mut app, "selected words");
     for _ in 0..5 {
         app.on_key(KeyEvent::new(KeyCode::Left, KeyModifiers::SHIFT));
     }
-    let backend = render(&mut app, 120, 40);
+    let backend = draw_frame(&mut app, 120, 40);
     check_frame(buffer(&backend), true, "selection");
     // The selection is still visible, by reverse video.
     let y = row_with(buffer(&backend), "selected words").expect("the text");
@@ -565,8 +537,8 @@ fn mono_draws_no_colour_in_any_scenario() {
 #[test]
 fn rendering_is_deterministic() {
     for (w, h) in SIZES {
-        let a = render(&mut app(), w, h).to_string();
-        let b = render(&mut app(), w, h).to_string();
+        let a = draw_frame(&mut app(), w, h).to_string();
+        let b = draw_frame(&mut app(), w, h).to_string();
         assert_eq!(a, b);
     }
 }
@@ -574,10 +546,10 @@ fn rendering_is_deterministic() {
 #[test]
 fn the_cursor_stays_on_screen_when_the_terminal_shrinks() {
     let mut app = app();
-    render(&mut app, 200, 50);
+    draw_frame(&mut app, 200, 50);
     select(&mut app, LOW); // row 38 of 51: on screen at 200x50 only
     for (w, h) in [(120, 40), (80, 24)] {
-        let backend = render(&mut app, w, h);
+        let backend = draw_frame(&mut app, w, h);
         let buf = buffer(&backend);
         // The queue's row: the id in the ID column, not the panes beside.
         let id_x = column_of(buf, 2, "ID");
@@ -598,7 +570,7 @@ fn the_cursor_stays_on_screen_when_the_terminal_shrinks() {
     // Keys after the resize page from the new position.
     app.on_key(key(KeyCode::Char('k')));
     assert_eq!(selected_id(&app).as_deref(), Some("CASE-0036"));
-    let buf = render(&mut app, 80, 24);
+    let buf = draw_frame(&mut app, 80, 24);
     assert!(row_with(buffer(&buf), "CASE-0036").is_some());
 }
 
@@ -606,9 +578,9 @@ fn the_cursor_stays_on_screen_when_the_terminal_shrinks() {
 fn the_filter_being_typed_is_visible_at_every_size() {
     for (w, h) in SIZES {
         let mut app = app();
-        render(&mut app, w, h);
+        draw_frame(&mut app, w, h);
         press(&mut app, "/snowfl");
-        let text = screen_text(buffer(&render(&mut app, w, h)));
+        let text = screen_text(buffer(&draw_frame(&mut app, w, h)));
         assert!(text.contains("/snowfl▏"), "{w}x{h}:\n{text}");
     }
     snap("filter_typing", 80, 24, |app| press(app, "/snowflake"));

@@ -406,10 +406,7 @@ impl Store for RemoteStore {
         mut decision: Decision,
         reviewer: Reviewer,
     ) -> Result<EvidenceRecord, StoreError> {
-        let key = decision
-            .idempotency_key
-            .get_or_insert_with(|| Uuid::now_v7().to_string())
-            .clone();
+        let key = idempotency_key(&mut decision);
         // Earlier queued decisions go first: a decision never overtakes one
         // made before it.
         let counts = self.blocking(|o| o.counts()).await?;
@@ -496,4 +493,13 @@ impl Store for RemoteStore {
     fn reviewer_name(&self) -> Option<String> {
         self.state().reviewer.clone()
     }
+}
+
+/// The decision's idempotency key, given one (a UUIDv7) if it has none: the
+/// key it is sent, queued and retried under, so the server records it once.
+fn idempotency_key(decision: &mut Decision) -> String {
+    decision
+        .idempotency_key
+        .get_or_insert_with(|| Uuid::now_v7().to_string())
+        .clone()
 }

@@ -218,10 +218,7 @@ impl RemoteStore {
         mut decision: Decision,
         reviewer: Reviewer,
     ) -> Result<EvidenceRecord, StoreError> {
-        let key = decision
-            .idempotency_key
-            .get_or_insert_with(|| Uuid::now_v7().to_string())
-            .clone();
+        let key = super::idempotency_key(&mut decision);
         let case_id = decision.case_id.clone();
         let entry = Self::entry(
             decision.clone(),

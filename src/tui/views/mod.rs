@@ -287,50 +287,6 @@ fn short_help(help: &str) -> String {
         .to_string()
 }
 
-/// `text` cut to `max` columns from the left ("…/nhi/store"): the end of a
-/// path is the part that tells stores apart.
-fn shorten_left(text: &str, max: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    let width = Span::raw(text).width();
-    if width <= max {
-        return text.to_string();
-    }
-    if max == 0 {
-        return String::new();
-    }
-    let mut kept = Vec::new();
-    let mut used = 1; // the ellipsis
-    for c in text.chars().rev() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            break;
-        }
-        used += w;
-        kept.push(c);
-    }
-    std::iter::once('…').chain(kept.into_iter().rev()).collect()
-}
-
-/// `text` cut to `max` columns from the right ("recorded #12: app…").
-fn shorten_right(text: &str, max: usize) -> String {
-    use unicode_width::UnicodeWidthChar;
-    if Span::raw(text).width() <= max {
-        return text.to_string();
-    }
-    let mut out = String::new();
-    let mut used = 1;
-    for c in text.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > max {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    out.push('…');
-    out
-}
-
 /// The bottom line. What the reviewer is typing and the last message win:
 /// they get the room they need, and the store label (shortened from the
 /// left), the problems count and the evidence summary give way in that
@@ -362,12 +318,12 @@ fn status_bar(frame: &mut Frame<'_>, app: &App, area: Rect) {
     };
     let message = message.map(|m| {
         let text = if matches!(app.input(), Input::Normal) {
-            shorten_right(&m.content, width)
+            queue::fit_end(&m.content, width)
         } else {
             // A line being typed keeps its end (the cursor) in view.
-            shorten_left(&m.content, width)
+            queue::fit_start(&m.content, width)
         };
-        Span::styled(text, m.style)
+        Span::styled(text.into_owned(), m.style)
     });
     // Without a message the reviewer's name comes last: shown if it fits.
     let (right, left) = match message {
@@ -473,7 +429,7 @@ fn left_spans(app: &App, room: usize) -> Vec<Span<'static>> {
     if label_room >= 12 {
         let label = crate::text::sanitize(app.store_label());
         left.push(Span::styled(
-            format!(" {} ", shorten_left(&label, label_room - 2)),
+            format!(" {} ", queue::fit_start(&label, label_room - 2)),
             t.title,
         ));
     }

@@ -20,7 +20,9 @@ use crate::text::sanitize;
 use super::{WIDE, pane_block};
 use crate::tui::app::{App, Input, Pane, UNKNOWN_OWNER, View};
 use crate::tui::theme::Theme;
-use columns::{Col, Column, fit_end, fit_id};
+use columns::{Col, Column, fit_id};
+// Cutting text to a width with `…` serves the status line too.
+pub(super) use columns::{fit_end, fit_start};
 
 pub fn tabs(frame: &mut Frame<'_>, app: &App, area: Rect) {
     let t = &app.theme();

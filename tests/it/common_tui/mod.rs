@@ -15,11 +15,16 @@ use nhi_triage::model::{
 };
 use nhi_triage::policy::{Policy, Status, Tier};
 use nhi_triage::store::{EvidenceHealth, Snapshot};
-use nhi_triage::tui::app::App;
+use nhi_triage::tui::app::{App, AppEvent, Drawn};
 use nhi_triage::tui::theme::Theme;
+use nhi_triage::tui::views;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
+use unicode_width::UnicodeWidthStr;
 
 /// The fixed "now" every test runs at (the demo's own anchor).
 pub const NOW: OffsetDateTime = datetime!(2026-11-27 12:00 UTC);
@@ -515,5 +520,34 @@ pub fn snapshot_after(app: &App, case_id: &str, status: CaseStatus, last_seq: u6
     let mut s = snapshot_with(Arc::clone(&app.queue().snapshot.cases), statuses);
     s.evidence.records = last_seq;
     s.evidence.last_seq = last_seq;
+    s
+}
+
+// ----- frames ---------------------------------------------------------------
+
+/// One frame at `w`x`h`, drawn as the runtime draws it: the app is then told
+/// what the frame measured (rows on screen, scroll limits).
+pub fn draw_frame(app: &mut App, w: u16, h: u16) -> TestBackend {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+    let mut drawn = Drawn::default();
+    terminal
+        .draw(|f| drawn = views::draw(f, app))
+        .expect("draw");
+    app.update(AppEvent::Drawn(drawn));
+    terminal.backend().clone()
+}
+
+/// The text of row `y`, as a person sees it (cells under a wide character
+/// skipped).
+pub fn row_text(buf: &Buffer, y: u16) -> String {
+    let mut s = String::new();
+    let mut skip = 0usize;
+    for x in 0..buf.area.width {
+        let sym = buf[(x, y)].symbol();
+        if skip == 0 {
+            s.push_str(sym);
+        }
+        skip = skip.max(sym.width()).saturating_sub(1);
+    }
     s
 }
