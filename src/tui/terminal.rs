@@ -7,7 +7,7 @@ use std::io::{self, IsTerminal, Stdout, Write};
 use ratatui::Terminal;
 use ratatui::crossterm::event::{DisableBracketedPaste, EnableBracketedPaste};
 use ratatui::crossterm::{cursor, execute, terminal};
-use rustix::process::{Pid, Signal};
+use rustix::process::Signal;
 
 /// The console's terminal: ratatui over the lean backend on standard output.
 pub type Term = Terminal<super::backend::LeanBackend<Stdout>>;
@@ -130,7 +130,11 @@ pub fn resume(term: &mut Term) -> io::Result<()> {
 /// job, which must not touch the terminal (changing its modes would stop
 /// the job with SIGTTOU). False when that cannot be told.
 pub fn in_background() -> bool {
-    rustix::termios::tcgetpgrp(io::stdin()).is_ok_and(|owner| owner != rustix::process::getpgrp())
+    let Some(own) = ProcessIds::of("self") else {
+        return false;
+    };
+    rustix::termios::tcgetpgrp(io::stdin())
+        .is_ok_and(|owner| owner.as_raw_nonzero().get() != own.group)
 }
 
 /// Whether a shell with job control can continue this process group once
@@ -138,37 +142,58 @@ pub fn in_background() -> bool {
 /// same session (POSIX: the group is not orphaned). An orphaned group (a
 /// console started by `ssh host nhi-triage`, or as the session leader of a
 /// pseudo-terminal) would stay stopped for good, so it is never stopped; the
-/// kernel likewise ignores a terminal's SIGTSTP for such a group.
+/// kernel likewise ignores a terminal's SIGTSTP for such a group. When it
+/// cannot be told (a group or session outside this pid namespace, as in
+/// containers), the answer is no: refusing Ctrl-Z is safe, a console stopped
+/// for good is not.
 fn job_control() -> bool {
-    let group = rustix::process::getpgrp();
-    let Ok(session) = rustix::process::getsid(None) else {
+    let Some(own) = ProcessIds::of("self") else {
         return false;
     };
-    let mut parent = rustix::process::getppid();
+    let mut parent = own.parent;
     // The chain of ancestors within the group is short; the bound only
     // guards against a cycle from /proc read as processes come and go.
     for _ in 0..64 {
-        let Some(p) = parent else { return false };
-        let Ok(parent_group) = rustix::process::getpgid(Some(p)) else {
+        let Some(p) = ProcessIds::of(&parent.to_string()) else {
             return false;
         };
-        if parent_group != group {
-            return rustix::process::getsid(Some(p)).is_ok_and(|s| s == session);
+        if p.group != own.group {
+            return p.session == own.session;
         }
-        parent = parent_of(p);
+        parent = p.parent;
     }
     false
 }
 
-/// The parent of another process, from `/proc/PID/stat` (Linux); `None`
-/// where that cannot be read.
-fn parent_of(pid: Pid) -> Option<Pid> {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero())).ok()?;
-    // "PID (COMMAND) STATE PPID ...": the command may hold spaces and
-    // parentheses, so fields are counted from the last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
-    let ppid: i32 = rest.split_whitespace().nth(1)?.parse().ok()?;
-    Pid::from_raw(ppid)
+/// A process's parent, group and session ids as `/proc/PID/stat` gives
+/// them (Linux). The kernel writes 0 for an id outside the reader's pid
+/// namespace; such a process is `None` here, as is one that cannot be read,
+/// so no caller ever compares an unknown id. (The getpgid/getsid system
+/// calls also answer 0 there, which a `Pid` cannot hold.)
+#[derive(Debug, Clone, Copy)]
+struct ProcessIds {
+    parent: i32,
+    group: i32,
+    session: i32,
+}
+
+impl ProcessIds {
+    fn of(pid: &str) -> Option<Self> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        Self::parse(&stat)
+    }
+
+    /// "PID (COMMAND) STATE PPID PGRP SESSION ...": the command may hold
+    /// spaces and parentheses, so fields are counted from the last ')'.
+    fn parse(stat: &str) -> Option<Self> {
+        let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace().skip(1);
+        let mut next = || fields.next()?.parse::<i32>().ok().filter(|id| *id > 0);
+        Some(Self {
+            parent: next()?,
+            group: next()?,
+            session: next()?,
+        })
+    }
 }
 
 fn install_panic_hook() {
@@ -177,4 +202,19 @@ fn install_panic_hook() {
         restore();
         previous(info);
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ProcessIds;
+
+    #[test]
+    fn process_ids_are_read_after_the_command_and_zero_is_unknown() {
+        let ids = ProcessIds::parse("42 (a (b) c) S 7 40 30 34816 0").unwrap();
+        assert_eq!((ids.parent, ids.group, ids.session), (7, 40, 30));
+        // Outside the pid namespace: the kernel writes 0 for the ids.
+        assert!(ProcessIds::parse("1 (nhi-triage) S 0 0 0 34816 0").is_none());
+        assert!(ProcessIds::parse("1 (nhi-triage) S 5 7 0 34816 0").is_none());
+        assert!(ProcessIds::parse("garbage").is_none());
+    }
 }

@@ -243,6 +243,32 @@ fn ctrl_z_without_job_control_keeps_the_console_running() {
 }
 
 #[test]
+fn ctrl_z_in_a_pid_namespace_whose_groups_are_outside_it_is_refused_not_a_crash() {
+    // In a container the console's process group and session can lie outside
+    // its pid namespace, where the kernel reports their ids as 0. Checking
+    // for job control there once crashed the console (a zero process id);
+    // now the unknown is read as "no job control".
+    let probe = std::process::Command::new("unshare")
+        .args(["--pid", "--fork", "--mount-proc", "true"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("skipped: `unshare --pid` is not available here (needs root or user namespaces)");
+        return;
+    }
+    let store = three_cases();
+    let mut c = Console::start_under(
+        &store,
+        &["unshare", "--pid", "--fork", "--mount-proc"],
+        80,
+        24,
+    );
+    c.send(b"\x1a");
+    c.wait_for("no job control", WAIT);
+    c.send(b"q");
+    assert_eq!(c.wait_exit().exit_code(), 0);
+}
+
+#[test]
 fn signals_end_the_console_with_the_shell_status_and_the_terminal_restored() {
     let store = three_cases();
     for (signal, code) in [("TERM", 143), ("HUP", 129), ("INT", 130)] {

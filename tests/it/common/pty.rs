@@ -317,6 +317,20 @@ impl Console {
         c
     }
 
+    /// As [`Console::start`], with the console run by a wrapper command
+    /// (`wrapper[0] wrapper[1..] nhi-triage --store DIR --reviewer alice`),
+    /// e.g. `unshare` for a console in its own pid namespace.
+    pub fn start_under(store: &TestStore, wrapper: &[&str], cols: u16, rows: u16) -> Console {
+        let (program, first) = wrapper.split_first().expect("a wrapper command");
+        let mut all: Vec<OsString> = first.iter().map(OsString::from).collect();
+        all.push(env!("CARGO_BIN_EXE_nhi-triage").into());
+        all.extend(["--store".into(), store.dir.clone().into_os_string()]);
+        all.extend(["--reviewer", REVIEWER].map(OsString::from));
+        let c = Console::spawn_program(&store.sandbox, OsStr::new(program), &all, &[], cols, rows);
+        c.wait_for("evidence ✓", WAIT);
+        c
+    }
+
     /// Whether the last frame is complete: ratatui ends every frame by
     /// hiding the cursor, and a frame arrives in many small writes, so a
     /// screen read between two of them is a torn frame. A long enough pause
