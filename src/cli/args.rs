@@ -285,8 +285,12 @@ pub enum EvidenceCommand {
         // Machine-readable report.
         #[arg(long)]
         json: bool,
+        /// Verify this JSON-lines log (an `evidence export --format jsonl`,
+        /// or a file store's evidence.jsonl) instead of the store's chain.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
     },
-    /// Write the log as CSV or JSON.
+    /// Write the log as JSON lines (the exact sealed records), CSV or JSON.
     Export {
         // csv or json (the default).
         #[arg(long, value_enum, default_value = "json")]
@@ -295,7 +299,8 @@ pub enum EvidenceCommand {
         #[arg(long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// Move a torn tail (a write cut short by a crash) to a side file.
+    /// Move a torn tail (a write cut short by a crash) of a file store's
+    /// evidence.jsonl, not yet migrated, to a side file.
     Repair,
 }
 
@@ -307,4 +312,7 @@ pub enum ExportFormat {
     Csv,
     // A JSON array of the records, values unchanged (evidence::to_json).
     Json,
+    // The chain itself: one sealed record a line, byte for byte as stored,
+    // which `evidence verify --file` checks (docs/format.md).
+    Jsonl,
 }

@@ -290,14 +290,38 @@ pub async fn evidence(global: &Global, command: EvidenceCommand, out: &mut Out) 
     if let EvidenceCommand::Repair = command {
         return repair(global, out).await;
     }
+    if let EvidenceCommand::Verify {
+        json,
+        file: Some(path),
+    } = &command
+    {
+        let report = nhi_triage::evidence::EvidenceLog::new(path).verify()?;
+        return print_verify(&report, *json, out);
+    }
     let store = open_store(global).await?;
     match command {
-        EvidenceCommand::Verify { json } => {
+        EvidenceCommand::Verify { json, .. } => {
             let report = store.verify().await?;
+            print_verify(&report, json, out)
+        }
+        EvidenceCommand::Export { format, output } => {
+            export(store.as_ref(), format, output.as_deref(), out).await
+        }
+        EvidenceCommand::Repair => repair(global, out).await,
+    }
+}
+
+fn print_verify(
+    report: &nhi_triage::evidence::VerifyReport,
+    json: bool,
+    out: &mut Out,
+) -> Result<i32> {
+    {
+        {
             if json {
                 out.json(&VerifyOutput {
                     schema: Schema::VERIFY,
-                    report: &report,
+                    report,
                 })?;
             } else {
                 writeln!(out, "{}", report.summary())?;
@@ -308,29 +332,29 @@ pub async fn evidence(global: &Global, command: EvidenceCommand, out: &mut Out) 
                 EXIT_EVIDENCE
             })
         }
-        EvidenceCommand::Export { format, output } => {
-            export(store.as_ref(), format, output.as_deref(), out).await
-        }
-        EvidenceCommand::Repair => repair(global, out).await,
     }
 }
 
 /// Repair moves bytes of the log file aside: local stores only.
 async fn repair(global: &Global, out: &mut Out) -> Result<i32> {
-    let store = open_local(global)?;
-    let report = store.repair_evidence()?;
-    match report.side_file {
+    let layout = StoreLayout::new(super::context::store_dir(global)?);
+    if global.api.is_some() {
+        open_local(global)?; // the usage error for --api
+    }
+    let report = layout.repair_file_log()?;
+    match report.and_then(|r| r.side_file.map(|side| (r.moved_bytes, side))) {
         None => writeln!(
             out,
-            "nothing to repair: the log ends with a complete record"
+            "nothing to repair: no torn write (the store's database commits a record whole or not at all)"
         )?,
-        Some(side) => writeln!(
+        Some((moved_bytes, side)) => writeln!(
             out,
             "moved {} torn bytes to {}; every complete record is kept",
-            report.moved_bytes,
+            moved_bytes,
             side.display()
         )?,
     }
+    let store = open_local(global)?;
     let verify = store.verify().await?;
     writeln!(out, "{}", verify.summary())?;
     Ok(if verify.is_ok() {
@@ -349,10 +373,15 @@ async fn export(
 ) -> Result<i32> {
     let snapshot = store.snapshot().await?;
     let records = store.records_since(0).await?;
+    let lines = match format {
+        ExportFormat::Jsonl => store.evidence_lines().await?,
+        _ => Vec::new(),
+    };
     let write = |w: &mut dyn Write| -> std::io::Result<()> {
         match format {
             ExportFormat::Csv => to_csv(&records, w),
             ExportFormat::Json => to_json(&records, w),
+            ExportFormat::Jsonl => w.write_all(&lines),
         }
     };
     match output {

@@ -90,7 +90,18 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
         Some(path) => Some(Policy::from_file(path)?),
         None => None,
     };
-    Ok(LocalStore::open_with_policy(&dir, policy)?)
+    let store = LocalStore::open_with_policy(&dir, policy)?;
+    if let Some(m) = store.migration() {
+        super::output::errln!(
+            "migrated the file store's evidence log into {}: {} records, chain verified before \
+             and after (head {}); the old log is kept as {}",
+            store.layout().database_path().display(),
+            m.records,
+            m.head_hash,
+            m.kept_as.display()
+        );
+    }
+    Ok(store)
 }
 
 /// Seeds the demo store on first use. It is built beside its final place

@@ -1,34 +1,40 @@
-//! The local store: a directory of case files plus the evidence log.
+//! The local store: a directory holding a SQLite database, the case files
+//! that feed it and the policy (docs/store.md).
 //!
 //! ```text
 //! STORE/
-//!   cases/*.jsonl|*.json   input, never modified
-//!   evidence.jsonl         the hash-chained decision log
-//!   policy.toml            optional; safe defaults otherwise
+//!   store.db              cases, the versions they replaced, the evidence chain
+//!   cases/*.jsonl|*.json  input, never modified: imported on open and on change
+//!   policy.toml           optional; safe defaults otherwise
 //! ```
-//! Current state = the cases + a replay of the evidence log. A case's version
-//! is the number of records for it. Several processes may share one store:
-//! every decision re-reads the log's new records *and the case files* under
-//! the exclusive lock, re-checks the version and the case content the
-//! reviewer saw, and evaluates the policy on the case as it is on disk at
-//! that moment, before appending.
+//! Current state = the cases + a replay of the evidence chain. A case's
+//! version is the number of records for it. Several processes may share one
+//! store: every decision runs in one write transaction (SQLite's write lock,
+//! across processes) that catches up with the chain, re-checks the version
+//! and the case content the reviewer saw, and evaluates the policy on the
+//! case as it is at that moment, before appending; before it, the case
+//! folder (and the decided case's own file) is re-read, so a rewritten case
+//! file is never decided on stale. An older file store (`evidence.jsonl`) is
+//! migrated on first open, its chain verified before and after.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
+use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
-use uuid::Uuid;
 
-use super::case_files::CaseFiles;
 use super::replay::Replay;
+use super::sqlite::{Db, cases, chain, db_err};
 use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
-use crate::evidence::{
-    Cursor, EvidenceLog, EvidenceRecord, ReadOutcome, ReadinessSummary, VerifyReport,
-};
-use crate::model::{CaseState, Decision, Reviewer, same_reviewer};
-use crate::policy::{Policy, PolicyRef, assess, check_decision, controls::controls_for};
+use crate::evidence::{Cursor, EvidenceRecord, ReadOutcome, VerifyReport};
+use crate::model::{Case, Decision, LoadProblem, Reviewer, same_reviewer};
+use crate::policy::{Policy, PolicyRef};
+
+pub use super::sqlite::cases::ImportCounts;
+pub use super::sqlite::chain::Migration;
 
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,7 +52,13 @@ impl StoreLayout {
     pub fn cases_dir(&self) -> PathBuf {
         self.root.join("cases")
     }
-    /// `ROOT/evidence.jsonl`: the hash-chained decision log.
+    /// `ROOT/store.db`: the SQLite database (cases and the evidence chain).
+    pub fn database_path(&self) -> PathBuf {
+        self.root.join("store.db")
+    }
+    /// `ROOT/evidence.jsonl`: a file store's evidence log, from before the
+    /// database; migrated into it on first open and kept as
+    /// `evidence.jsonl.migrated`.
     pub fn evidence_path(&self) -> PathBuf {
         self.root.join("evidence.jsonl")
     }
@@ -55,10 +67,14 @@ impl StoreLayout {
         self.root.join("policy.toml")
     }
 
-    /// Creates an empty store (cases dir and a policy file with the defaults
-    /// written out). Refuses a directory that already holds a store.
+    /// Creates an empty store (cases dir, the database, and a policy file
+    /// with the defaults written out). Refuses a directory that already
+    /// holds a store.
     pub fn init(&self) -> Result<(), StoreError> {
-        if self.cases_dir().exists() || self.evidence_path().exists() {
+        if self.cases_dir().exists()
+            || self.evidence_path().exists()
+            || self.database_path().exists()
+        {
             return Err(StoreError::Setup(format!(
                 "{} already holds a store",
                 self.root.display()
@@ -85,7 +101,21 @@ impl StoreLayout {
                 _ => {}
             }
         }
+        Db::open(&self.database_path(), true)?;
         Ok(())
+    }
+
+    /// Moves a torn tail of a not yet migrated `evidence.jsonl` to
+    /// `evidence.jsonl.torn-<unix nanoseconds>` and truncates the log to its
+    /// last complete record (`evidence repair`); whole records are never
+    /// touched. `None` when there is no such log: the database has no torn
+    /// writes (a transaction commits whole or not at all).
+    pub fn repair_file_log(&self) -> Result<Option<crate::evidence::RepairReport>, StoreError> {
+        let path = self.evidence_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(crate::evidence::EvidenceLog::new(path).repair()?))
     }
 }
 
@@ -99,17 +129,28 @@ struct Shared {
     layout: StoreLayout,
     policy: Policy,
     policy_ref: PolicyRef,
-    log: EvidenceLog,
+    migration: Option<Migration>,
     inner: Mutex<Inner>,
     /// Set by the watcher when a case file may have changed.
     cases_dirty: Arc<AtomicBool>,
 }
 
 struct Inner {
-    files: CaseFiles,
+    db: Db,
     replay: Replay,
     cursor: Cursor,
     health: EvidenceHealth,
+    /// The cases as last read from the database, loaded on first need.
+    cases: Option<CasesCache>,
+    /// The case generation in the database at the last look.
+    generation: u64,
+}
+
+struct CasesCache {
+    cases: Arc<Vec<Case>>,
+    index: HashMap<String, usize>,
+    generation: u64,
+    problems: Vec<LoadProblem>,
 }
 
 impl LocalStore {
@@ -122,6 +163,9 @@ impl LocalStore {
     /// Opens the store at `root`; `policy` replaces its `policy.toml`. Only
     /// for what-if review (`list`, `show`) and tests: decisions are always
     /// made under the store's own policy, so the CLI refuses `--policy` there.
+    /// Creates `store.db` when missing, migrates a file store's
+    /// `evidence.jsonl` into it ([`LocalStore::migration`]) and imports the
+    /// case folder when it changed.
     pub fn open_with_policy(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
         let layout = StoreLayout::new(root);
         if !layout.cases_dir().is_dir() {
@@ -142,18 +186,23 @@ impl LocalStore {
             None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
             None => Policy::default(),
         };
+        let mut db = Db::open(&layout.database_path(), true)?;
+        let migration = chain::migrate_file_log(&mut db, &layout.evidence_path())?;
+        cases::sync_dir(&mut db, &layout.cases_dir(), false)?;
         let inner = Inner {
-            files: CaseFiles::load(&layout.cases_dir())?,
+            db,
             replay: Replay::default(),
             cursor: Cursor::default(),
             health: EvidenceHealth::default(),
+            cases: None,
+            generation: 0,
         };
         let store = LocalStore {
             shared: Arc::new(Shared {
-                log: EvidenceLog::new(layout.evidence_path()),
                 layout,
                 policy_ref: policy.reference(),
                 policy,
+                migration,
                 inner: Mutex::new(inner),
                 cases_dirty: Arc::new(AtomicBool::new(false)),
             }),
@@ -167,62 +216,79 @@ impl LocalStore {
         &self.shared.layout
     }
 
+    /// What opening this store migrated from a file store, if anything.
+    pub fn migration(&self) -> Option<&Migration> {
+        self.shared.migration.as_ref()
+    }
+
     fn inner(&self) -> MutexGuard<'_, Inner> {
         // A panic elsewhere cannot leave `Inner` half-updated (records are
         // applied one at a time), so a poisoned lock is still usable.
         self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Reads records other processes appended since the last look, and the
-    /// case files again when the watcher saw them change.
+    /// Imports the case folder again when the watcher saw it change, notes
+    /// another process's imports, and reads records appended since the last
+    /// look.
     fn refresh(&self) -> Result<(), StoreError> {
         let mut inner = self.inner();
-        if self.shared.cases_dirty.swap(false, Ordering::AcqRel) && inner.files.sync()? {
-            inner.recount_orphans();
+        if self.shared.cases_dirty.swap(false, Ordering::AcqRel) {
+            cases::sync_dir(&mut inner.db, &self.shared.layout.cases_dir(), false)?;
         }
-        let outcome = self.shared.log.read_since(&inner.cursor)?;
-        inner.apply(outcome);
+        inner.generation = cases::generation(&inner.db.conn)?;
+        let outcome = chain::read_since(&inner.db.conn, &inner.cursor)?;
+        inner.apply(outcome)?;
         Ok(())
     }
 
+    /// Imports case files (upsert by case id, as the case folder is) and
+    /// returns what changed; the loader's problems are in `report`.
+    pub fn import(&self, report: &crate::model::LoadReport) -> Result<ImportCounts, StoreError> {
+        let mut inner = self.inner();
+        let counts = cases::import_report(&mut inner.db, report)?;
+        inner.generation = cases::generation(&inner.db.conn)?;
+        Ok(counts)
+    }
+
     /// Blocking form of [`Store::snapshot`]: reads records other processes appended, and the case
-    /// files again when they changed. Errors: [`StoreError::Evidence`] when the log cannot be read,
-    /// [`StoreError::Load`] when the case files cannot.
+    /// files again when they changed. Errors: [`StoreError::Database`] when the database cannot
+    /// be read, [`StoreError::Load`] when the case folder cannot.
     pub fn snapshot_blocking(&self) -> Result<Snapshot, StoreError> {
         self.refresh()?;
-        let inner = self.inner();
+        let mut inner = self.inner();
+        let cache = inner.cases()?;
+        let (cases, problems) = (Arc::clone(&cache.cases), cache.problems.clone());
         Ok(Snapshot {
-            cases: inner.files.cases.clone(),
-            cases_generation: inner.files.generation,
+            cases,
+            cases_generation: inner.generation,
             statuses: inner.replay.statuses.clone(),
-            problems: inner.files.problems.clone(),
+            problems,
             evidence: inner.health.clone(),
             policy: self.shared.policy.clone(),
         })
     }
 
     /// Blocking form of [`Store::history`]: every record of the case, oldest first; `case_id` in
-    /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the case
-    /// files nor the log know the id.
+    /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the
+    /// cases nor the chain know the id.
     pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
         let key = crate::model::case_id_key(case_id);
         let case_id = key.as_ref();
         self.refresh()?;
         let inner = self.inner();
-        if !inner.files.index.contains_key(case_id) && !inner.replay.statuses.contains_key(case_id)
-        {
+        if !inner.replay.statuses.contains_key(case_id) && !inner.holds(case_id)? {
             return Err(StoreError::NotFound(case_id.to_string()));
         }
         Ok(inner.replay.history(case_id))
     }
 
-    /// The generation of the case files as last looked at (it changes when
-    /// a reload found a difference).
+    /// The generation of the cases as last looked at (it changes when an
+    /// import added or changed a case).
     pub fn cases_generation(&self) -> u64 {
-        self.inner().files.generation
+        self.inner().generation
     }
 
-    /// The last `seq` this store has read from the log.
+    /// The last `seq` this store has read from the chain.
     pub fn last_seq(&self) -> u64 {
         self.inner().replay.last_seq()
     }
@@ -238,12 +304,12 @@ impl LocalStore {
         Ok(inner.replay.since(after_seq).to_vec())
     }
 
-    /// Blocking form of [`Store::decide`]: under the log's exclusive lock, catches up with the log,
-    /// re-reads the case from disk, checks the version, the case digest and the policy, then
-    /// appends and fsyncs the record (docs/policy.md, *The case as it is now*). A retry with a
-    /// recorded idempotency key returns the first record. Errors: `EvidenceBroken`, `NotFound`,
-    /// `Conflict`, `CaseChanged`, `Refused`, `IdempotencyKeyReused`, or `Evidence` (I/O, torn
-    /// tail).
+    /// Blocking form of [`Store::decide`]: re-reads the case folder (and the decided case's own
+    /// file), then in one write transaction catches up with the chain, checks the version, the
+    /// case digest and the policy on the case as stored now, and appends the record; returns once
+    /// the transaction is committed (fsynced). A retry with a recorded idempotency key returns the
+    /// first record. Errors: `EvidenceBroken`, `NotFound`, `Conflict`, `CaseChanged`, `Refused`,
+    /// `IdempotencyKeyReused`, or `Database`.
     pub fn decide_blocking(
         &self,
         decision: Decision,
@@ -255,14 +321,30 @@ impl LocalStore {
             ..decision
         };
         let shared = &self.shared;
-        let mut inner = self.inner();
-        let mut locked = shared.log.lock()?;
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        // The case as its file says now, not as it was when we loaded it.
+        let cases_dir = shared.layout.cases_dir();
+        cases::sync_dir(&mut inner.db, &cases_dir, false)?;
+        if cases::source_differs(&inner.db.conn, &decision.case_id)? {
+            cases::sync_dir(&mut inner.db, &cases_dir, true)?;
+        }
+        let tx = inner
+            .db
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db_err("starting the decision"))?;
         // Catch up with what other processes wrote before checking anything.
-        let outcome = locked.read_since(&inner.cursor)?;
-        inner.apply(outcome);
+        let outcome = chain::read_since(&tx, &inner.cursor)?;
+        apply(
+            &mut inner.replay,
+            &mut inner.cursor,
+            &mut inner.health,
+            outcome,
+        );
         if let Some(brk) = &inner.health.broken {
             return Err(StoreError::EvidenceBroken {
-                path: shared.log.path().to_path_buf(),
+                path: inner.db.path.clone(),
                 brk: brk.clone(),
             });
         }
@@ -272,117 +354,48 @@ impl LocalStore {
         {
             return replay_of(first, &decision, &reviewer);
         }
-        // The case as it is on disk now, not as it was when we loaded it.
-        if inner.files.sync()? | inner.files.sync_case(&decision.case_id)? {
-            inner.recount_orphans();
-        }
-        let &index = inner
-            .files
-            .index
-            .get(&decision.case_id)
+        let case = cases::get(&tx, &decision.case_id)?
             .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
-        let case = &inner.files.cases[index];
         let status = inner
             .replay
             .statuses
             .get(&case.id)
             .cloned()
             .unwrap_or_default();
-        if status.version != decision.expected_version {
-            return Err(StoreError::Conflict {
-                case_id: case.id.clone(),
-                expected: decision.expected_version,
-                current: status.version,
-                last: status.last_decision.clone(),
-            });
-        }
-        // Millisecond precision: enough to order decisions, and readable.
-        let now = truncate_to_millis(OffsetDateTime::now_utc());
-        let case_sha256 = case.content_sha256();
-        if let Some(seen) = &decision.expected_case_sha256
-            && *seen != case_sha256
-        {
-            let before = inner.files.previous(seen);
-            return Err(StoreError::CaseChanged(Box::new(
-                super::CaseChange::between(seen, before, case, &status, &shared.policy, now),
-            )));
-        }
-        let assessment = assess(case, &status, &shared.policy, now);
-        let transition = check_decision(
-            case,
+        let previous = |sha: &str| cases::previous(&tx, sha).ok().flatten();
+        let record = super::deciding::record_for(
+            &case,
             &status,
-            &assessment,
             &decision,
-            &reviewer,
-            &shared.policy,
-            now,
-        )?;
-        let record = EvidenceRecord {
-            seq: 0,
-            id: Uuid::now_v7(),
-            ts: now,
-            case_id: case.id.clone(),
-            case_sha256: Some(case_sha256),
-            identity_id: case.identity.id.clone(),
             reviewer,
-            action: decision.action,
-            justification: decision.justification.trim().to_string(),
-            quarantine_until: match transition.state_after {
-                CaseState::Quarantined { until } => Some(until),
-                _ => None,
-            },
-            escalate_to: match &transition.state_after {
-                CaseState::Escalated { to } => Some(to.clone()),
-                _ => None,
-            },
-            override_: transition.override_used,
-            escalated_by: transition.escalated_by,
-            quarantined_by: transition.quarantined_by,
-            shared_os_account: transition.shared_os_account,
-            request_sha256: decision
-                .idempotency_key
-                .as_ref()
-                .map(|_| decision.request_sha256()),
-            idempotency_key: decision.idempotency_key.clone(),
-            readiness: ReadinessSummary {
-                q1: assessment.q1.status,
-                q2: assessment.q2.status,
-                q3: assessment.q3.status,
-                tier: assessment.tier,
-                recommendation: assessment.recommendation,
-                gaps: assessment.gaps(),
-            },
-            used_during_quarantine: assessment.used_during_quarantine,
-            policy: shared.policy_ref.clone(),
-            case_version: status.version,
-            state_before: transition.state_before,
-            state_after: transition.state_after,
-            controls: controls_for(
-                decision.action,
-                case.action.as_ref().map(|a| a.kind),
-                case.finding.as_ref(),
-            ),
-            prev_hash: String::new(),
-            hash: String::new(),
-        };
-        let sealed = locked.append(record)?;
-        // Read our own line back so the cursor stays exact.
-        let outcome = locked.read_since(&inner.cursor)?;
-        inner.apply(outcome);
+            &shared.policy,
+            &shared.policy_ref,
+            previous,
+            truncate_to_millis(OffsetDateTime::now_utc()),
+        )?;
+        let sealed = chain::append(&tx, record)?;
+        tx.commit().map_err(db_err("committing the decision"))?;
+        // Read our own record back so the cursor stays exact.
+        let outcome = chain::read_since(&inner.db.conn, &inner.cursor)?;
+        apply(
+            &mut inner.replay,
+            &mut inner.cursor,
+            &mut inner.health,
+            outcome,
+        );
         Ok(sealed)
     }
 
-    /// Blocking form of [`Store::verify`]: checks the whole chain under a shared lock.
+    /// Blocking form of [`Store::verify`]: checks the whole chain, as
+    /// `evidence verify` checks an exported file.
     pub fn verify_blocking(&self) -> Result<VerifyReport, StoreError> {
-        Ok(self.shared.log.verify()?)
+        chain::verify(&self.inner().db.conn)
     }
 
-    /// Moves a torn tail of the log to `evidence.jsonl.torn-<unix nanoseconds>` and truncates the
-    /// log to its last complete record (`evidence repair`); whole records are never touched.
-    pub fn repair_evidence(&self) -> Result<crate::evidence::RepairReport, StoreError> {
-        let report = self.shared.log.repair()?;
-        self.refresh()?;
-        Ok(report)
+    /// Writes the chain as JSON lines, each record's exact sealed bytes
+    /// (docs/format.md): the file `evidence verify --file` checks.
+    pub fn export_evidence(&self, out: impl std::io::Write) -> Result<(), StoreError> {
+        chain::export(&self.inner().db.conn, out)
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -422,35 +435,91 @@ fn replay_of(
 }
 
 impl Inner {
-    /// Cases the evidence names but the case files no longer hold.
-    fn recount_orphans(&mut self) {
-        let files = &self.files;
-        self.health.orphan_cases = self
-            .replay
-            .statuses
-            .keys()
-            .filter(|id| !files.index.contains_key(*id))
-            .cloned()
-            .collect();
-        self.health.orphan_cases.sort();
+    /// The cases, read again from the database when an import changed them.
+    fn cases(&mut self) -> Result<&CasesCache, StoreError> {
+        let stale = self
+            .cases
+            .as_ref()
+            .is_none_or(|c| c.generation != self.generation);
+        if stale {
+            let (cases, unreadable) = cases::load_all(&self.db.conn)?;
+            let mut problems = cases::problems(&self.db.conn)?;
+            problems.extend(unreadable);
+            let index = cases
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id.clone(), i))
+                .collect();
+            self.cases = Some(CasesCache {
+                cases: Arc::new(cases),
+                index,
+                generation: self.generation,
+                problems,
+            });
+            self.recount_orphans()?;
+        }
+        self.cases
+            .as_ref()
+            .ok_or_else(|| StoreError::Task("the case cache".into()))
     }
 
-    fn apply(&mut self, outcome: ReadOutcome) {
-        for record in outcome.records {
-            if !self.files.index.contains_key(&record.case_id)
-                && !self.health.orphan_cases.contains(&record.case_id)
-            {
-                self.health.orphan_cases.push(record.case_id.clone());
+    /// Whether the store holds a case with this exact id.
+    fn holds(&self, case_id: &str) -> Result<bool, StoreError> {
+        if let Some(c) = &self.cases
+            && c.generation == self.generation
+        {
+            return Ok(c.index.contains_key(case_id));
+        }
+        Ok(cases::get(&self.db.conn, case_id)?.is_some())
+    }
+
+    /// Cases the evidence names but the store does not hold.
+    fn recount_orphans(&mut self) -> Result<(), StoreError> {
+        let mut orphans = Vec::new();
+        for id in self.replay.statuses.keys() {
+            if !self.holds(id)? {
+                orphans.push(id.clone());
             }
-            self.replay.apply(record);
         }
-        self.health.records = self.replay.records.len() as u64;
-        self.health.last_seq = outcome.cursor.last_seq;
-        self.cursor = outcome.cursor;
-        self.health.set_torn(outcome.torn);
-        if outcome.broken.is_some() {
-            self.health.broken = outcome.broken;
+        orphans.sort();
+        self.health.orphan_cases = orphans;
+        Ok(())
+    }
+
+    fn apply(&mut self, outcome: ReadOutcome) -> Result<(), StoreError> {
+        let new_cases = outcome
+            .records
+            .iter()
+            .any(|r| !self.replay.statuses.contains_key(&r.case_id));
+        apply(
+            &mut self.replay,
+            &mut self.cursor,
+            &mut self.health,
+            outcome,
+        );
+        if new_cases {
+            self.recount_orphans()?;
         }
+        Ok(())
+    }
+}
+
+/// Applies records read from the chain to the replayed state.
+fn apply(
+    replay: &mut Replay,
+    cursor: &mut Cursor,
+    health: &mut EvidenceHealth,
+    outcome: ReadOutcome,
+) {
+    for record in outcome.records {
+        replay.apply(record);
+    }
+    health.records = replay.records.len() as u64;
+    health.last_seq = outcome.cursor.last_seq;
+    *cursor = outcome.cursor;
+    health.set_torn(outcome.torn);
+    if outcome.broken.is_some() {
+        health.broken = outcome.broken;
     }
 }
 
@@ -483,29 +552,43 @@ impl Store for LocalStore {
         self.blocking(|s| s.verify_blocking()).await
     }
 
+    async fn evidence_lines(&self) -> Result<Vec<u8>, StoreError> {
+        self.blocking(|s| {
+            let mut out = Vec::new();
+            s.export_evidence(&mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
     fn watch(&self) -> Result<ChangeFeed, StoreError> {
         use notify::Watcher;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        let evidence = self.shared.log.path().to_path_buf();
+        // A commit by any process writes the database's write-ahead log (or,
+        // at a checkpoint, the database itself).
+        let database = self.shared.layout.database_path();
+        let mut wal = database.clone().into_os_string();
+        wal.push("-wal");
+        let database_files = [database, PathBuf::from(wal)];
         let cases_dir = self.shared.layout.cases_dir();
         let dirty = Arc::clone(&self.shared.cases_dirty);
         let watched_cases = cases_dir.clone();
         let mut watcher =
             notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let (evidence_changed, cases_changed) = match &event {
+                let (database_changed, cases_changed) = match &event {
                     // An error (a missed event, an overflow) is a reason to
                     // look again at everything, not to stop.
                     Err(_) => (true, true),
                     Ok(e) if !is_modification(&e.kind) => (false, false),
                     Ok(e) => (
-                        e.paths.contains(&evidence),
+                        e.paths.iter().any(|p| database_files.contains(p)),
                         e.paths.iter().any(|p| p.parent() == Some(&watched_cases)),
                     ),
                 };
                 if cases_changed {
                     dirty.store(true, Ordering::Release);
                 }
-                if evidence_changed || cases_changed {
+                if database_changed || cases_changed {
                     let _ = tx.send(());
                 }
             })

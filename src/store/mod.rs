@@ -3,16 +3,17 @@
 //! behind the HTTP API (`serve`), with an [`outbox`] for decisions made while
 //! the server is unreachable.
 
-mod case_files;
+mod deciding;
 mod local;
 pub mod outbox;
 mod remote;
 pub mod replay;
 mod snapshot;
+mod sqlite;
 
 use async_trait::async_trait;
 
-pub use local::{LocalStore, StoreLayout};
+pub use local::{ImportCounts, LocalStore, Migration, StoreLayout};
 pub use outbox::{AlreadyQueued, OutboxSummary, QueuedEntry};
 pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, Snapshot};
@@ -88,6 +89,15 @@ pub enum StoreError {
     /// what to change).
     #[error("{0}")]
     Setup(String),
+    /// The store's database failed (SQLite): what was being done, and the
+    /// driver's message. A busy database is waited for (30 s) before this.
+    #[error("store database: {what}: {message}")]
+    Database {
+        /// What was being done, e.g. "appending the record".
+        what: String,
+        /// The driver's message.
+        message: String,
+    },
     /// A file operation failed: what was being done, and the OS error.
     #[error("{context}: {source}")]
     Io {
@@ -358,6 +368,22 @@ pub trait Store: Send + Sync {
 
     /// Verifies the whole evidence chain.
     async fn verify(&self) -> Result<VerifyReport, StoreError>;
+
+    /// The chain as JSON lines (docs/format.md): one sealed record a line,
+    /// each ending in `\n`. A local store gives the bytes as stored; by
+    /// default the records are encoded again, which gives the same bytes for
+    /// every record this version's format knows (`evidence verify --file`
+    /// tells).
+    async fn evidence_lines(&self) -> Result<Vec<u8>, StoreError> {
+        let mut out = Vec::new();
+        for record in self.records_since(0).await? {
+            serde_json::to_writer(&mut out, &record).map_err(|e| {
+                StoreError::Evidence(crate::evidence::EvidenceError::Encode(e.to_string()))
+            })?;
+            out.push(b'\n');
+        }
+        Ok(out)
+    }
 
     /// Signals when the store may have changed (another process decided),
     /// so a console can refresh without polling.

@@ -3,7 +3,9 @@
 
 use crate::common;
 
-use common::{JUSTIFICATION, Sandbox, TestStore, case_entry, medium_case, run, three_tiers};
+use common::{
+    JUSTIFICATION, Sandbox, TestStore, case_entry, medium_case, run, tamper_line, three_tiers,
+};
 use serde_json::Value;
 
 fn listed_ids(list: &Value) -> Vec<String> {
@@ -24,9 +26,10 @@ fn init_creates_a_store_and_refuses_a_second_time() {
     assert!(dir.join("cases").is_dir(), "cases/ missing");
     let policy = std::fs::read_to_string(dir.join("policy.toml")).expect("policy.toml written");
     assert!(policy.contains("justification_min_chars"), "{policy}");
+    assert!(dir.join("store.db").is_file(), "store.db missing");
     assert!(
         !dir.join("evidence.jsonl").exists(),
-        "init must not create evidence"
+        "init must not create a file log"
     );
 
     let again = run(sandbox.cmd().arg("init").arg(&dir));
@@ -418,7 +421,7 @@ fn verify_detects_an_edited_record_and_decisions_stop() {
     let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
     assert!(lines[1].contains("Reviewed the dependency map"));
     lines[1] = lines[1].replace("Reviewed the dependency map", "Reviewed the dependency MAP");
-    std::fs::write(store.evidence_path(), lines.join("\n") + "\n").unwrap();
+    tamper_line(&store.dir, 2, &lines[1]);
 
     let bad = store.run(&["evidence", "verify"]);
     assert_eq!(bad.code, 5, "{bad}");
@@ -429,6 +432,31 @@ fn verify_detects_an_edited_record_and_decisions_stop() {
     assert_eq!(json.code, 5, "{json}");
     assert_eq!(json.json()["first_bad"]["seq"], 2);
     assert_eq!(json.json()["records"], 1);
+
+    // The exported log gets the same verdict as the database.
+    let file = store.dir.join("exported.jsonl");
+    let export = store.run(&[
+        "evidence",
+        "export",
+        "--format",
+        "jsonl",
+        "--output",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        export.code, 5,
+        "exported up to the break, and said so: {export}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), store.evidence_bytes());
+    let exported = store.run(&[
+        "evidence",
+        "verify",
+        "--json",
+        "--file",
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(exported.code, 5, "{exported}");
+    assert_eq!(exported.json(), json.json());
 
     let before = store.evidence_bytes();
     let decide = store.decide("bob", "HIGH-1", "approve", &[]);
@@ -444,8 +472,56 @@ fn verify_detects_an_edited_record_and_decisions_stop() {
     );
 }
 
+/// A file store from before the database: `init`, then `store.db` taken
+/// away and the chain written as `evidence.jsonl`, as older versions kept it.
+fn as_file_store(store: &TestStore, log: &[u8]) {
+    for name in ["store.db", "store.db-wal", "store.db-shm"] {
+        let _ = std::fs::remove_file(store.dir.join(name));
+    }
+    std::fs::write(store.evidence_path(), log).unwrap();
+}
+
 #[test]
-fn a_torn_tail_blocks_decisions_until_repaired() {
+fn a_file_store_is_migrated_on_first_open_and_its_log_kept() {
+    let store = three_tiers();
+    assert_eq!(store.decide("alice", "LOW-1", "approve", &[]).code, 0);
+    assert_eq!(store.decide("alice", "MED-1", "quarantine", &[]).code, 0);
+    let log = store.evidence_bytes();
+    as_file_store(&store, &log);
+
+    let list = store.run(&["list", "--state", "all"]);
+    assert_eq!(list.code, 0, "{list}");
+    assert!(list.stderr.contains("migrated"), "{list}");
+    assert!(list.stderr.contains("2 records"), "{list}");
+    assert_eq!(store.evidence_bytes(), log, "the chain moved byte for byte");
+    assert!(!store.evidence_path().exists());
+    assert_eq!(
+        std::fs::read(store.dir.join("evidence.jsonl.migrated")).unwrap(),
+        log,
+        "the old log is kept"
+    );
+    let again = store.run(&["list", "--state", "all"]);
+    assert!(!again.stderr.contains("migrated"), "migrated once: {again}");
+    assert_eq!(store.decide("alice", "HIGH-1", "escalate", &[]).code, 0);
+    let verify = store.run(&["evidence", "verify"]);
+    assert!(verify.stdout.contains("intact: 3 records"), "{verify}");
+}
+
+#[test]
+fn a_file_store_with_a_broken_chain_is_not_migrated() {
+    let store = three_tiers();
+    assert_eq!(store.decide("alice", "LOW-1", "approve", &[]).code, 0);
+    let log = String::from_utf8(store.evidence_bytes()).unwrap();
+    as_file_store(&store, log.replace("Reviewed", "Edited").as_bytes());
+    let decide = store.decide("alice", "MED-1", "quarantine", &[]);
+    assert_eq!(decide.code, 5, "{decide}");
+    assert!(decide.stderr.contains("seq 1"), "{decide}");
+    assert!(store.evidence_path().exists(), "the file is left as it was");
+    assert!(!store.dir.join("evidence.jsonl.migrated").exists());
+}
+
+#[test]
+fn a_torn_tail_of_a_file_store_blocks_its_migration_until_repaired() {
     let store = three_tiers();
     assert_eq!(store.decide("alice", "LOW-1", "approve", &[]).code, 0);
     let good = store.evidence_bytes();
@@ -453,9 +529,10 @@ fn a_torn_tail_blocks_decisions_until_repaired() {
     // Half of a record, without its newline: a write cut short.
     let mut torn = good.clone();
     torn.extend_from_slice(&line[..line.len() / 2]);
-    std::fs::write(store.evidence_path(), &torn).unwrap();
+    as_file_store(&store, &torn);
 
-    let verify = store.run(&["evidence", "verify"]);
+    let file = store.evidence_path();
+    let verify = store.run(&["evidence", "verify", "--file", file.to_str().unwrap()]);
     assert_eq!(verify.code, 5, "{verify}");
     assert!(verify.stdout.contains("torn tail"), "{verify}");
     assert!(verify.stdout.contains("evidence repair"), "{verify}");
@@ -464,7 +541,7 @@ fn a_torn_tail_blocks_decisions_until_repaired() {
     assert_eq!(decide.code, 5, "{decide}");
     assert!(decide.stderr.contains("evidence repair"), "{decide}");
     assert_eq!(
-        store.evidence_bytes(),
+        std::fs::read(&file).unwrap(),
         torn,
         "nothing appended after a torn tail"
     );
@@ -475,7 +552,7 @@ fn a_torn_tail_blocks_decisions_until_repaired() {
     assert_eq!(
         store.evidence_bytes(),
         good,
-        "repair keeps every complete record"
+        "repair keeps every complete record, and the store migrates them"
     );
     // The torn bytes are kept in a side file, not thrown away.
     let side: Vec<_> = std::fs::read_dir(&store.dir)

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::common;
 
 use common::server::{Server, add_token, client, tokens_path};
-use common::{JUSTIFICATION, Out, TestStore, decide_args, high_case, low_case, run};
+use common::{JUSTIFICATION, Out, TestStore, decide_args, high_case, low_case, run, tamper_line};
 use nhi_triage::evidence::{EvidenceRecord, GENESIS_HASH};
 use nhi_triage::model::CaseState;
 use serde_json::{Value, json};
@@ -170,11 +170,10 @@ fn a_closed_stdout_keeps_the_commands_own_exit_code() {
     let store = TestStore::with_cases(&[low_case("LOW-1")]);
     assert_eq!(store.decide("alice", "LOW-1", "approve", &[]).code, 0);
     let log = String::from_utf8(store.evidence_bytes()).unwrap();
-    std::fs::write(
-        store.evidence_path(),
-        log.replace("\"justification\":\"Reviewed", "\"justification\":\"Edited"),
-    )
-    .unwrap();
+    let edited = log
+        .trim_end()
+        .replace("\"justification\":\"Reviewed", "\"justification\":\"Edited");
+    tamper_line(&store.dir, 1, &edited);
     let (out, _) = run_until_reader_closes(store.cmd().args(["evidence", "verify"]), 0);
     assert_eq!(out.code, 5, "{out}");
     assert!(!out.stderr.contains("panicked"), "{out}");
@@ -223,7 +222,8 @@ fn store_with_hostile_record() -> TestStore {
         to: HOSTILE_TEAM.into(),
     };
     let sealed = record.seal(1, GENESIS_HASH).expect("seal");
-    std::fs::write(store.evidence_path(), sealed).unwrap();
+    let sealed = String::from_utf8(sealed).unwrap();
+    tamper_line(&store.dir, 1, sealed.trim_end());
     let verify = store.run(&["evidence", "verify"]);
     assert_eq!(verify.code, 0, "the crafted log is a valid chain: {verify}");
     store

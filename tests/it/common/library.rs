@@ -61,7 +61,7 @@ impl LibraryStore {
 
     /// The evidence log's bytes (empty when it does not exist yet).
     pub fn evidence(&self) -> Vec<u8> {
-        std::fs::read(self.path().join("evidence.jsonl")).unwrap_or_default()
+        super::evidence_in(self.path())
     }
 
     /// The evidence log's lines, each parsed as JSON.

@@ -109,6 +109,7 @@ impl TestStore {
         self.dir.join("cases")
     }
 
+    /// Where a file store kept its log (migrated into store.db on open).
     pub fn evidence_path(&self) -> PathBuf {
         self.dir.join("evidence.jsonl")
     }
@@ -162,9 +163,15 @@ impl TestStore {
         run(&mut cmd)
     }
 
-    /// The evidence log's bytes (empty when it does not exist yet).
+    /// The evidence chain as JSON lines, as `evidence export --format
+    /// jsonl` writes it (empty when there is no record yet).
     pub fn evidence_bytes(&self) -> Vec<u8> {
-        std::fs::read(self.evidence_path()).unwrap_or_default()
+        evidence_in(&self.dir)
+    }
+
+    /// The store's database (`STORE/store.db`).
+    pub fn database_path(&self) -> PathBuf {
+        self.dir.join("store.db")
     }
 
     /// The evidence log's records as JSON values.
@@ -503,4 +510,52 @@ pub fn read_request(stream: &mut std::net::TcpStream) -> Option<(String, Vec<u8>
     let mut body = vec![0u8; len];
     stream.read_exact(&mut body).ok()?;
     Some((head, body))
+}
+
+/// The evidence chain of the store at `dir`, read straight from its
+/// database (read-only, as another process would): every record's line and
+/// a newline, in `seq` order; empty when there is no database or no record.
+pub fn evidence_in(dir: &Path) -> Vec<u8> {
+    let path = dir.join("store.db");
+    if !path.exists() {
+        return Vec::new();
+    }
+    let conn =
+        rusqlite::Connection::open_with_flags(&path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .expect("open store.db read-only");
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    let mut stmt = conn
+        .prepare("SELECT line FROM evidence ORDER BY seq")
+        .unwrap();
+    let mut out = Vec::new();
+    let mut rows = stmt.query([]).unwrap();
+    while let Some(row) = rows.next().unwrap() {
+        out.extend_from_slice(row.get_ref(0).unwrap().as_bytes().unwrap());
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Runs `sql` on the store's database, as an attacker or a broken tool
+/// with write access to store.db would.
+pub fn tamper(dir: &Path, sql: &str) {
+    let conn = rusqlite::Connection::open(dir.join("store.db")).expect("open store.db");
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    conn.execute_batch(sql).expect("tamper with store.db");
+}
+
+/// Replaces the stored line of record `seq` in the store's database.
+pub fn tamper_line(dir: &Path, seq: u64, line: &str) {
+    let conn = rusqlite::Connection::open(dir.join("store.db")).expect("open store.db");
+    conn.busy_timeout(std::time::Duration::from_secs(30))
+        .unwrap();
+    let n = conn
+        .execute(
+            "UPDATE evidence SET line = ?2 WHERE seq = ?1",
+            rusqlite::params![seq as i64, line],
+        )
+        .expect("tamper with store.db");
+    assert_eq!(n, 1, "no record {seq} to tamper with");
 }

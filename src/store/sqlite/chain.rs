@@ -1,0 +1,356 @@
+//! The evidence chain in the database: each record's exact sealed line
+//! (docs/format.md, *Canonical bytes and the chain*), one row per record.
+//!
+//! The rules are the file log's: a record is sealed onto the chain head
+//! inside the write transaction (one writer at a time, across processes),
+//! every read checks each line's hash, link and `seq`, and `evidence export`
+//! writes the lines as they are stored, so verifying the database and
+//! verifying an exported file give the same verdict by construction (both
+//! go through [`verify_reader`]).
+
+use std::io::{BufReader, Read, Write};
+use std::path::Path;
+
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+
+use super::{Db, cases, db_err};
+use crate::evidence::{
+    ChainBreak, Cursor, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadOutcome, VerifyReport,
+};
+use crate::evidence::{SealedLine, check_line, verify_reader};
+use crate::store::StoreError;
+
+/// Records after `cursor`, each checked against the chain; stops at the
+/// first break. The record at the cursor must still be the one read there
+/// (else the chain was rewritten under a reader: a break at that `seq`).
+pub fn read_since(conn: &Connection, cursor: &Cursor) -> Result<ReadOutcome, StoreError> {
+    let what = "reading evidence records";
+    let mut out = ReadOutcome {
+        cursor: cursor.clone(),
+        ..ReadOutcome::default()
+    };
+    if cursor.last_seq > 0 {
+        let line: Option<String> = conn
+            .query_row(
+                "SELECT line FROM evidence WHERE seq = ?1",
+                [cursor.last_seq as i64],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(db_err(what))?;
+        let same = line
+            .as_deref()
+            .and_then(|l| SealedLine::parse(l.as_bytes()))
+            .is_some_and(|s| s.hash == cursor.last_hash.as_bytes());
+        if !same {
+            out.broken = Some(ChainBreak {
+                seq: cursor.last_seq,
+                line: cursor.line,
+                reason: "the record was changed or removed after it was read".into(),
+            });
+            return Ok(out);
+        }
+    }
+    let mut stmt = conn
+        .prepare_cached("SELECT line FROM evidence WHERE seq > ?1 ORDER BY seq")
+        .map_err(db_err(what))?;
+    let mut rows = stmt.query([cursor.last_seq as i64]).map_err(db_err(what))?;
+    while let Some(row) = rows.next().map_err(db_err(what))? {
+        let line = row
+            .get_ref(0)
+            .map_err(db_err(what))?
+            .as_bytes()
+            .map_err(|e| StoreError::Database {
+                what: what.into(),
+                message: e.to_string(),
+            })?;
+        let line_no = out.cursor.line + 1;
+        let checked = check_line(
+            line,
+            line_no,
+            out.cursor.last_seq + 1,
+            out.cursor.last_hash.as_bytes(),
+        )
+        .and_then(|_| {
+            serde_json::from_slice::<EvidenceRecord>(line).map_err(|e| ChainBreak {
+                seq: out.cursor.last_seq + 1,
+                line: line_no,
+                reason: format!("not a valid evidence record: {e}"),
+            })
+        });
+        match checked {
+            Ok(record) => {
+                out.cursor.line = line_no;
+                out.cursor.last_seq = record.seq;
+                out.cursor.last_hash.clone_from(&record.hash);
+                out.records.push(record);
+            }
+            Err(b) => {
+                out.broken = Some(b);
+                break;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// `seq` and `hash` of the chain head (`0` and [`GENESIS_HASH`] when empty).
+/// Errors: a head row that is not a sealed record.
+pub fn head(conn: &Connection) -> Result<(u64, String), StoreError> {
+    let line: Option<String> = conn
+        .query_row(
+            "SELECT line FROM evidence ORDER BY seq DESC LIMIT 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(db_err("reading the chain head"))?;
+    let Some(line) = line else {
+        return Ok((0, GENESIS_HASH.to_string()));
+    };
+    let sealed = SealedLine::parse(line.as_bytes()).ok_or_else(|| StoreError::Database {
+        what: "reading the chain head".into(),
+        message:
+            "the last record is not a sealed evidence record; run `nhi-triage evidence verify`"
+                .into(),
+    })?;
+    Ok((
+        sealed.seq,
+        String::from_utf8_lossy(sealed.hash).into_owned(),
+    ))
+}
+
+/// Seals `record` onto the chain head and inserts it. Call inside the write
+/// transaction that checked the decision; durable once that commits.
+pub fn append(conn: &Connection, mut record: EvidenceRecord) -> Result<EvidenceRecord, StoreError> {
+    let (seq, hash) = head(conn)?;
+    let mut line = record
+        .seal(seq + 1, &hash)
+        .map_err(|e| StoreError::Evidence(crate::evidence::EvidenceError::Encode(e.to_string())))?;
+    line.pop(); // the newline: rows hold the line itself
+    let text = String::from_utf8(line).map_err(|e| StoreError::Database {
+        what: "sealing the record".into(),
+        message: e.to_string(),
+    })?;
+    conn.execute(
+        "INSERT INTO evidence (seq, case_id, idempotency_key, line) VALUES (?1, ?2, ?3, ?4)",
+        params![
+            record.seq as i64,
+            record.case_id,
+            record.idempotency_key,
+            text
+        ],
+    )
+    .map_err(db_err("appending the record"))?;
+    Ok(record)
+}
+
+/// The stored lines in `seq` order, each followed by `\n`: the JSON-lines
+/// log, read in batches so memory stays flat at any length.
+struct Lines<'c> {
+    conn: &'c Connection,
+    after: i64,
+    buf: Vec<u8>,
+    pos: usize,
+    done: bool,
+    error: Option<String>,
+}
+
+const BATCH: i64 = 4096;
+
+impl Lines<'_> {
+    fn refill(&mut self) -> rusqlite::Result<()> {
+        self.buf.clear();
+        self.pos = 0;
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, line FROM evidence WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let mut rows = stmt.query(params![self.after, BATCH])?;
+        let mut n = 0;
+        while let Some(row) = rows.next()? {
+            self.after = row.get(0)?;
+            self.buf.extend_from_slice(row.get_ref(1)?.as_bytes()?);
+            self.buf.push(b'\n');
+            n += 1;
+        }
+        self.done = n < BATCH;
+        Ok(())
+    }
+}
+
+impl Read for Lines<'_> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        if self.pos == self.buf.len() {
+            if self.done {
+                return Ok(0);
+            }
+            if let Err(e) = self.refill() {
+                self.error = Some(e.to_string());
+                return Err(std::io::Error::other(e));
+            }
+        }
+        let n = out.len().min(self.buf.len() - self.pos);
+        out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        Ok(n)
+    }
+}
+
+fn lines(conn: &Connection) -> Lines<'_> {
+    Lines {
+        conn,
+        after: 0,
+        buf: Vec::new(),
+        pos: 0,
+        done: false,
+        error: None,
+    }
+}
+
+/// Checks the whole chain, as `evidence verify FILE` checks an exported log.
+pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
+    verify_reader(BufReader::with_capacity(1 << 20, lines(conn))).map_err(|e| {
+        StoreError::Database {
+            what: "verifying the evidence chain".into(),
+            message: e.to_string(),
+        }
+    })
+}
+
+/// Writes the log as JSON lines, exactly as stored (`evidence export --format jsonl`).
+pub fn export(conn: &Connection, mut out: impl Write) -> Result<(), StoreError> {
+    let mut reader = lines(conn);
+    std::io::copy(&mut reader, &mut out).map_err(|source| StoreError::Io {
+        context: "exporting the evidence log".into(),
+        source,
+    })?;
+    Ok(())
+}
+
+const MIGRATED: &str = "migrated_evidence_head";
+
+/// What migrating a file store's `evidence.jsonl` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// Records moved into the database.
+    pub records: u64,
+    /// The chain head, the same before and after.
+    pub head_hash: String,
+    /// Where the old log was kept.
+    pub kept_as: std::path::PathBuf,
+}
+
+/// Moves a file store's evidence log into the database, once: the file's
+/// chain is verified first (a torn tail or a break refuses the migration,
+/// naming `evidence repair` or the break), the lines are copied byte for
+/// byte in one transaction, the database's chain is verified again and must
+/// end at the same head, and the file is kept beside it as
+/// `evidence.jsonl.migrated`. `None` when there is nothing to migrate.
+pub fn migrate_file_log(db: &mut Db, file: &Path) -> Result<Option<Migration>, StoreError> {
+    if !file.exists() {
+        return Ok(None);
+    }
+    let log = EvidenceLog::new(file);
+    let before = log.verify()?;
+    if let Some(brk) = &before.first_bad {
+        return Err(StoreError::EvidenceBroken {
+            path: file.to_path_buf(),
+            brk: brk.clone(),
+        });
+    }
+    if let Some((offset, len)) = before.torn_tail {
+        return Err(StoreError::Evidence(
+            crate::evidence::EvidenceError::TornTail {
+                path: file.to_path_buf(),
+                offset,
+                len,
+            },
+        ));
+    }
+    let kept_as = file.with_extension("jsonl.migrated");
+    let tx = db
+        .conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(db_err("migrating the evidence log"))?;
+    let done = cases::get_meta(&tx, MIGRATED)?;
+    if done.is_none() {
+        let held: i64 = tx
+            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
+            .map_err(db_err("migrating the evidence log"))?;
+        if held > 0 {
+            return Err(StoreError::Setup(format!(
+                "{} holds an evidence log and {} already holds records: refusing to merge two \
+                 chains; move one aside",
+                file.display(),
+                db.path.display()
+            )));
+        }
+        copy_lines(&tx, file)?;
+        let after = verify(&tx)?;
+        if after.first_bad.is_some()
+            || after.head_hash != before.head_hash
+            || after.records != before.records
+        {
+            return Err(StoreError::Setup(format!(
+                "migrating {}: the copied chain does not verify to the same head ({}); nothing \
+                 was changed",
+                file.display(),
+                after.summary()
+            )));
+        }
+        cases::put_meta(&tx, MIGRATED, &before.head_hash)?;
+        tx.commit()
+            .map_err(db_err("committing the evidence migration"))?;
+    } else {
+        drop(tx);
+        if done.as_deref() != Some(before.head_hash.as_str()) {
+            return Err(StoreError::Setup(format!(
+                "{} changed after it was migrated into {} (an older nhi-triage still writing \
+                 it?): records after the migration are not in the database; stop that process \
+                 and compare the two with `nhi-triage evidence verify`",
+                file.display(),
+                db.path.display()
+            )));
+        }
+    }
+    std::fs::rename(file, &kept_as).map_err(|source| StoreError::Io {
+        context: format!("keeping {} as {}", file.display(), kept_as.display()),
+        source,
+    })?;
+    Ok(Some(Migration {
+        records: before.records,
+        head_hash: before.head_hash,
+        kept_as,
+    }))
+}
+
+fn copy_lines(conn: &Connection, file: &Path) -> Result<(), StoreError> {
+    use std::io::BufRead;
+    let io = |source| StoreError::Io {
+        context: format!("reading {}", file.display()),
+        source,
+    };
+    let reader = BufReader::new(std::fs::File::open(file).map_err(io)?);
+    let mut insert = conn
+        .prepare_cached(
+            "INSERT INTO evidence (seq, case_id, idempotency_key, line) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .map_err(db_err("copying evidence records"))?;
+    for line in reader.lines() {
+        let line = line.map_err(io)?;
+        let record: EvidenceRecord =
+            serde_json::from_str(&line).map_err(|e| StoreError::Database {
+                what: format!("copying {}", file.display()),
+                message: e.to_string(),
+            })?;
+        insert
+            .execute(params![
+                record.seq as i64,
+                record.case_id,
+                record.idempotency_key,
+                line
+            ])
+            .map_err(db_err("copying evidence records"))?;
+    }
+    Ok(())
+}
