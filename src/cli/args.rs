@@ -28,8 +28,8 @@ pub struct Cli {
 /// is, who decides, and the what-if overrides.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Store directory (cases/, evidence.jsonl, policy.toml); without
-    /// --store, --demo or --api: $NHI_TRIAGE_STORE.
+    /// Store directory (store.db, cases/, policy.toml); without --store,
+    /// --demo, --api or --database: $NHI_TRIAGE_STORE.
     #[arg(long, global = true, value_name = "DIR")]
     pub store: Option<PathBuf>,
     /// A remote queue: the base URL of an nhi-triage API server (token from
@@ -37,6 +37,15 @@ pub struct Global {
     /// --demo or --api: $NHI_TRIAGE_API.
     #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["store", "demo"])]
     pub api: Option<String>,
+    /// A PostgreSQL store, for teams: postgres://USER[:PASSWORD]@HOST:PORT/DB
+    /// (add ?sslmode=require for TLS); without --store, --demo or --api:
+    /// $NHI_TRIAGE_DATABASE_URL, else the config file's database_url.
+    #[arg(long, global = true, value_name = "URL", conflicts_with_all = ["store", "demo", "api"])]
+    pub database: Option<String>,
+    /// With a PostgreSQL store: a folder of case files (*.jsonl, *.json)
+    /// imported on open and, by a running console or server, when it changes.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cases: Option<PathBuf>,
     /// Use the demo store, seeded from the bundled demo cases on first use.
     #[arg(long, global = true, conflicts_with = "store")]
     pub demo: bool,
@@ -60,35 +69,42 @@ pub struct Global {
 
 impl Global {
     /// Fills the store choice from the environment when the command line
-    /// made none: `--store`, `--demo` and `--api` given there always win
-    /// over `NHI_TRIAGE_STORE` and `NHI_TRIAGE_API` (an exported store must
-    /// not make `--demo` a conflict).
+    /// made none: `--store`, `--demo`, `--api` and `--database` given there
+    /// always win over `NHI_TRIAGE_STORE`, `NHI_TRIAGE_API` and
+    /// `NHI_TRIAGE_DATABASE_URL` (an exported store must not make `--demo` a
+    /// conflict).
     ///
     /// # Errors
-    /// Both variables set and no choice on the command line: which store a
-    /// decision goes to is never guessed.
+    /// More than one variable set and no choice on the command line: which
+    /// store a decision goes to is never guessed.
     pub fn apply_environment(&mut self) -> Result<(), String> {
-        if self.store.is_some() || self.demo || self.api.is_some() {
+        if self.store.is_some() || self.demo || self.api.is_some() || self.database.is_some() {
             return Ok(());
         }
         let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-        match (non_empty("NHI_TRIAGE_API"), non_empty("NHI_TRIAGE_STORE")) {
-            (Some(_), Some(_)) => Err(
-                "NHI_TRIAGE_API and NHI_TRIAGE_STORE are both set: choose one with --api URL or --store DIR (or unset one)"
-                    .into(),
-            ),
-            (Some(url), None) => {
-                self.api = Some(url.to_string_lossy().into_owned());
-                Ok(())
-            }
-            (None, Some(dir)) => {
-                self.store = Some(PathBuf::from(dir));
-                Ok(())
-            }
-            (None, None) => Ok(()),
+        let api = non_empty("NHI_TRIAGE_API");
+        let store = non_empty("NHI_TRIAGE_STORE");
+        let database = non_empty(DATABASE_ENV);
+        if [&api, &store, &database]
+            .iter()
+            .filter(|v| v.is_some())
+            .count()
+            > 1
+        {
+            return Err(format!(
+                "more than one of NHI_TRIAGE_API, NHI_TRIAGE_STORE and {DATABASE_ENV} is set: \
+                 choose one with --api URL, --store DIR or --database URL (or unset the others)"
+            ));
         }
+        self.api = api.map(|v| v.to_string_lossy().into_owned());
+        self.store = store.map(PathBuf::from);
+        self.database = database.map(|v| v.to_string_lossy().into_owned());
+        Ok(())
     }
 }
+
+/// The environment variable naming a PostgreSQL store.
+pub const DATABASE_ENV: &str = "NHI_TRIAGE_DATABASE_URL";
 
 /// `--now`: an RFC 3339 time with a zone; the error gives an example.
 fn parse_now(s: &str) -> Result<OffsetDateTime, String> {
@@ -127,12 +143,26 @@ pub enum Command {
     },
     /// Create a store.
     Init {
-        // The store directory to create.
-        dir: PathBuf,
+        // The store directory to create (with --database: none; the
+        // database gets the schema and the default policy).
+        dir: Option<PathBuf>,
         /// Seed it with the demo cases.
         #[arg(long)]
         demo: bool,
     },
+    /// Import case files (JSON lines or a JSON array) into the store:
+    /// upsert by case id; a changed case gets a new content digest.
+    Import {
+        /// The files to import (`-` reads standard input).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Machine-readable summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Move a file store (evidence.jsonl) into its database now, verifying
+    /// the chain before and after (opening the store does the same).
+    Migrate,
     /// The paths this program uses.
     Info {
         // Machine-readable output.

@@ -21,6 +21,10 @@ pub struct Config {
     /// Extra trusted root certificates (PEM) for `--api`, for a server whose
     /// certificate comes from a private CA.
     pub ca_file: Option<std::path::PathBuf>,
+    /// A PostgreSQL store used when no other store is chosen
+    /// (`postgres://USER[:PASSWORD]@HOST:PORT/DB`); keep the file mode 600
+    /// when it holds a password. `--database` and NHI_TRIAGE_DATABASE_URL win.
+    pub database_url: Option<String>,
 }
 
 /// Reads the config file; absent, the defaults (every setting `None`).

@@ -77,6 +77,25 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
         ))
         .into());
     }
+    let policy = match &global.policy {
+        Some(path) => Some(Policy::from_file(path)?),
+        None => None,
+    };
+    if let Some(url) = database_url(global)? {
+        let ca = database_ca_file()?;
+        return Ok(LocalStore::open_database(
+            &url,
+            global.cases.as_deref(),
+            policy,
+            ca.as_deref(),
+        )?);
+    }
+    if global.cases.is_some() {
+        return Err(UsageError(
+            "--cases DIR is for a PostgreSQL store (--database URL); a store directory reads its own cases/".into(),
+        )
+        .into());
+    }
     let dir = store_dir(global)?;
     if global.store.is_none() && !global.demo && !dir.exists() {
         bail!(
@@ -86,22 +105,66 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
             dir.display()
         );
     }
-    let policy = match &global.policy {
-        Some(path) => Some(Policy::from_file(path)?),
-        None => None,
-    };
     let store = LocalStore::open_with_policy(&dir, policy)?;
     if let Some(m) = store.migration() {
         super::output::errln!(
             "migrated the file store's evidence log into {}: {} records, chain verified before \
              and after (head {}); the old log is kept as {}",
-            store.layout().database_path().display(),
+            store.database(),
             m.records,
             m.head_hash,
             m.kept_as.display()
         );
     }
     Ok(store)
+}
+
+/// The PostgreSQL store the options select: `--database`, else
+/// `NHI_TRIAGE_DATABASE_URL` (folded into `--database` by
+/// `Global::apply_environment`), else the config file's `database_url` when
+/// no other store was chosen.
+pub fn database_url(global: &Global) -> Result<Option<String>> {
+    if let Some(url) = &global.database {
+        return Ok(Some(url.clone()));
+    }
+    if global.store.is_some() || global.demo || global.api.is_some() {
+        return Ok(None);
+    }
+    Ok(super::config::load()?.database_url)
+}
+
+/// `init --database URL`: the schema, and the default policy when the
+/// database holds none. Returns whether the policy was stored.
+pub fn init_database(url: &str) -> Result<bool> {
+    let ca = database_ca_file()?;
+    Ok(LocalStore::init_database(
+        url,
+        &Policy::default(),
+        ca.as_deref(),
+    )?)
+}
+
+/// The config file's `ca_file`, resolved: trusted for TLS to the database
+/// as for `--api`.
+fn database_ca_file() -> Result<Option<PathBuf>> {
+    let config_file = paths()?.config_file;
+    Ok(super::config::load()?
+        .ca_file
+        .map(|p| super::remote::resolve(&p, &config_file)))
+}
+
+/// A database URL without its password, for messages.
+pub fn describe_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((user, host)) => format!(
+                "{scheme}://{}@{host}",
+                user.split_once(':').map_or(user, |(name, _)| name)
+            ),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 /// Seeds the demo store on first use. It is built beside its final place

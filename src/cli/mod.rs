@@ -121,7 +121,9 @@ async fn run(cli: Cli, out: &mut Out) -> anyhow::Result<i32> {
         Some(Command::Init { .. }) if g.api.is_some() => {
             Err(UsageError("init creates a local store directory; it takes no --api".into()).into())
         }
-        Some(Command::Init { dir, demo }) => commands::init(&dir, demo, out),
+        Some(Command::Init { dir, demo }) => commands::init(g, dir.as_deref(), demo, out),
+        Some(Command::Import { files, json }) => commands::import(g, &files, json, out),
+        Some(Command::Migrate) => commands::migrate(g, out),
         Some(Command::Info { json }) => commands::info(g, json, out),
         Some(Command::Serve(args)) => serve::serve(g, args, out).await,
         Some(Command::Token { command }) => serve::token(command, out),

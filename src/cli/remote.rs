@@ -88,7 +88,7 @@ pub fn token(config: &Config) -> Result<(String, TokenSource)> {
 }
 
 /// `~/x` under $HOME; a relative path beside the config file.
-fn resolve(path: &Path, config_file: &Path) -> PathBuf {
+pub fn resolve(path: &Path, config_file: &Path) -> PathBuf {
     if let Ok(rest) = path.strip_prefix("~")
         && let Some(home) = std::env::var_os("HOME")
     {

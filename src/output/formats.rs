@@ -45,13 +45,16 @@ impl Schema {
     pub const OUTBOX: Schema = Schema::new("outbox", 1);
     /// `evidence verify --json`.
     pub const VERIFY: Schema = Schema::new("verify", 1);
+    /// `import --json`.
+    pub const IMPORT: Schema = Schema::new("import", 1);
     /// Every schema, for tests and docs.
-    pub const ALL: [Schema; 5] = [
+    pub const ALL: [Schema; 6] = [
         Schema::LIST,
         Schema::SHOW,
         Schema::INFO,
         Schema::OUTBOX,
         Schema::VERIFY,
+        Schema::IMPORT,
     ];
 
     const fn new(name: &'static str, version: u32) -> Schema {
@@ -446,6 +449,25 @@ pub struct VerifyOutput<'a> {
     /// `records`, `last_seq`, `head_hash`, `first_bad`, `torn_tail`.
     #[serde(flatten)]
     pub report: &'a VerifyReport,
+}
+
+/// `import --json`: `nhi-triage.import/1`, what an import did.
+#[derive(Debug, Serialize)]
+pub struct ImportOutput {
+    /// [`Schema::IMPORT`].
+    #[serde(flatten)]
+    pub schema: Schema,
+    /// The files read, as given (`-` for standard input).
+    pub files: Vec<String>,
+    /// Case ids the store did not hold.
+    pub new: usize,
+    /// Cases whose content (digest) changed.
+    pub updated: usize,
+    /// Cases already held with the same content.
+    pub unchanged: usize,
+    /// Lines or files skipped and cases loaded with problems, each
+    /// `FILE:LINE: MESSAGE` (docs/format.md, *Loading rules*).
+    pub problems: Vec<String>,
 }
 
 #[cfg(test)]

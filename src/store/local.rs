@@ -23,18 +23,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use async_trait::async_trait;
-use rusqlite::TransactionBehavior;
 use time::OffsetDateTime;
 
+use super::db::postgres::PgDb;
+use super::db::{Db, cases, chain};
 use super::replay::Replay;
-use super::sqlite::{Db, cases, chain, db_err};
 use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
 use crate::evidence::{Cursor, EvidenceRecord, ReadOutcome, VerifyReport};
 use crate::model::{Case, Decision, LoadProblem, Reviewer, same_reviewer};
 use crate::policy::{Policy, PolicyRef};
 
-pub use super::sqlite::cases::ImportCounts;
-pub use super::sqlite::chain::Migration;
+pub use super::db::cases::ImportCounts;
+pub use super::db::chain::Migration;
 
 /// The paths of a store directory.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,7 +101,7 @@ impl StoreLayout {
                 _ => {}
             }
         }
-        Db::open(&self.database_path(), true)?;
+        Db::open_sqlite(&self.database_path(), true)?;
         Ok(())
     }
 
@@ -126,7 +126,14 @@ pub struct LocalStore {
 }
 
 struct Shared {
-    layout: StoreLayout,
+    /// A directory store's paths; `None` for a PostgreSQL store.
+    layout: Option<StoreLayout>,
+    /// The case folder imported on open and when it changes, if any.
+    cases_dir: Option<PathBuf>,
+    /// The database, for messages (no password).
+    describe: String,
+    /// A PostgreSQL store's database, for its listener.
+    postgres: Option<Arc<PgDb>>,
     policy: Policy,
     policy_ref: PolicyRef,
     migration: Option<Migration>,
@@ -186,9 +193,81 @@ impl LocalStore {
             None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
             None => Policy::default(),
         };
-        let mut db = Db::open(&layout.database_path(), true)?;
+        let mut db = Db::open_sqlite(&layout.database_path(), true)?;
         let migration = chain::migrate_file_log(&mut db, &layout.evidence_path())?;
-        cases::sync_dir(&mut db, &layout.cases_dir(), false)?;
+        Self::start(
+            db,
+            Some(layout.clone()),
+            Some(layout.cases_dir()),
+            policy,
+            migration,
+        )
+    }
+
+    /// Opens a PostgreSQL store (`--database URL`; docs/store.md): the
+    /// schema is brought up to date, `cases_dir` (when given) is imported
+    /// on open and when it changes, and the policy is the one stored in the
+    /// database (`nhi-triage init --database URL` writes the defaults;
+    /// safe defaults when there is none), or `policy` for what-if review.
+    /// `ca_file`: PEM certificates trusted for TLS besides the system's.
+    pub fn open_database(
+        url: &str,
+        cases_dir: Option<&Path>,
+        policy: Option<Policy>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, StoreError> {
+        let mut db = Db::open_postgres(url, ca_file)?;
+        let policy = match policy {
+            Some(p) => p,
+            None => match db.read(|sql| cases::meta(sql, POLICY_KEY))? {
+                Some(text) => Policy::from_toml(&text, Path::new("(the database's policy)"))?,
+                None => Policy::default(),
+            },
+        };
+        let cases_dir = match cases_dir {
+            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|source| StoreError::Io {
+                context: format!("resolving {}", dir.display()),
+                source,
+            })?),
+            None => None,
+        };
+        Self::start(db, None, cases_dir, policy, None)
+    }
+
+    /// Writes `policy` as the database's policy (`init --database`). Only
+    /// where no policy is stored yet: a policy in force is never replaced
+    /// silently.
+    pub fn init_database(
+        url: &str,
+        policy: &Policy,
+        ca_file: Option<&Path>,
+    ) -> Result<bool, StoreError> {
+        let mut db = Db::open_postgres(url, ca_file)?;
+        let text = policy.to_toml();
+        db.write("storing the policy", |sql| {
+            if cases::meta(sql, POLICY_KEY)?.is_some() {
+                return Ok(false);
+            }
+            cases::set_meta(sql, POLICY_KEY, &text)?;
+            Ok(true)
+        })
+    }
+
+    fn start(
+        mut db: Db,
+        layout: Option<StoreLayout>,
+        cases_dir: Option<PathBuf>,
+        policy: Policy,
+        migration: Option<Migration>,
+    ) -> Result<Self, StoreError> {
+        if let Some(dir) = &cases_dir {
+            cases::sync_dir(&mut db, dir, false)?;
+        }
+        let describe = db.describe();
+        let postgres = match &db {
+            Db::Postgres(pg) => Some(Arc::clone(pg)),
+            Db::Sqlite { .. } => None,
+        };
         let inner = Inner {
             db,
             replay: Replay::default(),
@@ -200,6 +279,9 @@ impl LocalStore {
         let store = LocalStore {
             shared: Arc::new(Shared {
                 layout,
+                cases_dir,
+                describe,
+                postgres,
                 policy_ref: policy.reference(),
                 policy,
                 migration,
@@ -211,9 +293,16 @@ impl LocalStore {
         Ok(store)
     }
 
-    /// The store's paths (its root is absolute: canonicalised at open).
-    pub fn layout(&self) -> &StoreLayout {
-        &self.shared.layout
+    /// A directory store's paths (its root is absolute: canonicalised at
+    /// open); `None` for a PostgreSQL store.
+    pub fn layout(&self) -> Option<&StoreLayout> {
+        self.shared.layout.as_ref()
+    }
+
+    /// The database, for messages: the SQLite file, or the PostgreSQL URL
+    /// without its password.
+    pub fn database(&self) -> &str {
+        &self.shared.describe
     }
 
     /// What opening this store migrated from a file store, if anything.
@@ -232,11 +321,16 @@ impl LocalStore {
     /// look.
     fn refresh(&self) -> Result<(), StoreError> {
         let mut inner = self.inner();
-        if self.shared.cases_dirty.swap(false, Ordering::AcqRel) {
-            cases::sync_dir(&mut inner.db, &self.shared.layout.cases_dir(), false)?;
+        if self.shared.cases_dirty.swap(false, Ordering::AcqRel)
+            && let Some(dir) = &self.shared.cases_dir
+        {
+            cases::sync_dir(&mut inner.db, dir, false)?;
         }
-        inner.generation = cases::generation(&inner.db.conn)?;
-        let outcome = chain::read_since(&inner.db.conn, &inner.cursor)?;
+        let cursor = inner.cursor.clone();
+        let (generation, outcome) = inner
+            .db
+            .read(|sql| Ok((cases::generation(sql)?, chain::read_since(sql, &cursor)?)))?;
+        inner.generation = generation;
         inner.apply(outcome)?;
         Ok(())
     }
@@ -246,7 +340,7 @@ impl LocalStore {
     pub fn import(&self, report: &crate::model::LoadReport) -> Result<ImportCounts, StoreError> {
         let mut inner = self.inner();
         let counts = cases::import_report(&mut inner.db, report)?;
-        inner.generation = cases::generation(&inner.db.conn)?;
+        inner.generation = inner.db.read(|sql| cases::generation(sql))?;
         Ok(counts)
     }
 
@@ -275,7 +369,7 @@ impl LocalStore {
         let key = crate::model::case_id_key(case_id);
         let case_id = key.as_ref();
         self.refresh()?;
-        let inner = self.inner();
+        let mut inner = self.inner();
         if !inner.replay.statuses.contains_key(case_id) && !inner.holds(case_id)? {
             return Err(StoreError::NotFound(case_id.to_string()));
         }
@@ -324,78 +418,78 @@ impl LocalStore {
         let mut guard = self.inner();
         let inner = &mut *guard;
         // The case as its file says now, not as it was when we loaded it.
-        let cases_dir = shared.layout.cases_dir();
-        cases::sync_dir(&mut inner.db, &cases_dir, false)?;
-        if cases::source_differs(&inner.db.conn, &decision.case_id)? {
-            cases::sync_dir(&mut inner.db, &cases_dir, true)?;
+        if let Some(dir) = &shared.cases_dir {
+            cases::sync_dir(&mut inner.db, dir, false)?;
+            if inner
+                .db
+                .read(|sql| cases::source_differs(sql, &decision.case_id))?
+            {
+                cases::sync_dir(&mut inner.db, dir, true)?;
+            }
         }
-        let tx = inner
-            .db
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db_err("starting the decision"))?;
-        // Catch up with what other processes wrote before checking anything.
-        let outcome = chain::read_since(&tx, &inner.cursor)?;
-        apply(
-            &mut inner.replay,
-            &mut inner.cursor,
-            &mut inner.health,
-            outcome,
-        );
-        if let Some(brk) = &inner.health.broken {
-            return Err(StoreError::EvidenceBroken {
-                path: inner.db.path.clone(),
-                brk: brk.clone(),
-            });
-        }
-        // A retry of a decision already recorded: its record, nothing new.
-        if let Some(key) = &decision.idempotency_key
-            && let Some(first) = inner.replay.by_key(key)
-        {
-            return replay_of(first, &decision, &reviewer);
-        }
-        let case = cases::get(&tx, &decision.case_id)?
-            .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
-        let status = inner
-            .replay
-            .statuses
-            .get(&case.id)
-            .cloned()
-            .unwrap_or_default();
-        let previous = |sha: &str| cases::previous(&tx, sha).ok().flatten();
-        let record = super::deciding::record_for(
-            &case,
-            &status,
-            &decision,
-            reviewer,
-            &shared.policy,
-            &shared.policy_ref,
-            previous,
-            truncate_to_millis(OffsetDateTime::now_utc()),
-        )?;
-        let sealed = chain::append(&tx, record)?;
-        tx.commit().map_err(db_err("committing the decision"))?;
+        let Inner {
+            db,
+            replay,
+            cursor,
+            health,
+            ..
+        } = inner;
+        let describe = db.describe();
+        let outcome = db.write("recording the decision", |sql| {
+            // Catch up with what other processes wrote before checking anything.
+            let outcome = chain::read_since(sql, cursor)?;
+            apply(replay, cursor, health, outcome);
+            if let Some(brk) = &health.broken {
+                return Err(StoreError::EvidenceBroken {
+                    path: PathBuf::from(&describe),
+                    brk: brk.clone(),
+                });
+            }
+            // A retry of a decision already recorded: its record, nothing new.
+            if let Some(key) = &decision.idempotency_key
+                && let Some(first) = replay.by_key(key)
+            {
+                return replay_of(first, &decision, &reviewer).map(Recorded::Before);
+            }
+            let case = cases::get(sql, &decision.case_id)?
+                .ok_or_else(|| StoreError::NotFound(decision.case_id.clone()))?;
+            let status = replay.statuses.get(&case.id).cloned().unwrap_or_default();
+            let seen_before = match &decision.expected_case_sha256 {
+                Some(seen) if *seen != case.content_sha256() => cases::previous(sql, seen)?,
+                _ => None,
+            };
+            let record = super::deciding::record_for(
+                &case,
+                &status,
+                &decision,
+                reviewer,
+                &shared.policy,
+                &shared.policy_ref,
+                |_| seen_before.clone(),
+                truncate_to_millis(OffsetDateTime::now_utc()),
+            )?;
+            chain::append(sql, record).map(Recorded::Now)
+        })?;
+        let sealed = match outcome {
+            Recorded::Before(first) => return Ok(first),
+            Recorded::Now(sealed) => sealed,
+        };
         // Read our own record back so the cursor stays exact.
-        let outcome = chain::read_since(&inner.db.conn, &inner.cursor)?;
-        apply(
-            &mut inner.replay,
-            &mut inner.cursor,
-            &mut inner.health,
-            outcome,
-        );
+        let outcome = db.read(|sql| chain::read_since(sql, cursor))?;
+        apply(replay, cursor, health, outcome);
         Ok(sealed)
     }
 
     /// Blocking form of [`Store::verify`]: checks the whole chain, as
     /// `evidence verify` checks an exported file.
     pub fn verify_blocking(&self) -> Result<VerifyReport, StoreError> {
-        chain::verify(&self.inner().db.conn)
+        self.inner().db.read(|sql| chain::verify(sql))
     }
 
     /// Writes the chain as JSON lines, each record's exact sealed bytes
     /// (docs/format.md): the file `evidence verify --file` checks.
-    pub fn export_evidence(&self, out: impl std::io::Write) -> Result<(), StoreError> {
-        chain::export(&self.inner().db.conn, out)
+    pub fn export_evidence(&self, out: impl std::io::Write + Send) -> Result<(), StoreError> {
+        self.inner().db.read(|sql| chain::export(sql, out))
     }
 
     async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
@@ -409,6 +503,16 @@ impl LocalStore {
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
 }
+
+/// What a decision's transaction found: a record made earlier with the same
+/// idempotency key, or the one it appended.
+enum Recorded {
+    Before(EvidenceRecord),
+    Now(EvidenceRecord),
+}
+
+/// Where a PostgreSQL store keeps its policy (TOML, as `policy.toml`).
+const POLICY_KEY: &str = "policy_toml";
 
 /// The answer to a decision whose idempotency key is already on record: the
 /// first record when the same reviewer sent the same request, else a refusal
@@ -442,9 +546,12 @@ impl Inner {
             .as_ref()
             .is_none_or(|c| c.generation != self.generation);
         if stale {
-            let (cases, unreadable) = cases::load_all(&self.db.conn)?;
-            let mut problems = cases::problems(&self.db.conn)?;
-            problems.extend(unreadable);
+            let (cases, problems) = self.db.read(|sql| {
+                let (cases, unreadable) = cases::load_all(sql)?;
+                let mut problems = cases::problems(sql)?;
+                problems.extend(unreadable);
+                Ok((cases, problems))
+            })?;
             let index = cases
                 .iter()
                 .enumerate()
@@ -464,21 +571,22 @@ impl Inner {
     }
 
     /// Whether the store holds a case with this exact id.
-    fn holds(&self, case_id: &str) -> Result<bool, StoreError> {
+    fn holds(&mut self, case_id: &str) -> Result<bool, StoreError> {
         if let Some(c) = &self.cases
             && c.generation == self.generation
         {
             return Ok(c.index.contains_key(case_id));
         }
-        Ok(cases::get(&self.db.conn, case_id)?.is_some())
+        Ok(self.db.read(|sql| cases::get(sql, case_id))?.is_some())
     }
 
     /// Cases the evidence names but the store does not hold.
     fn recount_orphans(&mut self) -> Result<(), StoreError> {
         let mut orphans = Vec::new();
-        for id in self.replay.statuses.keys() {
-            if !self.holds(id)? {
-                orphans.push(id.clone());
+        let ids: Vec<String> = self.replay.statuses.keys().cloned().collect();
+        for id in ids {
+            if !self.holds(&id)? {
+                orphans.push(id);
             }
         }
         orphans.sort();
@@ -562,45 +670,42 @@ impl Store for LocalStore {
     }
 
     fn watch(&self) -> Result<ChangeFeed, StoreError> {
-        use notify::Watcher;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-        // A commit by any process writes the database's write-ahead log (or,
-        // at a checkpoint, the database itself).
-        let database = self.shared.layout.database_path();
-        let mut wal = database.clone().into_os_string();
-        wal.push("-wal");
-        let database_files = [database, PathBuf::from(wal)];
-        let cases_dir = self.shared.layout.cases_dir();
-        let dirty = Arc::clone(&self.shared.cases_dirty);
-        let watched_cases = cases_dir.clone();
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                let (database_changed, cases_changed) = match &event {
-                    // An error (a missed event, an overflow) is a reason to
-                    // look again at everything, not to stop.
-                    Err(_) => (true, true),
-                    Ok(e) if !is_modification(&e.kind) => (false, false),
-                    Ok(e) => (
-                        e.paths.iter().any(|p| database_files.contains(p)),
-                        e.paths.iter().any(|p| p.parent() == Some(&watched_cases)),
-                    ),
-                };
-                if cases_changed {
-                    dirty.store(true, Ordering::Release);
-                }
-                if database_changed || cases_changed {
-                    let _ = tx.send(());
-                }
-            })
-            .map_err(|e| StoreError::Setup(format!("cannot watch the store for changes: {e}")))?;
-        for dir in [&self.shared.layout.root, &cases_dir] {
-            watcher
-                .watch(dir, notify::RecursiveMode::NonRecursive)
-                .map_err(|e| StoreError::Setup(format!("cannot watch {}: {e}", dir.display())))?;
+        let mut keep: Vec<Box<dyn Send>> = Vec::new();
+        // SQLite: a commit by any process writes the database's write-ahead
+        // log (or, at a checkpoint, the database itself).
+        let database_files: Vec<PathBuf> = match &self.shared.layout {
+            Some(layout) => {
+                let database = layout.database_path();
+                let mut wal = database.clone().into_os_string();
+                wal.push("-wal");
+                vec![database, PathBuf::from(wal)]
+            }
+            None => Vec::new(),
+        };
+        let mut watched: Vec<PathBuf> = self.shared.layout.iter().map(|l| l.root.clone()).collect();
+        watched.extend(self.shared.cases_dir.iter().cloned());
+        if !watched.is_empty() {
+            keep.push(Box::new(watch_files(
+                &watched,
+                database_files,
+                self.shared.cases_dir.clone(),
+                Arc::clone(&self.shared.cases_dirty),
+                tx.clone(),
+            )?));
+        }
+        // PostgreSQL: every write transaction notifies; one listener hears
+        // all of them, from every process and server.
+        if let Some(pg) = &self.shared.postgres {
+            let runtime = tokio::runtime::Handle::try_current().map_err(|e| {
+                StoreError::Setup(format!("cannot listen for changes outside a runtime: {e}"))
+            })?;
+            let task = runtime.spawn(Arc::clone(pg).listen(tx.clone()));
+            keep.push(Box::new(AbortOnDrop(task)));
         }
         // Anything that changed before the watch began is picked up now.
         self.shared.cases_dirty.store(true, Ordering::Release);
-        Ok(ChangeFeed::new(rx, Box::new(watcher)))
+        Ok(ChangeFeed::new(rx, Box::new(keep)))
     }
 
     fn link(&self) -> tokio::sync::watch::Receiver<super::LinkStatus> {
@@ -612,8 +717,60 @@ impl Store for LocalStore {
     }
 
     fn describe(&self) -> String {
-        format!("local store {}", self.shared.layout.root.display())
+        match &self.shared.layout {
+            Some(layout) => format!("local store {}", layout.root.display()),
+            None => format!("database {}", self.shared.describe),
+        }
     }
+}
+
+/// Stops a background task when the feed holding it is dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Watches `dirs` for modifications: one to `database_files` or to a file
+/// in `cases_dir` sends a hint (the latter also marks the folder dirty, to
+/// be imported at the next refresh).
+fn watch_files(
+    dirs: &[PathBuf],
+    database_files: Vec<PathBuf>,
+    cases_dir: Option<PathBuf>,
+    dirty: Arc<AtomicBool>,
+    tx: tokio::sync::mpsc::UnboundedSender<()>,
+) -> Result<notify::RecommendedWatcher, StoreError> {
+    use notify::Watcher;
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let (database_changed, cases_changed) = match &event {
+            // An error (a missed event, an overflow) is a reason to look
+            // again at everything, not to stop.
+            Err(_) => (true, true),
+            Ok(e) if !is_modification(&e.kind) => (false, false),
+            Ok(e) => (
+                e.paths.iter().any(|p| database_files.contains(p)),
+                e.paths
+                    .iter()
+                    .any(|p| cases_dir.is_some() && p.parent() == cases_dir.as_deref()),
+            ),
+        };
+        if cases_changed {
+            dirty.store(true, Ordering::Release);
+        }
+        if database_changed || cases_changed {
+            let _ = tx.send(());
+        }
+    })
+    .map_err(|e| StoreError::Setup(format!("cannot watch the store for changes: {e}")))?;
+    for dir in dirs {
+        watcher
+            .watch(dir, notify::RecursiveMode::NonRecursive)
+            .map_err(|e| StoreError::Setup(format!("cannot watch {}: {e}", dir.display())))?;
+    }
+    Ok(watcher)
 }
 
 /// Creation, writes, renames and deletions: the events that change what a

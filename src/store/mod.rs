@@ -3,13 +3,13 @@
 //! behind the HTTP API (`serve`), with an [`outbox`] for decisions made while
 //! the server is unreachable.
 
+mod db;
 mod deciding;
 mod local;
 pub mod outbox;
 mod remote;
 pub mod replay;
 mod snapshot;
-mod sqlite;
 
 use async_trait::async_trait;
 

@@ -922,5 +922,22 @@ fn the_command_line_wins_over_the_environment() {
         .env("NHI_TRIAGE_API", "http://127.0.0.1:9")
         .args(["list"]));
     assert_eq!(both.code, 2, "{both}");
-    assert!(both.stderr.contains("both set"), "{both}");
+    assert!(both.stderr.contains("more than one of"), "{both}");
+    let store_and_database = run(store
+        .sandbox
+        .cmd()
+        .env("NHI_TRIAGE_STORE", &store.dir)
+        .env("NHI_TRIAGE_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .args(["list"]));
+    assert_eq!(store_and_database.code, 2, "{store_and_database}");
+    assert!(store_and_database.stderr.contains("NHI_TRIAGE_DATABASE_URL"), "{store_and_database}");
+    // --store on the command line wins over an exported database URL.
+    let flag = run(store
+        .sandbox
+        .cmd()
+        .env("NHI_TRIAGE_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .args(["--store"])
+        .arg(&store.dir)
+        .args(["show", "LOW-1"]));
+    assert_eq!(flag.code, 0, "{flag}");
 }

@@ -11,6 +11,7 @@
 
 pub mod library;
 pub mod policy;
+pub mod postgres;
 pub mod pty;
 pub mod server;
 

@@ -11,9 +11,8 @@
 use std::io::{BufReader, Read, Write};
 use std::path::Path;
 
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-
-use super::{Db, cases, db_err};
+use super::sql::{Param, Sql, Value};
+use super::{Db, cases};
 use crate::evidence::{
     ChainBreak, Cursor, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadOutcome, VerifyReport,
 };
@@ -23,21 +22,20 @@ use crate::store::StoreError;
 /// Records after `cursor`, each checked against the chain; stops at the
 /// first break. The record at the cursor must still be the one read there
 /// (else the chain was rewritten under a reader: a break at that `seq`).
-pub fn read_since(conn: &Connection, cursor: &Cursor) -> Result<ReadOutcome, StoreError> {
+pub fn read_since(sql: &mut dyn Sql, cursor: &Cursor) -> Result<ReadOutcome, StoreError> {
     let what = "reading evidence records";
     let mut out = ReadOutcome {
         cursor: cursor.clone(),
         ..ReadOutcome::default()
     };
     if cursor.last_seq > 0 {
-        let line: Option<String> = conn
-            .query_row(
-                "SELECT line FROM evidence WHERE seq = ?1",
-                [cursor.last_seq as i64],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(db_err(what))?;
+        let line = sql
+            .value(
+                what,
+                "SELECT line FROM evidence WHERE seq = $1",
+                &[Param::Int(Some(cursor.last_seq as i64))],
+            )?
+            .and_then(Value::into_text);
         let same = line
             .as_deref()
             .and_then(|l| SealedLine::parse(l.as_bytes()))
@@ -51,60 +49,63 @@ pub fn read_since(conn: &Connection, cursor: &Cursor) -> Result<ReadOutcome, Sto
             return Ok(out);
         }
     }
-    let mut stmt = conn
-        .prepare_cached("SELECT line FROM evidence WHERE seq > ?1 ORDER BY seq")
-        .map_err(db_err(what))?;
-    let mut rows = stmt.query([cursor.last_seq as i64]).map_err(db_err(what))?;
-    while let Some(row) = rows.next().map_err(db_err(what))? {
-        let line = row
-            .get_ref(0)
-            .map_err(db_err(what))?
-            .as_bytes()
-            .map_err(|e| StoreError::Database {
-                what: what.into(),
-                message: e.to_string(),
-            })?;
-        let line_no = out.cursor.line + 1;
-        let checked = check_line(
-            line,
-            line_no,
-            out.cursor.last_seq + 1,
-            out.cursor.last_hash.as_bytes(),
-        )
-        .and_then(|_| {
-            serde_json::from_slice::<EvidenceRecord>(line).map_err(|e| ChainBreak {
-                seq: out.cursor.last_seq + 1,
-                line: line_no,
-                reason: format!("not a valid evidence record: {e}"),
-            })
-        });
-        match checked {
-            Ok(record) => {
-                out.cursor.line = line_no;
-                out.cursor.last_seq = record.seq;
-                out.cursor.last_hash.clone_from(&record.hash);
-                out.records.push(record);
+    let mut stopped = false;
+    sql.each(
+        what,
+        "SELECT line FROM evidence WHERE seq > $1 ORDER BY seq",
+        &[Param::Int(Some(cursor.last_seq as i64))],
+        &mut |row| {
+            if stopped {
+                return Ok(());
             }
-            Err(b) => {
-                out.broken = Some(b);
-                break;
+            let line = row
+                .into_iter()
+                .next()
+                .and_then(Value::into_text)
+                .unwrap_or_default();
+            let line = line.as_bytes();
+            let line_no = out.cursor.line + 1;
+            let checked = check_line(
+                line,
+                line_no,
+                out.cursor.last_seq + 1,
+                out.cursor.last_hash.as_bytes(),
+            )
+            .and_then(|_| {
+                serde_json::from_slice::<EvidenceRecord>(line).map_err(|e| ChainBreak {
+                    seq: out.cursor.last_seq + 1,
+                    line: line_no,
+                    reason: format!("not a valid evidence record: {e}"),
+                })
+            });
+            match checked {
+                Ok(record) => {
+                    out.cursor.line = line_no;
+                    out.cursor.last_seq = record.seq;
+                    out.cursor.last_hash.clone_from(&record.hash);
+                    out.records.push(record);
+                }
+                Err(b) => {
+                    out.broken = Some(b);
+                    stopped = true;
+                }
             }
-        }
-    }
+            Ok(())
+        },
+    )?;
     Ok(out)
 }
 
 /// `seq` and `hash` of the chain head (`0` and [`GENESIS_HASH`] when empty).
 /// Errors: a head row that is not a sealed record.
-pub fn head(conn: &Connection) -> Result<(u64, String), StoreError> {
-    let line: Option<String> = conn
-        .query_row(
+pub fn head(sql: &mut dyn Sql) -> Result<(u64, String), StoreError> {
+    let line = sql
+        .value(
+            "reading the chain head",
             "SELECT line FROM evidence ORDER BY seq DESC LIMIT 1",
-            [],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(db_err("reading the chain head"))?;
+            &[],
+        )?
+        .and_then(Value::into_text);
     let Some(line) = line else {
         return Ok((0, GENESIS_HASH.to_string()));
     };
@@ -122,8 +123,8 @@ pub fn head(conn: &Connection) -> Result<(u64, String), StoreError> {
 
 /// Seals `record` onto the chain head and inserts it. Call inside the write
 /// transaction that checked the decision; durable once that commits.
-pub fn append(conn: &Connection, mut record: EvidenceRecord) -> Result<EvidenceRecord, StoreError> {
-    let (seq, hash) = head(conn)?;
+pub fn append(sql: &mut dyn Sql, mut record: EvidenceRecord) -> Result<EvidenceRecord, StoreError> {
+    let (seq, hash) = head(sql)?;
     let mut line = record
         .seal(seq + 1, &hash)
         .map_err(|e| StoreError::Evidence(crate::evidence::EvidenceError::Encode(e.to_string())))?;
@@ -132,47 +133,60 @@ pub fn append(conn: &Connection, mut record: EvidenceRecord) -> Result<EvidenceR
         what: "sealing the record".into(),
         message: e.to_string(),
     })?;
-    conn.execute(
-        "INSERT INTO evidence (seq, case_id, idempotency_key, line) VALUES (?1, ?2, ?3, ?4)",
-        params![
-            record.seq as i64,
-            record.case_id,
-            record.idempotency_key,
-            text
+    insert_line(sql, &record, &text)?;
+    Ok(record)
+}
+
+fn insert_line(sql: &mut dyn Sql, record: &EvidenceRecord, line: &str) -> Result<(), StoreError> {
+    sql.exec(
+        "appending the record",
+        "INSERT INTO evidence (seq, case_id, idempotency_key, line) VALUES ($1, $2, $3, $4)",
+        &[
+            Param::Int(Some(record.seq as i64)),
+            Param::Text(Some(&record.case_id)),
+            Param::Text(record.idempotency_key.as_deref()),
+            Param::Text(Some(line)),
         ],
     )
-    .map_err(db_err("appending the record"))?;
-    Ok(record)
+    .map(|_| ())
 }
 
 /// The stored lines in `seq` order, each followed by `\n`: the JSON-lines
 /// log, read in batches so memory stays flat at any length.
-struct Lines<'c> {
-    conn: &'c Connection,
+struct Lines<'s> {
+    sql: &'s mut dyn Sql,
     after: i64,
     buf: Vec<u8>,
     pos: usize,
     done: bool,
-    error: Option<String>,
 }
 
 const BATCH: i64 = 4096;
 
 impl Lines<'_> {
-    fn refill(&mut self) -> rusqlite::Result<()> {
+    fn refill(&mut self) -> Result<(), StoreError> {
         self.buf.clear();
         self.pos = 0;
-        let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, line FROM evidence WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-        )?;
-        let mut rows = stmt.query(params![self.after, BATCH])?;
         let mut n = 0;
-        while let Some(row) = rows.next()? {
-            self.after = row.get(0)?;
-            self.buf.extend_from_slice(row.get_ref(1)?.as_bytes()?);
-            self.buf.push(b'\n');
-            n += 1;
-        }
+        let (buf, after) = (&mut self.buf, &mut self.after);
+        self.sql.each(
+            "reading evidence records",
+            "SELECT seq, line FROM evidence WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[Param::Int(Some(*after)), Param::Int(Some(BATCH))],
+            &mut |row| {
+                let mut row = row.into_iter();
+                *after = row.next().and_then(|v| v.int()).unwrap_or(*after);
+                buf.extend_from_slice(
+                    row.next()
+                        .and_then(Value::into_text)
+                        .unwrap_or_default()
+                        .as_bytes(),
+                );
+                buf.push(b'\n');
+                n += 1;
+                Ok(())
+            },
+        )?;
         self.done = n < BATCH;
         Ok(())
     }
@@ -184,10 +198,7 @@ impl Read for Lines<'_> {
             if self.done {
                 return Ok(0);
             }
-            if let Err(e) = self.refill() {
-                self.error = Some(e.to_string());
-                return Err(std::io::Error::other(e));
-            }
+            self.refill().map_err(std::io::Error::other)?;
         }
         let n = out.len().min(self.buf.len() - self.pos);
         out[..n].copy_from_slice(&self.buf[self.pos..self.pos + n]);
@@ -196,30 +207,27 @@ impl Read for Lines<'_> {
     }
 }
 
-fn lines(conn: &Connection) -> Lines<'_> {
+fn lines(sql: &mut dyn Sql) -> Lines<'_> {
     Lines {
-        conn,
+        sql,
         after: 0,
         buf: Vec::new(),
         pos: 0,
         done: false,
-        error: None,
     }
 }
 
-/// Checks the whole chain, as `evidence verify FILE` checks an exported log.
-pub fn verify(conn: &Connection) -> Result<VerifyReport, StoreError> {
-    verify_reader(BufReader::with_capacity(1 << 20, lines(conn))).map_err(|e| {
-        StoreError::Database {
-            what: "verifying the evidence chain".into(),
-            message: e.to_string(),
-        }
+/// Checks the whole chain, as `evidence verify --file` checks an exported log.
+pub fn verify(sql: &mut dyn Sql) -> Result<VerifyReport, StoreError> {
+    verify_reader(BufReader::with_capacity(1 << 20, lines(sql))).map_err(|e| StoreError::Database {
+        what: "verifying the evidence chain".into(),
+        message: e.to_string(),
     })
 }
 
 /// Writes the log as JSON lines, exactly as stored (`evidence export --format jsonl`).
-pub fn export(conn: &Connection, mut out: impl Write) -> Result<(), StoreError> {
-    let mut reader = lines(conn);
+pub fn export(sql: &mut dyn Sql, mut out: impl Write) -> Result<(), StoreError> {
+    let mut reader = lines(sql);
     std::io::copy(&mut reader, &mut out).map_err(|source| StoreError::Io {
         context: "exporting the evidence log".into(),
         source,
@@ -268,25 +276,37 @@ pub fn migrate_file_log(db: &mut Db, file: &Path) -> Result<Option<Migration>, S
         ));
     }
     let kept_as = file.with_extension("jsonl.migrated");
-    let tx = db
-        .conn
-        .transaction_with_behavior(TransactionBehavior::Immediate)
-        .map_err(db_err("migrating the evidence log"))?;
-    let done = cases::get_meta(&tx, MIGRATED)?;
-    if done.is_none() {
-        let held: i64 = tx
-            .query_row("SELECT COUNT(*) FROM evidence", [], |r| r.get(0))
-            .map_err(db_err("migrating the evidence log"))?;
+    let describe = db.describe();
+    db.write("migrating the evidence log", |sql| {
+        let done = cases::meta(sql, MIGRATED)?;
+        if let Some(head) = done {
+            if head != before.head_hash {
+                return Err(StoreError::Setup(format!(
+                    "{} changed after it was migrated into {describe} (an older nhi-triage still \
+                     writing it?): records after the migration are not in the database; stop \
+                     that process and compare the two with `nhi-triage evidence verify`",
+                    file.display(),
+                )));
+            }
+            return Ok(());
+        }
+        let held = sql
+            .value(
+                "migrating the evidence log",
+                "SELECT COUNT(*) FROM evidence",
+                &[],
+            )?
+            .and_then(|v| v.int())
+            .unwrap_or(0);
         if held > 0 {
             return Err(StoreError::Setup(format!(
-                "{} holds an evidence log and {} already holds records: refusing to merge two \
-                 chains; move one aside",
+                "{} holds an evidence log and {describe} already holds records: refusing to \
+                 merge two chains; move one aside",
                 file.display(),
-                db.path.display()
             )));
         }
-        copy_lines(&tx, file)?;
-        let after = verify(&tx)?;
+        copy_lines(sql, file)?;
+        let after = verify(sql)?;
         if after.first_bad.is_some()
             || after.head_hash != before.head_hash
             || after.records != before.records
@@ -298,21 +318,8 @@ pub fn migrate_file_log(db: &mut Db, file: &Path) -> Result<Option<Migration>, S
                 after.summary()
             )));
         }
-        cases::put_meta(&tx, MIGRATED, &before.head_hash)?;
-        tx.commit()
-            .map_err(db_err("committing the evidence migration"))?;
-    } else {
-        drop(tx);
-        if done.as_deref() != Some(before.head_hash.as_str()) {
-            return Err(StoreError::Setup(format!(
-                "{} changed after it was migrated into {} (an older nhi-triage still writing \
-                 it?): records after the migration are not in the database; stop that process \
-                 and compare the two with `nhi-triage evidence verify`",
-                file.display(),
-                db.path.display()
-            )));
-        }
-    }
+        cases::set_meta(sql, MIGRATED, &before.head_hash)
+    })?;
     std::fs::rename(file, &kept_as).map_err(|source| StoreError::Io {
         context: format!("keeping {} as {}", file.display(), kept_as.display()),
         source,
@@ -324,18 +331,13 @@ pub fn migrate_file_log(db: &mut Db, file: &Path) -> Result<Option<Migration>, S
     }))
 }
 
-fn copy_lines(conn: &Connection, file: &Path) -> Result<(), StoreError> {
+fn copy_lines(sql: &mut dyn Sql, file: &Path) -> Result<(), StoreError> {
     use std::io::BufRead;
     let io = |source| StoreError::Io {
         context: format!("reading {}", file.display()),
         source,
     };
     let reader = BufReader::new(std::fs::File::open(file).map_err(io)?);
-    let mut insert = conn
-        .prepare_cached(
-            "INSERT INTO evidence (seq, case_id, idempotency_key, line) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(db_err("copying evidence records"))?;
     for line in reader.lines() {
         let line = line.map_err(io)?;
         let record: EvidenceRecord =
@@ -343,14 +345,7 @@ fn copy_lines(conn: &Connection, file: &Path) -> Result<(), StoreError> {
                 what: format!("copying {}", file.display()),
                 message: e.to_string(),
             })?;
-        insert
-            .execute(params![
-                record.seq as i64,
-                record.case_id,
-                record.idempotency_key,
-                line
-            ])
-            .map_err(db_err("copying evidence records"))?;
+        insert_line(sql, &record, &line)?;
     }
     Ok(())
 }

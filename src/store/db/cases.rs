@@ -1,0 +1,402 @@
+//! Cases in the database: imported (upserted by case id) from case files,
+//! read back whole or one at a time.
+//!
+//! Case files stay the simple way in: `STORE/cases/*.jsonl|*.json` are
+//! imported on open and whenever the folder changes. The folder is loaded
+//! as a whole by the same loader as before ([`load_dir`]: duplicate ids,
+//! problems, lenient values), so what a file says means the same thing; a
+//! case whose content changed gets a new digest and its old content is kept
+//! in `case_versions` (to name what changed in a conflict). Case content is
+//! never deleted: a case whose file in the folder no longer holds it leaves the
+//! queue (its content kept in `case_versions`, its records in the chain).
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use super::Db;
+use super::sql::{Param, Sql, Value};
+use crate::model::{Case, LoadProblem, LoadReport, has_case_extension, load_dir, load_file};
+use crate::store::StoreError;
+
+/// What an import did, by case.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ImportCounts {
+    /// Case ids the store did not hold.
+    pub new: usize,
+    /// Cases whose content (digest) changed.
+    pub updated: usize,
+    /// Cases already held with the same content.
+    pub unchanged: usize,
+}
+
+impl ImportCounts {
+    /// Whether any case was added or changed.
+    pub fn changed(&self) -> bool {
+        self.new + self.updated > 0
+    }
+}
+
+const DIR_SIGNATURE: &str = "cases_dir_signature";
+const GENERATION: &str = "cases_generation";
+
+/// A digest of the case folder's listing: name, size, modification and
+/// change times and inode of every case file. Equal digests mean nothing
+/// was created, written, renamed or deleted (two writes within one
+/// timestamp tick can still look equal: deciding re-reads the case's own
+/// file, see [`source_of`]).
+pub fn dir_signature(dir: &Path) -> Result<String, StoreError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| StoreError::Io {
+        context: format!("listing {}", dir.display()),
+        source,
+    })?;
+    let mut files: Vec<(PathBuf, [i64; 7])> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| has_case_extension(p))
+        .filter_map(|p| {
+            // A FIFO or device is never read, so it has no signature either.
+            let m = std::fs::metadata(&p).ok().filter(|m| m.is_file())?;
+            let sig = [
+                m.len() as i64,
+                m.mtime(),
+                m.mtime_nsec(),
+                m.ctime(),
+                m.ctime_nsec(),
+                m.ino() as i64,
+                m.dev() as i64,
+            ];
+            Some((p, sig))
+        })
+        .collect();
+    files.sort();
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for (path, sig) in &files {
+        h.update(path.as_os_str().as_encoded_bytes());
+        h.update([0]);
+        for n in sig {
+            h.update(n.to_le_bytes());
+        }
+    }
+    Ok(format!("{}:{}", files.len(), hex::encode(h.finalize())))
+}
+
+/// Imports the case folder when its listing changed since the last import
+/// (or always, with `force`). Returns whether any case was added, changed
+/// or withdrawn. The folder is parsed outside the write transaction; the
+/// write is one transaction.
+pub fn sync_dir(db: &mut Db, dir: &Path, force: bool) -> Result<bool, StoreError> {
+    let signature = dir_signature(dir)?;
+    let unchanged = |sql: &mut dyn Sql| -> Result<bool, StoreError> {
+        Ok(!force && meta(sql, DIR_SIGNATURE)?.as_deref() == Some(signature.as_str()))
+    };
+    if db.read(|sql| unchanged(sql))? {
+        return Ok(false);
+    }
+    let report = load_dir(dir)?;
+    db.write("importing the case folder", |sql| {
+        // Another process may have imported the same listing meanwhile.
+        if unchanged(sql)? {
+            return Ok(false);
+        }
+        let counts = upsert(sql, &report)?;
+        let withdrawn = withdraw_missing(sql, dir, &report)?;
+        replace_problems(sql, &report.problems)?;
+        set_meta(sql, DIR_SIGNATURE, &signature)?;
+        Ok(counts.changed() || withdrawn > 0)
+    })
+}
+
+/// Takes out of the queue the cases that came from the case folder and that
+/// no file in it holds any more (the pipeline removed or rewrote the file
+/// without them), as the folder itself would show. Their content stays in
+/// `case_versions` and their records in the chain (shown as orphans); cases
+/// imported with `nhi-triage import FILE` are not touched. Returns how many.
+fn withdraw_missing(
+    sql: &mut dyn Sql,
+    dir: &Path,
+    report: &LoadReport,
+) -> Result<usize, StoreError> {
+    let what = "withdrawing cases whose files are gone";
+    let held: std::collections::HashSet<&str> =
+        report.cases.iter().map(|c| c.id.as_str()).collect();
+    let prefix = format!("{}/", dir.to_string_lossy());
+    let mut gone = Vec::new();
+    sql.each(
+        what,
+        "SELECT id, source_file FROM cases WHERE source_file IS NOT NULL",
+        &[],
+        &mut |row| {
+            let mut row = row.into_iter();
+            let id = row.next().and_then(Value::into_text).unwrap_or_default();
+            let file = row.next().and_then(Value::into_text).unwrap_or_default();
+            if file.starts_with(&prefix) && !held.contains(id.as_str()) {
+                gone.push(id);
+            }
+            Ok(())
+        },
+    )?;
+    for id in &gone {
+        sql.exec(
+            what,
+            "INSERT INTO case_versions (sha256, case_id, body) \
+             SELECT sha256, id, body FROM cases WHERE id = $1 ON CONFLICT (sha256) DO NOTHING",
+            &[Param::Text(Some(id))],
+        )?;
+        sql.exec(
+            what,
+            "DELETE FROM cases WHERE id = $1",
+            &[Param::Text(Some(id))],
+        )?;
+    }
+    if !gone.is_empty() {
+        let generation = generation(sql)? + 1;
+        set_meta(sql, GENERATION, &generation.to_string())?;
+    }
+    Ok(gone.len())
+}
+
+/// Imports the cases of `report` (upsert by id) in one transaction.
+pub fn import_report(db: &mut Db, report: &LoadReport) -> Result<ImportCounts, StoreError> {
+    db.write("importing cases", |sql| upsert(sql, report))
+}
+
+fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreError> {
+    let what = "importing cases";
+    let generation = generation(sql)? + 1;
+    let mut position = sql
+        .value(what, "SELECT COALESCE(MAX(position), 0) FROM cases", &[])?
+        .and_then(|v| v.int())
+        .unwrap_or(0);
+    let mut counts = ImportCounts::default();
+    for (i, case) in report.cases.iter().enumerate() {
+        let body = serde_json::to_string(case).map_err(|e| StoreError::Database {
+            what: format!("encoding case {}", crate::text::sanitize(&case.id)),
+            message: e.to_string(),
+        })?;
+        let sha = case.content_sha256();
+        let (file, line) = match report.origin_of(i) {
+            Some((f, l)) => (Some(f.to_string_lossy().into_owned()), Some(l as i64)),
+            None => (None, None),
+        };
+        let held = sql.first(
+            what,
+            "SELECT sha256, source_file, source_line FROM cases WHERE id = $1",
+            &[Param::Text(Some(&case.id))],
+        )?;
+        let id = Param::Text(Some(&case.id));
+        let source = [Param::Text(file.as_deref()), Param::Int(line)];
+        match held {
+            None => {
+                position += 1;
+                sql.exec(
+                    what,
+                    "INSERT INTO cases (id, position, body, sha256, source_file, source_line, generation) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    &[
+                        id,
+                        Param::Int(Some(position)),
+                        Param::Text(Some(&body)),
+                        Param::Text(Some(&sha)),
+                        source[0],
+                        source[1],
+                        Param::Int(Some(generation as i64)),
+                    ],
+                )?;
+                counts.new += 1;
+            }
+            Some(row) if row[0].text() == Some(sha.as_str()) => {
+                if row[1].text() != file.as_deref() || row[2].int() != line {
+                    sql.exec(
+                        what,
+                        "UPDATE cases SET source_file = $2, source_line = $3 WHERE id = $1",
+                        &[id, source[0], source[1]],
+                    )?;
+                }
+                counts.unchanged += 1;
+            }
+            Some(_) => {
+                sql.exec(
+                    what,
+                    "INSERT INTO case_versions (sha256, case_id, body) \
+                     SELECT sha256, id, body FROM cases WHERE id = $1 ON CONFLICT (sha256) DO NOTHING",
+                    &[id],
+                )?;
+                sql.exec(
+                    what,
+                    "UPDATE cases SET body = $2, sha256 = $3, source_file = $4, source_line = $5, \
+                     generation = $6 WHERE id = $1",
+                    &[
+                        id,
+                        Param::Text(Some(&body)),
+                        Param::Text(Some(&sha)),
+                        source[0],
+                        source[1],
+                        Param::Int(Some(generation as i64)),
+                    ],
+                )?;
+                counts.updated += 1;
+            }
+        }
+    }
+    if counts.changed() {
+        set_meta(sql, GENERATION, &generation.to_string())?;
+    }
+    Ok(counts)
+}
+
+fn replace_problems(sql: &mut dyn Sql, problems: &[LoadProblem]) -> Result<(), StoreError> {
+    let what = "recording the loader's problems";
+    sql.exec(what, "DELETE FROM load_problems", &[])?;
+    for (n, p) in problems.iter().enumerate() {
+        let file = p.file.to_string_lossy();
+        sql.exec(
+            what,
+            "INSERT INTO load_problems (n, file, line, message) VALUES ($1, $2, $3, $4)",
+            &[
+                Param::Int(Some(n as i64)),
+                Param::Text(Some(&file)),
+                Param::Int(Some(p.line as i64)),
+                Param::Text(Some(&p.message)),
+            ],
+        )?;
+    }
+    Ok(())
+}
+
+/// The case generation: bumped by every import that added, changed or
+/// withdrew a case.
+pub fn generation(sql: &mut dyn Sql) -> Result<u64, StoreError> {
+    Ok(meta(sql, GENERATION)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0))
+}
+
+/// Every case in import order, and a problem for any stored case that no
+/// longer reads (a damaged row is reported, never fatal).
+pub fn load_all(sql: &mut dyn Sql) -> Result<(Vec<Case>, Vec<LoadProblem>), StoreError> {
+    let mut cases = Vec::new();
+    let mut problems = Vec::new();
+    sql.each(
+        "reading the cases",
+        "SELECT id, body FROM cases ORDER BY position",
+        &[],
+        &mut |row| {
+            let mut row = row.into_iter();
+            let id = row.next().and_then(Value::into_text).unwrap_or_default();
+            let body = row.next().and_then(Value::into_text).unwrap_or_default();
+            match serde_json::from_str::<Case>(&body) {
+                Ok(case) => cases.push(case),
+                Err(e) => problems.push(unreadable(&id, &e)),
+            }
+            Ok(())
+        },
+    )?;
+    Ok((cases, problems))
+}
+
+fn unreadable(id: &str, e: &serde_json::Error) -> LoadProblem {
+    LoadProblem {
+        file: PathBuf::from("store.db"),
+        line: 0,
+        message: format!(
+            "case {} as stored cannot be read ({e}): skipped; import its case file again",
+            crate::text::sanitize(id)
+        ),
+    }
+}
+
+/// One case by its exact (already normalised) id.
+pub fn get(sql: &mut dyn Sql, id: &str) -> Result<Option<Case>, StoreError> {
+    let body = sql
+        .value(
+            "reading a case",
+            "SELECT body FROM cases WHERE id = $1",
+            &[Param::Text(Some(id))],
+        )?
+        .and_then(Value::into_text);
+    body.map(|b| {
+        serde_json::from_str(&b).map_err(|e| StoreError::Database {
+            what: format!("reading case {}", crate::text::sanitize(id)),
+            message: e.to_string(),
+        })
+    })
+    .transpose()
+}
+
+/// A replaced version of a case, by its content digest.
+pub fn previous(sql: &mut dyn Sql, sha256: &str) -> Result<Option<Case>, StoreError> {
+    let body = sql
+        .value(
+            "reading a replaced case version",
+            "SELECT body FROM case_versions WHERE sha256 = $1",
+            &[Param::Text(Some(sha256))],
+        )?
+        .and_then(Value::into_text);
+    Ok(body.and_then(|b| serde_json::from_str(&b).ok()))
+}
+
+/// The problems of the last folder import, in the order met.
+pub fn problems(sql: &mut dyn Sql) -> Result<Vec<LoadProblem>, StoreError> {
+    let mut out = Vec::new();
+    sql.each(
+        "reading the loader's problems",
+        "SELECT file, line, message FROM load_problems ORDER BY n",
+        &[],
+        &mut |row| {
+            out.push(LoadProblem {
+                file: PathBuf::from(row[0].text().unwrap_or_default()),
+                line: row[1].int().unwrap_or(0) as usize,
+                message: row[2].text().unwrap_or_default().to_string(),
+            });
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Whether the case file a case was imported from now says something else
+/// about it (re-read outright: a rewrite within one timestamp tick keeps the
+/// folder's signature). `false` when the case has no file or the file no
+/// longer holds it.
+pub fn source_differs(sql: &mut dyn Sql, id: &str) -> Result<bool, StoreError> {
+    let held = sql.first(
+        "reading a case's source",
+        "SELECT source_file, sha256 FROM cases WHERE id = $1",
+        &[Param::Text(Some(id))],
+    )?;
+    let Some(row) = held else {
+        return Ok(false);
+    };
+    let (Some(file), Some(sha)) = (row[0].text(), row[1].text()) else {
+        return Ok(false);
+    };
+    let mut fresh = LoadReport::default();
+    load_file(Path::new(file), &mut fresh);
+    Ok(fresh
+        .cases
+        .iter()
+        .find(|c| c.id == id)
+        .is_some_and(|c| c.content_sha256() != sha))
+}
+
+/// A setting of the store (`meta`).
+pub fn meta(sql: &mut dyn Sql, key: &str) -> Result<Option<String>, StoreError> {
+    Ok(sql
+        .value(
+            "reading the store's settings",
+            "SELECT value FROM meta WHERE key = $1",
+            &[Param::Text(Some(key))],
+        )?
+        .and_then(Value::into_text))
+}
+
+/// Writes a setting of the store (`meta`).
+pub fn set_meta(sql: &mut dyn Sql, key: &str, value: &str) -> Result<(), StoreError> {
+    sql.exec(
+        "writing the store's settings",
+        "INSERT INTO meta (key, value) VALUES ($1, $2) \
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        &[Param::Text(Some(key)), Param::Text(Some(value))],
+    )
+    .map(|_| ())
+}
