@@ -9,7 +9,7 @@ use nhi_triage::text::sanitize;
 
 use super::EXIT_OK;
 use super::args::{Global, ServeArgs, TokenCommand};
-use super::context::{open_local, store_dir};
+use super::context::open_local;
 use super::output::{Out, errln, stderr_log_writer};
 
 /// `serve`: the HTTP(S) API over a local store (docs/api.md) until SIGTERM
@@ -41,9 +41,16 @@ pub async fn serve(global: &Global, args: ServeArgs, out: &mut Out) -> Result<i3
         .try_init();
     super::commands::refuse_policy_override(global, "serve")?;
     let store: LocalStore = open_local(global)?;
-    let access_log = match args.access_log {
-        Some(path) => path,
-        None => store_dir(global)?.join("access.log"),
+    // Beside the store directory's database; for a PostgreSQL store, in
+    // this machine's log directory (each server keeps its own).
+    let access_log = match (args.access_log, store.layout()) {
+        (Some(path), _) => path,
+        (None, Some(layout)) => layout.root.join("access.log"),
+        (None, None) => {
+            let dir = super::context::paths()?.log_dir;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            dir.join("access.log")
+        }
     };
     let config = ServerConfig {
         bind: args.bind,

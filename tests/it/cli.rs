@@ -927,15 +927,26 @@ fn the_command_line_wins_over_the_environment() {
         .sandbox
         .cmd()
         .env("NHI_TRIAGE_STORE", &store.dir)
-        .env("NHI_TRIAGE_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .env(
+            "NHI_TRIAGE_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:9/none",
+        )
         .args(["list"]));
     assert_eq!(store_and_database.code, 2, "{store_and_database}");
-    assert!(store_and_database.stderr.contains("NHI_TRIAGE_DATABASE_URL"), "{store_and_database}");
+    assert!(
+        store_and_database
+            .stderr
+            .contains("NHI_TRIAGE_DATABASE_URL"),
+        "{store_and_database}"
+    );
     // --store on the command line wins over an exported database URL.
     let flag = run(store
         .sandbox
         .cmd()
-        .env("NHI_TRIAGE_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")
+        .env(
+            "NHI_TRIAGE_DATABASE_URL",
+            "postgres://nobody@127.0.0.1:9/none",
+        )
         .args(["--store"])
         .arg(&store.dir)
         .args(["show", "LOW-1"]));

@@ -24,6 +24,7 @@ mod outbox_console;
 mod outputs;
 mod policy_rules;
 mod postgres_harness;
+mod postgres_suites;
 mod remote;
 mod remote_console;
 mod remote_stream;

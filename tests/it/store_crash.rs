@@ -35,7 +35,7 @@ use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use common::server::{Api, Server, add_token, decision, tokens_path};
@@ -44,6 +44,13 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use reqwest::StatusCode;
 use serde_json::Value;
+
+/// The longest justification a record keeps (10,000 characters), four
+/// bytes each: a 40 KB record, whose commit writes a dozen WAL frames
+/// instead of a few, so a kill can fall between its first page and its
+/// commit frame.
+static LONG: LazyLock<String> =
+    LazyLock::new(|| format!("{JUSTIFICATION} {}", "\u{1F511}".repeat(9_000)));
 
 /// SIGKILL's number: what `Child::kill` sends on Unix.
 const SIGKILL: i32 = 9;
@@ -97,11 +104,12 @@ impl<'a> Target<'a> {
         cmd
     }
 
-    /// `decide CASE --action approve --expected-version 0 --json`.
-    fn decide(&self, case: &str) -> Command {
+    /// `decide CASE --action approve --justification TEXT
+    /// --expected-version 0 --json`.
+    fn decide(&self, case: &str, text: &str) -> Command {
         let mut cmd = self.cmd();
         cmd.args(["--reviewer", REVIEWER])
-            .args(decide_args(case, "approve", JUSTIFICATION))
+            .args(decide_args(case, "approve", text))
             .args(["--expected-version", "0", "--json"])
             .stdin(Stdio::null());
         cmd
@@ -231,6 +239,9 @@ struct Stats {
     /// Killed after the commit reached the log but before acknowledging:
     /// inside the fsync, the checkpoint, or the printing (retried: exit 3).
     killed_committed: usize,
+    /// Of those, single processes killed while the WAL still held their
+    /// commit: inside the commit's fsync or the checkpoint that follows it.
+    killed_committed_before_checkpoint: usize,
     /// Kills that left a transaction's pages in the WAL without its commit
     /// frame: the kill came while the commit was being written.
     wal_cut_mid_commit: usize,
@@ -254,15 +265,22 @@ fn outcome(case: &str, out: std::process::Output) -> Outcome {
     Outcome::Acked(Ack::of(case, &out.json()))
 }
 
-/// Spawns one `decide` per `(case, delay)` at once, SIGKILLs each at its
-/// delay after the spawn (a process already done is not touched) and
-/// returns how each ended.
-fn spawn_and_kill(target: &Target<'_>, plan: &[(String, Duration)]) -> Vec<Outcome> {
+/// One `decide` of a trial: the case, the justification, and when to kill
+/// it (from its spawn).
+struct Attempt {
+    case: String,
+    text: &'static str,
+    kill_at: Duration,
+}
+
+/// Spawns every attempt at once, SIGKILLs each at its `kill_at` (a process
+/// already done is not touched) and returns how each ended.
+fn spawn_and_kill(target: &Target<'_>, plan: &[Attempt]) -> Vec<Outcome> {
     let mut children: Vec<(Child, Instant)> = plan
         .iter()
-        .map(|(case, _)| {
+        .map(|a| {
             let child = target
-                .decide(case)
+                .decide(&a.case, a.text)
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())
                 .spawn()
@@ -271,10 +289,10 @@ fn spawn_and_kill(target: &Target<'_>, plan: &[(String, Duration)]) -> Vec<Outco
         })
         .collect();
     let mut order: Vec<usize> = (0..plan.len()).collect();
-    order.sort_by_key(|&i| plan[i].1);
+    order.sort_by_key(|&i| plan[i].kill_at);
     for i in order {
         let (child, started) = &mut children[i];
-        let at = *started + plan[i].1;
+        let at = *started + plan[i].kill_at;
         std::thread::sleep(at.saturating_duration_since(Instant::now()));
         // Not yet waited for, so the pid is still this child's.
         child.kill().expect("kill -9 decide");
@@ -282,7 +300,7 @@ fn spawn_and_kill(target: &Target<'_>, plan: &[(String, Duration)]) -> Vec<Outco
     children
         .into_iter()
         .zip(plan)
-        .map(|((child, _), (case, _))| outcome(case, child.wait_with_output().expect("wait")))
+        .map(|((child, _), a)| outcome(&a.case, child.wait_with_output().expect("wait")))
         .collect()
 }
 
@@ -294,12 +312,17 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
     let mut ledger = Ledger::default();
     let mut fresh = cases.iter();
     let mut next_case = || fresh.next().expect("enough cases for the trials").clone();
+    let attempt = |case, text, kill_at| Attempt {
+        case,
+        text,
+        kill_at,
+    };
     // Calibrate: how long an undisturbed decision takes, spawn to exit.
     let mut took = Vec::new();
     for _ in 0..3 {
         let case = next_case();
         let started = Instant::now();
-        let out = run(&mut target.decide(&case));
+        let out = run(&mut target.decide(&case, JUSTIFICATION));
         took.push(started.elapsed());
         assert_eq!(out.code, 0, "calibration decide: {out}");
         ledger.acknowledge(&case, Ack::of(&case, &out.json()));
@@ -308,46 +331,69 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
     // Where the commit seems to be, from the spawn; nudged after each
     // trial aimed at it, so about half of those kills land on each side.
     let mut commit_at = took[1].mul_f64(0.9);
-    let step = Duration::from_micros(300);
+    // Halved whenever the kills change sides, down to 0.2 ms.
+    let mut step = took[1] / 10;
+    let mut last_side = None;
     ledger.check(target);
     for _ in 0..trials {
         stats.trials += 1;
         let concurrent = rng.random_ratio(1, 4);
         let aimed = !concurrent && rng.random_ratio(3, 4);
-        let plan: Vec<(String, Duration)> = if concurrent {
+        let plan: Vec<Attempt> = if concurrent {
             stats.concurrent_trials += 1;
             let k = rng.random_range(3..=6usize);
             let span = commit_at.mul_f64(k as f64 / 1.5);
             (0..k)
-                .map(|_| (next_case(), span.mul_f64(rng.random_range(0.0..1.0))))
+                .map(|_| {
+                    let at = span.mul_f64(rng.random_range(0.0..1.0));
+                    attempt(next_case(), JUSTIFICATION, at)
+                })
                 .collect()
         } else if aimed {
             let jitter = rng.random_range(-2000i64..=2000);
             let at = commit_at.as_micros() as i64 + jitter;
-            vec![(next_case(), Duration::from_micros(at.max(0) as u64))]
+            // Half of them with a long record (more frames to cut).
+            let text = if rng.random_ratio(1, 2) {
+                LONG.as_str()
+            } else {
+                JUSTIFICATION
+            };
+            let at = Duration::from_micros(at.max(0) as u64);
+            vec![attempt(next_case(), text, at)]
         } else {
             let at = commit_at.mul_f64(rng.random_range(0.0..1.25));
-            vec![(next_case(), at)]
+            vec![attempt(next_case(), JUSTIFICATION, at)]
         };
         stats.processes += plan.len();
         let outcomes = spawn_and_kill(target, &plan);
         let mut killed = Vec::new();
-        for ((case, _), outcome) in plan.iter().zip(outcomes) {
+        for (a, outcome) in plan.iter().zip(outcomes) {
             match outcome {
                 Outcome::Acked(ack) => {
                     stats.acked += 1;
-                    ledger.acknowledge(case, ack);
+                    ledger.acknowledge(&a.case, ack);
                 }
-                Outcome::Killed => killed.push(case.clone()),
+                Outcome::Killed => killed.push((a.case.clone(), a.text)),
             }
         }
-        if !killed.is_empty() && target.wal.as_deref().and_then(wal_uncommitted) > Some(0) {
+        // Before anything reopens the store (which would recover the WAL).
+        let wal = target
+            .wal
+            .as_deref()
+            .and_then(wal_frames)
+            .unwrap_or_default();
+        if !killed.is_empty() && wal.uncommitted > 0 {
             stats.wal_cut_mid_commit += 1;
         }
         ledger.check(target);
         if aimed {
             // Committed (acknowledged or not): the commit came before the kill.
-            if ledger.chain.contains_key(&plan[0].0) {
+            let committed = ledger.chain.contains_key(&plan[0].case);
+            if last_side.is_some_and(|side| side != committed) {
+                step = (step / 2).max(Duration::from_micros(200));
+            }
+            last_side = Some(committed);
+            if committed {
                 commit_at = commit_at.saturating_sub(step);
             } else {
                 commit_at += step;
@@ -355,10 +401,16 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
         }
         // The same decision again: recorded once, whichever side of the
         // commit the kill fell on; and the store still takes decisions.
-        for case in killed {
-            let out = run(&mut target.decide(&case));
+        for (case, text) in killed {
+            let out = run(&mut target.decide(&case, text));
             if ledger.chain.contains_key(&case) {
                 stats.killed_committed += 1;
+                // One process, and the one before it closed the store (its
+                // WAL checkpointed and gone): a WAL holding a commit now is
+                // this process's, killed before its own close.
+                if !concurrent && wal.committed > 0 {
+                    stats.killed_committed_before_checkpoint += 1;
+                }
                 assert_eq!(
                     out.code, 3,
                     "retry of a committed decision on {case}: {out}"
@@ -374,7 +426,7 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
         }
     }
     let case = next_case();
-    let out = run(&mut target.decide(&case));
+    let out = run(&mut target.decide(&case, JUSTIFICATION));
     assert_eq!(out.code, 0, "a decision after the trials: {out}");
     ledger.acknowledge(&case, Ack::of(&case, &out.json()));
     ledger.check(target);
@@ -388,14 +440,21 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
     stats
 }
 
-/// Frames of the current generation of SQLite's write-ahead log at `path`
-/// that follow its last commit frame: the pages of a transaction whose
-/// commit frame was never written. `None` when there is no WAL. Frames
-/// count only while their salts match the header and their cumulative
-/// checksums hold (sqlite.org/fileformat2.html, *WAL File Format*), so the
-/// stale tail of an earlier cut transaction, overwritten in part since, is
-/// not counted again.
-fn wal_uncommitted(path: &Path) -> Option<usize> {
+/// What SQLite's write-ahead log holds: frames up to its last commit frame
+/// (committed, not yet checkpointed away), and frames after it (pages of a
+/// transaction whose commit frame was never written).
+#[derive(Debug, Default, PartialEq, Eq)]
+struct Wal {
+    committed: usize,
+    uncommitted: usize,
+}
+
+/// The frames of the current generation of the WAL at `path`; `None` when
+/// there is no WAL. Frames count only while their salts match the header
+/// and their cumulative checksums hold (sqlite.org/fileformat2.html, *WAL
+/// File Format*), so the stale tail of an earlier cut transaction,
+/// overwritten in part since, is not counted again.
+fn wal_frames(path: &Path) -> Option<Wal> {
     let bytes = std::fs::read(path).ok()?;
     let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
     if bytes.len() < 32 || be(0) & !1 != 0x377f_0682 {
@@ -423,10 +482,11 @@ fn wal_uncommitted(path: &Path) -> Option<usize> {
         (s0, s1)
     };
     let mut sum = checksum((0, 0), &bytes[..24]);
+    let mut wal = Wal::default();
     if sum != (be(24), be(28)) {
-        return Some(0);
+        return Some(wal);
     }
-    let (mut at, mut since_commit) = (32, 0);
+    let mut at = 32;
     while at + 24 + page <= bytes.len() {
         if (be(at + 8), be(at + 12)) != (be(16), be(20)) {
             break;
@@ -439,10 +499,14 @@ fn wal_uncommitted(path: &Path) -> Option<usize> {
             break;
         }
         sum = next;
-        since_commit = if be(at + 4) != 0 { 0 } else { since_commit + 1 };
+        wal.uncommitted += 1;
+        if be(at + 4) != 0 {
+            wal.committed += wal.uncommitted;
+            wal.uncommitted = 0;
+        }
         at += 24 + page;
     }
-    Some(since_commit)
+    Some(wal)
 }
 
 #[test]
@@ -569,4 +633,36 @@ async fn kill_9_of_serve_under_load_loses_no_acknowledged_decision_sqlite() {
         ledger.lines.len()
     );
     assert!(killed_in_flight > 0, "no kill caught a decision in flight");
+}
+
+/// The WAL reader behind the `wal_*` figures counts the pages of a
+/// transaction whose commit frame is not written yet, and nothing once it
+/// is: a zero in the figures means no kill fell there, not a blind reader.
+#[test]
+fn the_wal_reader_sees_a_transaction_cut_before_its_commit_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let conn = rusqlite::Connection::open(tmp.path().join("t.db")).unwrap();
+    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+    conn.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
+    let wal = tmp.path().join("t.db-wal");
+    let empty = wal_frames(&wal).unwrap();
+    assert_eq!(empty.uncommitted, 0, "{empty:?}");
+    // A small page cache spills the open transaction's pages into the WAL.
+    conn.pragma_update(None, "cache_size", 10).unwrap();
+    conn.execute_batch("BEGIN").unwrap();
+    for _ in 0..100 {
+        conn.execute("INSERT INTO t VALUES (zeroblob(4000))", [])
+            .unwrap();
+    }
+    // The WAL as a kill at this moment would leave it.
+    let cut = tmp.path().join("cut-wal");
+    std::fs::copy(&wal, &cut).unwrap();
+    let open = wal_frames(&cut).unwrap();
+    assert!(open.uncommitted > 10, "{open:?}");
+    assert_eq!(open.committed, empty.committed, "{open:?}");
+    conn.execute_batch("COMMIT").unwrap();
+    let done = wal_frames(&wal).unwrap();
+    assert_eq!(done.uncommitted, 0, "{done:?}");
+    assert!(done.committed > open.uncommitted, "{done:?}");
+    assert_eq!(wal_frames(&tmp.path().join("none")), None);
 }

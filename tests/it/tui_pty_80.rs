@@ -22,7 +22,11 @@ fn deep_store() -> TestStore {
         .join("store");
     let out = run(sandbox.cmd().arg("init").arg(&dir));
     assert_eq!(out.code, 0, "init: {out}");
-    let store = TestStore { sandbox, dir };
+    let store = TestStore {
+        sandbox,
+        dir,
+        database: None,
+    };
     store.write_cases(
         "cases.jsonl",
         &[

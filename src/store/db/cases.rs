@@ -355,28 +355,63 @@ pub fn problems(sql: &mut dyn Sql) -> Result<Vec<LoadProblem>, StoreError> {
 }
 
 /// Whether the case file a case was imported from now says something else
-/// about it (re-read outright: a rewrite within one timestamp tick keeps the
-/// folder's signature). `false` when the case has no file or the file no
-/// longer holds it.
+/// about it. Call right after [`sync_dir`]: that caught every rewrite that
+/// changed a file's size, times or inode. What it cannot catch is a rewrite
+/// within one timestamp tick of the listing it compared against, so only a
+/// file changed in the last [`SAME_TICK`] is re-read (its case's line, for
+/// JSON lines). `false` when the case has no file or the file no longer
+/// holds it.
 pub fn source_differs(sql: &mut dyn Sql, id: &str) -> Result<bool, StoreError> {
     let held = sql.first(
         "reading a case's source",
-        "SELECT source_file, sha256 FROM cases WHERE id = $1",
+        "SELECT source_file, source_line, sha256 FROM cases WHERE id = $1",
         &[Param::Text(Some(id))],
     )?;
     let Some(row) = held else {
         return Ok(false);
     };
-    let (Some(file), Some(sha)) = (row[0].text(), row[1].text()) else {
+    let (Some(file), line, Some(sha)) = (row[0].text(), row[1].int(), row[2].text()) else {
         return Ok(false);
     };
+    let path = Path::new(file);
+    if !changed_lately(path) {
+        return Ok(false);
+    }
     let mut fresh = LoadReport::default();
-    load_file(Path::new(file), &mut fresh);
+    match (path.extension().and_then(|e| e.to_str()), line) {
+        (Some("jsonl"), Some(n)) if n > 0 => {
+            let Ok(text) = std::fs::read_to_string(path) else {
+                return Ok(true);
+            };
+            let one = text.split('\n').nth(n as usize - 1).unwrap_or_default();
+            crate::model::parse_jsonl(path, one, &mut fresh);
+        }
+        _ => load_file(path, &mut fresh),
+    }
     Ok(fresh
         .cases
         .iter()
         .find(|c| c.id == id)
-        .is_some_and(|c| c.content_sha256() != sha))
+        .is_none_or(|c| c.content_sha256() != sha))
+}
+
+/// How close to now a file's change must be for a rewrite to hide from the
+/// listing's signature (timestamps are kept at the kernel's clock tick, a
+/// few milliseconds; one second leaves room for coarse file systems).
+const SAME_TICK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Whether `path` was written or replaced within [`SAME_TICK`] of now (or
+/// cannot be told: then it is re-read).
+fn changed_lately(path: &Path) -> bool {
+    let Ok(meta) = std::fs::metadata(path) else {
+        return true;
+    };
+    let changed = time::OffsetDateTime::from_unix_timestamp(meta.ctime())
+        .map(|t| t + time::Duration::nanoseconds(meta.ctime_nsec()));
+    match changed {
+        Ok(t) => time::OffsetDateTime::now_utc() - t < SAME_TICK,
+        Err(_) => true,
+    }
 }
 
 /// A setting of the store (`meta`).

@@ -18,13 +18,16 @@ use super::write_case;
 /// `policy` appended to its policy.toml.
 pub struct LibraryStore {
     pub tmp: TempDir,
+    /// The PostgreSQL store's URL under `NHI_TRIAGE_TEST_BACKEND=postgres`.
+    pub database: Option<String>,
 }
 
 impl LibraryStore {
     pub fn new(cases: &[Value], policy: &str) -> LibraryStore {
         let tmp = tempfile::tempdir().expect("tempdir");
         StoreLayout::new(tmp.path()).init().expect("init");
-        let dir = LibraryStore { tmp };
+        let database = super::on_postgres().then(|| super::fresh_database("library"));
+        let dir = LibraryStore { tmp, database };
         if !policy.is_empty() {
             dir.set_policy(policy);
         }
@@ -56,12 +59,23 @@ impl LibraryStore {
 
     /// Opens the store as another process would.
     pub fn open(&self) -> LocalStore {
-        LocalStore::open(self.path()).expect("open the store")
+        match &self.database {
+            Some(url) => {
+                let layout = StoreLayout::new(self.path());
+                let policy = Policy::from_file(&layout.policy_path()).expect("policy.toml");
+                LocalStore::open_database(url, Some(&layout.cases_dir()), Some(policy), None)
+                    .expect("open the database store")
+            }
+            None => LocalStore::open(self.path()).expect("open the store"),
+        }
     }
 
     /// The evidence log's bytes (empty when it does not exist yet).
     pub fn evidence(&self) -> Vec<u8> {
-        super::evidence_in(self.path())
+        match &self.database {
+            Some(url) => super::pg_evidence(url),
+            None => super::evidence_in(self.path()),
+        }
     }
 
     /// The evidence log's lines, each parsed as JSON.

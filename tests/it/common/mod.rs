@@ -86,10 +86,57 @@ impl Default for Sandbox {
     }
 }
 
-/// A store made by `nhi-triage init` inside a sandbox.
+/// A store made by `nhi-triage init` inside a sandbox. Under
+/// `NHI_TRIAGE_TEST_BACKEND=postgres` (see `postgres_suites`) the same
+/// directory holds the case folder and policy.toml, and the store itself is
+/// a fresh database on the test cluster (`--database URL --cases DIR/cases`).
 pub struct TestStore {
     pub sandbox: Sandbox,
     pub dir: PathBuf,
+    /// The PostgreSQL store's URL, when the tests run on PostgreSQL.
+    pub database: Option<String>,
+}
+
+/// The environment variable that runs the store tests on PostgreSQL.
+pub const BACKEND_ENV: &str = "NHI_TRIAGE_TEST_BACKEND";
+
+/// Whether this test process runs the stores on PostgreSQL.
+pub fn on_postgres() -> bool {
+    std::env::var_os(BACKEND_ENV).is_some_and(|v| v == "postgres")
+}
+
+/// A fresh database on the test cluster, for a store under
+/// [`on_postgres`] (PostgreSQL is required there: a skip would be a pass).
+pub fn fresh_database(hint: &str) -> String {
+    let pg =
+        postgres::cluster_or_skip(hint).expect("PostgreSQL for NHI_TRIAGE_TEST_BACKEND=postgres");
+    pg.new_database(hint)
+}
+
+/// `sql` on a PostgreSQL store's database (as its owner).
+pub fn pg_sql(url: &str, sql: &str) -> String {
+    let pg = postgres::cluster_or_skip("pg_sql").expect("PostgreSQL");
+    pg.psql(url, sql)
+}
+
+/// Stores `text` as a PostgreSQL store's policy.
+pub fn pg_set_policy(url: &str, text: &str) {
+    pg_sql(
+        url,
+        &format!(
+            "INSERT INTO meta (key, value) VALUES ('policy_toml', $policy${text}$policy$) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+        ),
+    );
+}
+
+/// A PostgreSQL store's chain as JSON lines, read straight from the table.
+pub fn pg_evidence(url: &str) -> Vec<u8> {
+    let out = pg_sql(url, "SELECT line FROM evidence ORDER BY seq");
+    if out.is_empty() {
+        return Vec::new();
+    }
+    (out + "\n").into_bytes()
 }
 
 impl TestStore {
@@ -99,7 +146,18 @@ impl TestStore {
         let dir = sandbox.path().join("store");
         let out = run(sandbox.cmd().arg("init").arg(&dir));
         assert_eq!(out.code, 0, "init failed: {out}");
-        let store = TestStore { sandbox, dir };
+        let database = on_postgres().then(|| {
+            let url = fresh_database("store");
+            let out = run(sandbox.cmd().args(["--database", &url, "init"]));
+            assert_eq!(out.code, 0, "init --database failed: {out}");
+            url
+        });
+        let store = TestStore {
+            sandbox,
+            dir,
+            database,
+        };
+        store.push_policy();
         if !cases.is_empty() {
             store.write_cases("cases.jsonl", cases);
         }
@@ -141,12 +199,35 @@ impl TestStore {
             lines.push(line);
         }
         std::fs::write(&path, lines.join("\n") + "\n").expect("write policy.toml");
+        self.push_policy();
+    }
+
+    /// A PostgreSQL store keeps its policy in the database: policy.toml's
+    /// text goes there.
+    fn push_policy(&self) {
+        if let Some(url) = &self.database {
+            let text = std::fs::read_to_string(self.dir.join("policy.toml")).expect("policy.toml");
+            pg_set_policy(url, &text);
+        }
+    }
+
+    /// The global options that select this store.
+    pub fn store_args(&self) -> Vec<std::ffi::OsString> {
+        match &self.database {
+            Some(url) => vec![
+                "--database".into(),
+                url.into(),
+                "--cases".into(),
+                self.cases_dir().into(),
+            ],
+            None => vec!["--store".into(), self.dir.clone().into()],
+        }
     }
 
     /// The binary with the sandbox environment and `--store DIR`.
     pub fn cmd(&self) -> Command {
         let mut cmd = self.sandbox.cmd();
-        cmd.arg("--store").arg(&self.dir);
+        cmd.args(self.store_args());
         cmd
     }
 
@@ -167,7 +248,10 @@ impl TestStore {
     /// The evidence chain as JSON lines, as `evidence export --format
     /// jsonl` writes it (empty when there is no record yet).
     pub fn evidence_bytes(&self) -> Vec<u8> {
-        evidence_in(&self.dir)
+        match &self.database {
+            Some(url) => pg_evidence(url),
+            None => evidence_in(&self.dir),
+        }
     }
 
     /// The store's database (`STORE/store.db`).
