@@ -38,10 +38,13 @@ fn note_what_if(global: &Global) {
 /// Load problems and evidence health go to stderr: never silent, never in
 /// the way of `--json` on stdout.
 fn warn_about(snapshot: &Snapshot) {
-    for p in &snapshot.problems {
+    warn(&snapshot.problems, &snapshot.evidence);
+}
+
+fn warn(problems: &[nhi_triage::model::LoadProblem], ev: &nhi_triage::store::EvidenceHealth) {
+    for p in problems {
         errln!("warning: {p}");
     }
-    let ev = &snapshot.evidence;
     if let Some(b) = &ev.broken {
         errln!(
             "warning: evidence log broken at seq {} (line {}): {}; run `nhi-triage evidence verify`",
@@ -132,15 +135,17 @@ pub async fn list(
 /// An unknown id (`StoreError::NotFound`, exit 1), store and output errors.
 pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Result<i32> {
     let store = open_store(global).await?;
-    let snapshot = store.snapshot().await?;
-    warn_about(&snapshot);
+    // Just this case: never every case of the store.
+    let found = store.lookup(id).await?;
+    warn(&found.problems, &found.evidence);
     note_what_if(global);
     let now = now(global);
-    let case = snapshot
-        .find(id)
+    let case = found
+        .case
+        .as_ref()
         .ok_or_else(|| nhi_triage::store::StoreError::NotFound(id.to_string()))?;
-    let status = snapshot.status(id);
-    let assessment = assess(case, &status, &snapshot.policy, now);
+    let status = found.status;
+    let assessment = assess(case, &status, &found.policy, now);
     let history = store.history(id).await?;
     // Computed once: on a huge case the digest is most of `show`'s time.
     let case_sha256 = case.content_sha256();
@@ -224,7 +229,7 @@ pub async fn decide(global: &Global, args: DecideArgs, out: &mut Out) -> Result<
         let store = open_local(global)?;
         let expected_version = match args.expected_version {
             Some(v) => v,
-            None => store.snapshot().await?.status(&args.id).version,
+            None => store.lookup_blocking(&args.id)?.status.version,
         };
         (std::sync::Arc::new(store), decision(expected_version))
     };

@@ -362,6 +362,29 @@ impl LocalStore {
         })
     }
 
+    /// Blocking form of [`Store::lookup`]: reads records other processes
+    /// appended, then just the one case (never every case).
+    pub fn lookup_blocking(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        self.refresh()?;
+        let mut inner = self.inner();
+        let (case, problems) = inner
+            .db
+            .read(|sql| Ok((cases::get(sql, key.as_ref())?, cases::problems(sql)?)))?;
+        Ok(super::CaseLookup {
+            case,
+            status: inner
+                .replay
+                .statuses
+                .get(key.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            problems,
+            evidence: inner.health.clone(),
+            policy: self.shared.policy.clone(),
+        })
+    }
+
     /// Blocking form of [`Store::history`]: every record of the case, oldest first; `case_id` in
     /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the
     /// cases nor the chain know the id.
@@ -635,6 +658,11 @@ fn apply(
 impl Store for LocalStore {
     async fn snapshot(&self) -> Result<Snapshot, StoreError> {
         self.blocking(|s| s.snapshot_blocking()).await
+    }
+
+    async fn lookup(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
+        let id = case_id.to_string();
+        self.blocking(move |s| s.lookup_blocking(&id)).await
     }
 
     async fn history(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {

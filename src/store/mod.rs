@@ -324,11 +324,41 @@ impl ChangeFeed {
     }
 }
 
+/// One case as a store holds it now, and what a reader must be warned of,
+/// without loading every case (`show`, `decide`).
+#[derive(Debug, Clone)]
+pub struct CaseLookup {
+    /// The case, `None` when the store holds no case with that id.
+    pub case: Option<Case>,
+    /// Its status (pending with version 0 when it has no record).
+    pub status: CaseStatus,
+    /// What the loader reported about the case files, each naming file and line.
+    pub problems: Vec<crate::model::LoadProblem>,
+    /// The evidence chain's state.
+    pub evidence: EvidenceHealth,
+    /// The policy decisions are checked against.
+    pub policy: Policy,
+}
+
 /// The one interface the CLI and console use, local or remote alike.
 #[async_trait]
 pub trait Store: Send + Sync {
     /// Cases, their states, load problems and evidence health, up to date.
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+
+    /// One case (any spelling of its id) with its status, load problems and
+    /// evidence health. A local store reads just that case; by default the
+    /// answer comes from a whole [`Store::snapshot`].
+    async fn lookup(&self, case_id: &str) -> Result<CaseLookup, StoreError> {
+        let snapshot = self.snapshot().await?;
+        Ok(CaseLookup {
+            case: snapshot.find(case_id).cloned(),
+            status: snapshot.status(case_id),
+            problems: snapshot.problems,
+            evidence: snapshot.evidence,
+            policy: snapshot.policy,
+        })
+    }
 
     /// Every record of one case, oldest first.
     async fn history(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError>;

@@ -11,6 +11,7 @@ use crate::common::{BACKEND_ENV, on_postgres, postgres};
 /// The suites that run on both backends (libtest filters).
 const SUITES: &[&str] = &[
     "store::",
+    "store_db::",
     "decision_store::",
     "server::",
     "decision_server::",

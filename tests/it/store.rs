@@ -10,7 +10,7 @@ use std::time::Instant;
 use common::library::LibraryStore;
 use common::{JUSTIFICATION, TestStore, high_case, low_case, medium_case, out_of, reviewer};
 use nhi_triage::model::{Action, CaseState, Decision};
-use nhi_triage::store::{LocalStore, Store, StoreError};
+use nhi_triage::store::{Store, StoreError};
 use serde_json::Value;
 
 /// `action` on `case_id` at `expected_version`, with 24 quarantine hours.
@@ -27,7 +27,7 @@ async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
         &[low_case("LOW-1"), medium_case("MED-1"), high_case("HIGH-1")],
         "",
     );
-    let store = LocalStore::open(dir.path()).expect("open");
+    let store = dir.open();
 
     let snap = store.snapshot().await.expect("snapshot");
     assert_eq!(snap.cases.len(), 3);
@@ -120,8 +120,8 @@ async fn decide_updates_snapshot_and_history_and_a_stale_version_conflicts() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_stores_on_one_directory_see_each_others_decisions() {
     let dir = LibraryStore::new(&[low_case("LOW-1"), medium_case("MED-1")], "");
-    let a = LocalStore::open(dir.path()).expect("open a");
-    let b = LocalStore::open(dir.path()).expect("open b");
+    let a = dir.open();
+    let b = dir.open();
     assert_eq!(b.snapshot().await.unwrap().status("MED-1").version, 0);
 
     let rec = a

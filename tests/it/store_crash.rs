@@ -555,7 +555,7 @@ fn created(case: &str, (status, body): (StatusCode, Value)) -> Ack {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_serve_under_load_loses_no_acknowledged_decision_sqlite() {
     let rounds = (trials() / 10).max(3);
-    let (store, cases) = sqlite_store(rounds * 150);
+    let (store, cases) = sqlite_store(rounds * 400);
     let target = Target::sqlite(&store);
     let tokens = tokens_path(&store);
     let token = add_token(&store, &tokens, "crash-api");
@@ -613,6 +613,10 @@ async fn kill_9_of_serve_under_load_loses_no_acknowledged_decision_sqlite() {
             .collect();
         tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
         server.kill();
+        assert!(
+            !queue.lock().unwrap().is_empty(),
+            "the decisions ran out before the kill: not a kill under load"
+        );
         for w in workers {
             w.await.expect("worker");
         }
