@@ -73,6 +73,9 @@ pub async fn list(
     as_json: bool,
     out: &mut Out,
 ) -> Result<i32> {
+    if as_json && global.api.is_none() {
+        return list_streaming(global, filter, out);
+    }
     let store = open_store(global).await?;
     let snapshot = store.snapshot().await?;
     warn_about(&snapshot);
@@ -125,6 +128,97 @@ pub async fn list(
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `list --json` on a local store, streamed: a first pass over the cases
+/// (each parsed, assessed and dropped) keeps only each listed case's
+/// [`QueueKey`] and the counts; the keys are sorted; a second pass reads the
+/// cases again one by one in queue order and writes each entry as it goes.
+/// Memory holds the keys (tens of bytes a case), never the cases; both
+/// passes see one state of the chain. The output is `list --json`'s, the
+/// same as the in-memory path gives.
+fn list_streaming(global: &Global, filter: StateFilter, out: &mut Out) -> Result<i32> {
+    use nhi_triage::policy::QueueKey;
+    let store = open_local(global)?;
+    note_what_if(global);
+    let now = now(global);
+    let policy = store.policy().clone();
+    let mut keys: Vec<QueueKey> = Vec::new();
+    let mut counts = ListCounts::default();
+    let skipped = store.scan_blocking(&mut |case, status| {
+        if filter.matches(status, now) {
+            let tier = assess(&case, status, &policy, now).tier;
+            counts.add(tier, !case.problems.is_empty());
+            keys.push(QueueKey::new(&case, tier));
+        }
+        Ok(())
+    })?;
+    keys.sort_unstable();
+    let (problems, evidence) = store.health_blocking()?;
+    warn(&problems, &evidence);
+    if skipped > 0 {
+        errln!("warning: {skipped} stored case(s) could not be read and are not listed");
+    }
+    let mut failed = None;
+    let entries = keys
+        .iter()
+        .take_while(|_| !super::output::stdout_closed())
+        .map_while(|key| match store.case_blocking(&key.id) {
+            Ok(found) => found.map(|(case, status)| {
+                let a = assess(&case, &status, &policy, now);
+                OwnedEntry {
+                    q: [a.q1.status, a.q2.status, a.q3.status],
+                    tier: a.tier,
+                    recommendation: a.recommendation,
+                    case,
+                    status,
+                    now,
+                }
+            }),
+            Err(e) => {
+                failed = Some(e);
+                None
+            }
+        });
+    out.json(&ListOutput {
+        schema: Schema::LIST,
+        now,
+        store: store.describe(),
+        filter: filter.name(),
+        counts,
+        cases: Streamed::new(entries),
+        problems: problems.iter().map(FileProblem::from).collect(),
+        evidence: &evidence,
+    })?;
+    if let Some(e) = failed {
+        return Err(e.into());
+    }
+    Ok(EXIT_OK)
+}
+
+/// A `list --json` entry that owns its case (the streamed path holds one
+/// case at a time).
+struct OwnedEntry {
+    case: nhi_triage::model::Case,
+    status: nhi_triage::model::CaseStatus,
+    tier: nhi_triage::policy::Tier,
+    recommendation: nhi_triage::model::Action,
+    q: [nhi_triage::policy::Status; 3],
+    now: OffsetDateTime,
+}
+
+impl serde::Serialize for OwnedEntry {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        ListEntry::new(
+            &self.case,
+            &self.status,
+            self.tier,
+            self.recommendation,
+            self.q,
+            self.now,
+        )
+        .serialize(s)
+    }
 }
 
 /// `show ID`: one case with its readiness, actions and history, as text or

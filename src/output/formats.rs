@@ -119,7 +119,7 @@ fn ser_path<S: Serializer>(p: &Path, s: S) -> Result<S::Ok, S::Error> {
 
 /// `list --json`: `nhi-triage.list/1`.
 #[derive(Serialize)]
-#[serde(bound(serialize = "I: Iterator<Item = ListEntry<'a>>"))]
+#[serde(bound(serialize = "I: Iterator, I::Item: Serialize"))]
 pub struct ListOutput<'a, I> {
     /// [`Schema::LIST`].
     #[serde(flatten)]
@@ -133,7 +133,8 @@ pub struct ListOutput<'a, I> {
     pub filter: &'a str,
     /// Cases listed, by tier.
     pub counts: ListCounts,
-    /// The cases, in queue order, written as they are built.
+    /// The cases, in queue order, written as they are built: [`ListEntry`]s
+    /// (or values that serialise as one).
     pub cases: Streamed<I>,
     /// Lines of the case files that did not load (or loaded with problems).
     pub problems: Vec<FileProblem<'a>>,

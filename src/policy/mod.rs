@@ -10,7 +10,7 @@ mod readiness;
 
 pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
 pub use assess::{
-    Assessment, Checks, RoutingFlag, RoutingKind, Tier, UsageCheck, WindowCheck, assess,
+    Assessment, Checks, QueueKey, RoutingFlag, RoutingKind, Tier, UsageCheck, WindowCheck, assess,
     queue_order, used_during_quarantine,
 };
 pub use config::{Policy, PolicyError, PolicyRef};

@@ -385,6 +385,48 @@ impl LocalStore {
         })
     }
 
+    /// Every case with its status, one at a time as read from the database
+    /// (never all of them in memory: `list --json` on a million cases), in
+    /// import order; after reading the records other processes appended.
+    /// Returns how many stored cases could not be read (skipped).
+    pub fn scan_blocking(
+        &self,
+        f: &mut (dyn FnMut(Case, &crate::model::CaseStatus) -> Result<(), StoreError> + Send),
+    ) -> Result<usize, StoreError> {
+        self.refresh()?;
+        let mut guard = self.inner();
+        let Inner { db, replay, .. } = &mut *guard;
+        let pending = crate::model::CaseStatus::default();
+        db.read(|sql| {
+            cases::each(sql, &mut |case| {
+                let status = replay.statuses.get(&case.id).unwrap_or(&pending);
+                f(case, status)
+            })
+        })
+    }
+
+    /// One case and its status as this store last read them (no refresh:
+    /// for a pass over many cases that must see one state of the chain).
+    pub fn case_blocking(
+        &self,
+        case_id: &str,
+    ) -> Result<Option<(Case, crate::model::CaseStatus)>, StoreError> {
+        let mut guard = self.inner();
+        let Inner { db, replay, .. } = &mut *guard;
+        let case = db.read(|sql| cases::get(sql, case_id))?;
+        Ok(case.map(|c| {
+            let status = replay.statuses.get(&c.id).cloned().unwrap_or_default();
+            (c, status)
+        }))
+    }
+
+    /// The loader's problems and the evidence chain's health, as last read.
+    pub fn health_blocking(&self) -> Result<(Vec<LoadProblem>, EvidenceHealth), StoreError> {
+        let mut inner = self.inner();
+        let problems = inner.db.read(|sql| cases::problems(sql))?;
+        Ok((problems, inner.health.clone()))
+    }
+
     /// Blocking form of [`Store::history`]: every record of the case, oldest first; `case_id` in
     /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the
     /// cases nor the chain know the id.

@@ -34,6 +34,7 @@ mod server_shutdown;
 mod store;
 mod store_crash;
 mod store_db;
+mod store_scale;
 mod tui_console;
 mod tui_decision_safety;
 mod tui_pty;

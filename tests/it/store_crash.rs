@@ -19,8 +19,18 @@
 //!   `Idempotency-Key` returns the committed record itself.
 //!
 //! The driver takes the global options that select the store ([`Target`]):
-//! `--store DIR` here; a PostgreSQL variant builds a `Target` with
-//! `--database URL` and calls the same [`run_trials`].
+//! `--store DIR` for SQLite, `--database URL --cases DIR` for PostgreSQL (a
+//! fresh database on the shared test cluster). On SQLite the write-ahead
+//! log is also read after each kill, to count kills in the middle of a
+//! commit; on PostgreSQL a kill is before or after the commit by whether
+//! its record is in the chain afterwards (the server rolls back the
+//! transaction of a connection that drops, releasing the writers' advisory
+//! lock). Every command of the checks must end within [`HANG`]: one still
+//! running then (a decision waiting on a lock a killed process still holds)
+//! fails the test with the database's sessions and locks.
+//!
+//! The PostgreSQL tests are skipped (pass with a message) where PostgreSQL
+//! is not installed, unless `NHI_TRIAGE_REQUIRE_POSTGRES=1`.
 //!
 //! Short form (CI): `NHI_TRIAGE_CRASH_TRIALS` trials, default 25. The full
 //! run (docs/benchmarks.md, *Issue 9: crash durability*):
@@ -30,20 +40,25 @@
 
 use crate::common;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+mod hang;
+mod ledger;
+mod serve;
+mod wal;
+
 use std::ffi::OsString;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::LazyLock;
 use std::time::{Duration, Instant};
 
-use common::server::{Api, Server, add_token, decision, tokens_path};
-use common::{JUSTIFICATION, Sandbox, TestStore, decide_args, low_case, out_of, run};
+use common::{JUSTIFICATION, Out, Sandbox, TestStore, decide_args, low_case, out_of};
+use ledger::{Ack, Ledger};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use reqwest::StatusCode;
 use serde_json::Value;
+use serve::serve_trials;
+use wal::wal_frames;
 
 /// The longest justification a record keeps (10,000 characters), four
 /// bytes each: a 40 KB record, whose commit writes a dozen WAL frames
@@ -76,25 +91,45 @@ fn rng(test: &str) -> StdRng {
     StdRng::seed_from_u64(seed)
 }
 
+/// How long one command of the checks may run (a `decide` takes well under
+/// a second, even in a debug build on a busy machine) before the test
+/// calls it hung.
+const HANG: Duration = Duration::from_secs(60);
+
 // ---------------------------------------------------------------------------
 // The store under test.
 
+/// Which backend a test runs on.
+#[derive(Clone, Copy)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
 /// Where the trials run: the sandboxed binary plus the global options that
-/// select the store (`--store DIR`, later `--database URL`).
+/// select the store (`--store DIR`, or `--database URL --cases DIR`).
 struct Target<'a> {
     sandbox: &'a Sandbox,
     select: Vec<OsString>,
     /// SQLite's write-ahead log, read after each kill (before anything
     /// reopens the store) to tell a kill in the middle of a commit.
     wal: Option<PathBuf>,
+    /// The PostgreSQL store's URL (to show its sessions and locks when a
+    /// command hangs).
+    database: Option<String>,
 }
 
 impl<'a> Target<'a> {
-    fn sqlite(store: &'a TestStore) -> Self {
+    /// The store `store` is (its `store_args`).
+    fn of(store: &'a TestStore) -> Self {
         Target {
             sandbox: &store.sandbox,
-            select: vec!["--store".into(), store.dir.clone().into()],
-            wal: Some(store.dir.join("store.db-wal")),
+            select: store.store_args(),
+            wal: store
+                .database
+                .is_none()
+                .then(|| store.dir.join("store.db-wal")),
+            database: store.database.clone(),
         }
     }
 
@@ -114,113 +149,69 @@ impl<'a> Target<'a> {
             .stdin(Stdio::null());
         cmd
     }
+
+    /// Runs `cmd` to its end, or for [`HANG`] at most: a process still
+    /// running then fails the test, with the database's sessions and locks
+    /// ([`hang::run_within`]).
+    fn run(&self, cmd: &mut Command) -> Out {
+        hang::run_within(cmd, HANG, self.database.as_deref())
+            .unwrap_or_else(|hung| panic!("{hung}"))
+    }
+
+    /// The chain's records, one JSON line each, in `seq` order: `evidence
+    /// export --format jsonl` on SQLite; on PostgreSQL the stored lines read
+    /// with psql (`common::pg_evidence`: the same lines, without paying for
+    /// another start of the binary on every check).
+    fn chain(&self) -> Vec<String> {
+        let text = match &self.database {
+            Some(url) => String::from_utf8(common::pg_evidence(url)).expect("chain is UTF-8"),
+            None => {
+                let mut cmd = self.cmd();
+                let out = self.run(cmd.args(["evidence", "export", "--format", "jsonl"]));
+                assert_eq!(out.code, 0, "evidence export after a kill: {out}");
+                out.stdout
+            }
+        };
+        text.lines().map(str::to_string).collect()
+    }
+
+    /// The store's database sessions and locks (PostgreSQL), for a
+    /// failure message; empty on SQLite.
+    fn sessions(&self) -> String {
+        hang::describe_sessions(self.database.as_deref())
+    }
 }
 
-/// A store holding `n` low-tier cases (`CRASH-0`…), 50 to a file, each
-/// approvable once: the case ids.
-fn sqlite_store(n: usize) -> (TestStore, Vec<String>) {
+/// A store on `backend` holding `n` low-tier cases (`CRASH-0`…), 50 to a
+/// file in its case folder, each approvable once: the store and the case
+/// ids. On PostgreSQL: a fresh database on the shared test cluster,
+/// prepared with `--database URL init`, the folder imported on open
+/// (`--cases DIR`); `None` (after printing "skipped") when PostgreSQL is not
+/// installed, and a panic then under `NHI_TRIAGE_REQUIRE_POSTGRES=1`.
+fn crash_store(backend: Backend, n: usize, test: &str) -> Option<(TestStore, Vec<String>)> {
+    let store = match backend {
+        Backend::Sqlite => TestStore::with_cases(&[]),
+        Backend::Postgres => {
+            let pg = common::postgres::cluster_or_skip(test)?;
+            let url = pg.new_database(test);
+            let sandbox = Sandbox::new();
+            let dir = sandbox.path().join("store");
+            std::fs::create_dir_all(dir.join("cases")).expect("case folder");
+            let out = common::run(sandbox.cmd().args(["--database", &url, "init"]));
+            assert_eq!(out.code, 0, "init --database {url}: {out}");
+            TestStore {
+                sandbox,
+                dir,
+                database: Some(url),
+            }
+        }
+    };
     let ids: Vec<String> = (0..n).map(|i| format!("CRASH-{i}")).collect();
-    let store = TestStore::with_cases(&[]);
     for (k, chunk) in ids.chunks(50).enumerate() {
         let cases: Vec<Value> = chunk.iter().map(|id| low_case(id)).collect();
         store.write_cases(&format!("batch-{k:03}.jsonl"), &cases);
     }
-    (store, ids)
-}
-
-// ---------------------------------------------------------------------------
-// What was acknowledged, and what the chain holds.
-
-/// A record as acknowledged (or as found in the chain).
-#[derive(Debug, Clone, PartialEq, Eq)]
-struct Ack {
-    seq: u64,
-    id: String,
-    hash: String,
-}
-
-impl Ack {
-    /// From a record's JSON (`decide --json`, a 201 body, an exported line)
-    /// that must be about `case`.
-    fn of(case: &str, record: &Value) -> Ack {
-        assert_eq!(record["case_id"], case, "record for another case: {record}");
-        let field = |k: &str| {
-            record[k]
-                .as_str()
-                .unwrap_or_else(|| panic!("no {k} in {record}"))
-                .to_string()
-        };
-        Ack {
-            seq: record["seq"].as_u64().expect("seq"),
-            id: field("id"),
-            hash: field("hash"),
-        }
-    }
-}
-
-/// Every acknowledged decision, and the chain as last checked.
-#[derive(Default)]
-struct Ledger {
-    acked: HashMap<String, Ack>,
-    lines: Vec<String>,
-    /// case id → its record, in the chain as last checked.
-    chain: HashMap<String, Ack>,
-    /// Acknowledged records compared with the chain, over all checks.
-    compared: usize,
-}
-
-impl Ledger {
-    fn acknowledge(&mut self, case: &str, ack: Ack) {
-        if let Some(first) = self.acked.insert(case.to_string(), ack.clone()) {
-            panic!("{case} acknowledged twice: {first:?} then {ack:?}");
-        }
-    }
-
-    /// Opens the store, verifies the chain and checks it against what was
-    /// acknowledged and what the last check saw (see the module docs).
-    fn check(&mut self, target: &Target<'_>) {
-        let out = run(target.cmd().args(["evidence", "verify", "--json"]));
-        assert_eq!(out.code, 0, "evidence verify after a kill: {out}");
-        let report = out.json();
-        assert!(report["first_bad"].is_null(), "{report}");
-        assert!(report["torn_tail"].is_null(), "{report}");
-        let out = run(target
-            .cmd()
-            .args(["evidence", "export", "--format", "jsonl"]));
-        assert_eq!(out.code, 0, "evidence export after a kill: {out}");
-        let lines: Vec<String> = out.stdout.lines().map(str::to_string).collect();
-        assert_eq!(report["records"].as_u64(), Some(lines.len() as u64));
-        if let Some(i) = (0..self.lines.len()).find(|&i| lines.get(i) != Some(&self.lines[i])) {
-            panic!(
-                "record {} changed or vanished: was {}, now {:?}",
-                i + 1,
-                self.lines[i],
-                lines.get(i)
-            );
-        }
-        let mut chain = HashMap::new();
-        let mut ids = HashSet::new();
-        for (i, line) in lines.iter().enumerate() {
-            let record: Value = serde_json::from_str(line).expect("exported line is JSON");
-            let case = record["case_id"].as_str().expect("case_id").to_string();
-            let ack = Ack::of(&case, &record);
-            assert_eq!(ack.seq, i as u64 + 1, "seq out of order: {line}");
-            assert!(ids.insert(ack.id.clone()), "record id twice: {line}");
-            if let Some(first) = chain.insert(case.clone(), ack) {
-                panic!("{case} decided twice: first {first:?}, again {line}");
-            }
-        }
-        for (case, ack) in &self.acked {
-            assert_eq!(
-                chain.get(case),
-                Some(ack),
-                "acknowledged decision on {case} is not in the chain as acknowledged"
-            );
-        }
-        self.compared += self.acked.len();
-        self.lines = lines;
-        self.chain = chain;
-    }
+    Some((store, ids))
 }
 
 // ---------------------------------------------------------------------------
@@ -240,11 +231,17 @@ struct Stats {
     /// inside the fsync, the checkpoint, or the printing (retried: exit 3).
     killed_committed: usize,
     /// Of those, single processes killed while the WAL still held their
-    /// commit: inside the commit's fsync or the checkpoint that follows it.
-    killed_committed_before_checkpoint: usize,
+    /// commit: inside the commit's fsync or the checkpoint that follows it
+    /// (SQLite only: `None` on PostgreSQL).
+    killed_committed_before_checkpoint: Option<usize>,
     /// Kills that left a transaction's pages in the WAL without its commit
-    /// frame: the kill came while the commit was being written.
-    wal_cut_mid_commit: usize,
+    /// frame: the kill came while the commit was being written (SQLite
+    /// only: `None` on PostgreSQL).
+    wal_cut_mid_commit: Option<usize>,
+    /// The slowest retry of a killed decision, spawn to exit: a retry kept
+    /// waiting by something the killed process left behind (a lock) would
+    /// show here.
+    slowest_retry: Duration,
 }
 
 /// How a `decide` process ended.
@@ -308,7 +305,12 @@ fn spawn_and_kill(target: &Target<'_>, plan: &[Attempt]) -> Vec<Outcome> {
 /// once), checking the store after each (module docs). Panics on the first
 /// lost, changed or duplicated record.
 fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut StdRng) -> Stats {
-    let mut stats = Stats::default();
+    let sqlite = target.wal.as_ref().map(|_| 0);
+    let mut stats = Stats {
+        killed_committed_before_checkpoint: sqlite,
+        wal_cut_mid_commit: sqlite,
+        ..Stats::default()
+    };
     let mut ledger = Ledger::default();
     let mut fresh = cases.iter();
     let mut next_case = || fresh.next().expect("enough cases for the trials").clone();
@@ -322,7 +324,7 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
     for _ in 0..3 {
         let case = next_case();
         let started = Instant::now();
-        let out = run(&mut target.decide(&case, JUSTIFICATION));
+        let out = target.run(&mut target.decide(&case, JUSTIFICATION));
         took.push(started.elapsed());
         assert_eq!(out.code, 0, "calibration decide: {out}");
         ledger.acknowledge(&case, Ack::of(&case, &out.json()));
@@ -382,8 +384,8 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
             .as_deref()
             .and_then(wal_frames)
             .unwrap_or_default();
-        if !killed.is_empty() && wal.uncommitted > 0 {
-            stats.wal_cut_mid_commit += 1;
+        if let Some(n) = stats.wal_cut_mid_commit.as_mut() {
+            *n += usize::from(!killed.is_empty() && wal.uncommitted > 0);
         }
         ledger.check(target);
         if aimed {
@@ -402,14 +404,16 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
         // The same decision again: recorded once, whichever side of the
         // commit the kill fell on; and the store still takes decisions.
         for (case, text) in killed {
-            let out = run(&mut target.decide(&case, text));
+            let started = Instant::now();
+            let out = target.run(&mut target.decide(&case, text));
+            stats.slowest_retry = stats.slowest_retry.max(started.elapsed());
             if ledger.chain.contains_key(&case) {
                 stats.killed_committed += 1;
                 // One process, and the one before it closed the store (its
                 // WAL checkpointed and gone): a WAL holding a commit now is
                 // this process's, killed before its own close.
-                if !concurrent && wal.committed > 0 {
-                    stats.killed_committed_before_checkpoint += 1;
+                if let Some(n) = stats.killed_committed_before_checkpoint.as_mut() {
+                    *n += usize::from(!concurrent && wal.committed > 0);
                 }
                 assert_eq!(
                     out.code, 3,
@@ -426,7 +430,7 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
         }
     }
     let case = next_case();
-    let out = run(&mut target.decide(&case, JUSTIFICATION));
+    let out = target.run(&mut target.decide(&case, JUSTIFICATION));
     assert_eq!(out.code, 0, "a decision after the trials: {out}");
     ledger.acknowledge(&case, Ack::of(&case, &out.json()));
     ledger.check(target);
@@ -440,83 +444,17 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
     stats
 }
 
-/// What SQLite's write-ahead log holds: frames up to its last commit frame
-/// (committed, not yet checkpointed away), and frames after it (pages of a
-/// transaction whose commit frame was never written).
-#[derive(Debug, Default, PartialEq, Eq)]
-struct Wal {
-    committed: usize,
-    uncommitted: usize,
-}
-
-/// The frames of the current generation of the WAL at `path`; `None` when
-/// there is no WAL. Frames count only while their salts match the header
-/// and their cumulative checksums hold (sqlite.org/fileformat2.html, *WAL
-/// File Format*), so the stale tail of an earlier cut transaction,
-/// overwritten in part since, is not counted again.
-fn wal_frames(path: &Path) -> Option<Wal> {
-    let bytes = std::fs::read(path).ok()?;
-    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
-    if bytes.len() < 32 || be(0) & !1 != 0x377f_0682 {
-        return None;
-    }
-    let big_endian = be(0) & 1 == 1;
-    let page = match be(8) {
-        1 => 65536,
-        n => n as usize,
-    };
-    let checksum = |seed: (u32, u32), data: &[u8]| {
-        let (mut s0, mut s1) = seed;
-        for pair in data.chunks_exact(8) {
-            let word = |b: &[u8]| {
-                let w: [u8; 4] = b.try_into().unwrap();
-                if big_endian {
-                    u32::from_be_bytes(w)
-                } else {
-                    u32::from_le_bytes(w)
-                }
-            };
-            s0 = s0.wrapping_add(word(&pair[..4])).wrapping_add(s1);
-            s1 = s1.wrapping_add(word(&pair[4..])).wrapping_add(s0);
-        }
-        (s0, s1)
-    };
-    let mut sum = checksum((0, 0), &bytes[..24]);
-    let mut wal = Wal::default();
-    if sum != (be(24), be(28)) {
-        return Some(wal);
-    }
-    let mut at = 32;
-    while at + 24 + page <= bytes.len() {
-        if (be(at + 8), be(at + 12)) != (be(16), be(20)) {
-            break;
-        }
-        let next = checksum(
-            checksum(sum, &bytes[at..at + 8]),
-            &bytes[at + 24..at + 24 + page],
-        );
-        if next != (be(at + 16), be(at + 20)) {
-            break;
-        }
-        sum = next;
-        wal.uncommitted += 1;
-        if be(at + 4) != 0 {
-            wal.committed += wal.uncommitted;
-            wal.uncommitted = 0;
-        }
-        at += 24 + page;
-    }
-    Some(wal)
-}
-
-#[test]
-fn kill_9_during_decide_loses_no_acknowledged_record_sqlite() {
+/// The `decide` trials on `backend` (see [`run_trials`]); skipped as
+/// [`crash_store`] says.
+fn decide_trials(backend: Backend, label: &str) {
     let trials = trials();
-    let (store, cases) = sqlite_store(trials * 6 + 10);
-    let mut rng = rng("sqlite decide");
+    let Some((store, cases)) = crash_store(backend, trials * 6 + 10, label) else {
+        return;
+    };
+    let mut rng = rng(label);
     let started = Instant::now();
-    let stats = run_trials(&Target::sqlite(&store), &cases, trials, &mut rng);
-    println!("sqlite decide: {trials} trials in {:?}", started.elapsed());
+    let stats = run_trials(&Target::of(&store), &cases, trials, &mut rng);
+    println!("{label}: {trials} trials in {:?}", started.elapsed());
     assert_eq!(stats.trials, trials);
     assert!(
         stats.killed_uncommitted + stats.killed_committed > 0,
@@ -524,149 +462,33 @@ fn kill_9_during_decide_loses_no_acknowledged_record_sqlite() {
     );
 }
 
-// ---------------------------------------------------------------------------
-// The server: decisions through the API, the process killed under load.
-
-/// One decision through the API with its own `Idempotency-Key`; `None` when
-/// the answer never fully arrived (the server died first).
-async fn post(api: &Api, case: &str) -> Option<(StatusCode, Value)> {
-    let resp = api
-        .client
-        .post(format!("{}/v1/cases/{case}/decisions", api.base))
-        .bearer_auth(&api.token)
-        .header("Idempotency-Key", format!("crash-{case}"))
-        .json(&decision("approve", 0))
-        .send()
-        .await
-        .ok()?;
-    let status = resp.status();
-    let text = resp.text().await.ok()?;
-    let body = serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("{status}: body is not JSON ({e}): {text:?}"));
-    Some((status, body))
+/// `serve` killed under load on `backend` (see [`serve_trials`]):
+/// `NHI_TRIAGE_CRASH_TRIALS / 10` kills, at least 3.
+async fn serve_kills(backend: Backend, label: &str) {
+    let rounds = (trials() / 10).max(3);
+    let Some((store, cases)) = crash_store(backend, rounds * 400, label) else {
+        return;
+    };
+    let mut rng = rng(label);
+    serve_trials(&store, cases, rounds, &mut rng, label).await;
 }
 
-/// The answer to a decision must be a 201 with its record.
-fn created(case: &str, (status, body): (StatusCode, Value)) -> Ack {
-    assert_eq!(status, StatusCode::CREATED, "decision on {case}: {body}");
-    Ack::of(case, &body)
+#[test]
+fn kill_9_during_decide_loses_no_acknowledged_record_sqlite() {
+    decide_trials(Backend::Sqlite, "sqlite decide");
+}
+
+#[test]
+fn kill_9_during_decide_loses_no_acknowledged_record_postgres() {
+    decide_trials(Backend::Postgres, "postgres decide");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_of_serve_under_load_loses_no_acknowledged_decision_sqlite() {
-    let rounds = (trials() / 10).max(3);
-    let (store, cases) = sqlite_store(rounds * 400);
-    let target = Target::sqlite(&store);
-    let tokens = tokens_path(&store);
-    let token = add_token(&store, &tokens, "crash-api");
-    let mut rng = rng("sqlite serve");
-    let queue = Arc::new(Mutex::new(cases.into_iter().collect::<VecDeque<_>>()));
-    let mut ledger = Ledger::default();
-    let mut unacked: Vec<String> = Vec::new();
-    let (mut replayed, mut recorded_on_retry, mut killed_in_flight) = (0, 0, 0);
-    let started = Instant::now();
-    for round in 0..=rounds {
-        let mut server = Server::start(&store, &tokens, &[]);
-        let api = Arc::new(Api::new(&server, &token));
-        // The decisions the last kill left unanswered, sent again with the
-        // same key: the committed record itself, or a new one; never two.
-        for case in std::mem::take(&mut unacked) {
-            let answer = post(&api, &case).await.expect("restarted server answers");
-            let ack = created(&case, answer);
-            match ledger.chain.get(&case) {
-                Some(committed) => {
-                    assert_eq!(&ack, committed, "replay of {case} is not its first record");
-                    replayed += 1;
-                }
-                None => recorded_on_retry += 1,
-            }
-            ledger.acknowledge(&case, ack);
-        }
-        if round == rounds {
-            server.kill();
-            break;
-        }
-        let acked = Arc::new(Mutex::new(Vec::new()));
-        let lost = Arc::new(Mutex::new(Vec::new()));
-        let workers: Vec<_> = (0..6)
-            .map(|_| {
-                let (api, queue) = (api.clone(), queue.clone());
-                let (acked, lost) = (acked.clone(), lost.clone());
-                tokio::spawn(async move {
-                    loop {
-                        let Some(case) = queue.lock().unwrap().pop_front() else {
-                            return;
-                        };
-                        match post(&api, &case).await {
-                            Some(answer) => {
-                                let ack = created(&case, answer);
-                                acked.lock().unwrap().push((case, ack));
-                            }
-                            None => {
-                                lost.lock().unwrap().push(case);
-                                return;
-                            }
-                        }
-                    }
-                })
-            })
-            .collect();
-        tokio::time::sleep(Duration::from_millis(rng.random_range(100..600))).await;
-        server.kill();
-        assert!(
-            !queue.lock().unwrap().is_empty(),
-            "the decisions ran out before the kill: not a kill under load"
-        );
-        for w in workers {
-            w.await.expect("worker");
-        }
-        for (case, ack) in std::mem::take(&mut *acked.lock().unwrap()) {
-            ledger.acknowledge(&case, ack);
-        }
-        unacked = std::mem::take(&mut *lost.lock().unwrap());
-        killed_in_flight += unacked.len();
-        ledger.check(&target);
-    }
-    ledger.check(&target);
-    println!(
-        "sqlite serve: {rounds} kills in {:?}; {} decisions acknowledged, {killed_in_flight} \
-         in flight at a kill ({replayed} had committed: replayed by key; \
-         {recorded_on_retry} recorded on retry); {} records in the chain",
-        started.elapsed(),
-        ledger.acked.len(),
-        ledger.lines.len()
-    );
-    assert!(killed_in_flight > 0, "no kill caught a decision in flight");
+    serve_kills(Backend::Sqlite, "sqlite serve").await;
 }
 
-/// The WAL reader behind the `wal_*` figures counts the pages of a
-/// transaction whose commit frame is not written yet, and nothing once it
-/// is: a zero in the figures means no kill fell there, not a blind reader.
-#[test]
-fn the_wal_reader_sees_a_transaction_cut_before_its_commit_frame() {
-    let tmp = tempfile::tempdir().unwrap();
-    let conn = rusqlite::Connection::open(tmp.path().join("t.db")).unwrap();
-    conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-    conn.execute_batch("CREATE TABLE t (b BLOB)").unwrap();
-    let wal = tmp.path().join("t.db-wal");
-    let empty = wal_frames(&wal).unwrap();
-    assert_eq!(empty.uncommitted, 0, "{empty:?}");
-    // A small page cache spills the open transaction's pages into the WAL.
-    conn.pragma_update(None, "cache_size", 10).unwrap();
-    conn.execute_batch("BEGIN").unwrap();
-    for _ in 0..100 {
-        conn.execute("INSERT INTO t VALUES (zeroblob(4000))", [])
-            .unwrap();
-    }
-    // The WAL as a kill at this moment would leave it.
-    let cut = tmp.path().join("cut-wal");
-    std::fs::copy(&wal, &cut).unwrap();
-    let open = wal_frames(&cut).unwrap();
-    assert!(open.uncommitted > 10, "{open:?}");
-    assert_eq!(open.committed, empty.committed, "{open:?}");
-    conn.execute_batch("COMMIT").unwrap();
-    let done = wal_frames(&wal).unwrap();
-    assert_eq!(done.uncommitted, 0, "{done:?}");
-    assert!(done.committed > open.uncommitted, "{done:?}");
-    assert_eq!(wal_frames(&tmp.path().join("none")), None);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_of_serve_under_load_loses_no_acknowledged_decision_postgres() {
+    serve_kills(Backend::Postgres, "postgres serve").await;
 }

@@ -169,10 +169,12 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
         .unwrap_or(0);
     let mut counts = ImportCounts::default();
     for (i, case) in report.cases.iter().enumerate() {
-        let body = serde_json::to_string(case).map_err(|e| StoreError::Database {
-            what: format!("encoding case {}", crate::text::sanitize(&case.id)),
-            message: e.to_string(),
-        })?;
+        let encode = || {
+            serde_json::to_string(case).map_err(|e| StoreError::Database {
+                what: format!("encoding case {}", crate::text::sanitize(&case.id)),
+                message: e.to_string(),
+            })
+        };
         let sha = case.content_sha256();
         let (file, line) = match report.origin_of(i) {
             Some((f, l)) => (Some(f.to_string_lossy().into_owned()), Some(l as i64)),
@@ -188,6 +190,7 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
         match held {
             None => {
                 position += 1;
+                let body = encode()?;
                 sql.exec(
                     what,
                     "INSERT INTO cases (id, position, body, sha256, source_file, source_line, generation) \
@@ -215,6 +218,7 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
                 counts.unchanged += 1;
             }
             Some(_) => {
+                let body = encode()?;
                 sql.exec(
                     what,
                     "INSERT INTO case_versions (sha256, case_id, body) \
@@ -292,6 +296,36 @@ pub fn load_all(sql: &mut dyn Sql) -> Result<(Vec<Case>, Vec<LoadProblem>), Stor
         },
     )?;
     Ok((cases, problems))
+}
+
+/// Every case in import order, handed to `f` one at a time as it is read
+/// (memory stays flat at any count); a stored case that no longer reads is
+/// skipped and counted. Returns how many were skipped.
+pub fn each(
+    sql: &mut dyn Sql,
+    f: &mut dyn FnMut(Case) -> Result<(), StoreError>,
+) -> Result<usize, StoreError> {
+    let mut unreadable = 0;
+    sql.each(
+        "reading the cases",
+        "SELECT body FROM cases ORDER BY position",
+        &[],
+        &mut |row| {
+            let body = row
+                .into_iter()
+                .next()
+                .and_then(Value::into_text)
+                .unwrap_or_default();
+            match serde_json::from_str::<Case>(&body) {
+                Ok(case) => f(case),
+                Err(_) => {
+                    unreadable += 1;
+                    Ok(())
+                }
+            }
+        },
+    )?;
+    Ok(unreadable)
 }
 
 fn unreadable(id: &str, e: &serde_json::Error) -> LoadProblem {
