@@ -94,9 +94,9 @@ pub fn case(i: usize, rng: &mut Rng) -> Value {
         rng.next() & 0xffff
     );
     let identity_id = format!("{provider}:{kind}/{name}/{i}");
-    // Most maps are small, a few large: 0–25 nodes, mean about 7.
+    // Most maps are small, a few large: 0–25 nodes, mean about 6.
     let r = rng.below(1000) as f64 / 1000.0;
-    let nodes_n = (r * r * 26.0) as usize;
+    let nodes_n = ((r * r * r * 26.0) as usize).min(25);
     let nodes: Vec<Value> = (0..nodes_n)
         .map(|n| {
             json!({

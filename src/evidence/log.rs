@@ -34,6 +34,33 @@ pub struct Cursor {
     pub last_hash: String,
 }
 
+impl Cursor {
+    /// Moves past `record`, the next one read (see [`next_record`]).
+    pub(crate) fn advance(&mut self, record: &EvidenceRecord) {
+        self.line += 1;
+        self.last_seq = record.seq;
+        self.last_hash.clone_from(&record.hash);
+    }
+}
+
+/// The record `line` (one complete line, without its newline) holds, once
+/// it checks against the chain after `cursor` (hash, link, `seq`): the one
+/// way every reader of the chain, file or database, reads a record.
+pub(crate) fn next_record(line: &[u8], cursor: &Cursor) -> Result<EvidenceRecord, ChainBreak> {
+    let line_no = cursor.line + 1;
+    check_line(
+        line,
+        line_no,
+        cursor.last_seq + 1,
+        cursor.last_hash.as_bytes(),
+    )?;
+    serde_json::from_slice::<EvidenceRecord>(line).map_err(|e| ChainBreak {
+        seq: cursor.last_seq + 1,
+        line: line_no,
+        reason: format!("not a valid evidence record: {e}"),
+    })
+}
+
 impl Default for Cursor {
     fn default() -> Self {
         Self {
@@ -315,27 +342,10 @@ fn read_records(
             });
             return Ok(out);
         }
-        let body = &line[..n - 1];
-        let line_no = out.cursor.line + 1;
-        let checked = check_line(
-            body,
-            line_no,
-            out.cursor.last_seq + 1,
-            out.cursor.last_hash.as_bytes(),
-        )
-        .and_then(|_| {
-            serde_json::from_slice::<EvidenceRecord>(body).map_err(|e| ChainBreak {
-                seq: out.cursor.last_seq + 1,
-                line: line_no,
-                reason: format!("not a valid evidence record: {e}"),
-            })
-        });
-        match checked {
+        match next_record(&line[..n - 1], &out.cursor) {
             Ok(record) => {
                 out.cursor.offset += n as u64;
-                out.cursor.line = line_no;
-                out.cursor.last_seq = record.seq;
-                out.cursor.last_hash.clone_from(&record.hash);
+                out.cursor.advance(&record);
                 out.records.push(record);
             }
             Err(b) => {

@@ -8,11 +8,12 @@ mod verify;
 use std::path::PathBuf;
 
 pub use export::{to_csv, to_json};
+pub(crate) use log::next_record;
 pub use log::{Cursor, EvidenceLog, LockedLog, ReadOutcome, RepairReport, TornTail};
 pub(crate) use record::SealedLine;
 pub use record::{EvidenceRecord, GENESIS_HASH, ReadinessSummary};
+pub(crate) use verify::verify_reader;
 pub use verify::{ChainBreak, VerifyReport};
-pub(crate) use verify::{check_line, verify_reader};
 
 /// Why the evidence log could not be read, verified or appended to. Every
 /// variant names the log file; none is ever recovered by rewriting a record.

@@ -136,12 +136,7 @@ fn withdraw_missing(
         },
     )?;
     for id in &gone {
-        sql.exec(
-            what,
-            "INSERT INTO case_versions (sha256, case_id, body) \
-             SELECT sha256, id, body FROM cases WHERE id = $1 ON CONFLICT (sha256) DO NOTHING",
-            &[Param::Text(Some(id))],
-        )?;
+        keep_version(sql, id)?;
         sql.exec(
             what,
             "DELETE FROM cases WHERE id = $1",
@@ -219,12 +214,7 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
             }
             Some(_) => {
                 let body = encode()?;
-                sql.exec(
-                    what,
-                    "INSERT INTO case_versions (sha256, case_id, body) \
-                     SELECT sha256, id, body FROM cases WHERE id = $1 ON CONFLICT (sha256) DO NOTHING",
-                    &[id],
-                )?;
+                keep_version(sql, &case.id)?;
                 sql.exec(
                     what,
                     "UPDATE cases SET body = $2, sha256 = $3, source_file = $4, source_line = $5, \
@@ -246,6 +236,18 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
         set_meta(sql, GENERATION, &generation.to_string())?;
     }
     Ok(counts)
+}
+
+/// Keeps the content a case holds now in `case_versions` (by digest), before
+/// it is replaced or withdrawn.
+fn keep_version(sql: &mut dyn Sql, id: &str) -> Result<(), StoreError> {
+    sql.exec(
+        "keeping a case's replaced content",
+        "INSERT INTO case_versions (sha256, case_id, body) \
+         SELECT sha256, id, body FROM cases WHERE id = $1 ON CONFLICT (sha256) DO NOTHING",
+        &[Param::Text(Some(id))],
+    )
+    .map(|_| ())
 }
 
 fn replace_problems(sql: &mut dyn Sql, problems: &[LoadProblem]) -> Result<(), StoreError> {

@@ -16,7 +16,7 @@ use super::{Db, cases};
 use crate::evidence::{
     ChainBreak, Cursor, EvidenceLog, EvidenceRecord, GENESIS_HASH, ReadOutcome, VerifyReport,
 };
-use crate::evidence::{SealedLine, check_line, verify_reader};
+use crate::evidence::{SealedLine, next_record, verify_reader};
 use crate::store::StoreError;
 
 /// Records after `cursor`, each checked against the chain; stops at the
@@ -63,26 +63,9 @@ pub fn read_since(sql: &mut dyn Sql, cursor: &Cursor) -> Result<ReadOutcome, Sto
                 .next()
                 .and_then(Value::into_text)
                 .unwrap_or_default();
-            let line = line.as_bytes();
-            let line_no = out.cursor.line + 1;
-            let checked = check_line(
-                line,
-                line_no,
-                out.cursor.last_seq + 1,
-                out.cursor.last_hash.as_bytes(),
-            )
-            .and_then(|_| {
-                serde_json::from_slice::<EvidenceRecord>(line).map_err(|e| ChainBreak {
-                    seq: out.cursor.last_seq + 1,
-                    line: line_no,
-                    reason: format!("not a valid evidence record: {e}"),
-                })
-            });
-            match checked {
+            match next_record(line.as_bytes(), &out.cursor) {
                 Ok(record) => {
-                    out.cursor.line = line_no;
-                    out.cursor.last_seq = record.seq;
-                    out.cursor.last_hash.clone_from(&record.hash);
+                    out.cursor.advance(&record);
                     out.records.push(record);
                 }
                 Err(b) => {
