@@ -330,8 +330,13 @@ impl LocalStore {
         let (generation, outcome) = inner
             .db
             .read(|sql| Ok((cases::generation(sql)?, chain::read_since(sql, &cursor)?)))?;
+        let cases_changed = generation != inner.generation;
         inner.generation = generation;
         inner.apply(outcome)?;
+        // An import may have added or withdrawn a case that has records.
+        if cases_changed {
+            inner.recount_orphans()?;
+        }
         Ok(())
     }
 
@@ -642,36 +647,41 @@ impl Inner {
         {
             return Ok(c.index.contains_key(case_id));
         }
-        Ok(self.db.read(|sql| cases::get(sql, case_id))?.is_some())
+        self.db.read(|sql| cases::exists(sql, case_id))
     }
 
     /// Cases the evidence names but the store does not hold.
     fn recount_orphans(&mut self) -> Result<(), StoreError> {
-        let mut orphans = Vec::new();
-        let ids: Vec<String> = self.replay.statuses.keys().cloned().collect();
-        for id in ids {
-            if !self.holds(&id)? {
-                orphans.push(id);
-            }
-        }
+        // One query, whatever the number of decided cases; only records
+        // this process has read count (the chain may have grown since).
+        let mut orphans = self.db.read(|sql| cases::orphans(sql))?;
+        orphans.retain(|id| self.replay.statuses.contains_key(id));
         orphans.sort();
         self.health.orphan_cases = orphans;
         Ok(())
     }
 
     fn apply(&mut self, outcome: ReadOutcome) -> Result<(), StoreError> {
-        let new_cases = outcome
+        // Only a case seen in the chain for the first time can be a new
+        // orphan: one query for each of those, not for every decided case.
+        let mut first_seen: Vec<String> = outcome
             .records
             .iter()
-            .any(|r| !self.replay.statuses.contains_key(&r.case_id));
+            .filter(|r| !self.replay.statuses.contains_key(&r.case_id))
+            .map(|r| r.case_id.clone())
+            .collect();
+        first_seen.dedup();
         apply(
             &mut self.replay,
             &mut self.cursor,
             &mut self.health,
             outcome,
         );
-        if new_cases {
-            self.recount_orphans()?;
+        for id in first_seen {
+            if !self.holds(&id)? && !self.health.orphan_cases.contains(&id) {
+                self.health.orphan_cases.push(id);
+                self.health.orphan_cases.sort();
+            }
         }
         Ok(())
     }

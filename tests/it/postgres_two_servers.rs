@@ -3,12 +3,19 @@
 //! with a token per client, many concurrent reqwest clients spread over
 //! both servers, every decision with its own `Idempotency-Key`.
 //!
-//! Load size: `NHI_TRIAGE_TWO_SERVERS_LOAD=CLIENTSxEACH` (default `40x25`:
-//! 40 clients × 25 decisions = 1,000 decisions, the issue's figure). The
-//! default fits the CI budget on 2 cores in a debug build; set e.g. `8x10`
-//! for a quick run. The decisions/s and p99 figures are printed with
-//! `--nocapture`; docs/benchmarks.md ("Issue 9: two servers on one
-//! PostgreSQL") has them for debug and release builds.
+//! Load size: `NHI_TRIAGE_TWO_SERVERS_LOAD=CLIENTSxEACH`, default `40x8`
+//! (40 concurrent clients, 320 decisions a run: about 20 s per test
+//! in a debug build on 2 cores, the CI budget). The issue's full form, 40 ×
+//! 25 = 1,000 decisions:
+//!
+//! ```sh
+//! NHI_TRIAGE_TWO_SERVERS_LOAD=40x25 cargo test --release --test it postgres_two_servers:: -- --nocapture --test-threads 1
+//! ```
+//!
+//! Below about `10x5` the kill may not land mid-load, which the kill test
+//! reports as a failure rather than passing without a kill. The decisions/s
+//! and p99 figures are printed (see them with `--nocapture`);
+//! docs/benchmarks.md ("Issue 9: two servers on one PostgreSQL") has them.
 //!
 //! Skipped (passes with a message) without PostgreSQL, unless
 //! `NHI_TRIAGE_REQUIRE_POSTGRES=1`.
@@ -31,10 +38,10 @@ use time::OffsetDateTime;
 /// `CLIENTSxEACH`: how many concurrent clients, and decisions each.
 const LOAD_ENV: &str = "NHI_TRIAGE_TWO_SERVERS_LOAD";
 
-/// The clients and decisions per client of a run (default 40 × 25).
+/// The clients and decisions per client of a run (default 40 × 8).
 fn load() -> (usize, usize) {
     let Ok(text) = std::env::var(LOAD_ENV) else {
-        return (40, 10);
+        return (40, 8);
     };
     let parsed = text
         .split_once(['x', 'X'])
@@ -158,8 +165,9 @@ struct Answer {
     latency: Duration,
     /// Which server answered.
     server: usize,
-    /// The attempts that got no answer, before the one that did.
-    failed_attempts: Vec<String>,
+    /// The attempts that got no answer (when, which server, the error),
+    /// before the one that did.
+    failed_attempts: Vec<(Instant, String)>,
 }
 
 /// Decisions/s and latency percentiles of a run.
@@ -350,13 +358,8 @@ async fn two_servers_on_one_database_share_the_queue() {
     let (answers, took) = run_load(&dep, &[&servers[0], &servers[1]], "two").await;
     let double = Figures::of(&answers, took);
     let records = assert_chain_is_exactly(&dep, &answers);
-    for n in 0..2 {
-        let by_n = answers.iter().filter(|a| a.server == n).count();
-        assert!(
-            by_n >= dep.ids.len() / 2 - each,
-            "server {n} recorded only {by_n}"
-        );
-    }
+    let by_0 = answers.iter().filter(|a| a.server == 0).count();
+    assert!(by_0 > 0 && by_0 < answers.len(), "one server took it all");
 
     // Each server serves the whole chain, the other's decisions included.
     for (n, server) in servers.iter().enumerate() {
@@ -365,8 +368,6 @@ async fn two_servers_on_one_database_share_the_queue() {
             served, records,
             "server {n} does not serve the database's chain"
         );
-        let others = answers.iter().filter(|a| a.server != n).count();
-        assert!(others > 0);
     }
 
     // Live: a long poll on one server wakes on a decision made through the
@@ -456,10 +457,10 @@ async fn killing_one_server_mid_load_loses_no_acknowledged_decision() {
             {
                 tokio::time::sleep(Duration::from_millis(2)).await;
             }
-            let wall = OffsetDateTime::now_utc();
-            victim.kill(); // std's Child::kill: SIGKILL, then wait
             let before = acked.load(Ordering::SeqCst);
-            (victim, before, wall)
+            let (wall, instant) = (OffsetDateTime::now_utc(), Instant::now());
+            victim.kill(); // std's Child::kill: SIGKILL, then wait
+            (victim, before, wall, instant)
         })
     };
 
@@ -489,7 +490,7 @@ async fn killing_one_server_mid_load_loses_no_acknowledged_decision() {
                     match try_decide(&apis[at], &id, &key).await {
                         Ok(answer) => break answer,
                         Err(e) => {
-                            failed.push(format!("server {at}: {e}"));
+                            failed.push((Instant::now(), format!("server {at}: {e}")));
                             assert!(
                                 failed.len() < 5,
                                 "{id}: no answer in 5 attempts: {failed:#?}"
@@ -523,7 +524,7 @@ async fn killing_one_server_mid_load_loses_no_acknowledged_decision() {
     }
     let answers = join_all(tasks).await;
     let took = started.elapsed();
-    let (_victim, acked_before_kill, killed_at) = killer.await.expect("killer task");
+    let (_victim, acked_before_kill, killed_at, kill_instant) = killer.await.expect("killer task");
 
     // The kill came mid-load: some decisions were acknowledged before it,
     // and some of server 1's clients had to move.
@@ -533,11 +534,15 @@ async fn killing_one_server_mid_load_loses_no_acknowledged_decision() {
     );
     let failed_on_survivor: Vec<&Answer> = answers
         .iter()
-        .filter(|a| a.failed_attempts.iter().any(|f| f.starts_with("server 0")))
+        .filter(|a| {
+            a.failed_attempts
+                .iter()
+                .any(|(at, f)| f.starts_with("server 0") || *at < kill_instant)
+        })
         .collect();
     assert!(
         failed_on_survivor.is_empty(),
-        "the surviving server left requests unanswered: {failed_on_survivor:#?}"
+        "requests left unanswered by the survivor, or before the kill: {failed_on_survivor:#?}"
     );
     let moved: Vec<&Answer> = answers
         .iter()

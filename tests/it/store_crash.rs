@@ -330,6 +330,9 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
         ledger.acknowledge(&case, Ack::of(&case, &out.json()));
     }
     took.sort();
+    if std::env::var_os("H9_TRACE").is_some() {
+        eprintln!("H9 calibration {took:?}");
+    }
     // Where the commit seems to be, from the spawn; nudged after each
     // trial aimed at it, so about half of those kills land on each side.
     let mut commit_at = took[1].mul_f64(0.9);
@@ -395,6 +398,12 @@ fn run_trials(target: &Target<'_>, cases: &[String], trials: usize, rng: &mut St
                 step = (step / 2).max(Duration::from_micros(200));
             }
             last_side = Some(committed);
+            if std::env::var_os("H9_TRACE").is_some() {
+                eprintln!(
+                    "H9 aimed kill_at {:?} committed {committed} commit_at {commit_at:?} step {step:?}",
+                    plan[0].kill_at
+                );
+            }
             if committed {
                 commit_at = commit_at.saturating_sub(step);
             } else {

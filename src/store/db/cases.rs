@@ -359,6 +359,32 @@ pub fn get(sql: &mut dyn Sql, id: &str) -> Result<Option<Case>, StoreError> {
     .transpose()
 }
 
+/// Case ids the chain has records for but the store does not hold.
+pub fn orphans(sql: &mut dyn Sql) -> Result<Vec<String>, StoreError> {
+    let mut out = Vec::new();
+    sql.each(
+        "finding records of cases the store does not hold",
+        "SELECT DISTINCT case_id FROM evidence WHERE case_id NOT IN (SELECT id FROM cases)",
+        &[],
+        &mut |row| {
+            out.extend(row.into_iter().next().and_then(Value::into_text));
+            Ok(())
+        },
+    )?;
+    Ok(out)
+}
+
+/// Whether the store holds a case with this exact id (nothing is parsed).
+pub fn exists(sql: &mut dyn Sql, id: &str) -> Result<bool, StoreError> {
+    Ok(sql
+        .value(
+            "looking a case up",
+            "SELECT 1 FROM cases WHERE id = $1",
+            &[Param::Text(Some(id))],
+        )?
+        .is_some())
+}
+
 /// A replaced version of a case, by its content digest.
 pub fn previous(sql: &mut dyn Sql, sha256: &str) -> Result<Option<Case>, StoreError> {
     let body = sql
