@@ -664,6 +664,10 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
     };
     let layout = StoreLayout::new(&store);
     let policy = global.policy.clone().unwrap_or(layout.policy_path());
+    let database = match super::context::database_url(global)? {
+        Some(url) => super::context::describe_url(&url),
+        None => layout.database_path().display().to_string(),
+    };
     // A bad name is reported here, not fatal: `info` is how one finds out.
     let who = reviewer(global);
     if as_json {
@@ -672,7 +676,8 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
             version: env!("CARGO_PKG_VERSION"),
             store: &store,
             cases_dir: &layout.cases_dir(),
-            evidence: &layout.evidence_path(),
+            evidence: &layout.database_path(),
+            database: database.clone(),
             policy: &policy,
             policy_exists: policy.exists(),
             paths: &paths,
@@ -697,7 +702,10 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
         }
     )?;
     writeln!(out, "  cases        {}", layout.cases_dir().display())?;
-    writeln!(out, "  evidence     {}", layout.evidence_path().display())?;
+    writeln!(
+        out,
+        "  database     {database}  (cases and the evidence chain)"
+    )?;
     writeln!(
         out,
         "  policy       {}{}",

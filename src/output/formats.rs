@@ -353,9 +353,13 @@ pub struct InfoLocal<'a> {
     /// Its case directory.
     #[serde(serialize_with = "ser_path")]
     pub cases_dir: &'a Path,
-    /// Its evidence log.
+    /// Where its evidence chain is kept: the store's database file
+    /// (`STORE/store.db`; before the database, `STORE/evidence.jsonl`).
     #[serde(serialize_with = "ser_path")]
     pub evidence: &'a Path,
+    /// The store's database: the SQLite file, or the PostgreSQL URL
+    /// (without its password) when `--database` selects one.
+    pub database: String,
     /// The policy file in use.
     #[serde(serialize_with = "ser_path")]
     pub policy: &'a Path,
