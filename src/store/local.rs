@@ -264,6 +264,9 @@ impl LocalStore {
             cases::sync_dir(&mut db, dir, false)?;
         }
         let describe = db.describe();
+        // Known from the start, so the first refresh does not take every
+        // case as changed.
+        let generation = db.read(|sql| cases::generation(sql))?;
         let postgres = match &db {
             Db::Postgres(pg) => Some(Arc::clone(pg)),
             Db::Sqlite { .. } => None,
@@ -274,7 +277,7 @@ impl LocalStore {
             cursor: Cursor::default(),
             health: EvidenceHealth::default(),
             cases: None,
-            generation: 0,
+            generation,
         };
         let store = LocalStore {
             shared: Arc::new(Shared {
@@ -663,13 +666,14 @@ impl Inner {
 
     fn apply(&mut self, outcome: ReadOutcome) -> Result<(), StoreError> {
         // Only a case seen in the chain for the first time can be a new
-        // orphan: one query for each of those, not for every decided case.
+        // orphan (at open, every decided case is seen for the first time).
         let mut first_seen: Vec<String> = outcome
             .records
             .iter()
             .filter(|r| !self.replay.statuses.contains_key(&r.case_id))
             .map(|r| r.case_id.clone())
             .collect();
+        first_seen.sort();
         first_seen.dedup();
         apply(
             &mut self.replay,
@@ -677,6 +681,11 @@ impl Inner {
             &mut self.health,
             outcome,
         );
+        // A few new cases (a running console or server): a look-up each.
+        // Many (opening the store): one query over the whole chain.
+        if first_seen.len() > 32 {
+            return self.recount_orphans();
+        }
         for id in first_seen {
             if !self.holds(&id)? && !self.health.orphan_cases.contains(&id) {
                 self.health.orphan_cases.push(id);
