@@ -323,7 +323,7 @@ pub async fn decide(global: &Global, args: DecideArgs, out: &mut Out) -> Result<
         let store = open_local(global)?;
         let expected_version = match args.expected_version {
             Some(v) => v,
-            None => store.lookup_blocking(&args.id)?.status.version,
+            None => store.status_blocking(&args.id)?.version,
         };
         (std::sync::Arc::new(store), decision(expected_version))
     };

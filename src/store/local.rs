@@ -370,6 +370,21 @@ impl LocalStore {
         })
     }
 
+    /// The status of one case (`case_id` in any spelling; pending with
+    /// version 0 when it has no record), after reading the records other
+    /// processes appended: what `decide` needs, without reading the case.
+    pub fn status_blocking(&self, case_id: &str) -> Result<crate::model::CaseStatus, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        self.refresh()?;
+        Ok(self
+            .inner()
+            .replay
+            .statuses
+            .get(key.as_ref())
+            .cloned()
+            .unwrap_or_default())
+    }
+
     /// Blocking form of [`Store::lookup`]: reads records other processes
     /// appended, then just the one case (never every case).
     pub fn lookup_blocking(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
