@@ -31,6 +31,8 @@ use ratatui::layout::Rect;
 use ratatui::{Terminal, TerminalOptions, Viewport};
 use time::OffsetDateTime;
 
+#[path = "support/generate.rs"]
+mod generate;
 mod support;
 use support::{LIVE, env_usize, ms, verdict, write_cases};
 
@@ -148,7 +150,9 @@ impl Console {
 
 fn open_app(root: &std::path::Path) -> App {
     let store = LocalStore::open(root).expect("store");
-    let snapshot = store.snapshot_blocking().expect("snapshot");
+    let snapshot = store
+        .queue_blocking(OffsetDateTime::now_utc())
+        .expect("snapshot");
     let records = store.records_since_blocking(0).expect("records");
     App::new(
         snapshot,
@@ -181,6 +185,7 @@ fn main() {
     real_terminal(dir.path());
     huge_field(dir.path());
     large_queue(dir.path());
+    store_rows(dir.path());
 }
 
 /// Issue 8 item 5: moving onto a case whose title is 5 MB on one line costs
@@ -218,7 +223,7 @@ fn huge_field(root: &std::path::Path) {
     let on_huge = console
         .app
         .selected_case()
-        .map(|i| console.app.queue().case(i).id.clone());
+        .map(|i| console.app.queue().row(i).id().to_string());
     let huge = pct(strokes(&mut console), 50);
     let ratio = huge.as_secs_f64() / normal.as_secs_f64().max(1e-9);
     println!("## A 5 MB title on one line (issue 8)\n");
@@ -511,4 +516,147 @@ fn large_queue(root: &std::path::Path) {
         noop.bytes,
         verdict(noop.bytes == 0)
     );
+}
+
+/// Issue 9: the console on a store of `BENCH_ROWS` (default 1,000,000)
+/// generated realistic cases, imported by the real binary beforehand. The
+/// console holds the queue's rows and tier windows (never the cases) and
+/// reads the selected case's details from the store. Measured: store open +
+/// rows + first frame, heap and resident memory, `G` (every row reachable),
+/// `j` key to frame, the details of a newly selected case, and a filter
+/// keystroke. `BENCH_ROWS=0` skips it.
+fn store_rows(root: &std::path::Path) {
+    let n = env_usize("BENCH_ROWS", 1_000_000);
+    if n == 0 {
+        return;
+    }
+    let dir = root.join("rows");
+    StoreLayout::new(&dir).init().expect("init");
+    let file = root.join("rows.jsonl");
+    let bytes = generate::write_jsonl(&file, n, 42);
+    let t = Instant::now();
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-triage"))
+        .args(["--store", dir.to_str().expect("utf-8 path"), "import"])
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("import");
+    assert!(status.success(), "import failed");
+    let import = t.elapsed();
+    // A first open migrates nothing and fills nothing: the rows are written
+    // by the import. The console's open is what is measured.
+    let heap_before = LIVE.load(Ordering::Relaxed);
+    let rss_before = vm_rss();
+    let start = Instant::now();
+    let store = LocalStore::open(&dir).expect("store");
+    let now = OffsetDateTime::now_utc();
+    let snapshot = store.queue_blocking(now).expect("queue");
+    let read = start.elapsed();
+    let records = store.records_since_blocking(0).expect("records");
+    let app = App::new(
+        snapshot,
+        records,
+        Theme::dark(),
+        "rows bench".into(),
+        Reviewer {
+            name: "bench".into(),
+            host: "bench-host".into(),
+            via: "local".into(),
+            os_account: None,
+        },
+        now,
+    );
+    let mut console = Console::new(app);
+    console.draw();
+    let first = start.elapsed();
+    let details = |console: &mut Console| -> Option<Duration> {
+        let id = console.app.wanted_case()?.to_string();
+        let t = Instant::now();
+        let case = store.lookup_blocking(&id).expect("lookup").case?;
+        console.app.update(AppEvent::CaseLoaded(Box::new(case)));
+        console.draw();
+        Some(t.elapsed())
+    };
+    details(&mut console);
+    let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before) as f64;
+    let rss = vm_rss().saturating_sub(rss_before) as f64;
+    let bottom = console.key(KeyCode::Char('G'), KeyModifiers::NONE);
+    let top = console.key(KeyCode::Char('g'), KeyModifiers::NONE);
+    let mut shown = Vec::new();
+    let down: Vec<Stroke> = (0..300)
+        .map(|_| {
+            let k = console.key(KeyCode::Char('j'), KeyModifiers::NONE);
+            shown.extend(details(&mut console));
+            k
+        })
+        .collect();
+    console.key(KeyCode::Char('/'), KeyModifiers::NONE);
+    let filter: Vec<Stroke> = "ledger"
+        .chars()
+        .map(|c| console.key(KeyCode::Char(c), KeyModifiers::NONE))
+        .collect();
+    let matched = console.app.counts()[0];
+    let clear = console.key(KeyCode::Esc, KeyModifiers::NONE);
+    let times = |s: &[Stroke]| s.iter().map(|k| k.time).collect::<Vec<_>>();
+    println!(
+        "## The console on the store: {n} generated cases ({:.0} bytes each), issue 9\n",
+        bytes as f64 / n as f64
+    );
+    println!(
+        "Imported by the real binary in {} beforehand.\n",
+        ms(import)
+    );
+    println!("| measure | result | target |");
+    println!("|---|---|---|");
+    println!("| open store + read rows and tiers | {} | |", ms(read));
+    println!(
+        "| open store + rows + build queue + first frame | {} | ≤ 250 ms: {} |",
+        ms(first),
+        verdict(first <= Duration::from_millis(250))
+    );
+    println!(
+        "| heap held (store + console) | {:.1} MB ({:.0} bytes a case); resident +{:.1} MB | ≤ 400 MB: {} |",
+        heap / 1e6,
+        heap / n as f64,
+        rss / 1e6,
+        verdict(heap.max(rss) <= 400e6)
+    );
+    println!(
+        "| `G` (last row) / `g` (first row) | {} / {} | ≤ 2 s: {} |",
+        ms(bottom.time),
+        ms(top.time),
+        verdict(bottom.time.max(first) <= Duration::from_secs(2))
+    );
+    let (p50, p99) = (pct(times(&down), 50), pct(times(&down), 99));
+    println!(
+        "| `j` keystroke to frame (300 keys) | median {}, p99 {} | p99 ≤ 5 ms: {} |",
+        us(p50),
+        us(p99),
+        verdict(p99 <= Duration::from_millis(5))
+    );
+    let (d50, d99) = (pct(shown.clone(), 50), pct(shown, 99));
+    println!(
+        "| selected case's details read and drawn | median {}, p99 {} | |",
+        us(d50),
+        us(d99)
+    );
+    let fmax = times(&filter).into_iter().max().unwrap_or_default();
+    println!(
+        "| filter keystroke (\"ledger\", 6 keys; {matched} match) | max {}, clear {} | ≤ 100 ms: {} |",
+        ms(fmax),
+        ms(clear.time),
+        verdict(fmax.max(clear.time) <= Duration::from_millis(100))
+    );
+}
+
+/// This process's resident memory in bytes (VmRSS), 0 when unknown.
+fn vm_rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
 }

@@ -149,6 +149,7 @@ fn console() {
             problems: Vec::new(),
             evidence: Default::default(),
             policy: Default::default(),
+            rows: None,
         };
         let reviewer = Reviewer {
             name: "bench".into(),

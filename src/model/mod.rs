@@ -14,6 +14,7 @@ mod load;
 mod problem;
 mod repair;
 mod reviewer;
+mod row;
 mod state;
 mod usage;
 
@@ -31,6 +32,7 @@ pub use reviewer::{
     MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
     validate_team,
 };
+pub use row::{CaseRow, RowParts};
 pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, StateFilter};
 pub use usage::LastUsed;
 

@@ -246,6 +246,9 @@ pub fn assess(
     policy: &Policy,
     now: OffsetDateTime,
 ) -> Assessment {
+    // Every comparison of `now` with a date here (or in what this calls)
+    // must add the instants where it flips to `flips` in window.rs, or
+    // stored tier windows (`tier_window`) would keep a stale tier.
     let graph = DependencyGraph::of(case);
     let blast_radius = BlastRadius::of(graph.as_ref());
     let q1 = q1(case, &blast_radius, policy, now);
@@ -473,8 +476,8 @@ impl QueueKey {
     }
 }
 
-/// The fields the queue is ordered by, in order: the one definition both
-/// [`queue_order`] and [`QueueKey`] use.
+/// The fields the queue is ordered by, in order: the one definition
+/// [`queue_order`], [`row_queue_order`] and [`QueueKey`] use.
 #[allow(clippy::type_complexity)]
 fn order_fields(
     case: &Case,
@@ -486,13 +489,51 @@ fn order_fields(
     time::OffsetDateTime,
     &str,
 ) {
-    (
-        std::cmp::Reverse(tier),
-        rank(case.severity()),
-        rank(case.identity.privilege),
+    order_key(
+        tier,
+        case.severity(),
+        case.identity.privilege,
         case.opened_at,
         &case.id,
     )
+}
+
+#[allow(clippy::type_complexity)]
+fn order_key(
+    tier: Tier,
+    severity: Option<crate::model::Level>,
+    privilege: Option<crate::model::Privilege>,
+    opened_at: time::OffsetDateTime,
+    id: &str,
+) -> (
+    std::cmp::Reverse<Tier>,
+    (bool, Option<crate::model::Level>),
+    (bool, Option<crate::model::Privilege>),
+    time::OffsetDateTime,
+    &str,
+) {
+    (
+        std::cmp::Reverse(tier),
+        rank(severity),
+        rank(privilege),
+        opened_at,
+        id,
+    )
+}
+
+/// [`queue_order`] for queue rows (the same fields, read from the row).
+pub fn row_queue_order(
+    a: (&crate::model::CaseRow, Tier),
+    b: (&crate::model::CaseRow, Tier),
+) -> Ordering {
+    let (ra, rb) = (a.0, b.0);
+    order_key(a.1, ra.severity, ra.privilege, ra.opened_at, ra.id()).cmp(&order_key(
+        b.1,
+        rb.severity,
+        rb.privilege,
+        rb.opened_at,
+        rb.id(),
+    ))
 }
 
 fn rank<T: Ord>(v: Option<T>) -> (bool, Option<T>) {

@@ -7,11 +7,12 @@ mod config;
 pub mod controls;
 mod lifecycle;
 mod readiness;
+mod window;
 
 pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
 pub use assess::{
     Assessment, Checks, QueueKey, RoutingFlag, RoutingKind, Tier, UsageCheck, WindowCheck, assess,
-    queue_order, used_during_quarantine,
+    queue_order, row_queue_order, used_during_quarantine,
 };
 pub use config::{Policy, PolicyError, PolicyRef};
 pub use lifecycle::{
@@ -20,3 +21,4 @@ pub use lifecycle::{
     required_justification_chars, verdicts,
 };
 pub use readiness::{BlastRadius, Question, Status};
+pub use window::{TierWindow, tier_window};

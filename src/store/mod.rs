@@ -16,7 +16,7 @@ use async_trait::async_trait;
 pub use local::{ImportCounts, LocalStore, Migration, StoreLayout};
 pub use outbox::{AlreadyQueued, OutboxSummary, QueuedEntry};
 pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
-pub use snapshot::{EvidenceHealth, Snapshot};
+pub use snapshot::{EvidenceHealth, QueueRows, Snapshot};
 
 use crate::evidence::{ChainBreak, EvidenceError, EvidenceRecord, VerifyReport};
 use crate::model::{Case, CaseStatus, changed_fields};
@@ -345,6 +345,16 @@ pub struct CaseLookup {
 pub trait Store: Send + Sync {
     /// Cases, their states, load problems and evidence health, up to date.
     async fn snapshot(&self) -> Result<Snapshot, StoreError>;
+
+    /// What a console lists, assessed at `now`: by default the whole
+    /// [`Store::snapshot`]; a local store gives the queue's rows instead of
+    /// the cases ([`Snapshot::rows`]), read from the database without
+    /// parsing a case, and assesses again only the cases whose tier window
+    /// ended before `now`, whose status changed or whose policy changed.
+    async fn queue(&self, now: time::OffsetDateTime) -> Result<Snapshot, StoreError> {
+        let _ = now;
+        self.snapshot().await
+    }
 
     /// One case (any spelling of its id) with its status, load problems and
     /// evidence health. A local store reads just that case; by default the

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use crate::evidence::{ChainBreak, TornTail};
-use crate::model::{Case, CaseStatus, LoadProblem, case_id_key};
-use crate::policy::Policy;
+use crate::model::{Case, CaseRow, CaseStatus, LoadProblem, case_id_key};
+use crate::policy::{Policy, TierWindow};
 
 /// The evidence log's state as a store last read it (`evidence` in `GET /v1/health`).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +52,29 @@ pub struct Snapshot {
     pub evidence: EvidenceHealth,
     /// The policy decisions are checked against.
     pub policy: Policy,
+    /// The queue without the cases, from a store that does not load every
+    /// case ([`super::Store::queue`] on a local store): `cases` is then
+    /// empty and a case's details come from [`super::Store::lookup`].
+    pub rows: Option<QueueRows>,
+}
+
+/// Every case as the queue lists it, with its tier and the window in which
+/// that tier holds, as the store assessed it (index for index).
+#[derive(Debug, Clone)]
+pub struct QueueRows {
+    /// The rows, in case id order (shared: the same `Arc` while no case was
+    /// added, changed or withdrawn).
+    pub rows: Arc<Vec<CaseRow>>,
+    /// Per row, its tier and window; each holds at the `now` the snapshot
+    /// was asked for.
+    pub windows: Arc<Vec<TierWindow>>,
+}
+
+impl QueueRows {
+    /// The index of the row of `case_id` (exact id), by binary search.
+    pub fn find(&self, case_id: &str) -> Option<usize> {
+        self.rows.binary_search_by(|r| r.id().cmp(case_id)).ok()
+    }
 }
 
 impl Snapshot {

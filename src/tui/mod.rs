@@ -44,6 +44,8 @@ enum Msg {
     Verified(Result<VerifyReport, StoreError>),
     /// A theme loaded for `:theme`, or the error text to show.
     Theme(Result<Theme, String>),
+    /// A case's details, read because the queue holds only its row.
+    Loaded(String, Result<Option<Box<crate::model::Case>>, StoreError>),
 }
 
 /// Why the console stopped with an error.
@@ -81,9 +83,9 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<Ended> {
     // a change of the link the loop hears of.
     let mut link = store.link();
     let status = link.borrow_and_update().clone();
-    let snapshot = store.snapshot().await?;
-    let records = store.records_since(0).await?;
     let now = OffsetDateTime::now_utc();
+    let snapshot = store.queue(now).await?;
+    let records = store.records_since(0).await?;
     let mut reviewer = options.reviewer;
     if status.link != crate::store::Link::Local {
         reviewer.os_account = None;
@@ -126,6 +128,8 @@ struct Runtime {
     /// Suspended (or continued in the background): nothing is drawn until
     /// SIGCONT finds the console in the foreground.
     stopped: bool,
+    /// The case whose details are being read from the store.
+    loading_case: Option<String>,
 }
 
 impl Runtime {
@@ -143,6 +147,7 @@ impl Runtime {
             verify_again: false,
             suspend_asked: false,
             stopped: false,
+            loading_case: None,
         }
     }
 
@@ -171,6 +176,10 @@ impl Runtime {
             // cheap, no I/O.
             let outbox = self.store.outbox_summary();
             dirty |= self.app.update(AppEvent::Outbox(outbox)).changed;
+            self.load_wanted_case();
+            if self.app.take_due() {
+                self.refresh();
+            }
             if dirty && !self.stopped {
                 let mut drawn = Drawn::default();
                 term.draw(|f| drawn = views::draw(f, &self.app))?;
@@ -329,7 +338,46 @@ impl Runtime {
                     .update(AppEvent::Theme(result.map(Box::new)))
                     .changed
             }
+            Msg::Loaded(id, result) => {
+                if self.loading_case.as_deref() == Some(id.as_str()) {
+                    self.loading_case = None;
+                }
+                match result {
+                    Ok(Some(case)) => self.app.update(AppEvent::CaseLoaded(case)).changed,
+                    // Gone meanwhile: the refresh the store's change brings
+                    // takes its row away.
+                    Ok(None) => {
+                        self.refresh();
+                        false
+                    }
+                    Err(e) => {
+                        self.app
+                            .update(AppEvent::Error(format!(
+                                "reading {} failed: {e}",
+                                crate::text::sanitize(&id)
+                            )))
+                            .changed
+                    }
+                }
+            }
         }
+    }
+
+    /// Reads the selected case's details when the queue holds only its
+    /// row; one read at a time (the next selection is read after it).
+    fn load_wanted_case(&mut self) {
+        if self.loading_case.is_some() {
+            return;
+        }
+        let Some(id) = self.app.wanted_case().map(str::to_string) else {
+            return;
+        };
+        self.loading_case = Some(id.clone());
+        let (store, tx) = (self.store.clone(), self.tx.clone());
+        tokio::spawn(async move {
+            let result = store.lookup(&id).await.map(|l| l.case.map(Box::new));
+            let _ = tx.send(Msg::Loaded(id, result));
+        });
     }
 
     fn run_effect(&mut self, effect: Effect) {
@@ -370,7 +418,7 @@ impl Runtime {
         let (store, tx) = (self.store.clone(), self.tx.clone());
         tokio::spawn(async move {
             let result = async {
-                let snapshot = store.snapshot().await?;
+                let snapshot = store.queue(OffsetDateTime::now_utc()).await?;
                 let records = store.records_since(after).await?;
                 Ok((snapshot, records))
             }
@@ -401,6 +449,10 @@ impl Runtime {
         if let Some(expiry) = self.app.queue().next_expiry() {
             consider(to_std(expiry - now));
         }
+        // A tier window ends: the tier may change.
+        if let Some(due) = self.app.queue().next_due() {
+            consider(to_std(due - now));
+        }
         if self.countdown_visible() {
             let into_minute = now.second() as u64 * 1000 + now.millisecond() as u64;
             consider(Duration::from_millis(60_000 - into_minute.min(59_999)));
@@ -418,7 +470,7 @@ impl Runtime {
         let end = (list.offset + self.app.viewport()).min(list.rows.len());
         list.rows[list.offset.min(end)..end].iter().any(|&i| {
             matches!(
-                self.app.queue().statuses[i as usize].state,
+                self.app.queue().status(i as usize).state,
                 CaseState::Quarantined { .. }
             )
         })

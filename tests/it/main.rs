@@ -23,6 +23,7 @@ mod loading_degrade;
 mod outbox_console;
 mod outputs;
 mod policy_rules;
+mod policy_window;
 mod postgres_harness;
 mod postgres_suites;
 mod postgres_two_servers;

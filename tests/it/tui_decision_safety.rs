@@ -318,8 +318,8 @@ fn an_over_long_justification_is_refused_by_the_stores_check() {
     // Word for word what the store's check says about the same draft.
     let d = app.dialog().expect("dialog");
     let i = app.queue().find(LOW).expect("case");
-    let case = app.queue().case(i);
-    let status = app.queue().statuses[i].clone();
+    let case = app.queue().case(i).expect("case held");
+    let status = app.queue().status(i).clone();
     let policy = app.queue().policy().clone();
     let a = assess(case, &status, &policy, NOW);
     let store = check_decision(
@@ -364,7 +364,7 @@ fn a_case_rewritten_under_the_dialog_is_flagged_and_the_decision_names_what_was_
     let mut app = approve_dialog();
     let old_sha = {
         let i = app.queue().find(LOW).expect("case");
-        app.queue().case(i).content_sha256()
+        app.queue().case(i).expect("case held").content_sha256()
     };
     assert_eq!(
         app.dialog().map(|d| d.case_sha256().to_string()),
@@ -426,7 +426,7 @@ fn a_case_rewritten_under_the_dialog_is_flagged_and_the_decision_names_what_was_
 fn an_expired_quarantine_is_listed_in_pending_not_quarantined() {
     let mut app = app_as("alice", snapshot_with(Arc::new(cases()), statuses()));
     let i = app.queue().find(QUARANTINED_EXPIRED).expect("case");
-    let status = app.queue().statuses[i].clone();
+    let status = app.queue().status(i).clone();
     assert!(matches!(status.state, CaseState::Quarantined { .. }));
     assert!(StateFilter::Pending.matches(&status, NOW));
     assert!(!StateFilter::Quarantined.matches(&status, NOW));

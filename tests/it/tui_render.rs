@@ -480,6 +480,7 @@ fn wide_characters_keep_the_columns_aligned() {
         let name = app
             .queue()
             .case(app.queue().find(id).expect("case"))
+            .expect("case held")
             .identity
             .name
             .clone();

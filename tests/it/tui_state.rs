@@ -193,7 +193,10 @@ fn the_filter_narrows_as_you_type_and_esc_clears_it() {
         assert!(pending.contains(&id.to_string()), "{id} not in {pending:?}");
     }
     for id in &pending {
-        let c = app.queue().case(app.queue().find(id).expect("case"));
+        let c = app
+            .queue()
+            .case(app.queue().find(id).expect("case"))
+            .expect("case held");
         assert_eq!(c.identity.provider, "snowflake", "{id} matched snowflake");
     }
     assert_eq!(app.counts()[3], 1, "the decided snowflake case (CASE-0011)");
@@ -272,6 +275,7 @@ fn s_cycles_the_sort_and_reorders_the_rows() {
         .map(|id| {
             app.queue()
                 .case(app.queue().find(id).expect("case"))
+                .expect("case held")
                 .opened_at
         })
         .collect();
@@ -293,6 +297,7 @@ fn s_cycles_the_sort_and_reorders_the_rows() {
         .map(|id| {
             app.queue()
                 .case(app.queue().find(id).expect("case"))
+                .expect("case held")
                 .owner_team()
                 .map(str::to_string)
         })
@@ -426,6 +431,7 @@ fn approve_on_a_low_case_needs_enough_justification_then_emits_one_decision() {
             expected_case_sha256: Some(
                 app.queue()
                     .case(app.queue().find(LOW).expect("case"))
+                    .expect("case held")
                     .content_sha256()
             ),
             idempotency_key: None,
@@ -692,7 +698,9 @@ fn another_reviewer_deciding_the_open_case_is_flagged_in_the_dialog() {
     let same = snapshot_after(
         &app,
         LOW,
-        app.queue().statuses[app.queue().find(LOW).expect("case")].clone(),
+        app.queue()
+            .status(app.queue().find(LOW).expect("case"))
+            .clone(),
         9,
     );
     assert!(!app.on_snapshot(same, vec![]));

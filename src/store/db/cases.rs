@@ -14,6 +14,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use super::Db;
+use super::rows::{self, Assessing};
 use super::sql::{Param, Sql, Value};
 use crate::model::{Case, LoadProblem, LoadReport, has_case_extension, load_dir, load_file};
 use crate::store::StoreError;
@@ -84,7 +85,12 @@ pub fn dir_signature(dir: &Path) -> Result<String, StoreError> {
 /// (or always, with `force`). Returns whether any case was added, changed
 /// or withdrawn. The folder is parsed outside the write transaction; the
 /// write is one transaction.
-pub fn sync_dir(db: &mut Db, dir: &Path, force: bool) -> Result<bool, StoreError> {
+pub fn sync_dir(
+    db: &mut Db,
+    dir: &Path,
+    force: bool,
+    at: &Assessing<'_>,
+) -> Result<bool, StoreError> {
     let signature = dir_signature(dir)?;
     let unchanged = |sql: &mut dyn Sql| -> Result<bool, StoreError> {
         Ok(!force && meta(sql, DIR_SIGNATURE)?.as_deref() == Some(signature.as_str()))
@@ -98,7 +104,7 @@ pub fn sync_dir(db: &mut Db, dir: &Path, force: bool) -> Result<bool, StoreError
         if unchanged(sql)? {
             return Ok(false);
         }
-        let counts = upsert(sql, &report)?;
+        let counts = upsert(sql, &report, at)?;
         let withdrawn = withdraw_missing(sql, dir, &report)?;
         replace_problems(sql, &report.problems)?;
         set_meta(sql, DIR_SIGNATURE, &signature)?;
@@ -142,6 +148,7 @@ fn withdraw_missing(
             "DELETE FROM cases WHERE id = $1",
             &[Param::Text(Some(id))],
         )?;
+        rows::remove(sql, id)?;
     }
     if !gone.is_empty() {
         let generation = generation(sql)? + 1;
@@ -151,13 +158,25 @@ fn withdraw_missing(
 }
 
 /// Imports the cases of `report` (upsert by id) in one transaction.
-pub fn import_report(db: &mut Db, report: &LoadReport) -> Result<ImportCounts, StoreError> {
-    db.write("importing cases", |sql| upsert(sql, report))
+pub fn import_report(
+    db: &mut Db,
+    report: &LoadReport,
+    at: &Assessing<'_>,
+) -> Result<ImportCounts, StoreError> {
+    db.write("importing cases", |sql| upsert(sql, report, at))
 }
 
-fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreError> {
+/// Adds or replaces the cases of `report` and their queue rows (each new
+/// or changed case assessed at `at`).
+fn upsert(
+    sql: &mut dyn Sql,
+    report: &LoadReport,
+    at: &Assessing<'_>,
+) -> Result<ImportCounts, StoreError> {
     let what = "importing cases";
     let generation = generation(sql)? + 1;
+    let decided = rows::with_records(sql)?;
+    let clock = rows::tick(sql)?;
     let mut position = sql
         .value(what, "SELECT COALESCE(MAX(position), 0) FROM cases", &[])?
         .and_then(|v| v.int())
@@ -200,6 +219,7 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
                         Param::Int(Some(generation as i64)),
                     ],
                 )?;
+                rows::put(sql, case, &sha, decided.contains(&case.id), at, clock)?;
                 counts.new += 1;
             }
             Some(row) if row[0].text() == Some(sha.as_str()) => {
@@ -228,6 +248,7 @@ fn upsert(sql: &mut dyn Sql, report: &LoadReport) -> Result<ImportCounts, StoreE
                         Param::Int(Some(generation as i64)),
                     ],
                 )?;
+                rows::put(sql, case, &sha, decided.contains(&case.id), at, clock)?;
                 counts.updated += 1;
             }
         }
@@ -298,36 +319,6 @@ pub fn load_all(sql: &mut dyn Sql) -> Result<(Vec<Case>, Vec<LoadProblem>), Stor
         },
     )?;
     Ok((cases, problems))
-}
-
-/// Every case in import order, handed to `f` one at a time as it is read
-/// (memory stays flat at any count); a stored case that no longer reads is
-/// skipped and counted. Returns how many were skipped.
-pub fn each(
-    sql: &mut dyn Sql,
-    f: &mut dyn FnMut(Case) -> Result<(), StoreError>,
-) -> Result<usize, StoreError> {
-    let mut unreadable = 0;
-    sql.each(
-        "reading the cases",
-        "SELECT body FROM cases ORDER BY position",
-        &[],
-        &mut |row| {
-            let body = row
-                .into_iter()
-                .next()
-                .and_then(Value::into_text)
-                .unwrap_or_default();
-            match serde_json::from_str::<Case>(&body) {
-                Ok(case) => f(case),
-                Err(_) => {
-                    unreadable += 1;
-                    Ok(())
-                }
-            }
-        },
-    )?;
-    Ok(unreadable)
 }
 
 fn unreadable(id: &str, e: &serde_json::Error) -> LoadProblem {

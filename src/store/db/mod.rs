@@ -13,6 +13,7 @@
 pub mod cases;
 pub mod chain;
 pub mod postgres;
+pub mod rows;
 pub mod schema;
 pub mod sql;
 

@@ -12,7 +12,7 @@ use crate::store::StoreError;
 /// Never edit one that has shipped: add a new one. `{seq}` is the evidence
 /// table's key: SQLite's rowid alias (`INTEGER PRIMARY KEY`), PostgreSQL's
 /// `BIGINT PRIMARY KEY`.
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -54,6 +54,23 @@ CREATE TABLE evidence (
     line            TEXT NOT NULL
 );
 CREATE INDEX evidence_by_case ON evidence (case_id, seq);
+";
+
+/// Version 2: the queue's rows (`db::rows`): per case what the queue lists
+/// and its tier with the window in which it holds. Filled for existing
+/// cases on the first open (`rows::backfill`).
+const V2: &str = "
+CREATE TABLE queue_rows (
+    id          TEXT PRIMARY KEY,
+    parts       TEXT NOT NULL,
+    tier        BIGINT,
+    valid_after BIGINT,
+    due_at      BIGINT,
+    policy      TEXT NOT NULL,
+    version     BIGINT NOT NULL,
+    clock       BIGINT NOT NULL
+);
+CREATE INDEX queue_rows_by_clock ON queue_rows (clock);
 ";
 
 /// Which database the statements are for.

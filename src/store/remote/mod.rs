@@ -383,6 +383,7 @@ impl Store for RemoteStore {
             problems: Vec::new(),
             evidence: state.health(),
             policy: state.policy.clone(),
+            rows: None,
         })
     }
 

@@ -339,9 +339,15 @@ impl App {
             self.say("no case selected".into(), Tone::Warn);
             return true;
         };
-        let case = self.queue.case(index);
-        let status = &self.queue.statuses[index];
-        let a = self.queue.assess(index);
+        let (Some(case), Some(a)) = (self.queue.case(index), self.queue.assess(index)) else {
+            let id = sanitize(self.queue.row(index).id()).into_owned();
+            self.say(
+                format!("{id}: its details are still loading; try again in a moment"),
+                Tone::Warn,
+            );
+            return true;
+        };
+        let status = self.queue.status(index);
         if a.verdict(action).is_none() {
             let offered: Vec<&str> = a.actions.iter().map(|v| v.action.name()).collect();
             let text = if offered.is_empty() {

@@ -19,7 +19,7 @@ use ratatui::crossterm::event::KeyEvent;
 use time::OffsetDateTime;
 
 use crate::evidence::{EvidenceRecord, VerifyReport};
-use crate::model::{Action, Decision, OutlineRow, Reviewer};
+use crate::model::{Action, Case, Decision, OutlineRow, Reviewer};
 use crate::policy::Assessment;
 use crate::store::{Link, LinkStatus, OutboxSummary, QueuedEntry, Snapshot};
 use crate::text::sanitize;
@@ -85,6 +85,9 @@ pub enum AppEvent {
     Verified(VerifyReport),
     /// The server named the reviewer differently (a token's name).
     Reviewer(Reviewer),
+    /// A case's details, read from the store because the queue holds only
+    /// its row ([`App::wanted_case`]).
+    CaseLoaded(Box<Case>),
     /// What waits in the outbox, or was refused (this process's decisions
     /// or another process's `outbox dismiss`).
     Outbox(OutboxSummary),
@@ -312,6 +315,13 @@ impl App {
                 (changed, vec![])
             }
             AppEvent::Outbox(summary) => (self.on_outbox(summary), vec![]),
+            AppEvent::CaseLoaded(case) => {
+                let shown = self
+                    .selected_case()
+                    .map(|i| self.queue.row(i).id() == case.id);
+                let listed = self.queue.loaded(*case);
+                (listed && shown == Some(true), vec![])
+            }
         };
         Update { changed, effects }
     }
@@ -426,7 +436,7 @@ impl App {
     /// The decision waiting in the outbox for the selected case, if any.
     pub fn queued_for_selected(&self) -> Option<&QueuedEntry> {
         let i = self.selected_case()?;
-        self.outbox.queued_for(&self.queue.case(i).id)
+        self.outbox.queued_for(self.queue.row(i).id())
     }
     /// Rows the list showed at the last draw (for paging).
     pub fn viewport(&self) -> usize {
@@ -459,9 +469,21 @@ impl App {
             .then(|| &self.records[n - 1 - self.evidence.selected])
     }
 
+    /// The id of the selected case when the queue holds only its row: the
+    /// runtime reads its details from the store ([`AppEvent::CaseLoaded`]).
+    pub fn wanted_case(&self) -> Option<&str> {
+        self.queue.wanted(self.selected_case()?)
+    }
+
+    /// Whether some case's tier must be assessed again by the store (its
+    /// tier window ended): the runtime refreshes. Reading it clears it.
+    pub fn take_due(&mut self) -> bool {
+        self.queue.take_due()
+    }
+
     /// The assessment of the selected case.
     pub fn assessment(&self) -> Option<Assessment> {
-        self.selected_case().map(|i| self.queue.assess(i))
+        self.selected_case().and_then(|i| self.queue.assess(i))
     }
 
     /// The actions that apply to the selected case in its state (allowed
@@ -475,7 +497,8 @@ impl App {
     /// The selected case's dependency outline.
     pub fn outline(&self) -> Vec<OutlineRow> {
         self.selected_case()
-            .map(|i| self.queue.tree(i).outline.clone())
+            .and_then(|i| self.queue.tree(i))
+            .map(|t| t.outline.clone())
             .unwrap_or_default()
     }
 
@@ -626,7 +649,7 @@ impl App {
         let last_seq = self.records.last().map_or(0, |r| r.seq);
         new_records.retain(|r| r.seq > last_seq);
         if new_records.is_empty()
-            && std::sync::Arc::ptr_eq(&snapshot.cases, &self.queue.snapshot.cases)
+            && self.queue.same_data(&snapshot)
             && snapshot.evidence.last_seq == self.queue.snapshot.evidence.last_seq
             && snapshot.evidence.is_ok() == self.queue.snapshot.evidence.is_ok()
         {
@@ -802,22 +825,33 @@ fn warn_if_changed(
             r.state_after.name()
         ));
     }
-    if d.changed_underneath.is_none()
-        && !std::sync::Arc::ptr_eq(&snapshot.cases, &queue.snapshot.cases)
-        && let Some(now_case) = snapshot.find(&d.case_id)
-        && now_case.content_sha256() != d.case_sha256()
-    {
-        let status = snapshot.status(&d.case_id);
-        let policy = &snapshot.policy;
-        let before = crate::policy::assess(d.case(), &status, policy, queue.now).tier;
-        let after = crate::policy::assess(now_case, &status, policy, queue.now).tier;
-        d.changed_underneath = Some(format!(
-            "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
-            sanitize(&d.case_id),
-            before.name(),
-            after.name(),
-            sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
-        ));
+    if d.changed_underneath.is_none() && !queue.same_data(snapshot) {
+        if let Some(now_case) = snapshot.find(&d.case_id)
+            && now_case.content_sha256() != d.case_sha256()
+        {
+            let status = snapshot.status(&d.case_id);
+            let policy = &snapshot.policy;
+            let before = crate::policy::assess(d.case(), &status, policy, queue.now).tier;
+            let after = crate::policy::assess(now_case, &status, policy, queue.now).tier;
+            d.changed_underneath = Some(format!(
+                "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
+                sanitize(&d.case_id),
+                before.name(),
+                after.name(),
+                sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
+            ));
+        } else if let Some(rows) = &snapshot.rows
+            && let Some(i) = rows.find(&d.case_id)
+            && !rows.rows[i].may_have_sha(d.case_sha256())
+        {
+            // Only the row is held: the content changed, the fields are
+            // named by the conflict when confirming.
+            d.changed_underneath = Some(format!(
+                "{} changed on disk while this dialog was open (tier now {}). Confirming will be refused as a conflict; Esc and review it again.",
+                sanitize(&d.case_id),
+                rows.windows[i].tier.name(),
+            ));
+        }
     }
 }
 

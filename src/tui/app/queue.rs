@@ -7,7 +7,7 @@
 
 mod filter;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nucleo_matcher::Matcher;
@@ -18,9 +18,11 @@ use filter::Haystack;
 pub use filter::new_matcher;
 
 use crate::model::{
-    Case, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
+    Case, CaseRow, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
 };
-use crate::policy::{Assessment, Policy, Tier, assess, days_since, queue_order};
+use crate::policy::{
+    Assessment, Policy, Tier, TierWindow, assess, days_since, row_queue_order, tier_window,
+};
 use crate::store::Snapshot;
 use crate::text::sanitize;
 
@@ -135,14 +137,24 @@ pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
 }
 
 /// Every case of a snapshot with what the queue views need, measured once
-/// per snapshot.
+/// per snapshot. The model lists [`CaseRow`]s: from the snapshot's cases,
+/// or, from a store that gives the queue without the cases
+/// ([`Snapshot::rows`]), as they come, with the details of the cases looked
+/// at loaded on demand ([`QueueModel::wanted`], [`QueueModel::loaded`]).
 pub struct QueueModel {
     /// The store's data this model was built from: cases, states, policy.
     pub snapshot: Snapshot,
-    /// Per case (same index as `snapshot.cases`), its current status.
-    pub statuses: Vec<CaseStatus>,
-    /// Per case (same index as `snapshot.cases`), its tier assessed at `now`.
+    /// One row per case (index for index with `snapshot.cases` when the
+    /// snapshot holds cases; in id order when it holds rows).
+    rows: Arc<Vec<CaseRow>>,
+    /// Per case, its status as an index into `distinct` (0: pending, no record).
+    status_of: Vec<u32>,
+    /// The statuses of the cases with records, and pending at index 0.
+    distinct: Vec<CaseStatus>,
+    /// Per case, its tier assessed at `now`.
     pub tiers: Vec<Tier>,
+    /// Per case, the window in which its tier holds.
+    windows: Vec<TierWindow>,
     /// Ids of the cases with a decision waiting in the outbox (not yet
     /// recorded): marked in the queue. Filled by the runtime from the store;
     /// kept across snapshots.
@@ -156,6 +168,9 @@ pub struct QueueModel {
     /// Per case, the queue views listing it (bit `View::index`), from
     /// [`views_of`] at `now`.
     member: Vec<u8>,
+    /// Per case, the display widths of its id, identity, owner and
+    /// kind/provider (capped), measured once.
+    text_widths: Vec<[u8; 4]>,
     /// Column content widths, per queue view (`View::index`).
     widths: [ColumnWidths; 4],
     /// Per case: how many leading characters of its (sanitised) id it
@@ -171,10 +186,20 @@ pub struct QueueModel {
     /// The last case whose dependency tree was asked for (cases do not
     /// change within a model).
     tree: Mutex<Option<(usize, Arc<CaseTree>)>>,
+    /// Cases loaded on demand (a snapshot of rows): the latest last.
+    details: Vec<(u32, Arc<Case>)>,
+    /// Some case's tier window ended and its case is not held here: the
+    /// store must assess it again (a refresh).
+    due: bool,
+    /// The earliest end of a tier window after `now`.
+    next_due: Option<OffsetDateTime>,
     /// The time tiers, ages and view membership are evaluated at; moved by
     /// [`set_now`](Self::set_now).
     pub now: OffsetDateTime,
 }
+
+/// How many cases loaded on demand a model keeps.
+const DETAILS_KEPT: usize = 16;
 
 /// What the console draws of a case's dependency map, walked once.
 #[derive(Debug, Default)]
@@ -234,83 +259,129 @@ fn digits(n: i64) -> u16 {
 const MAX_CONTENT_WIDTH: usize = 48;
 
 impl QueueModel {
-    /// Assesses every case of `snapshot` at `now` and measures the columns:
-    /// O(cases) assessments plus one sort by id. No decision is marked
-    /// queued yet.
+    /// Builds the model of `snapshot` at `now`: rows (from the cases, or as
+    /// the snapshot gives them), statuses, tiers with their windows (the
+    /// cases are assessed; rows come assessed), filter texts, view
+    /// memberships and column widths. O(cases) plus one sort by id. No
+    /// decision is marked queued yet.
     pub fn new(snapshot: Snapshot, now: OffsetDateTime) -> Self {
-        let statuses: Vec<CaseStatus> = snapshot
-            .cases
-            .iter()
-            .map(|c| snapshot.status(&c.id))
-            .collect();
-        let tiers = tiers(&snapshot.cases, &statuses, &snapshot.policy, now);
-        let haystacks = snapshot.cases.iter().map(Haystack::of).collect();
+        let (rows, windows) = match &snapshot.rows {
+            Some(q) => (q.rows.clone(), q.windows.to_vec()),
+            None => (
+                Arc::new(snapshot.cases.iter().map(CaseRow::of).collect()),
+                Vec::new(),
+            ),
+        };
         let mut model = QueueModel {
             snapshot,
-            statuses,
-            tiers,
+            rows,
+            status_of: Vec::new(),
+            distinct: vec![CaseStatus::default()],
+            tiers: Vec::new(),
+            windows,
             queued: HashSet::new(),
-            haystacks,
+            haystacks: Vec::new(),
             orders: [None, None, None, None],
             last_match: None,
             member: Vec::new(),
+            text_widths: Vec::new(),
             widths: [ColumnWidths::default(); 4],
             id_shared: Vec::new(),
             carried: None,
             assessed: Mutex::new(None),
             tree: Mutex::new(None),
+            details: Vec::new(),
+            due: false,
+            next_due: None,
             now,
         };
+        let by_id = model.order(SortKey::Id);
+        model.index_statuses();
+        if model.snapshot.rows.is_none() {
+            let cases = &model.snapshot.cases;
+            model.windows = (0..cases.len())
+                .map(|i| tier_window(&cases[i], model.status(i), &model.snapshot.policy, now))
+                .collect();
+        }
+        model.tiers = model.windows.iter().map(|w| w.tier).collect();
+        model.haystacks = model.rows.iter().map(Haystack::of).collect();
+        model.text_widths = model.rows.iter().map(text_widths).collect();
         model.member = model.memberships();
         model.widths = model.measure();
-        let by_id = model.order(SortKey::Id);
-        let ids: Vec<&str> = model.snapshot.cases.iter().map(|c| c.id.as_str()).collect();
+        let ids: Vec<&str> = model.rows.iter().map(CaseRow::id).collect();
         model.id_shared = shared_prefixes(&ids, &by_id);
+        model.note_due();
         model
     }
 
-    /// New data from the store: only cases whose status changed are
-    /// re-assessed. When the cases themselves changed, the model is rebuilt
-    /// and [`carried`](Self::carried) maps old case indices to new ones.
+    /// New data from the store. When the cases themselves changed the
+    /// model is rebuilt and [`carried`](Self::carried) maps old case
+    /// indices to new ones; otherwise only statuses and tiers move (cases
+    /// are assessed again when their status changed; rows come assessed).
     pub fn update(&mut self, snapshot: Snapshot) {
-        if !Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases) {
-            let new_index: HashMap<&str, u32> = snapshot
-                .cases
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.id.as_str(), i as u32))
-                .collect();
+        let same_cases = match (&self.snapshot.rows, &snapshot.rows) {
+            (None, None) => Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases),
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.rows, &b.rows),
+            _ => false,
+        };
+        if !same_cases {
+            let mut next = QueueModel::new(snapshot, self.now);
             let carried: Vec<u32> = self
-                .snapshot
-                .cases
+                .rows
                 .iter()
-                .map(|c| new_index.get(c.id.as_str()).copied().unwrap_or(u32::MAX))
+                .map(|r| next.find(r.id()).map_or(u32::MAX, |i| i as u32))
                 .collect();
-            drop(new_index);
-            let queued = std::mem::take(&mut self.queued);
-            *self = QueueModel::new(snapshot, self.now);
-            self.queued = queued;
-            self.carried = Some(carried);
+            // A detail still describes its case when the content is the same.
+            for (old, case) in std::mem::take(&mut self.details) {
+                if let Some(&new) = carried.get(old as usize).filter(|&&n| n != u32::MAX)
+                    && next.rows[new as usize].may_have_sha(&case.content_sha256())
+                {
+                    next.details.push((new, case));
+                }
+            }
+            next.queued = std::mem::take(&mut self.queued);
+            next.carried = Some(carried);
+            *self = next;
             return;
         }
         self.carried = None;
         self.forget_assessment();
-        let mut changed = false;
-        for (i, case) in snapshot.cases.iter().enumerate() {
-            let status = snapshot.status(&case.id);
-            if self.statuses[i] != status {
-                self.tiers[i] = assess(case, &status, &snapshot.policy, self.now).tier;
-                self.statuses[i] = status;
-                changed = true;
+        let old_of = std::mem::take(&mut self.status_of);
+        let old_distinct = std::mem::take(&mut self.distinct);
+        self.snapshot = snapshot;
+        self.index_statuses();
+        let moved: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| {
+                let (a, b) = (old_of[i] as usize, self.status_of[i] as usize);
+                (a != 0 || b != 0) && old_distinct.get(a) != self.distinct.get(b)
+            })
+            .collect();
+        let mut changed = !moved.is_empty();
+        match &self.snapshot.rows {
+            Some(q) => {
+                self.windows = q.windows.to_vec();
+                let tiers: Vec<Tier> = self.windows.iter().map(|w| w.tier).collect();
+                changed |= tiers != self.tiers;
+                self.tiers = tiers;
+            }
+            None => {
+                for i in moved {
+                    let case = &self.snapshot.cases[i];
+                    let w = tier_window(case, self.status(i), &self.snapshot.policy, self.now);
+                    self.windows[i] = w;
+                    self.tiers[i] = w.tier;
+                }
             }
         }
-        self.snapshot = snapshot;
         if changed {
-            self.orders = Default::default();
+            self.orders[SortKey::Risk as usize] = None;
             self.last_match = None;
             self.member = self.memberships();
             self.widths = self.measure();
         }
+        // Fresh rows come assessed at the store's `now`.
+        self.due = false;
+        self.note_due();
     }
 
     /// Where the case at index `old` of the previous snapshot is now: the
@@ -319,29 +390,84 @@ impl QueueModel {
     /// Valid until the next [`rows`](Self::rows).
     pub fn carried(&self, old: u32) -> Option<u32> {
         match &self.carried {
-            None => Some(old).filter(|&i| (i as usize) < self.snapshot.cases.len()),
+            None => Some(old).filter(|&i| (i as usize) < self.rows.len()),
             Some(map) => map.get(old as usize).copied().filter(|&i| i != u32::MAX),
         }
     }
 
-    /// Time moved on: tiers that depend on ages and windows may change.
+    /// Time moved on: cases whose tier window ended are assessed again
+    /// (those whose case is not held here make the model
+    /// [`due`](Self::take_due)); ages grow and expired quarantines move back
+    /// to Pending.
     pub fn set_now(&mut self, now: OffsetDateTime) {
         self.now = now;
         self.forget_assessment();
-        let tiers = tiers(
-            &self.snapshot.cases,
-            &self.statuses,
-            &self.snapshot.policy,
-            now,
-        );
-        if tiers != self.tiers {
-            self.tiers = tiers;
-            self.orders = [None, None, None, None];
+        let ended: Vec<usize> = (0..self.rows.len())
+            .filter(|&i| !self.windows[i].holds_at(now))
+            .collect();
+        let mut changed = false;
+        for i in ended {
+            let fresh = self
+                .case(i)
+                .map(|case| tier_window(case, self.status(i), &self.snapshot.policy, now));
+            match fresh {
+                Some(w) => {
+                    changed |= w.tier != self.tiers[i];
+                    self.tiers[i] = w.tier;
+                    self.windows[i] = w;
+                }
+                None => self.due = true,
+            }
+        }
+        if changed {
+            self.orders[SortKey::Risk as usize] = None;
             self.last_match = None;
         }
-        // Ages grow and expired quarantines move back to Pending.
         self.member = self.memberships();
         self.widths = self.measure();
+        self.next_due = self
+            .windows
+            .iter()
+            .filter_map(|w| w.due_at)
+            .filter(|&d| d > now)
+            .min();
+    }
+
+    /// Whether some case's tier window has ended without its case held
+    /// here to assess it again: the store should be asked (a refresh).
+    /// Reading it clears it.
+    pub fn take_due(&mut self) -> bool {
+        std::mem::take(&mut self.due)
+    }
+
+    /// The earliest moment a tier window ends after `now` (a timer with
+    /// work: tiers may change then).
+    pub fn next_due(&self) -> Option<OffsetDateTime> {
+        self.next_due
+    }
+
+    /// Whether `snapshot` holds the same cases, rows and tiers as the one
+    /// this model was built from (an update would change no tier).
+    pub fn same_data(&self, snapshot: &Snapshot) -> bool {
+        match (&self.snapshot.rows, &snapshot.rows) {
+            (None, None) => Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases),
+            (Some(a), Some(b)) => {
+                Arc::ptr_eq(&a.rows, &b.rows) && Arc::ptr_eq(&a.windows, &b.windows)
+            }
+            _ => false,
+        }
+    }
+
+    fn note_due(&mut self) {
+        let now = self.now;
+        self.due |=
+            (0..self.rows.len()).any(|i| !self.windows[i].holds_at(now) && self.case(i).is_none());
+        self.next_due = self
+            .windows
+            .iter()
+            .filter_map(|w| w.due_at)
+            .filter(|&d| d > now)
+            .min();
     }
 
     /// The content widths of the columns of queue view `view`
@@ -359,18 +485,56 @@ impl QueueModel {
 
     /// Whether case `i` has a decision waiting in the outbox.
     pub fn is_queued(&self, i: usize) -> bool {
-        !self.queued.is_empty() && self.queued.contains(&self.snapshot.cases[i].id)
+        !self.queued.is_empty() && self.queued.contains(self.rows[i].id())
+    }
+
+    /// How many cases the model lists.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the model lists no case.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    /// Case `i`'s row. Panics if `i` is out of range.
+    pub fn row(&self, i: usize) -> &CaseRow {
+        &self.rows[i]
+    }
+
+    /// Case `i`'s status (pending when it has no record).
+    pub fn status(&self, i: usize) -> &CaseStatus {
+        let at = self.status_of.get(i).copied().unwrap_or(0) as usize;
+        self.distinct.get(at).unwrap_or(&self.distinct[0])
+    }
+
+    fn index_statuses(&mut self) {
+        self.status_of = vec![0; self.rows.len()];
+        self.distinct = vec![CaseStatus::default()];
+        let found: Vec<(usize, CaseStatus)> = self
+            .snapshot
+            .statuses
+            .iter()
+            .filter_map(|(id, s)| self.find(id).map(|i| (i, s.clone())))
+            .collect();
+        for (i, status) in found {
+            self.status_of[i] = self.distinct.len() as u32;
+            self.distinct.push(status);
+        }
     }
 
     fn memberships(&self) -> Vec<u8> {
-        self.statuses
+        let bits = |s: &CaseStatus| {
+            views_of(s, self.now)
+                .iter()
+                .enumerate()
+                .fold(0u8, |bits, (v, &on)| bits | (u8::from(on) << v))
+        };
+        let per_status: Vec<u8> = self.distinct.iter().map(bits).collect();
+        self.status_of
             .iter()
-            .map(|s| {
-                views_of(s, self.now)
-                    .iter()
-                    .enumerate()
-                    .fold(0u8, |bits, (v, &on)| bits | (u8::from(on) << v))
-            })
+            .map(|&s| per_status[s as usize])
             .collect()
     }
 
@@ -378,20 +542,25 @@ impl QueueModel {
     /// the view lists (an escalation target's width does not widen the
     /// Quarantined view's STATE column).
     fn measure(&self) -> [ColumnWidths; 4] {
-        let w = |s: &str| sanitize(s).width().min(MAX_CONTENT_WIDTH) as u16;
+        let state: Vec<u16> = self
+            .distinct
+            .iter()
+            .map(|s| state_width(s, self.now))
+            .collect();
         let mut out = [ColumnWidths::default(); 4];
-        for (c, status) in self.snapshot.cases.iter().zip(&self.statuses) {
+        for (i, row) in self.rows.iter().enumerate() {
+            let [id, identity, owner, kind_provider] = self.text_widths[i].map(u16::from);
             let case = ColumnWidths {
-                id: w(&c.id),
-                identity: w(&c.identity.name),
-                owner: c.owner_team().map_or(UNKNOWN_OWNER.len() as u16, w),
-                kind_provider: (w(&c.identity.kind) + 1 + w(&c.identity.provider))
-                    .min(MAX_CONTENT_WIDTH as u16),
-                state: state_width(status, self.now),
-                age: digits(days_since(c.opened_at, self.now)) + 1,
+                id,
+                identity,
+                owner,
+                kind_provider,
+                state: state[self.status_of[i] as usize],
+                age: digits(days_since(row.opened_at, self.now)) + 1,
             };
-            for (view, member) in out.iter_mut().zip(views_of(status, self.now)) {
-                if member {
+            let member = self.member[i];
+            for (v, view) in out.iter_mut().enumerate() {
+                if member & (1 << v) != 0 {
                     view.widen(&case);
                 }
             }
@@ -399,9 +568,40 @@ impl QueueModel {
         out
     }
 
-    /// Case `i` of the snapshot. Panics if `i` is out of range.
-    pub fn case(&self, i: usize) -> &Case {
-        &self.snapshot.cases[i]
+    /// Case `i` with its details, when held: always when the snapshot holds
+    /// the cases, else once loaded ([`loaded`](Self::loaded)).
+    pub fn case(&self, i: usize) -> Option<&Case> {
+        if self.snapshot.rows.is_none() {
+            return self.snapshot.cases.get(i);
+        }
+        self.details
+            .iter()
+            .rev()
+            .find(|(at, _)| *at as usize == i)
+            .map(|(_, c)| &**c)
+    }
+
+    /// The id of case `i` when its details are not held and must be loaded
+    /// from the store (the runtime asks [`crate::store::Store::lookup`]).
+    pub fn wanted(&self, i: usize) -> Option<&str> {
+        (i < self.rows.len() && self.case(i).is_none()).then(|| self.rows[i].id())
+    }
+
+    /// A case's details arrived from the store: held (the last
+    /// [`DETAILS_KEPT`]) while the model lists it. Returns whether the model
+    /// lists it.
+    pub fn loaded(&mut self, case: Case) -> bool {
+        let Some(i) = self.find(&case.id) else {
+            return false;
+        };
+        self.details.retain(|(at, _)| *at as usize != i);
+        if self.details.len() >= DETAILS_KEPT {
+            self.details.remove(0);
+        }
+        self.details.push((i as u32, Arc::new(case)));
+        self.forget_assessment();
+        *self.tree.get_mut().unwrap_or_else(PoisonError::into_inner) = None;
+        true
     }
 
     /// The store's decision policy, as in the snapshot.
@@ -409,44 +609,45 @@ impl QueueModel {
         &self.snapshot.policy
     }
 
-    /// Case `i` assessed at `now` under the store's policy. The last one is
-    /// kept, so drawing the same case again costs a clone.
-    pub fn assess(&self, i: usize) -> Assessment {
+    /// Case `i` assessed at `now` under the store's policy, when its
+    /// details are held. The last one is kept, so drawing the same case
+    /// again costs a clone.
+    pub fn assess(&self, i: usize) -> Option<Assessment> {
         let mut last = self.assessed.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, a)) = last.as_ref()
             && *at == i
         {
-            return a.clone();
+            return Some(a.clone());
         }
         let a = assess(
-            &self.snapshot.cases[i],
-            &self.statuses[i],
+            self.case(i)?,
+            self.status(i),
             &self.snapshot.policy,
             self.now,
         );
         *last = Some((i, a.clone()));
-        a
+        Some(a)
     }
 
     /// Case `i`'s dependency tree (empty without a map), walked once and
-    /// kept while the same case is asked for.
-    pub fn tree(&self, i: usize) -> Arc<CaseTree> {
+    /// kept while the same case is asked for; `None` while its details are
+    /// not held.
+    pub fn tree(&self, i: usize) -> Option<Arc<CaseTree>> {
         let mut last = self.tree.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some((at, t)) = last.as_ref()
             && *at == i
         {
-            return t.clone();
+            return Some(t.clone());
         }
-        let t = Arc::new(DependencyGraph::of(&self.snapshot.cases[i]).map_or_else(
-            CaseTree::default,
-            |g| CaseTree {
+        let t = Arc::new(
+            DependencyGraph::of(self.case(i)?).map_or_else(CaseTree::default, |g| CaseTree {
                 outline: g.outline(),
                 dependents: g.transitive_dependents().len(),
                 dangling: g.dangling,
-            },
-        ));
+            }),
+        );
         *last = Some((i, t.clone()));
-        t
+        Some(t)
     }
 
     /// Statuses or the time changed: assessments must be made again.
@@ -457,10 +658,16 @@ impl QueueModel {
             .unwrap_or_else(PoisonError::into_inner) = None;
     }
 
-    /// The index of the case with id `id` (exact match), by linear search;
-    /// `None` when no case has it.
+    /// The index of the case with id `id` (exact match), by binary search
+    /// in id order; `None` when no case has it.
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.snapshot.cases.iter().position(|c| c.id == id)
+        match &self.orders[SortKey::Id as usize] {
+            Some(by_id) => by_id
+                .binary_search_by(|&i| self.rows[i as usize].id().cmp(id))
+                .ok()
+                .map(|p| by_id[p] as usize),
+            None => self.rows.iter().position(|r| r.id() == id),
+        }
     }
 
     fn order(&mut self, sort: SortKey) -> Arc<Vec<u32>> {
@@ -468,24 +675,32 @@ impl QueueModel {
         if let Some(o) = &self.orders[slot] {
             return o.clone();
         }
-        let cases = &self.snapshot.cases;
-        let mut idx: Vec<u32> = (0..cases.len() as u32).collect();
+        let rows = &self.rows;
+        let mut idx: Vec<u32> = (0..rows.len() as u32).collect();
         match sort {
-            SortKey::Risk => idx.sort_by(|&a, &b| {
+            SortKey::Risk => idx.sort_unstable_by(|&a, &b| {
                 let (a, b) = (a as usize, b as usize);
-                queue_order((&cases[a], self.tiers[a]), (&cases[b], self.tiers[b]))
+                row_queue_order((&rows[a], self.tiers[a]), (&rows[b], self.tiers[b]))
             }),
-            SortKey::Age => idx.sort_by(|&a, &b| {
-                let (a, b) = (&cases[a as usize], &cases[b as usize]);
-                a.opened_at.cmp(&b.opened_at).then_with(|| a.id.cmp(&b.id))
+            SortKey::Age => idx.sort_unstable_by(|&a, &b| {
+                let (a, b) = (&rows[a as usize], &rows[b as usize]);
+                a.opened_at
+                    .cmp(&b.opened_at)
+                    .then_with(|| a.id().cmp(b.id()))
             }),
-            SortKey::Id => idx.sort_by(|&a, &b| cases[a as usize].id.cmp(&cases[b as usize].id)),
-            SortKey::Owner => idx.sort_by(|&a, &b| {
-                let (a, b) = (&cases[a as usize], &cases[b as usize]);
-                (a.owner_team().is_none(), a.owner_team(), &a.id).cmp(&(
+            SortKey::Id => match &self.snapshot.rows {
+                // Rows come in id order.
+                Some(_) => {}
+                None => {
+                    idx.sort_unstable_by(|&a, &b| rows[a as usize].id().cmp(rows[b as usize].id()))
+                }
+            },
+            SortKey::Owner => idx.sort_unstable_by(|&a, &b| {
+                let (a, b) = (&rows[a as usize], &rows[b as usize]);
+                (a.owner_team().is_none(), a.owner_team(), a.id()).cmp(&(
                     b.owner_team().is_none(),
                     b.owner_team(),
-                    &b.id,
+                    b.id(),
                 ))
             }),
         }
@@ -529,14 +744,15 @@ impl QueueModel {
             Some((f, s, m)) if *s == sort && filter.starts_with(f.as_str()) => m.clone(),
             _ => order,
         };
-        let (in_order, ranked) = filter::run(filter, &candidates, &self.haystacks, matcher);
+        let (in_order, ranked) =
+            filter::run(filter, &candidates, &self.rows, &self.haystacks, matcher);
         self.last_match = Some((filter.to_string(), sort, Arc::new(in_order)));
         Arc::new(ranked)
     }
 
     /// The next moment at which a quarantine expires (a timer with work).
     pub fn next_expiry(&self) -> Option<OffsetDateTime> {
-        self.statuses
+        self.distinct
             .iter()
             .filter_map(|s| match s.state {
                 CaseState::Quarantined { until } if until > self.now => Some(until),
@@ -546,17 +762,24 @@ impl QueueModel {
     }
 }
 
-fn tiers(
-    cases: &[Case],
-    statuses: &[CaseStatus],
-    policy: &Policy,
-    now: OffsetDateTime,
-) -> Vec<Tier> {
-    cases
-        .iter()
-        .zip(statuses)
-        .map(|(c, s)| assess(c, s, policy, now).tier)
-        .collect()
+/// The display widths of a row's id, identity, owner and kind/provider,
+/// capped at [`MAX_CONTENT_WIDTH`].
+fn text_widths(r: &CaseRow) -> [u8; 4] {
+    let w = |s: &str| {
+        let n = if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
+            s.len()
+        } else {
+            sanitize(s).width()
+        };
+        n.min(MAX_CONTENT_WIDTH)
+    };
+    [
+        w(r.id()),
+        w(r.name()),
+        r.owner_team().map_or(UNKNOWN_OWNER.len(), w),
+        (w(r.kind()) + 1 + w(r.provider())).min(MAX_CONTENT_WIDTH),
+    ]
+    .map(|n| n as u8)
 }
 
 /// What the OWNER column says when no team is named.

@@ -79,6 +79,26 @@ fn none_selected(
     )
 }
 
+/// A pane for a case whose details are still being read from the store.
+fn loading(
+    app: &App,
+    i: usize,
+    pane: Pane,
+    title: &str,
+    frame: &mut Frame<'_>,
+    area: Rect,
+) -> Option<u16> {
+    let text = format!("loading {}…", s(app.queue().row(i).id()));
+    paragraph(
+        app,
+        pane,
+        title,
+        vec![Line::styled(text, app.theme().dim)],
+        frame,
+        area,
+    )
+}
+
 fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!("{key:<10}"), app.theme().dim),
@@ -91,8 +111,10 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(i) = app.selected_case() else {
         return none_selected(app, Pane::Ownership, "Ownership", frame, area);
     };
-    let case = app.queue().case(i);
-    let status = &app.queue().statuses[i];
+    let Some(case) = app.queue().case(i) else {
+        return loading(app, i, Pane::Ownership, "Ownership", frame, area);
+    };
+    let status = app.queue().status(i);
     let now = app.queue().now;
     let t = &app.theme();
     let policy = app.queue().policy();
@@ -267,7 +289,9 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(i) = app.selected_case() else {
         return none_selected(app, Pane::Tree, "Dependencies", frame, area);
     };
-    let case = app.queue().case(i);
+    let (Some(case), Some(tree)) = (app.queue().case(i), app.queue().tree(i)) else {
+        return loading(app, i, Pane::Tree, "Dependencies", frame, area);
+    };
     let t = &app.theme();
     let now = app.queue().now;
     let focused = app.focus() == Pane::Tree;
@@ -295,7 +319,6 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     ]));
     // Walked once per case (the queue model keeps it): a map 100,000 deep
     // is not re-walked on every frame.
-    let tree = app.queue().tree(i);
     let visible = app.tree().visible(&tree.outline);
     if visible.is_empty() {
         lines.push(Line::styled("  no dependents: nothing uses it", t.dim));
@@ -374,7 +397,10 @@ fn status_span(app: &App, st: Status) -> Span<'static> {
 /// The three questions and the tier; returns the scroll limit when focused.
 pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
     let Some(a) = app.assessment() else {
-        return none_selected(app, Pane::Readiness, "Readiness", frame, area);
+        return match app.selected_case() {
+            Some(i) => loading(app, i, Pane::Readiness, "Readiness", frame, area),
+            None => none_selected(app, Pane::Readiness, "Readiness", frame, area),
+        };
     };
     let t = &app.theme();
     // Wrap items ourselves so a long fact keeps its indent under its marker.

@@ -202,7 +202,7 @@ pub fn tier_label(tier: Tier) -> &'static str {
 /// fits and needs no escaping is borrowed, not copied.
 fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> Cell<'a> {
     let width = column.width as usize;
-    let c = app.queue().case(i);
+    let c = app.queue().row(i);
     let now = app.queue().now;
     // Cut a (sanitised) text to the column, still borrowed when it fits.
     fn cut(text: Cow<'_, str>, width: usize) -> Cow<'_, str> {
@@ -218,7 +218,7 @@ fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> C
     let base = theme.map_or(Style::default(), |t| t.base);
     match column.kind {
         Col::Marks => {
-            let problems = !c.problems.is_empty();
+            let problems = c.problems > 0;
             let queued = app.queue().is_queued(i);
             if !problems && !queued {
                 return Cell::from("  ");
@@ -232,7 +232,7 @@ fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> C
                 mark(queued, "↑", |t| t.key),
             ]))
         }
-        Col::Id => Cell::from(match sanitize(&c.id) {
+        Col::Id => Cell::from(match sanitize(c.id()) {
             Cow::Borrowed(id) => fit_id(id, app.queue().id_shared(i), width),
             Cow::Owned(id) => Cow::Owned(fit_id(&id, app.queue().id_shared(i), width).into_owned()),
         }),
@@ -244,8 +244,8 @@ fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> C
         Col::Rec => Cell::from(fit_end(app.queue().tiers[i].recommendation().name(), width)),
         Col::State => {
             let (text, style) = match theme {
-                Some(t) => state_cell(&app.queue().statuses[i], now, t),
-                None => (state_text(&app.queue().statuses[i], now), base),
+                Some(t) => state_cell(app.queue().status(i), now, t),
+                None => (state_text(app.queue().status(i), now), base),
             };
             styled(cut(Cow::Owned(text), width), style)
         }
@@ -253,13 +253,9 @@ fn cell<'a>(column: &Column, app: &'a App, i: usize, theme: Option<&Theme>) -> C
             Cow::Owned(format!("{}d", days_since(c.opened_at, now))),
             width,
         )),
-        Col::Identity => Cell::from(cut(sanitize(&c.identity.name), width)),
+        Col::Identity => Cell::from(cut(sanitize(c.name()), width)),
         Col::KindProvider => Cell::from(cut(
-            Cow::Owned(format!(
-                "{}/{}",
-                sanitize(&c.identity.kind),
-                sanitize(&c.identity.provider)
-            )),
+            Cow::Owned(format!("{}/{}", sanitize(c.kind()), sanitize(c.provider()))),
             width,
         )),
         Col::Owner => match c.owner_team() {
@@ -412,6 +408,7 @@ mod tests {
             cases: Arc::new(report.cases),
             cases_generation: 0,
             statuses: Default::default(),
+            rows: None,
             problems: Vec::new(),
             evidence: Default::default(),
             policy: Default::default(),
@@ -440,7 +437,7 @@ mod tests {
                 first_row(&app, w)
             );
         }
-        let id = app.queue().case(first).id.clone();
+        let id = app.queue().row(first).id().to_string();
         let waiting = crate::store::QueuedEntry {
             case_id: id,
             action: crate::model::Action::Quarantine,

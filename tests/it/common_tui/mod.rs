@@ -354,6 +354,7 @@ pub fn snapshot_with(cases: Arc<Vec<Case>>, statuses: HashMap<String, CaseStatus
             ..Default::default()
         },
         policy: Policy::default(),
+        rows: None,
     }
 }
 
@@ -447,7 +448,8 @@ pub fn type_str(app: &mut App, s: &str) {
 
 /// The case id under the cursor.
 pub fn selected_id(app: &App) -> Option<String> {
-    app.selected_case().map(|i| app.queue().case(i).id.clone())
+    app.selected_case()
+        .map(|i| app.queue().row(i).id().to_string())
 }
 
 /// The ids of the current view's rows, in order.
@@ -456,7 +458,7 @@ pub fn row_ids(app: &App) -> Vec<String> {
         .map(|l| {
             l.rows
                 .iter()
-                .map(|&i| app.queue().case(i as usize).id.clone())
+                .map(|&i| app.queue().row(i as usize).id().to_string())
                 .collect()
         })
         .unwrap_or_default()

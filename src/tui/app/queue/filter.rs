@@ -5,45 +5,45 @@
 use std::cmp::Reverse;
 
 use nucleo_matcher::pattern::{CaseMatching, Normalization, Pattern};
-use nucleo_matcher::{Config, Matcher, Utf32String};
+use nucleo_matcher::{Config, Matcher, Utf32Str};
 
-use crate::model::Case;
+use crate::model::CaseRow;
 
 /// A matcher with nucleo's default scoring (the one the filter uses).
 pub fn new_matcher() -> Matcher {
     Matcher::new(Config::DEFAULT)
 }
 
-/// A case's searchable text: id, identity name, owner, provider, kind and
-/// tags, as nucleo sees it and folded for the fast pre-check.
+/// A case's searchable text folded for the fast pre-check; the text itself
+/// is the row's ([`CaseRow::haystack`]: id, identity name, owner, provider,
+/// kind and tags), which nucleo reads in place.
 pub(super) struct Haystack {
-    text: Utf32String,
-    /// Normalised, lower-cased; non-ASCII characters as 0xFF.
-    folded: Box<[u8]>,
+    /// Normalised, lower-cased; non-ASCII characters as 0xFF. `None` when
+    /// that is the row's text byte for byte (lower-case ASCII).
+    folded: Option<Box<[u8]>>,
 }
 
 impl Haystack {
-    pub(super) fn of(c: &Case) -> Haystack {
-        let mut s = String::with_capacity(96);
-        for part in [
-            c.id.as_str(),
-            c.identity.name.as_str(),
-            c.owner_team().unwrap_or(""),
-            c.identity.provider.as_str(),
-            c.identity.kind.as_str(),
-        ] {
-            s.push_str(part);
-            s.push(' ');
-        }
-        for t in &c.tags {
-            s.push_str(t);
-            s.push(' ');
-        }
+    pub(super) fn of(row: &CaseRow) -> Haystack {
+        let text = row.haystack();
+        let plain = text
+            .bytes()
+            .all(|b| b.is_ascii() && !b.is_ascii_uppercase());
         Haystack {
-            folded: fold(&s),
-            text: Utf32String::from(s),
+            folded: (!plain).then(|| fold(text)),
         }
     }
+
+    fn folded<'a>(&'a self, row: &'a CaseRow) -> &'a [u8] {
+        self.folded
+            .as_deref()
+            .unwrap_or_else(|| row.haystack().as_bytes())
+    }
+}
+
+/// nucleo's view of a row's text (borrowed when ASCII).
+fn text<'a>(row: &'a CaseRow, buf: &'a mut Vec<char>) -> Utf32Str<'a> {
+    Utf32Str::new(row.haystack(), buf)
 }
 
 /// The pattern for `filter` as fzf reads it: space-separated atoms, smart
@@ -70,20 +70,21 @@ pub(super) const SCORED: usize = 4096;
 pub(super) fn run(
     filter: &str,
     candidates: &[u32],
+    rows: &[CaseRow],
     haystacks: &[Haystack],
     matcher: &mut Matcher,
 ) -> (Vec<u32>, Vec<u32>) {
     let pattern = pattern(filter);
     let Some(needle) = plain_needle(filter) else {
         let scored = par_filter(candidates, matcher, |m, i| {
-            pattern.score(haystacks[i as usize].text.slice(..), m)
+            pattern.score(text(&rows[i as usize], &mut Vec::new()), m)
         });
         let in_order = scored.iter().map(|&(i, _)| i).collect();
         return (in_order, rank(scored));
     };
     let finder = memchr::memmem::Finder::new(needle);
     let found = par_filter(candidates, matcher, |_, i| {
-        let folded = &haystacks[i as usize].folded;
+        let folded = haystacks[i as usize].folded(&rows[i as usize]);
         is_subsequence(needle, folded).then(|| quick_tier(&finder, folded))
     });
     let in_order: Vec<u32> = found.iter().map(|&(i, _)| i).collect();
@@ -113,7 +114,7 @@ pub(super) fn run(
         .iter()
         .map(|&(i, pos)| {
             let score = pattern
-                .score(haystacks[i as usize].text.slice(..), matcher)
+                .score(text(&rows[i as usize], &mut Vec::new()), matcher)
                 .unwrap_or(0);
             (i, score, pos)
         })
@@ -223,6 +224,7 @@ fn fold(s: &str) -> Box<[u8]> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nucleo_matcher::Utf32String;
 
     /// The pre-check must agree with nucleo wherever it is taken: it may
     /// only skip cases nucleo would not match.
@@ -268,23 +270,34 @@ mod tests {
         assert_eq!(rank(scored)[0], 1);
     }
 
-    fn haystack_of(text: &str) -> Haystack {
-        Haystack {
-            folded: fold(text),
-            text: Utf32String::from(text),
-        }
+    /// A row whose haystack is `text` (all of it as the id).
+    fn row_of(text: &str) -> CaseRow {
+        CaseRow::from_parts(&crate::model::RowParts {
+            id: text.into(),
+            name: String::new(),
+            owner: None,
+            provider: String::new(),
+            kind: String::new(),
+            tags: Vec::new(),
+            severity: None,
+            privilege: None,
+            opened_at: time::OffsetDateTime::UNIX_EPOCH,
+            problems: 0,
+            sha256: String::new(),
+        })
     }
 
     #[test]
     fn past_the_scored_limit_the_best_match_still_comes_first() {
         let n = SCORED + 904;
-        let mut hay: Vec<Haystack> = (0..n)
-            .map(|i| haystack_of(&format!("CASE-{i} ops-k8s-token-automation github")))
+        let mut rows: Vec<CaseRow> = (0..n)
+            .map(|i| row_of(&format!("CASE-{i} ops-k8s-token-automation github")))
             .collect();
-        hay.push(haystack_of("CASE-X okta-scim-token identity okta"));
-        hay.push(haystack_of("CASE-Y nothing-here"));
+        rows.push(row_of("CASE-X okta-scim-token identity okta"));
+        rows.push(row_of("CASE-Y nothing-here"));
+        let hay: Vec<Haystack> = rows.iter().map(Haystack::of).collect();
         let candidates: Vec<u32> = (0..hay.len() as u32).collect();
-        let (in_order, ranked) = run("okta", &candidates, &hay, &mut new_matcher());
+        let (in_order, ranked) = run("okta", &candidates, &rows, &hay, &mut new_matcher());
         assert_eq!(in_order.len(), n + 1, "every loose match is listed");
         assert!(in_order.windows(2).all(|w| w[0] < w[1]), "in sort order");
         assert_eq!(ranked.len(), n + 1);

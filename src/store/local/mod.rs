@@ -1,0 +1,492 @@
+//! The local store: a directory holding a SQLite database, the case files
+//! that feed it and the policy (docs/store.md).
+//!
+//! ```text
+//! STORE/
+//!   store.db              cases, the versions they replaced, the evidence chain
+//!   cases/*.jsonl|*.json  input, never modified: imported on open and on change
+//!   policy.toml           optional; safe defaults otherwise
+//! ```
+//! Current state = the cases + a replay of the evidence chain. A case's
+//! version is the number of records for it. Several processes may share one
+//! store: every decision runs in one write transaction (SQLite's write lock,
+//! across processes) that catches up with the chain, re-checks the version
+//! and the case content the reviewer saw, and evaluates the policy on the
+//! case as it is at that moment, before appending; before it, the case
+//! folder (and the decided case's own file) is re-read, so a rewritten case
+//! file is never decided on stale. An older file store (`evidence.jsonl`) is
+//! migrated on first open, its chain verified before and after.
+//!
+//! Here: opening a store, its blocking methods and the [`Store`] impl;
+//! [`layout`] the directory's paths and `init`, [`decide`] recording a
+//! decision, [`state`] the replayed chain and cached cases, [`watch`] the
+//! change feed.
+
+mod decide;
+mod layout;
+mod queue;
+mod state;
+mod watch;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::db::postgres::PgDb;
+use super::db::rows::Assessing;
+use super::db::{Db, cases, chain};
+use super::replay::Replay;
+use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
+use crate::evidence::{Cursor, EvidenceRecord, VerifyReport};
+use crate::model::{Case, Decision, LoadProblem, Reviewer};
+use crate::policy::{Policy, PolicyRef};
+
+pub use super::db::cases::ImportCounts;
+pub use super::db::chain::Migration;
+pub use layout::StoreLayout;
+use state::Inner;
+pub(in crate::store) use watch::is_modification;
+
+/// A store in a local directory. Cheap to clone: clones share one state.
+#[derive(Clone)]
+pub struct LocalStore {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    /// A directory store's paths; `None` for a PostgreSQL store.
+    layout: Option<StoreLayout>,
+    /// The case folder imported on open and when it changes, if any.
+    cases_dir: Option<PathBuf>,
+    /// The database, for messages (no password).
+    describe: String,
+    /// A PostgreSQL store's database, for its listener.
+    postgres: Option<Arc<PgDb>>,
+    policy: Policy,
+    policy_ref: PolicyRef,
+    migration: Option<Migration>,
+    inner: Mutex<Inner>,
+    /// Set by the watcher when a case file may have changed.
+    cases_dirty: Arc<AtomicBool>,
+}
+
+impl Shared {
+    /// What queue rows written now are assessed with.
+    fn assessing(&self) -> Assessing<'_> {
+        Assessing {
+            policy: &self.policy,
+            policy_sha: &self.policy_ref.sha256,
+            now: time::OffsetDateTime::now_utc(),
+        }
+    }
+}
+
+impl LocalStore {
+    /// Opens the store at `root` under its own `policy.toml` (safe defaults
+    /// when there is none).
+    pub fn open(root: &Path) -> Result<Self, StoreError> {
+        Self::open_with_policy(root, None)
+    }
+
+    /// Opens the store at `root`; `policy` replaces its `policy.toml`. Only
+    /// for what-if review (`list`, `show`) and tests: decisions are always
+    /// made under the store's own policy, so the CLI refuses `--policy` there.
+    /// Creates `store.db` when missing, migrates a file store's
+    /// `evidence.jsonl` into it ([`LocalStore::migration`]) and imports the
+    /// case folder when it changed.
+    pub fn open_with_policy(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
+        let layout = StoreLayout::new(root);
+        if !layout.cases_dir().is_dir() {
+            return Err(StoreError::Setup(format!(
+                "{} is not a store (no cases/ directory); create one with `nhi-triage init {}`",
+                root.display(),
+                root.display()
+            )));
+        }
+        // Absolute, so the watcher's event paths (always absolute) match ours.
+        let root = std::fs::canonicalize(root).map_err(|source| StoreError::Io {
+            context: format!("resolving {}", root.display()),
+            source,
+        })?;
+        let layout = StoreLayout::new(&root);
+        let policy = match policy {
+            Some(p) => p,
+            None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
+            None => Policy::default(),
+        };
+        let mut db = Db::open_sqlite(&layout.database_path(), true)?;
+        let migration = chain::migrate_file_log(&mut db, &layout.evidence_path())?;
+        Self::start(
+            db,
+            Some(layout.clone()),
+            Some(layout.cases_dir()),
+            policy,
+            migration,
+        )
+    }
+
+    /// Opens a PostgreSQL store (`--database URL`; docs/store.md): the
+    /// schema is brought up to date, `cases_dir` (when given) is imported
+    /// on open and when it changes, and the policy is the one stored in the
+    /// database (`nhi-triage init --database URL` writes the defaults;
+    /// safe defaults when there is none), or `policy` for what-if review.
+    /// `ca_file`: PEM certificates trusted for TLS besides the system's.
+    pub fn open_database(
+        url: &str,
+        cases_dir: Option<&Path>,
+        policy: Option<Policy>,
+        ca_file: Option<&Path>,
+    ) -> Result<Self, StoreError> {
+        let mut db = Db::open_postgres(url, ca_file)?;
+        let policy = match policy {
+            Some(p) => p,
+            None => match db.read(|sql| cases::meta(sql, POLICY_KEY))? {
+                Some(text) => Policy::from_toml(&text, Path::new("(the database's policy)"))?,
+                None => Policy::default(),
+            },
+        };
+        let cases_dir = match cases_dir {
+            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|source| StoreError::Io {
+                context: format!("resolving {}", dir.display()),
+                source,
+            })?),
+            None => None,
+        };
+        Self::start(db, None, cases_dir, policy, None)
+    }
+
+    /// Writes `policy` as the database's policy (`init --database`). Only
+    /// where no policy is stored yet: a policy in force is never replaced
+    /// silently.
+    pub fn init_database(
+        url: &str,
+        policy: &Policy,
+        ca_file: Option<&Path>,
+    ) -> Result<bool, StoreError> {
+        let mut db = Db::open_postgres(url, ca_file)?;
+        let text = policy.to_toml();
+        db.write("storing the policy", |sql| {
+            if cases::meta(sql, POLICY_KEY)?.is_some() {
+                return Ok(false);
+            }
+            cases::set_meta(sql, POLICY_KEY, &text)?;
+            Ok(true)
+        })
+    }
+
+    fn start(
+        mut db: Db,
+        layout: Option<StoreLayout>,
+        cases_dir: Option<PathBuf>,
+        policy: Policy,
+        migration: Option<Migration>,
+    ) -> Result<Self, StoreError> {
+        if let Some(dir) = &cases_dir {
+            let sha = policy.reference().sha256;
+            let at = Assessing {
+                policy: &policy,
+                policy_sha: &sha,
+                now: time::OffsetDateTime::now_utc(),
+            };
+            cases::sync_dir(&mut db, dir, false, &at)?;
+        }
+        let describe = db.describe();
+        // Known from the start, so the first refresh does not take every
+        // case as changed.
+        let generation = db.read(|sql| cases::generation(sql))?;
+        let postgres = match &db {
+            Db::Postgres(pg) => Some(Arc::clone(pg)),
+            Db::Sqlite { .. } => None,
+        };
+        let inner = Inner {
+            db,
+            replay: Replay::default(),
+            cursor: Cursor::default(),
+            health: EvidenceHealth::default(),
+            cases: None,
+            rows: None,
+            generation,
+        };
+        let store = LocalStore {
+            shared: Arc::new(Shared {
+                layout,
+                cases_dir,
+                describe,
+                postgres,
+                policy_ref: policy.reference(),
+                policy,
+                migration,
+                inner: Mutex::new(inner),
+                cases_dirty: Arc::new(AtomicBool::new(false)),
+            }),
+        };
+        store.refresh()?;
+        Ok(store)
+    }
+
+    /// A directory store's paths (its root is absolute: canonicalised at
+    /// open); `None` for a PostgreSQL store.
+    pub fn layout(&self) -> Option<&StoreLayout> {
+        self.shared.layout.as_ref()
+    }
+
+    /// The database, for messages: the SQLite file, or the PostgreSQL URL
+    /// without its password.
+    pub fn database(&self) -> &str {
+        &self.shared.describe
+    }
+
+    /// What opening this store migrated from a file store, if anything.
+    pub fn migration(&self) -> Option<&Migration> {
+        self.shared.migration.as_ref()
+    }
+
+    fn inner(&self) -> MutexGuard<'_, Inner> {
+        // A panic elsewhere cannot leave `Inner` half-updated (records are
+        // applied one at a time), so a poisoned lock is still usable.
+        self.shared.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Imports the case folder again when the watcher saw it change, notes
+    /// another process's imports, and reads records appended since the last
+    /// look.
+    fn refresh(&self) -> Result<(), StoreError> {
+        let mut inner = self.inner();
+        if self.shared.cases_dirty.swap(false, Ordering::AcqRel)
+            && let Some(dir) = &self.shared.cases_dir
+        {
+            cases::sync_dir(&mut inner.db, dir, false, &self.shared.assessing())?;
+        }
+        let cursor = inner.cursor.clone();
+        let (generation, outcome) = inner
+            .db
+            .read(|sql| Ok((cases::generation(sql)?, chain::read_since(sql, &cursor)?)))?;
+        let cases_changed = generation != inner.generation;
+        inner.generation = generation;
+        inner.apply(outcome)?;
+        // An import may have added or withdrawn a case that has records.
+        if cases_changed {
+            inner.recount_orphans()?;
+        }
+        Ok(())
+    }
+
+    /// Imports case files (upsert by case id, as the case folder is) and
+    /// returns what changed; the loader's problems are in `report`.
+    pub fn import(&self, report: &crate::model::LoadReport) -> Result<ImportCounts, StoreError> {
+        let mut inner = self.inner();
+        let counts = cases::import_report(&mut inner.db, report, &self.shared.assessing())?;
+        inner.generation = inner.db.read(|sql| cases::generation(sql))?;
+        Ok(counts)
+    }
+
+    /// Blocking form of [`Store::snapshot`]: reads records other processes appended, and the case
+    /// files again when they changed. Errors: [`StoreError::Database`] when the database cannot
+    /// be read, [`StoreError::Load`] when the case folder cannot.
+    pub fn snapshot_blocking(&self) -> Result<Snapshot, StoreError> {
+        self.refresh()?;
+        let mut inner = self.inner();
+        let cache = inner.cases()?;
+        let (cases, problems) = (Arc::clone(&cache.cases), cache.problems.clone());
+        Ok(Snapshot {
+            cases,
+            cases_generation: inner.generation,
+            statuses: inner.replay.statuses.clone(),
+            problems,
+            evidence: inner.health.clone(),
+            policy: self.shared.policy.clone(),
+            rows: None,
+        })
+    }
+
+    /// The status of one case (`case_id` in any spelling; pending with
+    /// version 0 when it has no record), after reading the records other
+    /// processes appended: what `decide` needs, without reading the case.
+    pub fn status_blocking(&self, case_id: &str) -> Result<crate::model::CaseStatus, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        self.refresh()?;
+        Ok(self
+            .inner()
+            .replay
+            .statuses
+            .get(key.as_ref())
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// Blocking form of [`Store::lookup`]: reads records other processes
+    /// appended, then just the one case (never every case).
+    pub fn lookup_blocking(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        self.refresh()?;
+        let mut inner = self.inner();
+        let (case, problems) = inner
+            .db
+            .read(|sql| Ok((cases::get(sql, key.as_ref())?, cases::problems(sql)?)))?;
+        Ok(super::CaseLookup {
+            case,
+            status: inner
+                .replay
+                .statuses
+                .get(key.as_ref())
+                .cloned()
+                .unwrap_or_default(),
+            problems,
+            evidence: inner.health.clone(),
+            policy: self.shared.policy.clone(),
+        })
+    }
+
+    /// One case and its status as this store last read them (no refresh:
+    /// for a pass over many cases that must see one state of the chain).
+    pub fn case_blocking(
+        &self,
+        case_id: &str,
+    ) -> Result<Option<(Case, crate::model::CaseStatus)>, StoreError> {
+        let mut guard = self.inner();
+        let Inner { db, replay, .. } = &mut *guard;
+        let case = db.read(|sql| cases::get(sql, case_id))?;
+        Ok(case.map(|c| {
+            let status = replay.statuses.get(&c.id).cloned().unwrap_or_default();
+            (c, status)
+        }))
+    }
+
+    /// The loader's problems and the evidence chain's health, as last read.
+    pub fn health_blocking(&self) -> Result<(Vec<LoadProblem>, EvidenceHealth), StoreError> {
+        let mut inner = self.inner();
+        let problems = inner.db.read(|sql| cases::problems(sql))?;
+        Ok((problems, inner.health.clone()))
+    }
+
+    /// Blocking form of [`Store::history`]: every record of the case, oldest first; `case_id` in
+    /// any spelling (surrounding whitespace, NFC). [`StoreError::NotFound`] when neither the
+    /// cases nor the chain know the id.
+    pub fn history_blocking(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let key = crate::model::case_id_key(case_id);
+        let case_id = key.as_ref();
+        self.refresh()?;
+        let mut inner = self.inner();
+        if !inner.replay.statuses.contains_key(case_id) && !inner.holds(case_id)? {
+            return Err(StoreError::NotFound(case_id.to_string()));
+        }
+        Ok(inner.replay.history(case_id))
+    }
+
+    /// The generation of the cases as last looked at (it changes when an
+    /// import added or changed a case).
+    pub fn cases_generation(&self) -> u64 {
+        self.inner().generation
+    }
+
+    /// The last `seq` this store has read from the chain.
+    pub fn last_seq(&self) -> u64 {
+        self.inner().replay.last_seq()
+    }
+
+    /// Blocking form of [`Store::records_since`]: records with `seq` greater than `after_seq`,
+    /// oldest first.
+    pub fn records_since_blocking(
+        &self,
+        after_seq: u64,
+    ) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.refresh()?;
+        let inner = self.inner();
+        Ok(inner.replay.since(after_seq).to_vec())
+    }
+
+    /// Blocking form of [`Store::verify`]: checks the whole chain, as
+    /// `evidence verify` checks an exported file.
+    pub fn verify_blocking(&self) -> Result<VerifyReport, StoreError> {
+        self.inner().db.read(|sql| chain::verify(sql))
+    }
+
+    /// Writes the chain as JSON lines, each record's exact sealed bytes
+    /// (docs/format.md): the file `evidence verify --file` checks.
+    pub fn export_evidence(&self, out: impl std::io::Write + Send) -> Result<(), StoreError> {
+        self.inner().db.read(|sql| chain::export(sql, out))
+    }
+
+    async fn blocking<T, F>(&self, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&LocalStore) -> Result<T, StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+}
+
+/// Where a PostgreSQL store keeps its policy (TOML, as `policy.toml`).
+const POLICY_KEY: &str = "policy_toml";
+
+#[async_trait]
+impl Store for LocalStore {
+    async fn snapshot(&self) -> Result<Snapshot, StoreError> {
+        self.blocking(|s| s.snapshot_blocking()).await
+    }
+
+    async fn queue(&self, now: time::OffsetDateTime) -> Result<Snapshot, StoreError> {
+        self.blocking(move |s| s.queue_blocking(now)).await
+    }
+
+    async fn lookup(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
+        let id = case_id.to_string();
+        self.blocking(move |s| s.lookup_blocking(&id)).await
+    }
+
+    async fn history(&self, case_id: &str) -> Result<Vec<EvidenceRecord>, StoreError> {
+        let id = case_id.to_string();
+        self.blocking(move |s| s.history_blocking(&id)).await
+    }
+
+    async fn records_since(&self, after_seq: u64) -> Result<Vec<EvidenceRecord>, StoreError> {
+        self.blocking(move |s| s.records_since_blocking(after_seq))
+            .await
+    }
+
+    async fn decide(
+        &self,
+        decision: Decision,
+        reviewer: Reviewer,
+    ) -> Result<EvidenceRecord, StoreError> {
+        self.blocking(move |s| s.decide_blocking(decision, reviewer))
+            .await
+    }
+
+    async fn verify(&self) -> Result<VerifyReport, StoreError> {
+        self.blocking(|s| s.verify_blocking()).await
+    }
+
+    async fn evidence_lines(&self) -> Result<Vec<u8>, StoreError> {
+        self.blocking(|s| {
+            let mut out = Vec::new();
+            s.export_evidence(&mut out)?;
+            Ok(out)
+        })
+        .await
+    }
+
+    fn watch(&self) -> Result<ChangeFeed, StoreError> {
+        watch::change_feed(&self.shared)
+    }
+
+    fn link(&self) -> tokio::sync::watch::Receiver<super::LinkStatus> {
+        tokio::sync::watch::channel(super::LinkStatus::local()).1
+    }
+
+    fn policy(&self) -> &Policy {
+        &self.shared.policy
+    }
+
+    fn describe(&self) -> String {
+        match &self.shared.layout {
+            Some(layout) => format!("local store {}", layout.root.display()),
+            None => format!("database {}", self.shared.describe),
+        }
+    }
+}

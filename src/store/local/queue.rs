@@ -1,0 +1,179 @@
+//! The queue without the cases ([`LocalStore::queue_blocking`]): the rows
+//! and tier windows of `queue_rows`, kept in memory between calls and read
+//! again only where they changed, with the cases whose window ended, whose
+//! status moved on or whose policy changed assessed again (and written
+//! back, so the next reader need not).
+
+use std::sync::Arc;
+
+use time::OffsetDateTime;
+
+use super::LocalStore;
+use crate::model::{CaseRow, CaseStatus};
+use crate::policy::{TierWindow, tier_window};
+use crate::store::db::cases;
+use crate::store::db::rows::{self, Assessing, StoredRow};
+use crate::store::{QueueRows, Snapshot, StoreError};
+
+/// The rows as last read, in id order.
+pub(super) struct RowCache {
+    /// The case generation they were read at.
+    generation: u64,
+    /// The write clock they are up to date with.
+    clock: i64,
+    rows: Arc<Vec<CaseRow>>,
+    windows: Arc<Vec<TierWindow>>,
+    /// Per row, the status version its tier was assessed with (`-1`: none).
+    versions: Vec<i64>,
+    /// Per row, whether it was assessed under the policy in force.
+    current_policy: Vec<bool>,
+}
+
+impl RowCache {
+    fn find(&self, id: &str) -> Option<usize> {
+        self.rows.binary_search_by(|r| r.id().cmp(id)).ok()
+    }
+
+    fn set(&mut self, i: usize, stored: &StoredRow) {
+        Arc::make_mut(&mut self.windows)[i] = stored.window;
+        self.versions[i] = stored.version;
+        self.current_policy[i] = stored.current_policy;
+    }
+}
+
+impl LocalStore {
+    /// Blocking form of [`crate::store::Store::queue`]: every case's row
+    /// and tier window at `now`, without reading a case, except those whose
+    /// tier must be assessed again (window ended, status changed, other
+    /// policy): those are read, assessed and written back in one
+    /// transaction. Errors: [`StoreError::Database`].
+    pub fn queue_blocking(&self, now: OffsetDateTime) -> Result<Snapshot, StoreError> {
+        self.refresh()?;
+        let shared = &self.shared;
+        let at = Assessing {
+            now,
+            ..shared.assessing()
+        };
+        let tag = at.tag().to_string();
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        if !inner.db.read(|sql| rows::complete(sql))? {
+            inner
+                .db
+                .write("filling the queue rows", |sql| rows::backfill(sql, &at))?;
+        }
+        let clock = inner.db.read(|sql| rows::clock(sql))?;
+        let mut cache = match inner.rows.take() {
+            Some(c) if c.generation == inner.generation => c,
+            _ => load(&mut inner.db, inner.generation, clock, &tag)?,
+        };
+        if cache.clock != clock {
+            let since = cache.clock;
+            for stored in inner.db.read(|sql| rows::changed_since(sql, since, &tag))? {
+                if let Some(i) = cache.find(&stored.id) {
+                    cache.set(i, &stored);
+                }
+            }
+            cache.clock = clock;
+        }
+        let statuses = &inner.replay.statuses;
+        let status_of = |id: &str| statuses.get(id);
+        let mut due: Vec<usize> = (0..cache.rows.len())
+            .filter(|&i| {
+                !cache.current_policy[i]
+                    || !cache.windows[i].holds_at(now)
+                    || (cache.versions[i] != 0
+                        && status_of(cache.rows[i].id()).map(|s| s.version as i64)
+                            != Some(cache.versions[i]))
+            })
+            .collect();
+        due.extend(statuses.iter().filter_map(|(id, s)| {
+            cache
+                .find(id)
+                .filter(|&i| cache.versions[i] != s.version as i64)
+        }));
+        due.sort_unstable();
+        due.dedup();
+        if !due.is_empty() {
+            let ids: Vec<(usize, String, CaseStatus)> = due
+                .iter()
+                .map(|&i| {
+                    let id = cache.rows[i].id().to_string();
+                    let status = statuses.get(&id).cloned().unwrap_or_default();
+                    (i, id, status)
+                })
+                .collect();
+            let fresh = inner.db.write("assessing cases again", |sql| {
+                let clock = rows::tick(sql)?;
+                let mut fresh = Vec::with_capacity(ids.len());
+                for (i, id, status) in &ids {
+                    // A stored case that no longer reads keeps its row as it
+                    // was (tier high when never assessed): the loader
+                    // reports it.
+                    let Some(case) = cases::get(sql, id)? else {
+                        continue;
+                    };
+                    let window = tier_window(&case, status, at.policy, now);
+                    rows::reassess(sql, id, &window, status.version, &at, clock)?;
+                    fresh.push((*i, window, status.version as i64));
+                }
+                Ok((clock, fresh))
+            })?;
+            let (clock, fresh) = fresh;
+            for (i, window, version) in fresh {
+                Arc::make_mut(&mut cache.windows)[i] = window;
+                cache.versions[i] = version;
+                cache.current_policy[i] = true;
+            }
+            // Our own write is the newest the cache knows of only if no
+            // other process wrote in between; reading from the older clock
+            // again is harmless.
+            if cache.clock + 1 == clock {
+                cache.clock = clock;
+            }
+        }
+        let snapshot = Snapshot {
+            cases: Arc::new(Vec::new()),
+            cases_generation: inner.generation,
+            statuses: inner.replay.statuses.clone(),
+            problems: inner.db.read(|sql| cases::problems(sql))?,
+            evidence: inner.health.clone(),
+            policy: shared.policy.clone(),
+            rows: Some(QueueRows {
+                rows: cache.rows.clone(),
+                windows: cache.windows.clone(),
+            }),
+        };
+        inner.rows = Some(cache);
+        Ok(snapshot)
+    }
+}
+
+/// Reads every row.
+fn load(
+    db: &mut crate::store::db::Db,
+    generation: u64,
+    clock: i64,
+    tag: &str,
+) -> Result<RowCache, StoreError> {
+    let mut rows = Vec::new();
+    let mut windows = Vec::new();
+    let mut versions = Vec::new();
+    let mut current_policy = Vec::new();
+    db.read(|sql| {
+        rows::load(sql, tag, &mut |row, stored| {
+            rows.push(row);
+            windows.push(stored.window);
+            versions.push(stored.version);
+            current_policy.push(stored.current_policy);
+        })
+    })?;
+    Ok(RowCache {
+        generation,
+        clock,
+        rows: Arc::new(rows),
+        windows: Arc::new(windows),
+        versions,
+        current_policy,
+    })
+}
