@@ -356,6 +356,20 @@ pub trait Store: Send + Sync {
         self.snapshot().await
     }
 
+    /// The top `limit` rows of a large queue in queue order as last
+    /// assessed, read through an index in milliseconds, for a console's
+    /// first frame while [`Store::queue`] reads the rest; `None` when the
+    /// store has no such shortcut or the queue is small enough to read
+    /// whole at once.
+    async fn queue_head(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        let _ = (now, limit);
+        Ok(None)
+    }
+
     /// One case (any spelling of its id) with its status, load problems and
     /// evidence health. A local store reads just that case; by default the
     /// answer comes from a whole [`Store::snapshot`].

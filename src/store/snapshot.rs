@@ -66,8 +66,11 @@ pub struct QueueRows {
     /// added, changed or withdrawn).
     pub rows: Arc<Vec<CaseRow>>,
     /// Per row, its tier and window; each holds at the `now` the snapshot
-    /// was asked for.
+    /// was asked for (for a [`head`](Self::head), as last assessed).
     pub windows: Arc<Vec<TierWindow>>,
+    /// Only the top of a larger queue ([`super::Store::queue_head`]): the
+    /// whole queue follows from [`super::Store::queue`].
+    pub head: bool,
 }
 
 impl QueueRows {

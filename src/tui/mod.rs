@@ -35,18 +35,28 @@ use theme::Theme;
 
 /// What background work reports back to the loop.
 enum Msg {
-    /// A fresh snapshot and the evidence records after the last one held.
-    Refreshed(Result<(Snapshot, Vec<EvidenceRecord>), StoreError>),
+    /// A fresh snapshot (or the queue model built from it, when its cases
+    /// changed) and the evidence records after the last one held.
+    Refreshed(Box<Result<(Refreshed, Vec<EvidenceRecord>), StoreError>>),
     /// A decision's record, or why it was not recorded (refused, conflict,
     /// queued in the outbox).
     Decided(Result<Box<EvidenceRecord>, StoreError>),
     /// The evidence chain's verification report.
     Verified(Result<VerifyReport, StoreError>),
     /// A theme loaded for `:theme`, or the error text to show.
-    Theme(Result<Theme, String>),
+    Theme(Result<Box<Theme>, String>),
     /// A case's details, read because the queue holds only its row.
     Loaded(String, Result<Option<Box<crate::model::Case>>, StoreError>),
 }
+
+/// What a refresh brings: a snapshot, or the model already built from it.
+enum Refreshed {
+    Snapshot(Box<Snapshot>),
+    Built(Box<app::QueueModel>),
+}
+
+/// Rows read at once for the first frame of a console on a large store.
+const HEAD_ROWS: usize = 500;
 
 /// Why the console stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +94,14 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<Ended> {
     let mut link = store.link();
     let status = link.borrow_and_update().clone();
     let now = OffsetDateTime::now_utc();
-    let snapshot = store.queue(now).await?;
+    // On a large store the first frame shows the top of the queue at once;
+    // the whole queue follows from a refresh.
+    let head = store.queue_head(now, HEAD_ROWS).await?;
+    let whole_to_read = head.is_some();
+    let snapshot = match head {
+        Some(head) => head,
+        None => store.queue(now).await?,
+    };
     let records = store.records_since(0).await?;
     let mut reviewer = options.reviewer;
     if status.link != crate::store::Link::Local {
@@ -106,9 +123,11 @@ pub async fn run(store: Arc<dyn Store>, options: Options) -> Result<Ended> {
     );
     app.update(AppEvent::Link(status));
     let mut term = terminal::enter()?;
-    let result = Runtime::new(store, reviewer, app)
-        .run(&mut term, link)
-        .await;
+    let mut runtime = Runtime::new(store, reviewer, app);
+    if whole_to_read {
+        runtime.refresh();
+    }
+    let result = runtime.run(&mut term, link).await;
     terminal::restore();
     result
 }
@@ -272,8 +291,8 @@ impl Runtime {
         match msg {
             Msg::Refreshed(result) => {
                 self.refreshing = false;
-                let changed = match result {
-                    Ok((snapshot, records)) => {
+                let changed = match *result {
+                    Ok((fresh, records)) => {
                         if let Some(name) = self.store.reviewer_name()
                             && name != self.reviewer.name
                         {
@@ -282,14 +301,15 @@ impl Runtime {
                             self.app.update(AppEvent::Reviewer(self.reviewer.clone()));
                         }
                         let new_records = !records.is_empty();
-                        let changed = self
-                            .app
-                            .update(AppEvent::Snapshot {
-                                snapshot: Box::new(snapshot),
+                        let event = match fresh {
+                            Refreshed::Snapshot(snapshot) => AppEvent::Snapshot {
+                                snapshot,
                                 records,
                                 now: OffsetDateTime::now_utc(),
-                            })
-                            .changed;
+                            },
+                            Refreshed::Built(model) => AppEvent::Rebuilt { model, records },
+                        };
+                        let changed = self.app.update(event).changed;
                         if new_records {
                             self.verify();
                         }
@@ -333,11 +353,7 @@ impl Runtime {
                     }
                 }
             }
-            Msg::Theme(result) => {
-                self.app
-                    .update(AppEvent::Theme(result.map(Box::new)))
-                    .changed
-            }
+            Msg::Theme(result) => self.app.update(AppEvent::Theme(result)).changed,
             Msg::Loaded(id, result) => {
                 if self.loading_case.as_deref() == Some(id.as_str()) {
                     self.loading_case = None;
@@ -387,9 +403,9 @@ impl Runtime {
             Effect::Decide(decision) => self.decide(decision, false),
             Effect::Supersede(decision) => self.decide(decision, true),
             Effect::LoadTheme(name) => {
-                let _ = self
-                    .tx
-                    .send(Msg::Theme(Theme::load(&name).map_err(|e| e.to_string())));
+                let _ = self.tx.send(Msg::Theme(
+                    Theme::load(&name).map(Box::new).map_err(|e| e.to_string()),
+                ));
             }
         }
     }
@@ -416,14 +432,39 @@ impl Runtime {
         self.refreshing = true;
         let after = self.app.records().last().map_or(0, |r| r.seq);
         let (store, tx) = (self.store.clone(), self.tx.clone());
+        let held = self
+            .app
+            .queue()
+            .snapshot
+            .rows
+            .as_ref()
+            .map(|q| q.rows.clone());
+        let sort = self.app.sort();
         tokio::spawn(async move {
             let result = async {
-                let snapshot = store.queue(OffsetDateTime::now_utc()).await?;
+                let now = OffsetDateTime::now_utc();
+                let snapshot = store.queue(now).await?;
                 let records = store.records_since(after).await?;
-                Ok((snapshot, records))
+                // Other rows: the model is built here, not on the loop.
+                let other_rows = match (&snapshot.rows, &held) {
+                    (Some(new), Some(old)) => !std::sync::Arc::ptr_eq(&new.rows, old),
+                    (Some(_), None) => true,
+                    (None, _) => false,
+                };
+                if !other_rows {
+                    return Ok((Refreshed::Snapshot(Box::new(snapshot)), records));
+                }
+                let model = tokio::task::spawn_blocking(move || {
+                    let mut model = app::QueueModel::new(snapshot, now);
+                    model.warm(sort);
+                    model
+                })
+                .await
+                .map_err(|e| StoreError::Task(e.to_string()))?;
+                Ok((Refreshed::Built(Box::new(model)), records))
             }
             .await;
-            let _ = tx.send(Msg::Refreshed(result));
+            let _ = tx.send(Msg::Refreshed(Box::new(result)));
         });
     }
 

@@ -88,13 +88,17 @@ pub fn put(
         )
     };
     let (tier, after, due) = window.map_or((Some(Tier::High), None, Some(i64::MIN)), columns);
+    let severity = case.severity().map_or(4, |l| l as i64);
+    let privilege = case.identity.privilege.map_or(3, |p| p as i64);
     sql.exec(
         "writing the case's queue row",
-        "INSERT INTO queue_rows (id, parts, tier, valid_after, due_at, policy, version, clock) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+        "INSERT INTO queue_rows (id, parts, tier, valid_after, due_at, policy, version, clock, \
+         severity, privilege, opened) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
          ON CONFLICT (id) DO UPDATE SET parts = excluded.parts, tier = excluded.tier, \
          valid_after = excluded.valid_after, due_at = excluded.due_at, policy = excluded.policy, \
-         version = excluded.version, clock = excluded.clock",
+         version = excluded.version, clock = excluded.clock, severity = excluded.severity, \
+         privilege = excluded.privilege, opened = excluded.opened",
         &[
             Param::Text(Some(&case.id)),
             Param::Text(Some(&parts)),
@@ -104,6 +108,9 @@ pub fn put(
             Param::Text(Some(at.tag())),
             Param::Int(Some(version)),
             Param::Int(Some(clock)),
+            Param::Int(Some(severity)),
+            Param::Int(Some(privilege)),
+            Param::Int(Some(case.opened_at.unix_timestamp())),
         ],
     )?;
     Ok(())
@@ -208,26 +215,66 @@ pub fn load(
     policy_tag: &str,
     row: &mut dyn FnMut(CaseRow, StoredRow),
 ) -> Result<(), StoreError> {
-    sql.each(
-        "reading the queue rows",
+    each_row(
+        sql,
         "SELECT id, tier, valid_after, due_at, policy, version, parts FROM queue_rows ORDER BY id",
         &[],
-        &mut |values| {
-            let mut values = values.into_iter();
-            let stored = stored(&mut values, policy_tag);
-            let parts = values.next().and_then(Value::into_text).unwrap_or_default();
-            let parts: RowParts =
-                serde_json::from_str(&parts).map_err(|e| StoreError::Database {
-                    what: format!(
-                        "reading the queue row of {}",
-                        crate::text::sanitize(&stored.id)
-                    ),
-                    message: e.to_string(),
-                })?;
-            row(CaseRow::from_parts(&parts), stored);
-            Ok(())
-        },
+        policy_tag,
+        row,
     )
+}
+
+/// The first `limit` rows in queue order as last assessed (tier, then
+/// severity, privilege, oldest first, id), through the index: the top of
+/// a large queue without reading the rest.
+pub fn head(
+    sql: &mut dyn Sql,
+    limit: i64,
+    policy_tag: &str,
+    row: &mut dyn FnMut(CaseRow, StoredRow),
+) -> Result<(), StoreError> {
+    each_row(
+        sql,
+        "SELECT id, tier, valid_after, due_at, policy, version, parts FROM queue_rows \
+         ORDER BY tier DESC, severity, privilege, opened, id LIMIT $1",
+        &[Param::Int(Some(limit))],
+        policy_tag,
+        row,
+    )
+}
+
+/// Whether there are more than `n` rows (without counting them all).
+pub fn more_than(sql: &mut dyn Sql, n: i64) -> Result<bool, StoreError> {
+    Ok(sql
+        .first(
+            "counting the queue rows",
+            "SELECT id FROM queue_rows LIMIT 1 OFFSET $1",
+            &[Param::Int(Some(n))],
+        )?
+        .is_some())
+}
+
+fn each_row(
+    sql: &mut dyn Sql,
+    statement: &str,
+    params: &[Param<'_>],
+    policy_tag: &str,
+    row: &mut dyn FnMut(CaseRow, StoredRow),
+) -> Result<(), StoreError> {
+    sql.each("reading the queue rows", statement, params, &mut |values| {
+        let mut values = values.into_iter();
+        let stored = stored(&mut values, policy_tag);
+        let parts = values.next().and_then(Value::into_text).unwrap_or_default();
+        let parts: RowParts = serde_json::from_str(&parts).map_err(|e| StoreError::Database {
+            what: format!(
+                "reading the queue row of {}",
+                crate::text::sanitize(&stored.id)
+            ),
+            message: e.to_string(),
+        })?;
+        row(CaseRow::from_parts(&parts), stored);
+        Ok(())
+    })
 }
 
 /// The assessments written after `clock`, with the clock now.

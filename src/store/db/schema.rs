@@ -57,8 +57,10 @@ CREATE INDEX evidence_by_case ON evidence (case_id, seq);
 ";
 
 /// Version 2: the queue's rows (`db::rows`): per case what the queue lists
-/// and its tier with the window in which it holds. Filled for existing
-/// cases on the first open (`rows::backfill`).
+/// and its tier with the window in which it holds, and the queue order's
+/// fields (severity and privilege ranks, unknown last; `opened_at` in Unix
+/// seconds) indexed so the top of the queue is read without the rest.
+/// Filled for existing cases on the first open (`rows::backfill`).
 const V2: &str = "
 CREATE TABLE queue_rows (
     id          TEXT PRIMARY KEY,
@@ -68,9 +70,13 @@ CREATE TABLE queue_rows (
     due_at      BIGINT,
     policy      TEXT NOT NULL,
     version     BIGINT NOT NULL,
-    clock       BIGINT NOT NULL
+    clock       BIGINT NOT NULL,
+    severity    BIGINT NOT NULL,
+    privilege   BIGINT NOT NULL,
+    opened      BIGINT NOT NULL
 );
 CREATE INDEX queue_rows_by_clock ON queue_rows (clock);
+CREATE INDEX queue_rows_by_risk ON queue_rows (tier DESC, severity, privilege, opened, id);
 ";
 
 /// Which database the statements are for.

@@ -434,6 +434,15 @@ impl Store for LocalStore {
         self.blocking(move |s| s.queue_blocking(now)).await
     }
 
+    async fn queue_head(
+        &self,
+        now: time::OffsetDateTime,
+        limit: usize,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        self.blocking(move |s| s.queue_head_blocking(now, limit))
+            .await
+    }
+
     async fn lookup(&self, case_id: &str) -> Result<super::CaseLookup, StoreError> {
         let id = case_id.to_string();
         self.blocking(move |s| s.lookup_blocking(&id)).await

@@ -142,10 +142,62 @@ impl LocalStore {
             rows: Some(QueueRows {
                 rows: cache.rows.clone(),
                 windows: cache.windows.clone(),
+                head: false,
             }),
         };
         inner.rows = Some(cache);
         Ok(snapshot)
+    }
+}
+
+/// A queue this long or shorter is read whole for the first frame.
+const WHOLE_BELOW: i64 = 20_000;
+
+impl LocalStore {
+    /// Blocking form of [`crate::store::Store::queue_head`]: the top
+    /// `limit` rows by the stored queue order (tiers as last assessed: the
+    /// whole queue, assessed at `now`, follows), or `None` when the queue
+    /// has at most 20,000 rows or its rows are not written yet.
+    pub fn queue_head_blocking(
+        &self,
+        now: OffsetDateTime,
+        limit: usize,
+    ) -> Result<Option<Snapshot>, StoreError> {
+        let _ = now;
+        self.refresh()?;
+        let shared = &self.shared;
+        let tag = shared.assessing().tag().to_string();
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let head = inner.db.read(|sql| {
+            if !rows::complete(sql)? || !rows::more_than(sql, WHOLE_BELOW)? {
+                return Ok(None);
+            }
+            let mut head = Vec::new();
+            rows::head(sql, limit, &tag, &mut |row, stored| {
+                head.push((row, stored.window))
+            })?;
+            Ok(Some(head))
+        })?;
+        let Some(mut head) = head else {
+            return Ok(None);
+        };
+        head.sort_unstable_by(|a, b| a.0.id().cmp(b.0.id()));
+        let (rows, windows): (Vec<CaseRow>, Vec<TierWindow>) = head.into_iter().unzip();
+        Ok(Some(Snapshot {
+            cases: Arc::new(Vec::new()),
+            cases_generation: inner.generation,
+            statuses: inner.replay.statuses.clone(),
+            problems: inner.db.read(|sql| cases::problems(sql))?,
+            evidence: inner.health.clone(),
+            policy: shared.policy.clone(),
+            rows: Some(QueueRows {
+                rows: Arc::new(rows),
+                windows: Arc::new(windows),
+                head: true,
+            }),
+        }))
     }
 }
 

@@ -63,6 +63,14 @@ pub enum AppEvent {
         /// When it was read: tiers and countdowns are evaluated at it.
         now: OffsetDateTime,
     },
+    /// As [`AppEvent::Snapshot`], with the queue model already built from
+    /// the snapshot (off the event loop: a million rows take a second).
+    Rebuilt {
+        /// The model of the new snapshot, built at `now`.
+        model: Box<QueueModel>,
+        /// Records after the last one the app holds (duplicates are dropped).
+        records: Vec<EvidenceRecord>,
+    },
     /// The store's answer to [`Effect::Decide`]: the durable record, or
     /// why nothing was recorded.
     Decided(Result<Box<EvidenceRecord>, String>),
@@ -284,6 +292,13 @@ impl App {
             },
             quit: false,
         };
+        if app.queue.is_head() {
+            let n = app.queue.len();
+            app.say(
+                format!("showing the top {n} cases while the whole queue is read…"),
+                Tone::Info,
+            );
+        }
         app.rebuild();
         app
     }
@@ -301,6 +316,9 @@ impl App {
             } => {
                 self.queue.set_now(now);
                 (self.on_snapshot(*snapshot, records), vec![])
+            }
+            AppEvent::Rebuilt { model, records } => {
+                (self.on_fresh(Fresh::Built(model), records), vec![])
             }
             AppEvent::Decided(result) => (self.on_decided(result.map(|r| *r)), vec![]),
             AppEvent::Queued { waiting, reason } => (self.on_queued(waiting, reason), vec![]),
@@ -640,16 +658,20 @@ impl App {
     }
 
     /// Fresh data from the store (our decision, or another reviewer's).
-    pub fn on_snapshot(
-        &mut self,
-        snapshot: Snapshot,
-        mut new_records: Vec<EvidenceRecord>,
-    ) -> bool {
+    pub fn on_snapshot(&mut self, snapshot: Snapshot, new_records: Vec<EvidenceRecord>) -> bool {
+        self.on_fresh(Fresh::Snapshot(Box::new(snapshot)), new_records)
+    }
+
+    fn on_fresh(&mut self, fresh: Fresh, mut new_records: Vec<EvidenceRecord>) -> bool {
+        let snapshot = match &fresh {
+            Fresh::Snapshot(s) => s,
+            Fresh::Built(m) => &m.snapshot,
+        };
         // Records we already hold (an overlapping refresh) are not new.
         let last_seq = self.records.last().map_or(0, |r| r.seq);
         new_records.retain(|r| r.seq > last_seq);
         if new_records.is_empty()
-            && self.queue.same_data(&snapshot)
+            && self.queue.same_data(snapshot)
             && snapshot.evidence.last_seq == self.queue.snapshot.evidence.last_seq
             && snapshot.evidence.is_ok() == self.queue.snapshot.evidence.is_ok()
         {
@@ -671,7 +693,7 @@ impl App {
             self.say(text, Tone::Info);
         }
         if let Mode::Dialog(d) = &mut self.mode {
-            warn_if_changed(d, &snapshot, &self.queue, &new_records);
+            warn_if_changed(d, snapshot, &self.queue, &new_records);
         }
         let added = new_records.len();
         self.records.extend(new_records);
@@ -679,7 +701,21 @@ impl App {
             // Newest first: keep the same record under the cursor.
             self.evidence.selected += added;
         }
-        self.queue.update(snapshot);
+        let whole = match fresh {
+            Fresh::Snapshot(s) => {
+                self.queue.update(*s);
+                false
+            }
+            Fresh::Built(m) => {
+                let was_head = self.queue.is_head();
+                self.queue.adopt(*m);
+                was_head && !self.queue.is_head()
+            }
+        };
+        if whole {
+            let n = self.queue.len();
+            self.say(format!("queue read: {n} cases"), Tone::Info);
+        }
         self.rebuild();
         true
     }
@@ -853,6 +889,12 @@ fn warn_if_changed(
             ));
         }
     }
+}
+
+/// New data for the queue: a snapshot, or a model already built from one.
+enum Fresh {
+    Snapshot(Box<Snapshot>),
+    Built(Box<QueueModel>),
 }
 
 /// "1 decision", "2 decisions".

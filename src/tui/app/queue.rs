@@ -198,6 +198,16 @@ pub struct QueueModel {
     pub now: OffsetDateTime,
 }
 
+impl std::fmt::Debug for QueueModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QueueModel")
+            .field("cases", &self.rows.len())
+            .field("head", &self.is_head())
+            .field("now", &self.now)
+            .finish_non_exhaustive()
+    }
+}
+
 /// How many cases loaded on demand a model keeps.
 const DETAILS_KEPT: usize = 16;
 
@@ -325,23 +335,7 @@ impl QueueModel {
             _ => false,
         };
         if !same_cases {
-            let mut next = QueueModel::new(snapshot, self.now);
-            let carried: Vec<u32> = self
-                .rows
-                .iter()
-                .map(|r| next.find(r.id()).map_or(u32::MAX, |i| i as u32))
-                .collect();
-            // A detail still describes its case when the content is the same.
-            for (old, case) in std::mem::take(&mut self.details) {
-                if let Some(&new) = carried.get(old as usize).filter(|&&n| n != u32::MAX)
-                    && next.rows[new as usize].may_have_sha(&case.content_sha256())
-                {
-                    next.details.push((new, case));
-                }
-            }
-            next.queued = std::mem::take(&mut self.queued);
-            next.carried = Some(carried);
-            *self = next;
+            self.adopt(QueueModel::new(snapshot, self.now));
             return;
         }
         self.carried = None;
@@ -382,6 +376,35 @@ impl QueueModel {
         // Fresh rows come assessed at the store's `now`.
         self.due = false;
         self.note_due();
+    }
+
+    /// Takes `next` (a model of other cases, built from a newer snapshot,
+    /// possibly on another thread) in place of this one: decisions marked
+    /// queued stay, [`carried`](Self::carried) maps old case indices to
+    /// new ones, and loaded details whose case is unchanged are kept.
+    pub fn adopt(&mut self, mut next: QueueModel) {
+        let carried: Vec<u32> = self
+            .rows
+            .iter()
+            .map(|r| next.find(r.id()).map_or(u32::MAX, |i| i as u32))
+            .collect();
+        // A detail still describes its case when the content is the same.
+        for (old, case) in std::mem::take(&mut self.details) {
+            if let Some(&new) = carried.get(old as usize).filter(|&&n| n != u32::MAX)
+                && next.rows[new as usize].may_have_sha(&case.content_sha256())
+            {
+                next.details.push((new, case));
+            }
+        }
+        next.queued = std::mem::take(&mut self.queued);
+        next.carried = Some(carried);
+        *self = next;
+    }
+
+    /// Sorts the cases by `sort` now (it is otherwise done on first use):
+    /// a model built on another thread comes ready to draw.
+    pub fn warm(&mut self, sort: SortKey) {
+        self.order(sort);
     }
 
     /// Where the case at index `old` of the previous snapshot is now: the
@@ -486,6 +509,12 @@ impl QueueModel {
     /// Whether case `i` has a decision waiting in the outbox.
     pub fn is_queued(&self, i: usize) -> bool {
         !self.queued.is_empty() && self.queued.contains(self.rows[i].id())
+    }
+
+    /// Whether the model holds only the top of a larger queue (the first
+    /// frame of a console on a large store, [`crate::store::Store::queue_head`]).
+    pub fn is_head(&self) -> bool {
+        self.snapshot.rows.as_ref().is_some_and(|r| r.head)
     }
 
     /// How many cases the model lists.
