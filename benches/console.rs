@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use nhi_triage::model::{Action, Reviewer};
 use nhi_triage::store::{LocalStore, StoreLayout};
-use nhi_triage::tui::app::{App, AppEvent, Drawn};
+use nhi_triage::tui::app::{App, AppEvent, Drawn, QueueModel, SortKey};
 use nhi_triage::tui::backend::LeanBackend;
 use nhi_triage::tui::theme::Theme;
 use nhi_triage::tui::views;
@@ -73,6 +73,12 @@ struct Console {
     term: Terminal<LeanBackend<Shared>>,
     sink: Shared,
     last: Buffer,
+    /// The store the runtime would read case details from (the queue
+    /// holds rows only): after each key, the wanted details are read and
+    /// drawn, as the console's runtime does, outside the key's timing.
+    store: Option<LocalStore>,
+    /// Each time details were read and drawn after a key: how long.
+    details: Vec<Duration>,
 }
 
 /// One keystroke's cost.
@@ -98,6 +104,36 @@ impl Console {
             term,
             sink,
             last: Buffer::empty(Rect::new(0, 0, W, H)),
+            store: None,
+            details: Vec::new(),
+        }
+    }
+
+    fn with_store(mut self, store: LocalStore) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Reads the details the app wants (the selected case, then its
+    /// neighbours) and draws once, as the runtime does between keys.
+    fn settle(&mut self) {
+        let Some(store) = &self.store else {
+            return;
+        };
+        let start = Instant::now();
+        let mut changed = false;
+        while let Some(id) = self.app.wanted_case().map(str::to_string) {
+            let Some(case) = store.lookup_blocking(&id).expect("lookup").case else {
+                break;
+            };
+            changed |= self
+                .app
+                .update(AppEvent::CaseLoaded(Box::new(case)))
+                .changed;
+        }
+        if changed {
+            self.draw();
+            self.details.push(start.elapsed());
         }
     }
 
@@ -139,22 +175,31 @@ impl Console {
                 String::from_utf8_lossy(d).escape_debug()
             );
         }
-        Stroke {
+        let stroke = Stroke {
             time,
             to_first_byte: sink.first_byte.map(|t| t - start),
             bytes: sink.bytes,
             changed_cells,
-        }
+        };
+        drop(sink);
+        self.settle();
+        stroke
     }
 }
 
-fn open_app(root: &std::path::Path) -> App {
+/// A console on the store at `root`, as `nhi-triage console` opens it.
+fn open_console(root: &std::path::Path) -> Console {
+    let (app, store) = open_app(root);
+    Console::new(app).with_store(store)
+}
+
+fn open_app(root: &std::path::Path) -> (App, LocalStore) {
     let store = LocalStore::open(root).expect("store");
     let snapshot = store
         .queue_blocking(OffsetDateTime::now_utc())
         .expect("snapshot");
     let records = store.records_since_blocking(0).expect("records");
-    App::new(
+    let app = App::new(
         snapshot,
         records,
         Theme::dark(),
@@ -166,7 +211,8 @@ fn open_app(root: &std::path::Path) -> App {
             os_account: None,
         },
         OffsetDateTime::now_utc(),
-    )
+    );
+    (app, store)
 }
 
 fn pct(mut v: Vec<Duration>, p: usize) -> Duration {
@@ -200,8 +246,9 @@ fn huge_field(root: &std::path::Path) {
     case.title = "a very long title ".repeat(5 * 1024 * 1024 / 18);
     let line = serde_json::to_string(&case).expect("case json") + "\n";
     std::fs::write(store_dir.join("cases/huge.jsonl"), &line).expect("write");
-    let mut console = Console::new(open_app(&store_dir));
+    let mut console = open_console(&store_dir);
     console.draw();
+    console.settle();
     // Each stroke is Tab (a redraw of every pane for the selected case).
     let strokes = |console: &mut Console| -> Vec<Duration> {
         (0..40)
@@ -367,8 +414,10 @@ fn first_frame_demo(root: &std::path::Path) {
     let times: Vec<Duration> = (0..20)
         .map(|_| {
             let start = Instant::now();
-            let mut console = Console::new(open_app(&store_dir));
+            let mut console = open_console(&store_dir);
             console.draw();
+            // The selected case's details follow the first frame.
+            console.settle();
             start.elapsed()
         })
         .collect();
@@ -377,7 +426,7 @@ fn first_frame_demo(root: &std::path::Path) {
     println!("| measure | median of 20 | target |");
     println!("|---|---|---|");
     println!(
-        "| open store + build the queue + first frame | {} | ≤ 50 ms: {} |\n",
+        "| open store + build the queue + first frame + the selected case's details read and drawn | {} | ≤ 50 ms: {} |\n",
         ms(median),
         verdict(median <= Duration::from_millis(50))
     );
@@ -392,10 +441,10 @@ fn large_queue(root: &std::path::Path) {
 
     let heap_before = LIVE.load(Ordering::Relaxed);
     let start = Instant::now();
-    let app = open_app(&store_dir);
-    let mut console = Console::new(app);
+    let mut console = open_console(&store_dir);
     console.draw();
     let first = start.elapsed();
+    console.settle();
     let heap = LIVE.load(Ordering::Relaxed).saturating_sub(heap_before) as f64;
 
     // Moving down the queue.
@@ -469,6 +518,15 @@ fn large_queue(root: &std::path::Path) {
         verdict(pg50 <= Duration::from_millis(1) && pg99 <= Duration::from_millis(5))
     );
     let fb = pct(first_byte, 50);
+    if !console.details.is_empty() {
+        let d = console.details.clone();
+        println!(
+            "| after a key, the wanted details read (selected case and neighbours ahead) and drawn | median {}, p99 {} ({} times) | |",
+            us(pct(d.clone(), 50)),
+            us(pct(d.clone(), 99)),
+            d.len()
+        );
+    }
     println!(
         "| key to first byte written (`j`) | median {} | ≤ 1 ms: {} |",
         us(fb),
@@ -550,8 +608,15 @@ fn store_rows(root: &std::path::Path) {
     let start = Instant::now();
     let store = LocalStore::open(&dir).expect("store");
     let now = OffsetDateTime::now_utc();
-    let snapshot = store.queue_blocking(now).expect("queue");
-    let read = start.elapsed();
+    // As the console starts: the top of the queue first, when it is large.
+    let head = store.queue_head_blocking(now, 500).expect("head");
+    let head_rows = head
+        .as_ref()
+        .map_or(0, |h| h.rows.as_ref().map_or(0, |r| r.rows.len()));
+    let snapshot = match head {
+        Some(h) => h,
+        None => store.queue_blocking(now).expect("queue"),
+    };
     let records = store.records_since_blocking(0).expect("records");
     let app = App::new(
         snapshot,
@@ -569,6 +634,20 @@ fn store_rows(root: &std::path::Path) {
     let mut console = Console::new(app);
     console.draw();
     let first = start.elapsed();
+    // The whole queue, read and built as the console's runtime does it in
+    // the background, then taken in.
+    let t = Instant::now();
+    let whole = store.queue_blocking(now).expect("queue");
+    let read = t.elapsed();
+    let mut model = QueueModel::new(whole, now);
+    model.warm(SortKey::Risk);
+    let built = t.elapsed();
+    console.app.update(AppEvent::Rebuilt {
+        model: Box::new(model),
+        records: Vec::new(),
+    });
+    console.draw();
+    let reachable = start.elapsed();
     let details = |console: &mut Console| -> Option<Duration> {
         let id = console.app.wanted_case()?.to_string();
         let t = Instant::now();
@@ -608,11 +687,15 @@ fn store_rows(root: &std::path::Path) {
     );
     println!("| measure | result | target |");
     println!("|---|---|---|");
-    println!("| open store + read rows and tiers | {} | |", ms(read));
     println!(
-        "| open store + rows + build queue + first frame | {} | ≤ 250 ms: {} |",
+        "| first frame: open store + top {head_rows} rows + queue + draw | {} | ≤ 250 ms: {} |",
         ms(first),
         verdict(first <= Duration::from_millis(250))
+    );
+    println!(
+        "| whole queue: rows and tiers read / model built (background) | {} / {} | |",
+        ms(read),
+        ms(built)
     );
     println!(
         "| heap held (store + console) | {:.1} MB ({:.0} bytes a case); resident +{:.1} MB | ≤ 400 MB: {} |",
@@ -622,10 +705,11 @@ fn store_rows(root: &std::path::Path) {
         verdict(heap.max(rss) <= 400e6)
     );
     println!(
-        "| `G` (last row) / `g` (first row) | {} / {} | ≤ 2 s: {} |",
+        "| every row reachable: start to whole queue drawn; then `G` / `g` | {}; {} / {} | ≤ 2 s: {} |",
+        ms(reachable),
         ms(bottom.time),
         ms(top.time),
-        verdict(bottom.time.max(first) <= Duration::from_secs(2))
+        verdict(reachable + bottom.time <= Duration::from_secs(2))
     );
     let (p50, p99) = (pct(times(&down), 50), pct(times(&down), 99));
     println!(

@@ -66,6 +66,9 @@ struct Shared {
     postgres: Option<Arc<PgDb>>,
     policy: Policy,
     policy_ref: PolicyRef,
+    /// The policy was given for what-if review (`--policy`): tiers
+    /// assessed under it are not written back to the queue rows.
+    what_if: bool,
     migration: Option<Migration>,
     inner: Mutex<Inner>,
     /// Set by the watcher when a case file may have changed.
@@ -111,6 +114,7 @@ impl LocalStore {
             source,
         })?;
         let layout = StoreLayout::new(&root);
+        let what_if = policy.is_some();
         let policy = match policy {
             Some(p) => p,
             None if layout.policy_path().exists() => Policy::from_file(&layout.policy_path())?,
@@ -122,7 +126,7 @@ impl LocalStore {
             db,
             Some(layout.clone()),
             Some(layout.cases_dir()),
-            policy,
+            (policy, what_if),
             migration,
         )
     }
@@ -140,6 +144,7 @@ impl LocalStore {
         ca_file: Option<&Path>,
     ) -> Result<Self, StoreError> {
         let mut db = Db::open_postgres(url, ca_file)?;
+        let what_if = policy.is_some();
         let policy = match policy {
             Some(p) => p,
             None => match db.read(|sql| cases::meta(sql, POLICY_KEY))? {
@@ -154,7 +159,7 @@ impl LocalStore {
             })?),
             None => None,
         };
-        Self::start(db, None, cases_dir, policy, None)
+        Self::start(db, None, cases_dir, (policy, what_if), None)
     }
 
     /// Writes `policy` as the database's policy (`init --database`). Only
@@ -176,11 +181,13 @@ impl LocalStore {
         })
     }
 
+    /// `policy`: the policy and whether it is a what-if one (given, not the
+    /// store's own: nothing assessed under it is written back).
     fn start(
         mut db: Db,
         layout: Option<StoreLayout>,
         cases_dir: Option<PathBuf>,
-        policy: Policy,
+        (policy, what_if): (Policy, bool),
         migration: Option<Migration>,
     ) -> Result<Self, StoreError> {
         if let Some(dir) = &cases_dir {
@@ -217,6 +224,7 @@ impl LocalStore {
                 postgres,
                 policy_ref: policy.reference(),
                 policy,
+                what_if,
                 migration,
                 inner: Mutex::new(inner),
                 cases_dirty: Arc::new(AtomicBool::new(false)),

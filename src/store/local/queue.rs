@@ -103,8 +103,9 @@ impl LocalStore {
                     (i, id, status)
                 })
                 .collect();
-            let fresh = inner.db.write("assessing cases again", |sql| {
-                let clock = rows::tick(sql)?;
+            let what_if = shared.what_if;
+            let assess_again = |sql: &mut dyn crate::store::db::sql::Sql| {
+                let clock = if what_if { 0 } else { rows::tick(sql)? };
                 let mut fresh = Vec::with_capacity(ids.len());
                 for (i, id, status) in &ids {
                     // A stored case that no longer reads keeps its row as it
@@ -114,11 +115,19 @@ impl LocalStore {
                         continue;
                     };
                     let window = tier_window(&case, status, at.policy, now);
-                    rows::reassess(sql, id, &window, status.version, &at, clock)?;
+                    if !what_if {
+                        rows::reassess(sql, id, &window, status.version, &at, clock)?;
+                    }
                     fresh.push((*i, window, status.version as i64));
                 }
                 Ok((clock, fresh))
-            })?;
+            };
+            // A what-if policy's tiers are this process's only.
+            let fresh = if what_if {
+                inner.db.read(assess_again)?
+            } else {
+                inner.db.write("assessing cases again", assess_again)?
+            };
             let (clock, fresh) = fresh;
             for (i, window, version) in fresh {
                 Arc::make_mut(&mut cache.windows)[i] = window;
@@ -128,7 +137,7 @@ impl LocalStore {
             // Our own write is the newest the cache knows of only if no
             // other process wrote in between; reading from the older clock
             // again is harmless.
-            if cache.clock + 1 == clock {
+            if !what_if && cache.clock + 1 == clock {
                 cache.clock = clock;
             }
         }

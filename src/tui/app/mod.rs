@@ -487,10 +487,17 @@ impl App {
             .then(|| &self.records[n - 1 - self.evidence.selected])
     }
 
-    /// The id of the selected case when the queue holds only its row: the
-    /// runtime reads its details from the store ([`AppEvent::CaseLoaded`]).
+    /// The id of a case whose details the console wants and the queue does
+    /// not hold (it holds only its row): the selected case first, then its
+    /// neighbours in the list (so moving the cursor finds them read). The
+    /// runtime reads it from the store ([`AppEvent::CaseLoaded`]) and asks
+    /// again.
     pub fn wanted_case(&self) -> Option<&str> {
-        self.queue.wanted(self.selected_case()?)
+        let list = self.list()?;
+        PREFETCH.iter().find_map(|&d| {
+            let at = list.selected.checked_add_signed(d)?;
+            self.queue.wanted(*list.rows.get(at)? as usize)
+        })
     }
 
     /// Whether some case's tier must be assessed again by the store (its
@@ -890,6 +897,10 @@ fn warn_if_changed(
         }
     }
 }
+
+/// The rows around the cursor whose details are read ahead, nearest first
+/// (fewer than the queue model keeps).
+const PREFETCH: [isize; 9] = [0, 1, -1, 2, 3, -2, 4, 5, -3];
 
 /// New data for the queue: a snapshot, or a model already built from one.
 enum Fresh {

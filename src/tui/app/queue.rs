@@ -209,7 +209,7 @@ impl std::fmt::Debug for QueueModel {
 }
 
 /// How many cases loaded on demand a model keeps.
-const DETAILS_KEPT: usize = 16;
+const DETAILS_KEPT: usize = 32;
 
 /// What the console draws of a case's dependency map, walked once.
 #[derive(Debug, Default)]
