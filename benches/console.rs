@@ -588,19 +588,27 @@ fn store_rows(root: &std::path::Path) {
     if n == 0 {
         return;
     }
-    let dir = root.join("rows");
-    StoreLayout::new(&dir).init().expect("init");
-    let file = root.join("rows.jsonl");
-    let bytes = generate::write_jsonl(&file, n, 42);
-    let t = Instant::now();
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-triage"))
-        .args(["--store", dir.to_str().expect("utf-8 path"), "import"])
-        .arg(&file)
-        .stdout(std::process::Stdio::null())
-        .status()
-        .expect("import");
-    assert!(status.success(), "import failed");
-    let import = t.elapsed();
+    // `BENCH_ROWS_STORE=DIR` keeps the imported store there and reuses it
+    // on the next run (the import of a million cases takes minutes).
+    let kept = std::env::var_os("BENCH_ROWS_STORE").map(std::path::PathBuf::from);
+    let dir = kept.clone().unwrap_or_else(|| root.join("rows"));
+    let reuse = kept.is_some() && dir.join("store.db").exists();
+    let mut bytes = 0;
+    let mut import = Duration::ZERO;
+    if !reuse {
+        StoreLayout::new(&dir).init().expect("init");
+        let file = root.join("rows.jsonl");
+        bytes = generate::write_jsonl(&file, n, 42);
+        let t = Instant::now();
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_nhi-triage"))
+            .args(["--store", dir.to_str().expect("utf-8 path"), "import"])
+            .arg(&file)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("import");
+        assert!(status.success(), "import failed");
+        import = t.elapsed();
+    }
     // A first open migrates nothing and fills nothing: the rows are written
     // by the import. The console's open is what is measured.
     let heap_before = LIVE.load(Ordering::Relaxed);

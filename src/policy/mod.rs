@@ -11,8 +11,8 @@ mod window;
 
 pub use age::{CLOCK_SKEW_TOLERANCE, Freshness, ago, days_since};
 pub use assess::{
-    Assessment, Checks, QueueKey, RoutingFlag, RoutingKind, Tier, UsageCheck, WindowCheck, assess,
-    queue_order, row_queue_order, used_during_quarantine,
+    Assessment, Checks, QueueKey, RoutingFlag, RoutingKind, RowOrderKey, Tier, UsageCheck,
+    WindowCheck, assess, queue_order, row_queue_order, used_during_quarantine,
 };
 pub use config::{Policy, PolicyError, PolicyRef};
 pub use lifecycle::{

@@ -35,6 +35,7 @@ mod server_shutdown;
 mod store;
 mod store_crash;
 mod store_db;
+mod store_rows;
 mod store_scale;
 mod tui_console;
 mod tui_decision_safety;

@@ -12,6 +12,7 @@ use crate::common::{BACKEND_ENV, on_postgres, postgres};
 const SUITES: &[&str] = &[
     "store::",
     "store_db::",
+    "store_rows::",
     "decision_store::",
     "server::",
     "decision_server::",

@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::common::TestStore;
 
 #[path = "../../benches/support/generate.rs"]
-mod generate;
+pub(crate) mod generate;
 
 const N: usize = 20_000;
 

@@ -152,11 +152,14 @@ fn list_streaming(global: &Global, filter: StateFilter, out: &mut Out) -> Result
     for &i in &order {
         counts.add(rows.windows[i].tier, rows.rows[i].problems > 0);
     }
+    // The policy's queue order (`row_queue_order`), keys computed once.
+    let keys: Vec<nhi_triage::policy::RowOrderKey> = (0..rows.rows.len())
+        .map(|i| nhi_triage::policy::RowOrderKey::of(&rows.rows[i], rows.windows[i].tier))
+        .collect();
     order.sort_unstable_by(|&a, &b| {
-        nhi_triage::policy::row_queue_order(
-            (&rows.rows[a], rows.windows[a].tier),
-            (&rows.rows[b], rows.windows[b].tier),
-        )
+        keys[a]
+            .cmp(&keys[b])
+            .then_with(|| rows.rows[a].id().cmp(rows.rows[b].id()))
     });
     warn(&queue.problems, &queue.evidence);
     let skipped = std::cell::RefCell::new((0usize, None::<String>));

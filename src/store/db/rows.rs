@@ -76,6 +76,33 @@ pub fn put(
     at: &Assessing<'_>,
     clock: i64,
 ) -> Result<(), StoreError> {
+    let row = prepare(case, sha256, has_records, at)?;
+    put_prepared(sql, &row, clock)
+}
+
+/// A case's queue row worked out ahead of its write ([`prepare`]), so a
+/// large import assesses and encodes rows off the thread that writes them.
+pub struct PreparedRow {
+    id: String,
+    parts: String,
+    tier: Option<Tier>,
+    after: Option<i64>,
+    due: Option<i64>,
+    policy: String,
+    version: i64,
+    severity: i64,
+    privilege: i64,
+    opened: i64,
+}
+
+/// What [`put`] writes for `case`, without writing it. Errors: the row's
+/// parts cannot be encoded ([`StoreError::Database`]).
+pub fn prepare(
+    case: &Case,
+    sha256: &str,
+    has_records: bool,
+    at: &Assessing<'_>,
+) -> Result<PreparedRow, StoreError> {
     let parts = CaseRow::with_sha(case, sha256.to_string()).parts();
     let parts = encode(&parts, &case.id)?;
     let (window, version) = if has_records {
@@ -88,8 +115,22 @@ pub fn put(
         )
     };
     let (tier, after, due) = window.map_or((Some(Tier::High), None, Some(i64::MIN)), columns);
-    let severity = case.severity().map_or(4, |l| l as i64);
-    let privilege = case.identity.privilege.map_or(3, |p| p as i64);
+    Ok(PreparedRow {
+        id: case.id.clone(),
+        parts,
+        tier,
+        after,
+        due,
+        policy: at.tag().to_string(),
+        version,
+        severity: case.severity().map_or(4, |l| l as i64),
+        privilege: case.identity.privilege.map_or(3, |p| p as i64),
+        opened: case.opened_at.unix_timestamp(),
+    })
+}
+
+/// Writes a row from [`prepare`] (inside a write transaction), as [`put`].
+pub fn put_prepared(sql: &mut dyn Sql, row: &PreparedRow, clock: i64) -> Result<(), StoreError> {
     sql.exec(
         "writing the case's queue row",
         "INSERT INTO queue_rows (id, parts, tier, valid_after, due_at, policy, version, clock, \
@@ -100,17 +141,17 @@ pub fn put(
          version = excluded.version, clock = excluded.clock, severity = excluded.severity, \
          privilege = excluded.privilege, opened = excluded.opened",
         &[
-            Param::Text(Some(&case.id)),
-            Param::Text(Some(&parts)),
-            Param::Int(tier.map(tier_code)),
-            Param::Int(after),
-            Param::Int(due),
-            Param::Text(Some(at.tag())),
-            Param::Int(Some(version)),
+            Param::Text(Some(&row.id)),
+            Param::Text(Some(&row.parts)),
+            Param::Int(row.tier.map(tier_code)),
+            Param::Int(row.after),
+            Param::Int(row.due),
+            Param::Text(Some(&row.policy)),
+            Param::Int(Some(row.version)),
             Param::Int(Some(clock)),
-            Param::Int(Some(severity)),
-            Param::Int(Some(privilege)),
-            Param::Int(Some(case.opened_at.unix_timestamp())),
+            Param::Int(Some(row.severity)),
+            Param::Int(Some(row.privilege)),
+            Param::Int(Some(row.opened)),
         ],
     )?;
     Ok(())
@@ -300,23 +341,28 @@ fn stored(values: &mut impl Iterator<Item = Value>, policy_tag: &str) -> StoredR
     let mut next = || values.next().unwrap_or(Value::Null);
     let id = next().into_text().unwrap_or_default();
     let tier = next().int().and_then(tier_of);
-    let after = next().int();
-    let due = next().int();
+    let after = next();
+    let due = next();
     let policy = next();
     let version = next().int().unwrap_or(-1);
-    let time = |s: i64| OffsetDateTime::from_unix_timestamp(s).ok();
-    let (valid_after, due_at) = (after.map(time), due.map(time));
-    let window = match (valid_after, due_at) {
-        (Some(None), _) | (_, Some(None)) => TierWindow {
-            // A bound that does not read is due now, never unbounded.
+    // NULL is no bound; an integer a bound; anything else (text in SQLite's
+    // untyped column, a number out of range) does not read.
+    let bound = |v: Value| match v {
+        Value::Null => Some(None),
+        Value::Int(s) => OffsetDateTime::from_unix_timestamp(s).ok().map(Some),
+        Value::Text(_) => None,
+    };
+    let window = match (bound(after), bound(due)) {
+        (Some(valid_after), Some(due_at)) => TierWindow {
+            tier: tier.unwrap_or(Tier::High),
+            valid_after,
+            due_at,
+        },
+        // A bound that does not read is due now, never unbounded.
+        _ => TierWindow {
             tier: Tier::High,
             valid_after: None,
             due_at: Some(OffsetDateTime::UNIX_EPOCH),
-        },
-        (after, due) => TierWindow {
-            tier: tier.unwrap_or(Tier::High),
-            valid_after: after.flatten(),
-            due_at: due.flatten(),
         },
     };
     StoredRow {

@@ -11,7 +11,8 @@ use crate::store::StoreError;
 /// Every migration, in order; migration N brings the schema to version N.
 /// Never edit one that has shipped: add a new one. `{seq}` is the evidence
 /// table's key: SQLite's rowid alias (`INTEGER PRIMARY KEY`), PostgreSQL's
-/// `BIGINT PRIMARY KEY`.
+/// `BIGINT PRIMARY KEY`; `{clustered}` keeps a table in key order on
+/// SQLite (`WITHOUT ROWID`).
 const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// The schema version this binary writes.
@@ -60,7 +61,8 @@ CREATE INDEX evidence_by_case ON evidence (case_id, seq);
 /// and its tier with the window in which it holds, and the queue order's
 /// fields (severity and privilege ranks, unknown last; `opened_at` in Unix
 /// seconds) indexed so the top of the queue is read without the rest.
-/// Filled for existing cases on the first open (`rows::backfill`).
+/// Filled for existing cases on the first open (`rows::backfill`); a
+/// database without cases has them all already.
 const V2: &str = "
 CREATE TABLE queue_rows (
     id          TEXT PRIMARY KEY,
@@ -74,9 +76,11 @@ CREATE TABLE queue_rows (
     severity    BIGINT NOT NULL,
     privilege   BIGINT NOT NULL,
     opened      BIGINT NOT NULL
-);
+) {clustered};
 CREATE INDEX queue_rows_by_clock ON queue_rows (clock);
 CREATE INDEX queue_rows_by_risk ON queue_rows (tier DESC, severity, privilege, opened, id);
+INSERT INTO meta (key, value) SELECT 'queue_rows_complete', '1'
+    WHERE NOT EXISTS (SELECT 1 FROM cases);
 ";
 
 /// Which database the statements are for.
@@ -129,9 +133,16 @@ pub fn migrate(sql: &mut dyn Sql, dialect: Dialect, describe: &str) -> Result<()
         Dialect::Sqlite => "INTEGER PRIMARY KEY",
         Dialect::Postgres => "BIGINT PRIMARY KEY",
     };
+    // Rows kept in key order (SQLite's `WITHOUT ROWID`; PostgreSQL reads
+    // an index in order anyway): the queue is read in id order in one pass.
+    let clustered = match dialect {
+        Dialect::Sqlite => "WITHOUT ROWID",
+        Dialect::Postgres => "",
+    };
     for (n, text) in MIGRATIONS.iter().enumerate().skip(current as usize) {
         let what = format!("applying migration {}", n + 1);
-        for statement in text.replace("{seq}", seq).split(';') {
+        let text = text.replace("{seq}", seq).replace("{clustered}", clustered);
+        for statement in text.split(';') {
             if !statement.trim().is_empty() {
                 sql.exec(&what, statement, &[])?;
             }

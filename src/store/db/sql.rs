@@ -163,7 +163,12 @@ impl Sql for Sqlite<'_> {
                     ValueRef::Integer(n) => Value::Int(n),
                     ValueRef::Real(f) => Value::Int(f as i64),
                     ValueRef::Text(t) | ValueRef::Blob(t) => {
-                        Value::Text(String::from_utf8_lossy(t).into_owned())
+                        // Valid UTF-8 (all we write) is copied as it is;
+                        // the lossy path only for anything else.
+                        Value::Text(match std::str::from_utf8(t) {
+                            Ok(text) => text.to_owned(),
+                            Err(_) => String::from_utf8_lossy(t).into_owned(),
+                        })
                     }
                 });
             }

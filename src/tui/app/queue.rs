@@ -21,7 +21,7 @@ use crate::model::{
     Case, CaseRow, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
 };
 use crate::policy::{
-    Assessment, Policy, Tier, TierWindow, assess, days_since, row_queue_order, tier_window,
+    Assessment, Policy, RowOrderKey, Tier, TierWindow, assess, days_since, tier_window,
 };
 use crate::store::Snapshot;
 use crate::text::sanitize;
@@ -707,10 +707,18 @@ impl QueueModel {
         let rows = &self.rows;
         let mut idx: Vec<u32> = (0..rows.len() as u32).collect();
         match sort {
-            SortKey::Risk => idx.sort_unstable_by(|&a, &b| {
-                let (a, b) = (a as usize, b as usize);
-                row_queue_order((&rows[a], self.tiers[a]), (&rows[b], self.tiers[b]))
-            }),
+            SortKey::Risk => {
+                // The policy's order (`row_queue_order`), keys computed once.
+                let keys: Vec<RowOrderKey> = (0..rows.len())
+                    .map(|i| RowOrderKey::of(&rows[i], self.tiers[i]))
+                    .collect();
+                idx.sort_unstable_by(|&a, &b| {
+                    let (a, b) = (a as usize, b as usize);
+                    keys[a]
+                        .cmp(&keys[b])
+                        .then_with(|| rows[a].id().cmp(rows[b].id()))
+                });
+            }
             SortKey::Age => idx.sort_unstable_by(|&a, &b| {
                 let (a, b) = (&rows[a as usize], &rows[b as usize]);
                 a.opened_at

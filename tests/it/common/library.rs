@@ -61,9 +61,12 @@ impl LibraryStore {
     pub fn open(&self) -> LocalStore {
         match &self.database {
             Some(url) => {
+                // The store's policy lives in the database, as `init
+                // --database` puts it (a policy given at open is what-if).
                 let layout = StoreLayout::new(self.path());
-                let policy = Policy::from_file(&layout.policy_path()).expect("policy.toml");
-                LocalStore::open_database(url, Some(&layout.cases_dir()), Some(policy), None)
+                let text = std::fs::read_to_string(layout.policy_path()).expect("policy.toml");
+                super::pg_set_policy(url, &text);
+                LocalStore::open_database(url, Some(&layout.cases_dir()), None, None)
                     .expect("open the database store")
             }
             None => LocalStore::open(self.path()).expect("open the store"),

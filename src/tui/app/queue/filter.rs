@@ -18,26 +18,35 @@ pub fn new_matcher() -> Matcher {
 /// is the row's ([`CaseRow::haystack`]: id, identity name, owner, provider,
 /// kind and tags), which nucleo reads in place.
 pub(super) struct Haystack {
-    /// Normalised, lower-cased; non-ASCII characters as 0xFF. `None` when
-    /// that is the row's text byte for byte (lower-case ASCII).
+    /// Normalised, lower-cased; non-ASCII characters as 0xFF. `None` for
+    /// ASCII text, which the pre-check reads in place ignoring ASCII case
+    /// (a million rows keep no second copy of their text).
     folded: Option<Box<[u8]>>,
 }
 
 impl Haystack {
     pub(super) fn of(row: &CaseRow) -> Haystack {
         let text = row.haystack();
-        let plain = text
-            .bytes()
-            .all(|b| b.is_ascii() && !b.is_ascii_uppercase());
         Haystack {
-            folded: (!plain).then(|| fold(text)),
+            folded: (!text.is_ascii()).then(|| fold(text)),
         }
     }
 
-    fn folded<'a>(&'a self, row: &'a CaseRow) -> &'a [u8] {
-        self.folded
-            .as_deref()
-            .unwrap_or_else(|| row.haystack().as_bytes())
+    /// The pre-check's tier for `needle` (plain lower-case ASCII) in this
+    /// haystack, `None` when it is not even a subsequence.
+    fn quick(
+        &self,
+        row: &CaseRow,
+        needle: &[u8],
+        finder: &memchr::memmem::Finder<'_>,
+    ) -> Option<u8> {
+        match &self.folded {
+            Some(folded) => is_subsequence(needle, folded).then(|| quick_tier(finder, folded)),
+            None => {
+                let text = row.haystack().as_bytes();
+                is_subsequence_ascii(needle, text).then(|| quick_tier_ascii(needle, text))
+            }
+        }
     }
 }
 
@@ -84,8 +93,7 @@ pub(super) fn run(
     };
     let finder = memchr::memmem::Finder::new(needle);
     let found = par_filter(candidates, matcher, |_, i| {
-        let folded = haystacks[i as usize].folded(&rows[i as usize]);
-        is_subsequence(needle, folded).then(|| quick_tier(&finder, folded))
+        haystacks[i as usize].quick(&rows[i as usize], needle, &finder)
     });
     let in_order: Vec<u32> = found.iter().map(|&(i, _)| i).collect();
     // Best tier first, sort order within a tier (three buckets: linear).
@@ -200,6 +208,50 @@ fn plain_needle(filter: &str) -> Option<&[u8]> {
     plain.then_some(filter.as_bytes())
 }
 
+/// [`quick_tier`] on ASCII text, ASCII case ignored (`needle` lower-case).
+fn quick_tier_ascii(needle: &[u8], text: &[u8]) -> u8 {
+    let Some(&first) = needle.first() else {
+        return 0;
+    };
+    let mut tier = 0;
+    let mut from = 0;
+    while let Some(p) = find_ascii_ci(first, &text[from..]).map(|p| p + from) {
+        if text
+            .get(p..p + needle.len())
+            .is_some_and(|w| w.eq_ignore_ascii_case(needle))
+        {
+            let before = p.checked_sub(1).map(|q| text[q]);
+            if before.is_none_or(|b| !b.is_ascii_alphanumeric()) {
+                return 2;
+            }
+            tier = 1;
+        }
+        from = p + 1;
+    }
+    tier
+}
+
+/// [`is_subsequence`] on ASCII text, ASCII case ignored (`needle` lower-case).
+fn is_subsequence_ascii(needle: &[u8], text: &[u8]) -> bool {
+    let mut rest = text;
+    for &b in needle {
+        match find_ascii_ci(b, rest) {
+            Some(p) => rest = &rest[p + 1..],
+            None => return false,
+        }
+    }
+    true
+}
+
+/// The first position of `b` (lower-case) in `text`, either ASCII case.
+fn find_ascii_ci(b: u8, text: &[u8]) -> Option<usize> {
+    if b.is_ascii_lowercase() {
+        memchr::memchr2(b, b.to_ascii_uppercase(), text)
+    } else {
+        memchr::memchr(b, text)
+    }
+}
+
 fn is_subsequence(needle: &[u8], haystack: &[u8]) -> bool {
     let mut rest = haystack;
     for &b in needle {
@@ -213,6 +265,10 @@ fn is_subsequence(needle: &[u8], haystack: &[u8]) -> bool {
 
 /// Normalised and lower-cased as nucleo compares; non-ASCII as 0xFF.
 fn fold(s: &str) -> Box<[u8]> {
+    // Normalisation leaves ASCII as it is: lower-casing is all there is.
+    if s.is_ascii() {
+        return s.as_bytes().to_ascii_lowercase().into_boxed_slice();
+    }
     s.chars()
         .map(|ch| {
             let ch = nucleo_matcher::chars::to_lower_case(nucleo_matcher::chars::normalize(ch));
@@ -247,6 +303,38 @@ mod tests {
                 let nucleo = pattern(needle).score(utf32.slice(..), &mut m).is_some();
                 let fast = is_subsequence(plain_needle(needle).unwrap(), &folded);
                 assert_eq!(fast, nucleo, "{needle:?} in {text:?}");
+            }
+        }
+    }
+
+    /// Reading ASCII text in place ignoring case gives what folding it
+    /// first gives.
+    #[test]
+    fn ascii_in_place_agrees_with_folding() {
+        let texts = [
+            "CASE-0001 svc-billing-export Billing-Platform aws api_key pci",
+            "GEN-0000042 app-Ledger-sync-3fa0 payments gcp service_account",
+            "x LEDGER ledger Ledgers",
+        ];
+        for text in texts {
+            let folded = fold(text);
+            for needle in [
+                "ledger", "bill", "case-00", "gen-", "pci", "xyz", "s_a", "3fa",
+            ] {
+                let n = needle.as_bytes();
+                let finder = memchr::memmem::Finder::new(n);
+                assert_eq!(
+                    is_subsequence_ascii(n, text.as_bytes()),
+                    is_subsequence(n, &folded),
+                    "{needle:?} in {text:?}"
+                );
+                if is_subsequence(n, &folded) {
+                    assert_eq!(
+                        quick_tier_ascii(n, text.as_bytes()),
+                        quick_tier(&finder, &folded),
+                        "{needle:?} in {text:?}"
+                    );
+                }
             }
         }
     }
