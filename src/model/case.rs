@@ -404,7 +404,6 @@ impl Case {
     /// fields in the case file do not change it, any fact the policy reads does.
     pub fn content_sha256(&self) -> String {
         use sha2::{Digest, Sha256};
-        let value = serde_json::to_value(self).unwrap_or(serde_json::Value::Null);
-        hex::encode(Sha256::digest(super::canonical_json(value)))
+        hex::encode(Sha256::digest(super::canonical_json_of(self)))
     }
 }

@@ -4,6 +4,7 @@
 //! reviewers, lifecycle states and decisions. Times are [`OffsetDateTime`],
 //! read and written as RFC 3339 with a zone.
 
+mod canonical;
 mod case;
 mod diff;
 mod graph;
@@ -62,4 +63,17 @@ pub fn canonical_json(mut value: serde_json::Value) -> Vec<u8> {
     value.sort_all_objects();
     // Infallible: a Value always serialises.
     serde_json::to_vec(&value).unwrap_or_default()
+}
+
+/// The canonical bytes of any serialisable value: the same bytes as
+/// `canonical_json(serde_json::to_value(value))` (`null` when it has no
+/// `Value`), written without building the `Value` tree (issue 9; see
+/// `model/canonical.rs`). A value the direct writer does not handle
+/// (non-string map keys, serde_json's own markers) takes the `Value` path.
+pub fn canonical_json_of<T: serde::Serialize + ?Sized>(value: &T) -> Vec<u8> {
+    let mut out = Vec::with_capacity(4096);
+    match canonical::write(value, &mut out) {
+        Ok(()) => out,
+        Err(_) => canonical_json(serde_json::to_value(value).unwrap_or(serde_json::Value::Null)),
+    }
 }

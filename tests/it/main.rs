@@ -8,6 +8,7 @@ mod common;
 mod common_tui;
 
 mod atomic_files;
+mod canonical_bytes;
 mod cli;
 mod decision_cli;
 mod decision_policy;

@@ -166,30 +166,94 @@ pub fn import_report(
     db.write("importing cases", |sql| upsert(sql, report, at))
 }
 
+/// What the writer needs of one case, worked out off its thread: the
+/// content digest, the stored body and the queue row (the body and the
+/// row only used when the case is new or changed; their errors raised then).
+struct Encoded {
+    sha: String,
+    body: Result<String, StoreError>,
+    row: Result<rows::PreparedRow, StoreError>,
+}
+
+fn encode(case: &Case, has_records: bool, at: &Assessing<'_>) -> Encoded {
+    let sha = case.content_sha256();
+    let body = serde_json::to_string(case).map_err(|e| StoreError::Database {
+        what: format!("encoding case {}", crate::text::sanitize(&case.id)),
+        message: e.to_string(),
+    });
+    let row = rows::prepare(case, &sha, has_records, at);
+    Encoded { sha, body, row }
+}
+
+/// How many encoded cases may wait for the writer (bounds the memory the
+/// encoding thread can run ahead by: about 5 KB a case).
+const ENCODED_AHEAD: usize = 512;
+
 /// Adds or replaces the cases of `report` and their queue rows (each new
-/// or changed case assessed at `at`).
+/// or changed case assessed at `at`). Digests, bodies and rows are worked
+/// out on a second thread while this one writes (issue 9: a large import
+/// otherwise waits on both in turn).
 fn upsert(
     sql: &mut dyn Sql,
     report: &LoadReport,
     at: &Assessing<'_>,
 ) -> Result<ImportCounts, StoreError> {
-    let what = "importing cases";
     let generation = generation(sql)? + 1;
     let decided = rows::with_records(sql)?;
     let clock = rows::tick(sql)?;
+    let decided = &decided;
+    let mut encode_at = |i: usize| {
+        report
+            .cases
+            .get(i)
+            .map(|case| encode(case, decided.contains(&case.id), at))
+    };
+    let counts = std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(ENCODED_AHEAD);
+        let encoder = std::thread::Builder::new()
+            .name("case-encoder".into())
+            .spawn_scoped(scope, move || {
+                for case in &report.cases {
+                    // The writer stopped (an error): nothing more is wanted.
+                    if tx
+                        .send(encode(case, decided.contains(&case.id), at))
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+            });
+        match encoder {
+            Ok(_) => write_cases(sql, report, &mut |_| rx.recv().ok(), generation, clock),
+            // No second thread to be had: encode each case as it is written.
+            Err(_) => write_cases(sql, report, &mut encode_at, generation, clock),
+        }
+        // `rx` is dropped here, so the encoder stops before the scope joins.
+    })?;
+    if counts.changed() {
+        set_meta(sql, GENERATION, &generation.to_string())?;
+    }
+    Ok(counts)
+}
+
+fn write_cases(
+    sql: &mut dyn Sql,
+    report: &LoadReport,
+    encoded: &mut dyn FnMut(usize) -> Option<Encoded>,
+    generation: u64,
+    clock: i64,
+) -> Result<ImportCounts, StoreError> {
+    let what = "importing cases";
     let mut position = sql
         .value(what, "SELECT COALESCE(MAX(position), 0) FROM cases", &[])?
         .and_then(|v| v.int())
         .unwrap_or(0);
     let mut counts = ImportCounts::default();
     for (i, case) in report.cases.iter().enumerate() {
-        let encode = || {
-            serde_json::to_string(case).map_err(|e| StoreError::Database {
-                what: format!("encoding case {}", crate::text::sanitize(&case.id)),
-                message: e.to_string(),
-            })
-        };
-        let sha = case.content_sha256();
+        let Encoded { sha, body, row } = encoded(i).ok_or_else(|| StoreError::Database {
+            what: what.to_string(),
+            message: "the case encoder stopped".to_string(),
+        })?;
         let (file, line) = match report.origin_of(i) {
             Some((f, l)) => (Some(f.to_string_lossy().into_owned()), Some(l as i64)),
             None => (None, None),
@@ -204,7 +268,7 @@ fn upsert(
         match held {
             None => {
                 position += 1;
-                let body = encode()?;
+                let body = body?;
                 sql.exec(
                     what,
                     "INSERT INTO cases (id, position, body, sha256, source_file, source_line, generation) \
@@ -219,7 +283,7 @@ fn upsert(
                         Param::Int(Some(generation as i64)),
                     ],
                 )?;
-                rows::put(sql, case, &sha, decided.contains(&case.id), at, clock)?;
+                rows::put_prepared(sql, &row?, clock)?;
                 counts.new += 1;
             }
             Some(row) if row[0].text() == Some(sha.as_str()) => {
@@ -233,7 +297,7 @@ fn upsert(
                 counts.unchanged += 1;
             }
             Some(_) => {
-                let body = encode()?;
+                let body = body?;
                 keep_version(sql, &case.id)?;
                 sql.exec(
                     what,
@@ -248,13 +312,10 @@ fn upsert(
                         Param::Int(Some(generation as i64)),
                     ],
                 )?;
-                rows::put(sql, case, &sha, decided.contains(&case.id), at, clock)?;
+                rows::put_prepared(sql, &row?, clock)?;
                 counts.updated += 1;
             }
         }
-    }
-    if counts.changed() {
-        set_meta(sql, GENERATION, &generation.to_string())?;
     }
     Ok(counts)
 }
