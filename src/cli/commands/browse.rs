@@ -129,44 +129,30 @@ pub async fn list(
     Ok(EXIT_OK)
 }
 
-/// `list --json` on a local store, streamed: the queue's rows and tiers
-/// come from the store without reading a case (`LocalStore::queue_blocking`,
-/// which assesses again only the cases whose tier window ended); the listed
-/// rows are put in queue order, then each case is read, assessed and written
-/// as it goes. Memory holds the rows (about 170 bytes a case), never the
-/// cases. The output is `list --json`'s, the same as the in-memory path
-/// gives.
+/// `list --json` on a local store, streamed: the listed cases' queue keys
+/// come from the stored rows one at a time (`LocalStore::queue_keys_blocking`:
+/// about 50 bytes a case, the rows whose tier window ended assessed again
+/// from their case), sorted in queue order; then each case is read,
+/// assessed and written as it goes. Memory holds the keys, never the rows
+/// or the cases. The output is `list --json`'s, the same as the in-memory
+/// path gives.
 fn list_streaming(global: &Global, filter: StateFilter, out: &mut Out) -> Result<i32> {
     let store = open_local(global)?;
     note_what_if(global);
     let now = now(global);
     let policy = store.policy().clone();
-    let queue = store.queue_blocking(now)?;
-    let Some(rows) = &queue.rows else {
-        anyhow::bail!("the store gave no queue rows");
-    };
+    let keep = |status: &nhi_triage::model::CaseStatus| filter.matches(status, now);
+    let (order, queue) = store.queue_keys_blocking(now, &keep)?;
     let mut counts = ListCounts::default();
-    let mut order: Vec<usize> = (0..rows.rows.len())
-        .filter(|&i| filter.matches(&queue.status(rows.rows[i].id()), now))
-        .collect();
-    for &i in &order {
-        counts.add(rows.windows[i].tier, rows.rows[i].problems > 0);
+    for entry in &order {
+        counts.add(entry.tier, entry.problems);
     }
-    // The policy's queue order (`row_queue_order`), keys computed once.
-    let keys: Vec<nhi_triage::policy::RowOrderKey> = (0..rows.rows.len())
-        .map(|i| nhi_triage::policy::RowOrderKey::of(&rows.rows[i], rows.windows[i].tier))
-        .collect();
-    order.sort_unstable_by(|&a, &b| {
-        keys[a]
-            .cmp(&keys[b])
-            .then_with(|| rows.rows[a].id().cmp(rows.rows[b].id()))
-    });
     warn(&queue.problems, &queue.evidence);
     let skipped = std::cell::RefCell::new((0usize, None::<String>));
     let entries = order
         .iter()
         .take_while(|_| !crate::cli::output::stdout_closed())
-        .filter_map(|&i| match store.case_blocking(rows.rows[i].id()) {
+        .filter_map(|entry| match store.case_blocking(&entry.id) {
             Ok(found) => found.map(|(case, status)| {
                 let a = assess(&case, &status, &policy, now);
                 OwnedEntry {

@@ -25,6 +25,7 @@
 mod decide;
 mod layout;
 mod queue;
+pub use queue::QueueEntryKey;
 mod state;
 mod watch;
 

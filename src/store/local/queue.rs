@@ -159,6 +159,98 @@ impl LocalStore {
     }
 }
 
+/// One listed case's place in the queue, as [`LocalStore::queue_keys_blocking`]
+/// gives it: about 50 bytes a case.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct QueueEntryKey {
+    /// The queue order but for the id ([`crate::policy::RowOrderKey`]).
+    pub key: crate::policy::RowOrderKey,
+    /// The case id (the last tie-breaker).
+    pub id: Box<str>,
+    /// Its tier at the `now` asked for.
+    pub tier: crate::policy::Tier,
+    /// Whether the loader recorded problems for the case.
+    pub problems: bool,
+}
+
+impl LocalStore {
+    /// The queue's keys at `now` for the cases whose status `keep` accepts,
+    /// sorted in queue order, read from the rows one at a time (never all
+    /// rows or cases at once: `list --json` on a million cases). Rows whose
+    /// tier window does not hold at `now`, whose status or policy changed,
+    /// are assessed again from their case (not written back). With the
+    /// statuses, problems and evidence health as read.
+    pub fn queue_keys_blocking(
+        &self,
+        now: OffsetDateTime,
+        keep: &(dyn Fn(&CaseStatus) -> bool + Sync),
+    ) -> Result<(Vec<QueueEntryKey>, Snapshot), StoreError> {
+        self.refresh()?;
+        let shared = &self.shared;
+        let tag = shared.assessing().tag().to_string();
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        if !inner.db.read(|sql| rows::complete(sql))? {
+            let at = Assessing {
+                now,
+                ..shared.assessing()
+            };
+            inner
+                .db
+                .write("filling the queue rows", |sql| rows::backfill(sql, &at))?;
+        }
+        let statuses = &inner.replay.statuses;
+        let pending = CaseStatus::default();
+        let mut keys = Vec::new();
+        let mut due: Vec<String> = Vec::new();
+        inner.db.read(|sql| {
+            rows::load(sql, &tag, &mut |row, stored| {
+                let status = statuses.get(row.id()).unwrap_or(&pending);
+                if !keep(status) {
+                    return;
+                }
+                let fresh = stored.current_policy
+                    && stored.window.holds_at(now)
+                    && stored.version == status.version as i64;
+                if fresh {
+                    keys.push(QueueEntryKey {
+                        key: crate::policy::RowOrderKey::of(&row, stored.window.tier),
+                        id: row.id().into(),
+                        tier: stored.window.tier,
+                        problems: row.problems > 0,
+                    });
+                } else {
+                    due.push(row.id().to_string());
+                }
+            })
+        })?;
+        for id in due {
+            let status = statuses.get(&id).unwrap_or(&pending);
+            let Some(case) = inner.db.read(|sql| cases::get(sql, &id))? else {
+                continue;
+            };
+            let tier = tier_window(&case, status, &shared.policy, now).tier;
+            keys.push(QueueEntryKey {
+                key: crate::policy::RowOrderKey::of(&CaseRow::of(&case), tier),
+                id: id.into(),
+                tier,
+                problems: !case.problems.is_empty(),
+            });
+        }
+        keys.sort_unstable();
+        let snapshot = Snapshot {
+            cases: Arc::new(Vec::new()),
+            cases_generation: inner.generation,
+            statuses: inner.replay.statuses.clone(),
+            problems: inner.db.read(|sql| cases::problems(sql))?,
+            evidence: inner.health.clone(),
+            policy: shared.policy.clone(),
+            rows: None,
+        };
+        Ok((keys, snapshot))
+    }
+}
+
 /// A queue this long or shorter is read whole for the first frame.
 const WHOLE_BELOW: i64 = 20_000;
 
