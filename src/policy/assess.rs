@@ -478,17 +478,16 @@ impl QueueKey {
 
 /// The fields the queue is ordered by, in order: the one definition
 /// [`queue_order`], [`row_queue_order`] and [`QueueKey`] use.
-#[allow(clippy::type_complexity)]
-fn order_fields(
-    case: &Case,
-    tier: Tier,
-) -> (
+/// The queue order's fields, compared in this order.
+type OrderFields<'a> = (
     std::cmp::Reverse<Tier>,
     (bool, Option<crate::model::Level>),
     (bool, Option<crate::model::Privilege>),
     time::OffsetDateTime,
-    &str,
-) {
+    &'a str,
+);
+
+fn order_fields(case: &Case, tier: Tier) -> OrderFields<'_> {
     order_key(
         tier,
         case.severity(),
@@ -498,20 +497,13 @@ fn order_fields(
     )
 }
 
-#[allow(clippy::type_complexity)]
 fn order_key(
     tier: Tier,
     severity: Option<crate::model::Level>,
     privilege: Option<crate::model::Privilege>,
     opened_at: time::OffsetDateTime,
     id: &str,
-) -> (
-    std::cmp::Reverse<Tier>,
-    (bool, Option<crate::model::Level>),
-    (bool, Option<crate::model::Privilege>),
-    time::OffsetDateTime,
-    &str,
-) {
+) -> OrderFields<'_> {
     (
         std::cmp::Reverse(tier),
         rank(severity),

@@ -211,3 +211,22 @@ fn an_edited_row_is_a_break_at_its_seq_and_the_export_says_the_same() {
     let decide = store.decide("bob", "HIGH-1", "revoke", &[]);
     assert_eq!(decide.code, 5, "decisions stop: {decide}");
 }
+
+/// A file that cannot be read is an error naming it (exit 1), never an
+/// empty import or an intact empty chain: `import` and `evidence verify
+/// --file` both check the file before reading it.
+#[test]
+fn a_missing_file_to_import_or_verify_is_an_error_not_an_empty_success() {
+    let store = TestStore::with_cases(&[]);
+    let missing = store.dir.join("no-such-file.jsonl");
+    let path = missing.to_str().unwrap();
+    let import = store.run(&["import", path]);
+    assert_eq!(import.code, 1, "{import}");
+    assert!(import.stderr.contains("no-such-file.jsonl"), "{import}");
+    let verify = store.run(&["evidence", "verify", "--file", path]);
+    assert_eq!(verify.code, 1, "{verify}");
+    assert!(verify.stderr.contains("no-such-file.jsonl"), "{verify}");
+    assert!(!verify.stdout.contains("intact"), "{verify}");
+    let dir = store.dir.to_str().unwrap();
+    assert_eq!(store.run(&["import", dir]).code, 1);
+}

@@ -99,6 +99,13 @@ pub fn import(
                 parse_jsonl(label, &text, &mut report);
             }
         } else {
+            // A file that cannot be read is an error (exit 1), not a
+            // problem to count: nothing of it was imported.
+            let meta =
+                std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
+            if !meta.is_file() {
+                anyhow::bail!("{} is not a file", file.display());
+            }
             load_file(file, &mut report);
         }
     }

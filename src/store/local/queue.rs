@@ -141,19 +141,12 @@ impl LocalStore {
                 cache.clock = clock;
             }
         }
-        let snapshot = Snapshot {
-            cases: Arc::new(Vec::new()),
-            cases_generation: inner.generation,
-            statuses: inner.replay.statuses.clone(),
-            problems: inner.db.read(|sql| cases::problems(sql))?,
-            evidence: inner.health.clone(),
-            policy: shared.policy.clone(),
-            rows: Some(QueueRows {
-                rows: cache.rows.clone(),
-                windows: cache.windows.clone(),
-                head: false,
-            }),
+        let rows = QueueRows {
+            rows: cache.rows.clone(),
+            windows: cache.windows.clone(),
+            head: false,
         };
+        let snapshot = without_cases(inner, shared, Some(rows))?;
         inner.rows = Some(cache);
         Ok(snapshot)
     }
@@ -238,15 +231,7 @@ impl LocalStore {
             });
         }
         keys.sort_unstable();
-        let snapshot = Snapshot {
-            cases: Arc::new(Vec::new()),
-            cases_generation: inner.generation,
-            statuses: inner.replay.statuses.clone(),
-            problems: inner.db.read(|sql| cases::problems(sql))?,
-            evidence: inner.health.clone(),
-            policy: shared.policy.clone(),
-            rows: None,
-        };
+        let snapshot = without_cases(inner, shared, None)?;
         Ok((keys, snapshot))
     }
 }
@@ -286,20 +271,31 @@ impl LocalStore {
         };
         head.sort_unstable_by(|a, b| a.0.id().cmp(b.0.id()));
         let (rows, windows): (Vec<CaseRow>, Vec<TierWindow>) = head.into_iter().unzip();
-        Ok(Some(Snapshot {
-            cases: Arc::new(Vec::new()),
-            cases_generation: inner.generation,
-            statuses: inner.replay.statuses.clone(),
-            problems: inner.db.read(|sql| cases::problems(sql))?,
-            evidence: inner.health.clone(),
-            policy: shared.policy.clone(),
-            rows: Some(QueueRows {
-                rows: Arc::new(rows),
-                windows: Arc::new(windows),
-                head: true,
-            }),
-        }))
+        let rows = QueueRows {
+            rows: Arc::new(rows),
+            windows: Arc::new(windows),
+            head: true,
+        };
+        without_cases(inner, shared, Some(rows)).map(Some)
     }
+}
+
+/// A snapshot of the store's statuses, problems, evidence health and policy
+/// with `rows` and without the cases.
+fn without_cases(
+    inner: &mut super::state::Inner,
+    shared: &super::Shared,
+    rows: Option<QueueRows>,
+) -> Result<Snapshot, StoreError> {
+    Ok(Snapshot {
+        cases: Arc::new(Vec::new()),
+        cases_generation: inner.generation,
+        statuses: inner.replay.statuses.clone(),
+        problems: inner.db.read(|sql| cases::problems(sql))?,
+        evidence: inner.health.clone(),
+        policy: shared.policy.clone(),
+        rows,
+    })
 }
 
 /// Reads every row.

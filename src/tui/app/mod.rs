@@ -700,7 +700,7 @@ impl App {
             self.say(text, Tone::Info);
         }
         if let Mode::Dialog(d) = &mut self.mode {
-            warn_if_changed(d, snapshot, &self.queue, &new_records);
+            dialog::warn_if_changed(d, snapshot, &self.queue, &new_records);
         }
         let added = new_records.len();
         self.records.extend(new_records);
@@ -845,56 +845,6 @@ impl App {
             Err(e) => self.say(sanitize(&e).into_owned(), Tone::Error),
         }
         true
-    }
-}
-
-/// Warns in an open dialog when its case changed underneath: another
-/// reviewer's record, or new content on disk. Confirming would then be a
-/// conflict; the reviewer keeps the text and decides what to do.
-fn warn_if_changed(
-    d: &mut DecisionDialog,
-    snapshot: &Snapshot,
-    queue: &QueueModel,
-    new_records: &[EvidenceRecord],
-) {
-    if let Some(r) = new_records.iter().rev().find(|r| r.case_id == d.case_id)
-        && r.case_version + 1 != d.expected_version
-    {
-        d.changed_underneath = Some(format!(
-            "{} changed while this dialog was open: {} recorded {} (now {}). Confirming will be refused as a conflict; Esc and review it again.",
-            sanitize(&d.case_id),
-            sanitize(&r.reviewer.name),
-            r.action,
-            r.state_after.name()
-        ));
-    }
-    if d.changed_underneath.is_none() && !queue.same_data(snapshot) {
-        if let Some(now_case) = snapshot.find(&d.case_id)
-            && now_case.content_sha256() != d.case_sha256()
-        {
-            let status = snapshot.status(&d.case_id);
-            let policy = &snapshot.policy;
-            let before = crate::policy::assess(d.case(), &status, policy, queue.now).tier;
-            let after = crate::policy::assess(now_case, &status, policy, queue.now).tier;
-            d.changed_underneath = Some(format!(
-                "{} changed on disk while this dialog was open (tier {} → {}; changed: {}). Confirming will be refused as a conflict; Esc and review it again.",
-                sanitize(&d.case_id),
-                before.name(),
-                after.name(),
-                sanitize(&crate::model::changed_fields(d.case(), now_case).join(", "))
-            ));
-        } else if let Some(rows) = &snapshot.rows
-            && let Some(i) = rows.find(&d.case_id)
-            && !rows.rows[i].may_have_sha(d.case_sha256())
-        {
-            // Only the row is held: the content changed, the fields are
-            // named by the conflict when confirming.
-            d.changed_underneath = Some(format!(
-                "{} changed on disk while this dialog was open (tier now {}). Confirming will be refused as a conflict; Esc and review it again.",
-                sanitize(&d.case_id),
-                rows.windows[i].tier.name(),
-            ));
-        }
     }
 }
 

@@ -6,136 +6,29 @@
 //! snapshot, never per frame.
 
 mod filter;
+mod measure;
+mod views;
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use nucleo_matcher::Matcher;
 use time::OffsetDateTime;
-use unicode_width::UnicodeWidthStr;
 
 use filter::Haystack;
 pub use filter::new_matcher;
+pub use measure::{ColumnWidths, UNKNOWN_OWNER};
+pub use views::{SortKey, View, views_of};
+
+use measure::{digits, shared_prefixes, state_width, text_widths};
 
 use crate::model::{
-    Case, CaseRow, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow, StateFilter,
+    Case, CaseRow, CaseState, CaseStatus, DanglingRef, DependencyGraph, OutlineRow,
 };
 use crate::policy::{
     Assessment, Policy, RowOrderKey, Tier, TierWindow, assess, days_since, tier_window,
 };
 use crate::store::Snapshot;
-use crate::text::sanitize;
-
-/// The queue views, in tab order (keys 1–4; the evidence log is 5).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum View {
-    /// Cases awaiting a decision, including those whose quarantine expired.
-    Pending,
-    /// Cases in a quarantine that has not expired yet.
-    Quarantined,
-    /// Cases escalated to a person or team.
-    Escalated,
-    /// Cases with a final decision recorded.
-    Decided,
-    /// The evidence log of recorded decisions; lists no cases.
-    Evidence,
-}
-
-impl View {
-    /// Every view, in tab order; the first four are the queue views.
-    pub const ALL: [View; 5] = [
-        View::Pending,
-        View::Quarantined,
-        View::Escalated,
-        View::Decided,
-        View::Evidence,
-    ];
-
-    /// The tab label; also the name [`View::parse`] accepts.
-    pub fn title(self) -> &'static str {
-        match self {
-            View::Pending => "Pending",
-            View::Quarantined => "Quarantined",
-            View::Escalated => "Escalated",
-            View::Decided => "Decided",
-            View::Evidence => "Evidence",
-        }
-    }
-
-    /// The tab label for narrow terminals (at most 4 characters).
-    pub fn short_title(self) -> &'static str {
-        match self {
-            View::Pending => "Pend",
-            View::Quarantined => "Quar",
-            View::Escalated => "Esc",
-            View::Decided => "Done",
-            View::Evidence => "Log",
-        }
-    }
-
-    /// The view whose [`title`](Self::title) is `s`, ignoring ASCII case
-    /// (the `:view` command); `None` for any other text.
-    pub fn parse(s: &str) -> Option<View> {
-        View::ALL
-            .into_iter()
-            .find(|v| v.title().eq_ignore_ascii_case(s))
-    }
-
-    /// Position in [`View::ALL`], 0–4 (the tab key is this plus one); the
-    /// queue views' per-view arrays are indexed by it.
-    pub fn index(self) -> usize {
-        View::ALL.iter().position(|&v| v == self).unwrap_or(0)
-    }
-}
-
-/// The order of the queue views' rows when no filter is typed (a filter
-/// ranks by match score, ties in this order).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SortKey {
-    /// Tier, severity, privilege, oldest first (the policy's queue order).
-    Risk,
-    /// Oldest case first.
-    Age,
-    /// Case id, byte order.
-    Id,
-    /// Owner team name, cases without an owner last; ties by case id.
-    Owner,
-}
-
-impl SortKey {
-    /// The key after this one in the cycle risk → age → id → owner → risk.
-    pub fn next(self) -> SortKey {
-        match self {
-            SortKey::Risk => SortKey::Age,
-            SortKey::Age => SortKey::Id,
-            SortKey::Id => SortKey::Owner,
-            SortKey::Owner => SortKey::Risk,
-        }
-    }
-
-    /// The lowercase name shown in the console: `risk`, `age`, `id`, `owner`.
-    pub fn name(self) -> &'static str {
-        match self {
-            SortKey::Risk => "risk",
-            SortKey::Age => "age",
-            SortKey::Id => "id",
-            SortKey::Owner => "owner",
-        }
-    }
-}
-
-/// Which views a case appears in at `now`: the same [`StateFilter`] rule as
-/// `list --state` and the API (an expired quarantine is back in Pending).
-pub fn views_of(status: &CaseStatus, now: OffsetDateTime) -> [bool; 4] {
-    [
-        StateFilter::Pending,
-        StateFilter::Quarantined,
-        StateFilter::Escalated,
-        StateFilter::Decided,
-    ]
-    .map(|f| f.matches(status, now))
-}
-
 /// Every case of a snapshot with what the queue views need, measured once
 /// per snapshot. The model lists [`CaseRow`]s: from the snapshot's cases,
 /// or, from a store that gives the queue without the cases
@@ -222,52 +115,6 @@ pub struct CaseTree {
     /// ([`DependencyGraph::transitive_dependents`]).
     pub dependents: usize,
 }
-
-/// The widest content of each variable column over all cases, in terminal
-/// columns of the sanitised text (capped: one pathological name must not
-/// claim the whole table).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct ColumnWidths {
-    /// The case id.
-    pub id: u16,
-    /// The identity's name.
-    pub identity: u16,
-    /// The owner team, or [`UNKNOWN_OWNER`].
-    pub owner: u16,
-    /// `kind/provider`.
-    pub kind_provider: u16,
-    /// The state text (`quar 1d 6h`, `esc→team`, …).
-    pub state: u16,
-    /// The age in days (`123d`).
-    pub age: u16,
-}
-
-impl ColumnWidths {
-    /// Each width the larger of this one's and `other`'s.
-    fn widen(&mut self, other: &ColumnWidths) {
-        self.id = self.id.max(other.id);
-        self.identity = self.identity.max(other.identity);
-        self.owner = self.owner.max(other.owner);
-        self.kind_provider = self.kind_provider.max(other.kind_provider);
-        self.state = self.state.max(other.state);
-        self.age = self.age.max(other.age);
-    }
-}
-
-/// How many decimal digits `n` (≥ 0) has.
-fn digits(n: i64) -> u16 {
-    let mut d = 1;
-    let mut n = n / 10;
-    while n > 0 {
-        d += 1;
-        n /= 10;
-    }
-    d
-}
-
-/// No column's content width is taken as more than this.
-const MAX_CONTENT_WIDTH: usize = 48;
-
 impl QueueModel {
     /// Builds the model of `snapshot` at `now`: rows (from the cases, or as
     /// the snapshot gives them), statuses, tiers with their windows (the
@@ -448,12 +295,7 @@ impl QueueModel {
         }
         self.member = self.memberships();
         self.widths = self.measure();
-        self.next_due = self
-            .windows
-            .iter()
-            .filter_map(|w| w.due_at)
-            .filter(|&d| d > now)
-            .min();
+        self.next_due = self.earliest_due();
     }
 
     /// Whether some case's tier window has ended without its case held
@@ -481,16 +323,20 @@ impl QueueModel {
         }
     }
 
+    /// The earliest end of a tier window after `now`.
+    fn earliest_due(&self) -> Option<OffsetDateTime> {
+        self.windows
+            .iter()
+            .filter_map(|w| w.due_at)
+            .filter(|&d| d > self.now)
+            .min()
+    }
+
     fn note_due(&mut self) {
         let now = self.now;
         self.due |=
             (0..self.rows.len()).any(|i| !self.windows[i].holds_at(now) && self.case(i).is_none());
-        self.next_due = self
-            .windows
-            .iter()
-            .filter_map(|w| w.due_at)
-            .filter(|&d| d > now)
-            .min();
+        self.next_due = self.earliest_due();
     }
 
     /// The content widths of the columns of queue view `view`
@@ -796,82 +642,5 @@ impl QueueModel {
                 _ => None,
             })
             .min()
-    }
-}
-
-/// The display widths of a row's id, identity, owner and kind/provider,
-/// capped at [`MAX_CONTENT_WIDTH`].
-fn text_widths(r: &CaseRow) -> [u8; 4] {
-    let w = |s: &str| {
-        let n = if s.bytes().all(|b| (0x20..0x7f).contains(&b)) {
-            s.len()
-        } else {
-            sanitize(s).width()
-        };
-        n.min(MAX_CONTENT_WIDTH)
-    };
-    [
-        w(r.id()),
-        w(r.name()),
-        r.owner_team().map_or(UNKNOWN_OWNER.len(), w),
-        (w(r.kind()) + 1 + w(r.provider())).min(MAX_CONTENT_WIDTH),
-    ]
-    .map(|n| n as u8)
-}
-
-/// What the OWNER column says when no team is named.
-pub const UNKNOWN_OWNER: &str = "(unknown)";
-
-/// The widest the queue's STATE cell of `s` gets from `now` on (`quar 1d 6h`,
-/// `⚠ EXPIRED`, `esc→team`, `pending`; a countdown is at most `quar 99d 23h`).
-fn state_width(s: &CaseStatus, now: OffsetDateTime) -> u16 {
-    let w = match &s.state {
-        CaseState::Quarantined { until } if *until <= now => "⚠ EXPIRED".width(),
-        CaseState::Quarantined { .. } => "quar 99d 23h".len(),
-        CaseState::Escalated { to } => 4 + sanitize(to).width(),
-        other => other.name().width(),
-    };
-    w.min(MAX_CONTENT_WIDTH) as u16
-}
-
-/// For each id, the number of leading characters of its sanitised form
-/// shared with its neighbours in `by_id` (the indices of `ids` in id
-/// order): the longest prefix it shares with any other id.
-fn shared_prefixes(ids: &[&str], by_id: &[u32]) -> Vec<u32> {
-    let mut out = vec![0u32; ids.len()];
-    let sorted: Vec<std::borrow::Cow<'_, str>> =
-        by_id.iter().map(|&i| sanitize(ids[i as usize])).collect();
-    for k in 1..sorted.len() {
-        let n = sorted[k - 1]
-            .chars()
-            .zip(sorted[k].chars())
-            .take_while(|(a, b)| a == b)
-            .count() as u32;
-        let (prev, this) = (by_id[k - 1] as usize, by_id[k] as usize);
-        out[prev] = out[prev].max(n);
-        out[this] = out[this].max(n);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shared_prefixes_are_with_the_nearest_ids() {
-        let ids = [
-            "prod-payments-svc-000124",
-            "CASE-1",
-            "prod-payments-svc-000123",
-            "prod-identity-svc-000001",
-        ];
-        let mut by_id: Vec<u32> = (0..ids.len() as u32).collect();
-        by_id.sort_by_key(|&i| ids[i as usize]);
-        assert_eq!(
-            shared_prefixes(&ids, &by_id),
-            [23, 0, 23, "prod-".len() as u32]
-        );
-        assert_eq!(shared_prefixes(&["only"], &[0]), [0]);
     }
 }

@@ -65,6 +65,10 @@ impl LibraryStore {
                 // --database` puts it (a policy given at open is what-if).
                 let layout = StoreLayout::new(self.path());
                 let text = std::fs::read_to_string(layout.policy_path()).expect("policy.toml");
+                // The schema first (a new database has none), then this
+                // test's policy over whatever is stored.
+                let policy = Policy::from_file(&layout.policy_path()).expect("policy.toml");
+                LocalStore::init_database(url, &policy, None).expect("init the database");
                 super::pg_set_policy(url, &text);
                 LocalStore::open_database(url, Some(&layout.cases_dir()), None, None)
                     .expect("open the database store")
