@@ -13,7 +13,7 @@ mod snapshot;
 
 use async_trait::async_trait;
 
-pub use local::{ImportCounts, LocalStore, Migration, QueueEntryKey, StoreLayout};
+pub use local::{ImportCounts, LocalStore, Migration, QueueKeys, StoreLayout};
 pub use outbox::{AlreadyQueued, OutboxSummary, QueuedEntry};
 pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, QueueRows, Snapshot};

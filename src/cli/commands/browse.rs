@@ -131,7 +131,7 @@ pub async fn list(
 
 /// `list --json` on a local store, streamed: the listed cases' queue keys
 /// come from the stored rows one at a time (`LocalStore::queue_keys_blocking`:
-/// about 50 bytes a case, the rows whose tier window ended assessed again
+/// about 45 bytes a case, the rows whose tier window ended assessed again
 /// from their case), sorted in queue order; then each case is read,
 /// assessed and written as it goes. Memory holds the keys, never the rows
 /// or the cases. The output is `list --json`'s, the same as the in-memory
@@ -144,15 +144,15 @@ fn list_streaming(global: &Global, filter: StateFilter, out: &mut Out) -> Result
     let keep = |status: &nhi_triage::model::CaseStatus| filter.matches(status, now);
     let (order, queue) = store.queue_keys_blocking(now, &keep)?;
     let mut counts = ListCounts::default();
-    for entry in &order {
-        counts.add(entry.tier, entry.problems);
+    for (_, tier, problems) in order.iter() {
+        counts.add(tier, problems);
     }
     warn(&queue.problems, &queue.evidence);
     let skipped = std::cell::RefCell::new((0usize, None::<String>));
     let entries = order
         .iter()
         .take_while(|_| !crate::cli::output::stdout_closed())
-        .filter_map(|entry| match store.case_blocking(&entry.id) {
+        .filter_map(|(id, _, _)| match store.case_blocking(id) {
             Ok(found) => found.map(|(case, status)| {
                 let a = assess(&case, &status, &policy, now);
                 OwnedEntry {

@@ -25,7 +25,7 @@
 mod decide;
 mod layout;
 mod queue;
-pub use queue::QueueEntryKey;
+pub use queue::QueueKeys;
 mod state;
 mod watch;
 

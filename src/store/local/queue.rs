@@ -152,18 +152,71 @@ impl LocalStore {
     }
 }
 
-/// One listed case's place in the queue, as [`LocalStore::queue_keys_blocking`]
-/// gives it: about 50 bytes a case.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
-pub struct QueueEntryKey {
-    /// The queue order but for the id ([`crate::policy::RowOrderKey`]).
-    pub key: crate::policy::RowOrderKey,
-    /// The case id (the last tie-breaker).
-    pub id: Box<str>,
-    /// Its tier at the `now` asked for.
-    pub tier: crate::policy::Tier,
-    /// Whether the loader recorded problems for the case.
-    pub problems: bool,
+/// The listed cases' places in the queue, as
+/// [`LocalStore::queue_keys_blocking`] gives them, in queue order: about 45
+/// bytes a case (the ids kept in one string, not one allocation each).
+#[derive(Debug, Default)]
+pub struct QueueKeys {
+    entries: Vec<QueueEntry>,
+    ids: String,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct QueueEntry {
+    key: crate::policy::RowOrderKey,
+    id_at: u32,
+    id_len: u32,
+    tier: crate::policy::Tier,
+    problems: bool,
+}
+
+impl QueueKeys {
+    fn push(
+        &mut self,
+        key: crate::policy::RowOrderKey,
+        id: &str,
+        tier: crate::policy::Tier,
+        problems: bool,
+    ) {
+        let id_at = u32::try_from(self.ids.len()).unwrap_or(u32::MAX);
+        self.ids.push_str(id);
+        self.entries.push(QueueEntry {
+            key,
+            id_at,
+            id_len: u32::try_from(id.len()).unwrap_or(0),
+            tier,
+            problems,
+        });
+    }
+
+    fn id(&self, e: &QueueEntry) -> &str {
+        let at = e.id_at as usize;
+        self.ids.get(at..at + e.id_len as usize).unwrap_or("")
+    }
+
+    fn sort(&mut self) {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by(|a, b| a.key.cmp(&b.key).then_with(|| self.id(a).cmp(self.id(b))));
+        self.entries = entries;
+    }
+
+    /// How many cases are listed.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Each listed case in queue order: its id, its tier at the `now`
+    /// asked for, and whether the loader recorded problems for it.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, crate::policy::Tier, bool)> {
+        self.entries
+            .iter()
+            .map(|e| (self.id(e), e.tier, e.problems))
+    }
 }
 
 impl LocalStore {
@@ -177,7 +230,7 @@ impl LocalStore {
         &self,
         now: OffsetDateTime,
         keep: &(dyn Fn(&CaseStatus) -> bool + Sync),
-    ) -> Result<(Vec<QueueEntryKey>, Snapshot), StoreError> {
+    ) -> Result<(QueueKeys, Snapshot), StoreError> {
         self.refresh()?;
         let shared = &self.shared;
         let tag = shared.assessing().tag().to_string();
@@ -194,7 +247,7 @@ impl LocalStore {
         }
         let statuses = &inner.replay.statuses;
         let pending = CaseStatus::default();
-        let mut keys = Vec::new();
+        let mut keys = QueueKeys::default();
         let mut due: Vec<String> = Vec::new();
         inner.db.read(|sql| {
             rows::load(sql, &tag, &mut |row, stored| {
@@ -206,12 +259,9 @@ impl LocalStore {
                     && stored.window.holds_at(now)
                     && stored.version == status.version as i64;
                 if fresh {
-                    keys.push(QueueEntryKey {
-                        key: crate::policy::RowOrderKey::of(&row, stored.window.tier),
-                        id: row.id().into(),
-                        tier: stored.window.tier,
-                        problems: row.problems > 0,
-                    });
+                    let tier = stored.window.tier;
+                    let key = crate::policy::RowOrderKey::of(&row, tier);
+                    keys.push(key, row.id(), tier, row.problems > 0);
                 } else {
                     due.push(row.id().to_string());
                 }
@@ -223,14 +273,10 @@ impl LocalStore {
                 continue;
             };
             let tier = tier_window(&case, status, &shared.policy, now).tier;
-            keys.push(QueueEntryKey {
-                key: crate::policy::RowOrderKey::of(&CaseRow::of(&case), tier),
-                id: id.into(),
-                tier,
-                problems: !case.problems.is_empty(),
-            });
+            let key = crate::policy::RowOrderKey::of(&CaseRow::of(&case), tier);
+            keys.push(key, &id, tier, !case.problems.is_empty());
         }
-        keys.sort_unstable();
+        keys.sort();
         let snapshot = without_cases(inner, shared, None)?;
         Ok((keys, snapshot))
     }
