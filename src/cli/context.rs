@@ -18,6 +18,17 @@ use super::args::Global;
 /// type is `info --json`'s `paths`).
 pub use nhi_triage::output::Paths;
 
+/// Checks that `path`, named on the command line, is a file that exists:
+/// otherwise an error naming it (exit 1), so a missing file is never read
+/// as empty input.
+pub fn named_file(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_file() {
+        bail!("{} is not a file", path.display());
+    }
+    Ok(())
+}
+
 /// The paths under the XDG directories of the user running the program.
 pub fn paths() -> Result<Paths> {
     let dirs = ProjectDirs::from("", "", "nhi-triage").context(

@@ -33,7 +33,7 @@ pub use reviewer::{
     MAX_NAME_CHARS, NameError, OsAccount, Reviewer, identity_key, same_reviewer, validate_name,
     validate_team,
 };
-pub use row::{CaseRow, RowParts};
+pub use row::{CaseRow, RowParts, position_in_id_order};
 pub use state::{Action, CaseState, CaseStatus, Decision, LastDecision, StateFilter};
 pub use usage::LastUsed;
 

@@ -168,6 +168,12 @@ impl CaseRow {
     }
 }
 
+/// The index of the row of `id` (exact) among `rows` in id order, by
+/// binary search.
+pub fn position_in_id_order(rows: &[CaseRow], id: &str) -> Option<usize> {
+    rows.binary_search_by(|r| r.id().cmp(id)).ok()
+}
+
 /// A row's parts, as a store keeps them (JSON, one object per case).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RowParts {

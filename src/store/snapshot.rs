@@ -76,7 +76,7 @@ pub struct QueueRows {
 impl QueueRows {
     /// The index of the row of `case_id` (exact id), by binary search.
     pub fn find(&self, case_id: &str) -> Option<usize> {
-        self.rows.binary_search_by(|r| r.id().cmp(case_id)).ok()
+        crate::model::position_in_id_order(&self.rows, case_id)
     }
 }
 

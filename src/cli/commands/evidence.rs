@@ -30,11 +30,7 @@ pub async fn evidence(global: &Global, command: EvidenceCommand, out: &mut Out) 
     {
         // A file that is not there is an error (exit 1), never an intact
         // empty chain.
-        let meta = std::fs::metadata(path)
-            .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
-        if !meta.is_file() {
-            anyhow::bail!("{} is not a file", path.display());
-        }
+        crate::cli::context::named_file(path)?;
         let report = nhi_triage::evidence::EvidenceLog::new(path).verify()?;
         return print_verify(&report, *json, out);
     }

@@ -101,11 +101,7 @@ pub fn import(
         } else {
             // A file that cannot be read is an error (exit 1), not a
             // problem to count: nothing of it was imported.
-            let meta =
-                std::fs::metadata(file).with_context(|| format!("reading {}", file.display()))?;
-            if !meta.is_file() {
-                anyhow::bail!("{} is not a file", file.display());
-            }
+            crate::cli::context::named_file(file)?;
             load_file(file, &mut report);
         }
     }

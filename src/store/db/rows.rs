@@ -54,6 +54,36 @@ pub struct StoredRow {
     pub current_policy: bool,
 }
 
+impl StoredRow {
+    /// Whether this stored assessment is still the case's tier at `now`
+    /// for a case whose status has version `status_version`: assessed
+    /// under the policy in force, with that status, and its window holds.
+    /// Otherwise the case must be assessed again (the one rule every
+    /// reader of the rows uses).
+    pub fn holds(&self, status_version: u64, now: OffsetDateTime) -> bool {
+        holds(
+            &self.window,
+            self.version,
+            self.current_policy,
+            status_version,
+            now,
+        )
+    }
+}
+
+/// [`StoredRow::holds`] on its parts (a reader that keeps them apart).
+pub fn holds(
+    window: &TierWindow,
+    assessed_version: i64,
+    current_policy: bool,
+    status_version: u64,
+    now: OffsetDateTime,
+) -> bool {
+    current_policy
+        && window.holds_at(now)
+        && i64::try_from(status_version).is_ok_and(|v| v == assessed_version)
+}
+
 /// Bumps and returns the write clock (inside a write transaction).
 pub fn tick(sql: &mut dyn Sql) -> Result<i64, StoreError> {
     let next = clock(sql)? + 1;

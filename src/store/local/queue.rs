@@ -31,7 +31,7 @@ pub(super) struct RowCache {
 
 impl RowCache {
     fn find(&self, id: &str) -> Option<usize> {
-        self.rows.binary_search_by(|r| r.id().cmp(id)).ok()
+        crate::model::position_in_id_order(&self.rows, id)
     }
 
     fn set(&mut self, i: usize, stored: &StoredRow) {
@@ -57,11 +57,7 @@ impl LocalStore {
         let tag = at.tag().to_string();
         let mut guard = self.inner();
         let inner = &mut *guard;
-        if !inner.db.read(|sql| rows::complete(sql))? {
-            inner
-                .db
-                .write("filling the queue rows", |sql| rows::backfill(sql, &at))?;
-        }
+        fill_rows(&mut inner.db, &at)?;
         let clock = inner.db.read(|sql| rows::clock(sql))?;
         let mut cache = match inner.rows.take() {
             Some(c) if c.generation == inner.generation => c,
@@ -77,23 +73,18 @@ impl LocalStore {
             cache.clock = clock;
         }
         let statuses = &inner.replay.statuses;
-        let status_of = |id: &str| statuses.get(id);
-        let mut due: Vec<usize> = (0..cache.rows.len())
+        let status_version = |id: &str| statuses.get(id).map_or(0, |s| s.version);
+        let due: Vec<usize> = (0..cache.rows.len())
             .filter(|&i| {
-                !cache.current_policy[i]
-                    || !cache.windows[i].holds_at(now)
-                    || (cache.versions[i] != 0
-                        && status_of(cache.rows[i].id()).map(|s| s.version as i64)
-                            != Some(cache.versions[i]))
+                !rows::holds(
+                    &cache.windows[i],
+                    cache.versions[i],
+                    cache.current_policy[i],
+                    status_version(cache.rows[i].id()),
+                    now,
+                )
             })
             .collect();
-        due.extend(statuses.iter().filter_map(|(id, s)| {
-            cache
-                .find(id)
-                .filter(|&i| cache.versions[i] != s.version as i64)
-        }));
-        due.sort_unstable();
-        due.dedup();
         if !due.is_empty() {
             let ids: Vec<(usize, String, CaseStatus)> = due
                 .iter()
@@ -236,15 +227,11 @@ impl LocalStore {
         let tag = shared.assessing().tag().to_string();
         let mut guard = self.inner();
         let inner = &mut *guard;
-        if !inner.db.read(|sql| rows::complete(sql))? {
-            let at = Assessing {
-                now,
-                ..shared.assessing()
-            };
-            inner
-                .db
-                .write("filling the queue rows", |sql| rows::backfill(sql, &at))?;
-        }
+        let at = Assessing {
+            now,
+            ..shared.assessing()
+        };
+        fill_rows(&mut inner.db, &at)?;
         let statuses = &inner.replay.statuses;
         let pending = CaseStatus::default();
         let mut keys = QueueKeys::default();
@@ -255,10 +242,7 @@ impl LocalStore {
                 if !keep(status) {
                     return;
                 }
-                let fresh = stored.current_policy
-                    && stored.window.holds_at(now)
-                    && stored.version == status.version as i64;
-                if fresh {
+                if stored.holds(status.version, now) {
                     let tier = stored.window.tier;
                     let key = crate::policy::RowOrderKey::of(&row, tier);
                     keys.push(key, row.id(), tier, row.problems > 0);
@@ -342,6 +326,14 @@ fn without_cases(
         policy: shared.policy.clone(),
         rows,
     })
+}
+
+/// Writes the rows of a store that has none yet (schema version 1), once.
+fn fill_rows(db: &mut crate::store::db::Db, at: &Assessing<'_>) -> Result<(), StoreError> {
+    if !db.read(|sql| rows::complete(sql))? {
+        db.write("filling the queue rows", |sql| rows::backfill(sql, at))?;
+    }
+    Ok(())
 }
 
 /// Reads every row.

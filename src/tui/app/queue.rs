@@ -176,12 +176,7 @@ impl QueueModel {
     /// indices to new ones; otherwise only statuses and tiers move (cases
     /// are assessed again when their status changed; rows come assessed).
     pub fn update(&mut self, snapshot: Snapshot) {
-        let same_cases = match (&self.snapshot.rows, &snapshot.rows) {
-            (None, None) => Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases),
-            (Some(a), Some(b)) => Arc::ptr_eq(&a.rows, &b.rows),
-            _ => false,
-        };
-        if !same_cases {
+        if !self.same_cases(&snapshot) {
             self.adopt(QueueModel::new(snapshot, self.now));
             return;
         }
@@ -314,11 +309,19 @@ impl QueueModel {
     /// Whether `snapshot` holds the same cases, rows and tiers as the one
     /// this model was built from (an update would change no tier).
     pub fn same_data(&self, snapshot: &Snapshot) -> bool {
+        self.same_cases(snapshot)
+            && match (&self.snapshot.rows, &snapshot.rows) {
+                (Some(a), Some(b)) => Arc::ptr_eq(&a.windows, &b.windows),
+                _ => true,
+            }
+    }
+
+    /// Whether `snapshot` holds the same cases (or rows) as the one this
+    /// model was built from: the same `Arc`, not equal contents.
+    fn same_cases(&self, snapshot: &Snapshot) -> bool {
         match (&self.snapshot.rows, &snapshot.rows) {
             (None, None) => Arc::ptr_eq(&self.snapshot.cases, &snapshot.cases),
-            (Some(a), Some(b)) => {
-                Arc::ptr_eq(&a.rows, &b.rows) && Arc::ptr_eq(&a.windows, &b.windows)
-            }
+            (Some(a), Some(b)) => Arc::ptr_eq(&a.rows, &b.rows),
             _ => false,
         }
     }
