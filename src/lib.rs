@@ -34,6 +34,8 @@ pub mod api;
 pub mod demo;
 pub mod evidence;
 pub mod fsutil;
+pub mod import;
+pub mod context;
 pub mod model;
 pub mod output;
 pub mod policy;

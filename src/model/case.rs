@@ -50,6 +50,21 @@ pub struct Case {
     /// Free searchable labels, as given.
     #[serde(default)]
     pub tags: Vec<String>,
+    /// Where the credential was seen: one entry per place (repository,
+    /// file, line, commit, or a URL), merged across detectors and imports
+    /// (docs/import.md, *One credential, one case*). Written only when not
+    /// empty, so the digest of a case without them is what it was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub occurrences: Vec<Occurrence>,
+    /// The decided case this one recurs (the same credential seen again
+    /// after a decision): its id. Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence_of: Option<String>,
+    /// Where the context facts (owner, criticality, dependencies) came
+    /// from and where sources disagreed; filled in when the store joins
+    /// its context files (docs/import.md, *Context*). Written only when set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextNotes>,
     /// What the case file says that nhi-triage could not read as a fact:
     /// values read as unknown (a severity `HIGHEST`, a date without a time
     /// zone), keys it does not know (a misspelt `node` hides every
@@ -123,6 +138,127 @@ pub struct Finding {
     /// The detector's references (finding ids, URLs), shown as given.
     #[serde(default)]
     pub refs: Vec<String>,
+    /// When the credential was first seen by any detector (the earliest
+    /// occurrence); written only when known.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
+    pub first_seen_at: Option<OffsetDateTime>,
+    /// Whether a detector that checked the credential against its provider
+    /// found it `live` or `inactive`; `None` (`unknown`, absent): nobody
+    /// checked or the check failed. Written only when known.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::option"
+    )]
+    pub validity: Option<Validity>,
+}
+
+/// What a detector's check of a credential against its provider said
+/// (`finding.validity`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Validity {
+    /// The provider accepted it: the secret works now.
+    Live,
+    /// The provider refused it (revoked, expired, deleted).
+    Inactive,
+}
+
+impl Validity {
+    /// The wire and display name: `live` or `inactive`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Validity::Live => "live",
+            Validity::Inactive => "inactive",
+        }
+    }
+}
+
+/// One place a credential was seen (`occurrences[]` in docs/format.md).
+/// Every field is optional; equal occurrences are one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// The detector that saw it (`gitleaks`, `trufflehog`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
+    /// The repository (`owner/name`), bucket or host it was found in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub repository: Option<String>,
+    /// The file path inside the repository (CODEOWNERS matches on it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The 1-based line in `path`.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::lenient::option"
+    )]
+    pub line: Option<u32>,
+    /// The commit it was found in.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// A link to the place (an issue, a pull request, a blob), when the
+    /// detector gives one that holds no secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// When it was first seen here.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
+    pub first_seen_at: Option<OffsetDateTime>,
+    /// When it was last seen here.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "time::serde::rfc3339::option::serialize",
+        deserialize_with = "super::lenient::option_time"
+    )]
+    pub last_seen_at: Option<OffsetDateTime>,
+}
+
+impl Occurrence {
+    /// The place, without the times: two occurrences at one place are one
+    /// (their times merge).
+    pub fn place(&self) -> (&Option<String>, &Option<String>, &Option<String>, Option<u32>, &Option<String>, &Option<String>) {
+        (&self.source, &self.repository, &self.path, self.line, &self.commit, &self.url)
+    }
+}
+
+/// Where a case's context facts came from (`context` in docs/format.md):
+/// written by the store when it joins its context files with the case.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContextNotes {
+    /// The source of each fact the join set, by field path (`owner`,
+    /// `criticality`, `dependencies`), e.g. `Backstage catalog,
+    /// resource:default/svc-billing (context/catalog.yaml)`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sources: std::collections::BTreeMap<String, String>,
+    /// Facts two sources gave differently, and which one was kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub disagreements: Vec<Disagreement>,
+}
+
+/// Two sources disagree about one fact (`context.disagreements[]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disagreement {
+    /// The field, e.g. `owner.team`.
+    pub field: String,
+    /// The value kept, and its source.
+    pub kept: String,
+    /// Where the kept value came from.
+    pub kept_source: String,
+    /// The value not used.
+    pub other: String,
+    /// Where the other value came from.
+    pub other_source: String,
 }
 
 /// Who owns the identity: the people to ask before acting (Q1).
@@ -145,6 +281,10 @@ pub struct Owner {
         deserialize_with = "super::lenient::option_time"
     )]
     pub verified_at: Option<OffsetDateTime>,
+    /// Where ownership was read: the detector, or a context source such as
+    /// `Backstage catalog, resource:default/svc-billing`. Written only when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// How we know who owns the identity.
@@ -242,6 +382,10 @@ pub struct DependencyNode {
     /// Edges from this node to what it depends on (ids, read in NFC).
     #[serde(default, deserialize_with = "super::lenient::ids")]
     pub uses: Vec<String>,
+    /// Where the node was read (a context source such as a Kubernetes
+    /// manifest). Written only when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
 }
 
 /// What approving the case would do to the identity.

@@ -23,7 +23,7 @@ use serde::de::{self, DeserializeOwned, Deserializer, Visitor};
 use serde::{Deserialize, forward_to_deserialize_any};
 use time::OffsetDateTime;
 
-use super::case::{ActionKind, Level, OwnerBasis, Privilege};
+use super::case::{ActionKind, Level, OwnerBasis, Privilege, Validity};
 
 /// Whether `s` says "not known" for an optional typed value (enumeration,
 /// time, boolean, number): empty or blank, `unknown`, `none`, `n/a`, `null`
@@ -115,7 +115,13 @@ macro_rules! deserialize_named {
         }
     )*};
 }
-deserialize_named!(Level, Privilege, OwnerBasis, ActionKind);
+impl Named for Validity {
+    const ALL: &'static [(&'static str, Self)] =
+        &[("live", Validity::Live), ("inactive", Validity::Inactive)];
+    const WHAT: &'static str = "a validity";
+}
+
+deserialize_named!(Level, Privilege, OwnerBasis, ActionKind, Validity);
 
 struct NamedVisitor<T>(PhantomData<T>);
 
@@ -141,6 +147,7 @@ pub(crate) trait Optional: DeserializeOwned {
 impl Optional for bool {}
 impl Optional for u32 {}
 impl Optional for Privilege {}
+impl Optional for Validity {}
 impl Optional for Level {
     fn means_unknown(s: &str) -> bool {
         means_unknown(s)

@@ -1,0 +1,184 @@
+//! Reading a detector's output: the text, and its JSON records with the
+//! line each starts on (for messages that name the record).
+
+use serde_json::value::RawValue;
+
+use super::Skipped;
+
+/// One input to import: a file (or standard input) as text.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    /// The file name as given (`-` reads standard input: `(stdin)`).
+    pub label: &'a str,
+    /// The whole text, UTF-8, a leading BOM removed.
+    pub text: &'a str,
+}
+
+impl<'a> Input<'a> {
+    /// An input over `text` (a leading UTF-8 BOM is dropped).
+    pub fn new(label: &'a str, text: &'a str) -> Self {
+        Input {
+            label,
+            text: text.strip_prefix('\u{feff}').unwrap_or(text),
+        }
+    }
+
+    /// `FILE:LINE` for the 1-based line that `part` (a slice of the text)
+    /// starts on; `FILE` when `part` is not in the text.
+    pub fn record_at(&self, part: &str) -> String {
+        match self.line_of(part) {
+            Some(line) => format!("{}:{line}", self.label),
+            None => self.label.to_string(),
+        }
+    }
+
+    /// The 1-based line that `part` (a slice of this text) starts on.
+    pub fn line_of(&self, part: &str) -> Option<usize> {
+        let start = (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;
+        let before = self.text.get(..start)?;
+        Some(memchr::memchr_iter(b'\n', before.as_bytes()).count() + 1)
+    }
+}
+
+/// One JSON record of an input: its text (borrowed) and where it starts.
+#[derive(Debug, Clone, Copy)]
+pub struct JsonRecord<'a> {
+    /// `FILE:LINE` of the record's first character.
+    pub line: usize,
+    /// The record's JSON text, exactly as in the input.
+    pub raw: &'a RawValue,
+}
+
+impl<'a> JsonRecord<'a> {
+    /// `FILE:LINE`, for [`Skipped::record`] and [`super::Detected::record`].
+    pub fn label(&self, input: &Input<'_>) -> String {
+        format!("{}:{}", input.label, self.line)
+    }
+
+    /// The record as a JSON tree.
+    ///
+    /// # Errors
+    /// None in practice: the text was read as JSON already.
+    pub fn value(&self) -> Result<serde_json::Value, serde_json::Error> {
+        serde_json::from_str(self.raw.get())
+    }
+
+    /// The elements of the array under `key` in this record (an object),
+    /// each with its own line; `None` when the record is not an object or
+    /// `key` is not an array in it.
+    pub fn array_under(&self, input: &Input<'a>, key: &str) -> Option<Vec<JsonRecord<'a>>> {
+        let fields: std::collections::HashMap<&str, &'a RawValue> =
+            serde_json::from_str(self.raw.get()).ok()?;
+        let inner = fields.get(key)?;
+        let elements: Vec<&'a RawValue> = serde_json::from_str(inner.get()).ok()?;
+        Some(records_of(input, elements))
+    }
+}
+
+fn records_of<'a>(input: &Input<'a>, raws: Vec<&'a RawValue>) -> Vec<JsonRecord<'a>> {
+    raws.into_iter()
+        .map(|raw| JsonRecord {
+            line: input.line_of(raw.get()).unwrap_or(0),
+            raw,
+        })
+        .collect()
+}
+
+/// The JSON records of `input`, whichever way the detector wrote them:
+///
+/// - a JSON array (`[` first): one record per element;
+/// - one JSON value (an object spanning any number of lines): one record
+///   (the parser then looks inside it, e.g. `{"findings": [...]}`);
+/// - JSON lines: one record per non-blank line.
+///
+/// Lines of JSON lines that are not JSON are returned as [`Skipped`]
+/// (`FILE:LINE: is not JSON: …`) and the rest still read.
+///
+/// # Errors
+/// An array or single value that is not JSON: one [`Skipped`] for the file,
+/// naming the line and column where reading stopped.
+pub fn json_records<'a>(input: &Input<'a>) -> Result<(Vec<JsonRecord<'a>>, Vec<Skipped>), Skipped> {
+    let text = input.text;
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('[') {
+        let elements: Vec<&'a RawValue> =
+            serde_json::from_str(text).map_err(|e| not_json(input, &e))?;
+        return Ok((records_of(input, elements), Vec::new()));
+    }
+    if let Ok(one) = serde_json::from_str::<&'a RawValue>(text) {
+        return Ok((records_of(input, vec![one]), Vec::new()));
+    }
+    let mut records = Vec::new();
+    let mut skipped = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let json = line.trim();
+        if json.is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<&'a RawValue>(json) {
+            Ok(raw) => records.push(JsonRecord { line: i + 1, raw }),
+            Err(e) => skipped.push(Skipped {
+                record: format!("{}:{}", input.label, i + 1),
+                field: None,
+                reason: format!("is not JSON: {}", e),
+                kind: super::SkipKind::Invalid,
+            }),
+        }
+    }
+    if records.is_empty() && !skipped.is_empty() && !trimmed.starts_with('{') {
+        // Not JSON at all (a CSV given to a JSON format): one message.
+        return Err(Skipped {
+            record: input.label.to_string(),
+            field: None,
+            reason: "is not JSON (an array, an object or JSON lines)".to_string(),
+            kind: super::SkipKind::Invalid,
+        });
+    }
+    Ok((records, skipped))
+}
+
+fn not_json(input: &Input<'_>, e: &serde_json::Error) -> Skipped {
+    Skipped {
+        record: format!("{}:{}", input.label, e.line()),
+        field: None,
+        reason: format!("is not JSON: {}", e),
+        kind: super::SkipKind::Invalid,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arrays_objects_and_lines_give_records_with_their_lines() {
+        let array = "[\n {\"a\": 1},\n\n {\"a\": 2}\n]";
+        let input = Input::new("f.json", array);
+        let (records, skipped) = json_records(&input).expect("array");
+        assert!(skipped.is_empty());
+        assert_eq!(records.iter().map(|r| r.line).collect::<Vec<_>>(), [2, 4]);
+
+        let object = "{\n \"findings\": [\n  {\"id\": 1},\n  {\"id\": 2}\n ]\n}";
+        let input = Input::new("f.json", object);
+        let (records, _) = json_records(&input).expect("object");
+        assert_eq!(records.len(), 1);
+        let inner = records[0].array_under(&input, "findings").expect("findings");
+        assert_eq!(inner.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
+
+        let lines = "{\"a\":1}\nnot json\n\n{\"a\":2}\n";
+        let input = Input::new("f.jsonl", lines);
+        let (records, skipped) = json_records(&input).expect("lines");
+        assert_eq!(records.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 4]);
+        assert_eq!(skipped.len(), 1);
+        assert_eq!(skipped[0].record, "f.jsonl:2");
+    }
+
+    #[test]
+    fn a_broken_array_is_one_message_naming_the_line() {
+        let input = Input::new("f.json", "[\n{\"a\":1},\n{\"a\":\n");
+        let e = json_records(&input).expect_err("broken");
+        assert!(e.record.starts_with("f.json:"), "{e}");
+        let input = Input::new("f.csv", "user,arn\nx,y\n");
+        assert!(json_records(&input).is_err());
+    }
+}

@@ -1,0 +1,176 @@
+//! What an imported case does to the case the store holds: the rules of
+//! re-import (docs/import.md, *Re-import*).
+//!
+//! - A new credential is a new case.
+//! - Facts merged into an open case: when they add nothing, the case is
+//!   unchanged (the same file imported twice changes nothing); else the
+//!   case is updated (its digest changes, so a decision made on the old
+//!   content is a conflict).
+//! - A decided case (any decision recorded) is never edited: new facts
+//!   open a new case, `recurrence_of` the decided one.
+
+use crate::model::{Case, Finding, Identity, LastUsed, Occurrence};
+
+/// What importing one case does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// No case for the credential yet: this one is added.
+    New(Case),
+    /// The open case with the merged facts.
+    Updated(Case),
+    /// Nothing new: the held case stays as it is.
+    Unchanged,
+    /// The held case is decided and the facts are new: this case is
+    /// added, its `recurrence_of` naming the decided one.
+    Recurrence(Case),
+}
+
+/// The id of the `n`th recurrence (`n` ≥ 2) of the case `root`: `ROOT-R2`, …
+pub fn recurrence_id(root: &str, n: usize) -> String {
+    format!("{root}-R{n}")
+}
+
+/// Decides what `incoming` does to `held` (the latest case of its
+/// credential, and whether it is decided). `next_id` is the id a
+/// recurrence gets.
+pub fn reconcile(held: Option<(&Case, bool)>, incoming: Case, next_id: &str) -> Outcome {
+    let Some((held, decided)) = held else {
+        return Outcome::New(incoming);
+    };
+    let merged = merge(held, &incoming);
+    if merged == *held {
+        return Outcome::Unchanged;
+    }
+    if !decided {
+        return Outcome::Updated(merged);
+    }
+    let mut case = incoming;
+    case.id = next_id.to_string();
+    case.recurrence_of = Some(held.id.clone());
+    Outcome::Recurrence(case)
+}
+
+/// `held` with the facts of `new` of the same credential: a fact `new`
+/// knows replaces the held one, a fact it does not know (`None`) keeps the
+/// held one, so re-reading a file adds nothing. Occurrences, references
+/// and tags are unions (equal places merge their first and last seen);
+/// `opened_at` and `first_seen_at` the earliest; severity the highest;
+/// `last_used_at` the latest known use. A provider identity replaces a
+/// fingerprint (`secret:…`) identity. The id, `recurrence_of` and the
+/// context notes are `held`'s.
+pub fn merge(held: &Case, new: &Case) -> Case {
+    let mut out = held.clone();
+    out.opened_at = held.opened_at.min(new.opened_at);
+    if !new.title.trim().is_empty() {
+        out.title = new.title.clone();
+    }
+    out.identity = merge_identity(&held.identity, &new.identity);
+    out.finding = match (&held.finding, &new.finding) {
+        (Some(h), Some(n)) => Some(merge_finding(h, n)),
+        (h, n) => n.clone().or_else(|| h.clone()),
+    };
+    replace_if_known(&mut out.owner, &new.owner);
+    replace_if_known(&mut out.criticality, &new.criticality);
+    replace_if_known(&mut out.dependencies, &new.dependencies);
+    replace_if_known(&mut out.action, &new.action);
+    replace_if_known(&mut out.change_window, &new.change_window);
+    union(&mut out.tags, &new.tags);
+    out.occurrences = merge_occurrences(&held.occurrences, &new.occurrences);
+    union(&mut out.problems, &new.problems);
+    if let Some(finding) = out.finding.as_mut() {
+        let earliest = out.occurrences.iter().filter_map(|o| o.first_seen_at).min();
+        finding.first_seen_at = min_known(finding.first_seen_at, earliest);
+    }
+    out
+}
+
+fn replace_if_known<T: Clone>(held: &mut Option<T>, new: &Option<T>) {
+    if new.is_some() {
+        held.clone_from(new);
+    }
+}
+
+fn union<T: Clone + PartialEq>(held: &mut Vec<T>, new: &[T]) {
+    for item in new {
+        if !held.contains(item) {
+            held.push(item.clone());
+        }
+    }
+}
+
+fn min_known<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+fn max_known<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether the identity is a fingerprint, not a provider identity.
+fn is_fingerprint(identity: &Identity) -> bool {
+    identity.id.starts_with("secret:")
+}
+
+fn merge_identity(held: &Identity, new: &Identity) -> Identity {
+    let mut out = if is_fingerprint(held) && !is_fingerprint(new) {
+        new.clone()
+    } else {
+        held.clone()
+    };
+    replace_if_known(&mut out.account, &new.account);
+    replace_if_known(&mut out.created_at, &new.created_at);
+    replace_if_known(&mut out.privilege, &new.privilege);
+    out.last_used_at = match (held.last_used_at, new.last_used_at) {
+        (LastUsed::At(a), LastUsed::At(b)) => LastUsed::At(a.max(b)),
+        // A use seen by one source beats "never" from another.
+        (LastUsed::At(t), _) | (_, LastUsed::At(t)) => LastUsed::At(t),
+        (LastUsed::Never, _) | (_, LastUsed::Never) => LastUsed::Never,
+        _ => LastUsed::Unknown,
+    };
+    out
+}
+
+fn merge_finding(held: &Finding, new: &Finding) -> Finding {
+    let mut out = held.clone();
+    // A leak is the graver finding about one credential.
+    if new.kind == "leaked_secret" {
+        out.kind = new.kind.clone();
+    }
+    // `Level` orders critical first: the highest severity is the least.
+    out.severity = match (held.severity, new.severity) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    out.source = match (&held.source, &new.source) {
+        (Some(h), Some(n)) if !h.split(", ").any(|s| s == n) => Some(format!("{h}, {n}")),
+        (h, n) => h.clone().or_else(|| n.clone()),
+    };
+    out.detected_at = max_known(held.detected_at, new.detected_at);
+    replace_if_known(&mut out.summary, &new.summary);
+    replace_if_known(&mut out.owasp, &new.owasp);
+    union(&mut out.refs, &new.refs);
+    out.first_seen_at = min_known(held.first_seen_at, new.first_seen_at);
+    replace_if_known(&mut out.validity, &new.validity);
+    out
+}
+
+fn merge_occurrences(held: &[Occurrence], new: &[Occurrence]) -> Vec<Occurrence> {
+    let mut out: Vec<Occurrence> = held.to_vec();
+    for n in new {
+        match out.iter_mut().find(|o| o.place() == n.place()) {
+            Some(o) => {
+                o.first_seen_at = min_known(o.first_seen_at, n.first_seen_at);
+                o.last_seen_at = max_known(o.last_seen_at, n.last_seen_at);
+            }
+            None => out.push(n.clone()),
+        }
+    }
+    out.sort();
+    out
+}
