@@ -46,6 +46,10 @@ pub struct Global {
     /// imported on open and, by a running console or server, when it changes.
     #[arg(long, global = true, value_name = "DIR")]
     pub cases: Option<PathBuf>,
+    /// The context files (Backstage catalogs, CODEOWNERS, owners tables,
+    /// Kubernetes manifests) joined with the cases [default: STORE/context].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub context: Option<PathBuf>,
     /// Use the demo store, seeded from the bundled demo cases on first use.
     #[arg(long, global = true, conflicts_with = "store")]
     pub demo: bool,
@@ -151,11 +155,21 @@ pub enum Command {
         demo: bool,
     },
     /// Import case files (JSON lines or a JSON array) into the store:
-    /// upsert by case id; a changed case gets a new content digest.
+    /// upsert by case id; a changed case gets a new content digest. With
+    /// --from FORMAT: a detector's output (docs/import.md).
     Import {
         /// The files to import (`-` reads standard input).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Read a detector's output instead of case files: aws-credential-report,
+        /// aws-access-analyzer, trufflehog, gitleaks, github-secret-scanning,
+        /// gitguardian, ocsf, asff.
+        #[arg(long, value_name = "FORMAT", value_parser = parse_format)]
+        from: Option<nhi_triage::import::Format>,
+        /// With --from: the repository (OWNER/NAME) the findings were scanned
+        /// from, when the format does not say (gitleaks reports do not).
+        #[arg(long, value_name = "OWNER/NAME", requires = "from")]
+        repository: Option<String>,
         /// Machine-readable summary.
         #[arg(long)]
         json: bool,
@@ -345,4 +359,8 @@ pub enum ExportFormat {
     // The chain itself: one sealed record a line, byte for byte as stored,
     // which `evidence verify --file` checks (docs/format.md).
     Jsonl,
+}
+
+fn parse_format(s: &str) -> Result<nhi_triage::import::Format, String> {
+    s.parse()
 }

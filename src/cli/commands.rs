@@ -5,6 +5,7 @@ mod browse;
 mod console;
 mod decide;
 mod evidence;
+mod importing;
 mod info;
 mod setup;
 
@@ -17,6 +18,7 @@ pub use browse::{list, show};
 pub use console::console;
 pub use decide::decide;
 pub use evidence::evidence;
+pub use importing::import_findings;
 pub use info::info;
 pub use setup::{import, init, migrate};
 

@@ -29,6 +29,16 @@ pub fn named_file(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checks that `path`, named on the command line, is a directory that
+/// exists (`--context DIR`): otherwise an error naming it (exit 1).
+pub fn named_dir(path: &Path) -> Result<()> {
+    let meta = std::fs::metadata(path).with_context(|| format!("reading {}", path.display()))?;
+    if !meta.is_dir() {
+        bail!("{} is not a directory", path.display());
+    }
+    Ok(())
+}
+
 /// The paths under the XDG directories of the user running the program.
 pub fn paths() -> Result<Paths> {
     let dirs = ProjectDirs::from("", "", "nhi-triage").context(
@@ -96,7 +106,7 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
         let ca = database_ca_file()?;
         return Ok(LocalStore::open_database(
             &url,
-            global.cases.as_deref(),
+            (global.cases.as_deref(), global.context.as_deref()),
             policy,
             ca.as_deref(),
         )?);
@@ -116,7 +126,10 @@ pub fn open_local(global: &Global) -> Result<LocalStore> {
             dir.display()
         );
     }
-    let store = LocalStore::open_with_policy(&dir, policy)?;
+    if let Some(context) = &global.context {
+        named_dir(context)?;
+    }
+    let store = LocalStore::open_with(&dir, policy, global.context.as_deref())?;
     if let Some(m) = store.migration() {
         super::output::errln!(
             "migrated the file store's evidence log into {}: {} records, chain verified before \

@@ -122,7 +122,18 @@ async fn run(cli: Cli, out: &mut Out) -> anyhow::Result<i32> {
             Err(UsageError("init creates a local store directory; it takes no --api".into()).into())
         }
         Some(Command::Init { dir, demo }) => commands::init(g, dir.as_deref(), demo, out),
-        Some(Command::Import { files, json }) => commands::import(g, &files, json, out),
+        Some(Command::Import {
+            files,
+            from: Some(format),
+            repository,
+            json,
+        }) => commands::import_findings(g, format, &files, repository, json, out),
+        Some(Command::Import {
+            files,
+            from: None,
+            json,
+            ..
+        }) => commands::import(g, &files, json, out),
         Some(Command::Migrate) => commands::migrate(g, out),
         Some(Command::Info { json }) => commands::info(g, json, out),
         Some(Command::Serve(args)) => serve::serve(g, args, out).await,

@@ -26,7 +26,9 @@ pub fn propose_action(case: &mut Case) {
             reversible: Some(true),
             verifiable: Some(true),
             rollback: Some(Rollback {
-                method: Some("make the key Active again (aws iam update-access-key --status Active)".into()),
+                method: Some(
+                    "make the key Active again (aws iam update-access-key --status Active)".into(),
+                ),
                 tested_at: None,
                 restore_minutes: None,
             }),

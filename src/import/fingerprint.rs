@@ -32,7 +32,9 @@ impl Fingerprinter {
 
     /// A fingerprinter under a fresh random key (for a store's first import).
     pub fn random() -> Self {
-        Fingerprinter { key: rand::random() }
+        Fingerprinter {
+            key: rand::random(),
+        }
     }
 
     /// The key, for the store to keep.

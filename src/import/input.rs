@@ -162,7 +162,9 @@ mod tests {
         let input = Input::new("f.json", object);
         let (records, _) = json_records(&input).expect("object");
         assert_eq!(records.len(), 1);
-        let inner = records[0].array_under(&input, "findings").expect("findings");
+        let inner = records[0]
+            .array_under(&input, "findings")
+            .expect("findings");
         assert_eq!(inner.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
 
         let lines = "{\"a\":1}\nnot json\n\n{\"a\":2}\n";

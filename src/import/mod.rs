@@ -18,8 +18,10 @@
 //! transaction.
 
 mod action;
+mod asff;
 mod aws_access_analyzer;
 mod aws_credential_report;
+mod cloud;
 mod fingerprint;
 mod format;
 mod gitguardian;
@@ -27,8 +29,8 @@ mod github_secret_scanning;
 mod gitleaks;
 mod group;
 mod input;
+mod leak;
 mod ocsf;
-mod asff;
 mod reconcile;
 mod times;
 pub use group::Grouped;
@@ -131,7 +133,13 @@ impl Parsed {
         self.skip(record, field, reason, SkipKind::NotApplicable);
     }
 
-    fn skip(&mut self, record: &str, field: Option<&str>, reason: impl Into<String>, kind: SkipKind) {
+    fn skip(
+        &mut self,
+        record: &str,
+        field: Option<&str>,
+        reason: impl Into<String>,
+        kind: SkipKind,
+    ) {
         self.skipped.push(Skipped {
             record: record.to_string(),
             field: field.map(str::to_string),

@@ -9,7 +9,7 @@
 //! - A decided case (any decision recorded) is never edited: new facts
 //!   open a new case, `recurrence_of` the decided one.
 
-use crate::model::{Case, Finding, Identity, LastUsed, Occurrence};
+use crate::model::{Case, Finding, Identity, LastUsed, Occurrence, Validity};
 
 /// What importing one case does.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,18 +50,28 @@ pub fn reconcile(held: Option<(&Case, bool)>, incoming: Case, next_id: &str) -> 
     Outcome::Recurrence(case)
 }
 
-/// `held` with the facts of `new` of the same credential: a fact `new`
-/// knows replaces the held one, a fact it does not know (`None`) keeps the
-/// held one, so re-reading a file adds nothing. Occurrences, references
-/// and tags are unions (equal places merge their first and last seen);
-/// `opened_at` and `first_seen_at` the earliest; severity the highest;
-/// `last_used_at` the latest known use. A provider identity replaces a
-/// fingerprint (`secret:…`) identity. The id, `recurrence_of` and the
-/// context notes are `held`'s.
+/// `held` with the facts of `new` of the same credential. Built so that
+/// re-reading any file already imported adds nothing, in any order:
+///
+/// - unions: occurrences (equal places merge their first and last seen),
+///   references, tags, detector names;
+/// - the earliest `opened_at`, `first_seen_at` and `created_at`; the latest
+///   `detected_at` and known use (`last_used_at`: a use beats `never`);
+///   the highest severity; `live` beats `inactive` (a credential any
+///   detector found working is treated as working);
+/// - a leak beats any other finding type; a provider identity replaces a
+///   fingerprint (`secret:…`) identity;
+/// - first known wins for what describes the case (title, summary,
+///   account, privilege);
+/// - the owner, criticality, dependency map, action and change window of
+///   `new` replace `held`'s when `new` knows them (detectors rarely give
+///   them; context files are joined separately).
+///
+/// The id, `recurrence_of` and the context notes are `held`'s.
 pub fn merge(held: &Case, new: &Case) -> Case {
     let mut out = held.clone();
     out.opened_at = held.opened_at.min(new.opened_at);
-    if !new.title.trim().is_empty() {
+    if held.title.trim().is_empty() {
         out.title = new.title.clone();
     }
     out.identity = merge_identity(&held.identity, &new.identity);
@@ -86,6 +96,12 @@ pub fn merge(held: &Case, new: &Case) -> Case {
 
 fn replace_if_known<T: Clone>(held: &mut Option<T>, new: &Option<T>) {
     if new.is_some() {
+        held.clone_from(new);
+    }
+}
+
+fn fill_if_unknown<T: Clone>(held: &mut Option<T>, new: &Option<T>) {
+    if held.is_none() {
         held.clone_from(new);
     }
 }
@@ -123,9 +139,9 @@ fn merge_identity(held: &Identity, new: &Identity) -> Identity {
     } else {
         held.clone()
     };
-    replace_if_known(&mut out.account, &new.account);
-    replace_if_known(&mut out.created_at, &new.created_at);
-    replace_if_known(&mut out.privilege, &new.privilege);
+    fill_if_unknown(&mut out.account, &new.account);
+    out.created_at = min_known(out.created_at, new.created_at);
+    fill_if_unknown(&mut out.privilege, &new.privilege);
     out.last_used_at = match (held.last_used_at, new.last_used_at) {
         (LastUsed::At(a), LastUsed::At(b)) => LastUsed::At(a.max(b)),
         // A use seen by one source beats "never" from another.
@@ -148,15 +164,26 @@ fn merge_finding(held: &Finding, new: &Finding) -> Finding {
         (a, b) => a.or(b),
     };
     out.source = match (&held.source, &new.source) {
-        (Some(h), Some(n)) if !h.split(", ").any(|s| s == n) => Some(format!("{h}, {n}")),
+        (Some(h), Some(n)) => {
+            let mut names: Vec<&str> = h.split(", ").collect();
+            for name in n.split(", ") {
+                if !names.contains(&name) {
+                    names.push(name);
+                }
+            }
+            Some(names.join(", "))
+        }
         (h, n) => h.clone().or_else(|| n.clone()),
     };
     out.detected_at = max_known(held.detected_at, new.detected_at);
-    replace_if_known(&mut out.summary, &new.summary);
-    replace_if_known(&mut out.owasp, &new.owasp);
+    fill_if_unknown(&mut out.summary, &new.summary);
+    fill_if_unknown(&mut out.owasp, &new.owasp);
     union(&mut out.refs, &new.refs);
     out.first_seen_at = min_known(held.first_seen_at, new.first_seen_at);
-    replace_if_known(&mut out.validity, &new.validity);
+    out.validity = match (held.validity, new.validity) {
+        (Some(Validity::Live), _) | (_, Some(Validity::Live)) => Some(Validity::Live),
+        (a, b) => a.or(b),
+    };
     out
 }
 

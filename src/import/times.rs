@@ -17,7 +17,11 @@ pub fn parse_time_or_epoch(value: &serde_json::Value) -> Option<OffsetDateTime> 
         serde_json::Value::String(s) => parse_time(s),
         serde_json::Value::Number(n) => {
             let n = n.as_i64()?;
-            let seconds = if n.abs() < 100_000_000_000 { n } else { n / 1000 };
+            let seconds = if n.abs() < 100_000_000_000 {
+                n
+            } else {
+                n / 1000
+            };
             OffsetDateTime::from_unix_timestamp(seconds).ok()
         }
         _ => None,

@@ -227,8 +227,24 @@ pub struct Occurrence {
 impl Occurrence {
     /// The place, without the times: two occurrences at one place are one
     /// (their times merge).
-    pub fn place(&self) -> (&Option<String>, &Option<String>, &Option<String>, Option<u32>, &Option<String>, &Option<String>) {
-        (&self.source, &self.repository, &self.path, self.line, &self.commit, &self.url)
+    pub fn place(
+        &self,
+    ) -> (
+        &Option<String>,
+        &Option<String>,
+        &Option<String>,
+        Option<u32>,
+        &Option<String>,
+        &Option<String>,
+    ) {
+        (
+            &self.source,
+            &self.repository,
+            &self.path,
+            self.line,
+            &self.commit,
+            &self.url,
+        )
     }
 }
 

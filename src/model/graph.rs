@@ -346,6 +346,7 @@ mod tests {
             shared: None,
             last_seen_at: None,
             uses: uses.iter().map(|s| s.to_string()).collect(),
+            source: None,
         }
     }
 

@@ -47,14 +47,17 @@ impl Schema {
     pub const VERIFY: Schema = Schema::new("verify", 1);
     /// `import --json`.
     pub const IMPORT: Schema = Schema::new("import", 1);
+    /// `import --from FORMAT --json`.
+    pub const IMPORT_FINDINGS: Schema = Schema::new("import-findings", 1);
     /// Every schema, for tests and docs.
-    pub const ALL: [Schema; 6] = [
+    pub const ALL: [Schema; 7] = [
         Schema::LIST,
         Schema::SHOW,
         Schema::INFO,
         Schema::OUTBOX,
         Schema::VERIFY,
         Schema::IMPORT,
+        Schema::IMPORT_FINDINGS,
     ];
 
     const fn new(name: &'static str, version: u32) -> Schema {
@@ -473,6 +476,63 @@ pub struct ImportOutput {
     /// Lines or files skipped and cases loaded with problems, each
     /// `FILE:LINE: MESSAGE` (docs/format.md, *Loading rules*).
     pub problems: Vec<String>,
+}
+
+/// `import --from FORMAT --json` (`nhi-triage.import-findings/1`,
+/// docs/import.md, *The summary*).
+#[derive(Debug, Clone, Serialize)]
+pub struct FindingsImportOutput {
+    /// [`Schema::IMPORT_FINDINGS`].
+    #[serde(flatten)]
+    pub schema: Schema,
+    /// The format read (`--from`).
+    pub from: String,
+    /// The files read, as given (`-` for standard input).
+    pub files: Vec<String>,
+    /// Findings read (records that gave a finding).
+    pub findings: usize,
+    /// Cases they folded into (one per credential).
+    pub cases: usize,
+    /// Findings folded into another finding's case (`findings - cases`).
+    pub grouped: usize,
+    /// Cases the store did not hold.
+    pub new: usize,
+    /// Open cases with new facts (their digest changed).
+    pub updated: usize,
+    /// Cases with nothing new.
+    pub unchanged: usize,
+    /// New cases opened for decided cases seen again.
+    pub recurrences: usize,
+    /// Records not imported, each with where, which field and why.
+    pub skipped: Vec<SkippedRecord>,
+    /// What happened to each case, in input order.
+    pub outcomes: Vec<CaseOutcome>,
+}
+
+/// One record `import --from` did not import.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedRecord {
+    /// `FILE:LINE` of the record (or `FILE`).
+    pub record: String,
+    /// The detector's field at fault, if one.
+    pub field: Option<String>,
+    /// Why, in words.
+    pub reason: String,
+    /// `invalid` (bad input) or `not_applicable` (nothing to decide).
+    pub kind: &'static str,
+}
+
+/// What importing one case did.
+#[derive(Debug, Clone, Serialize)]
+pub struct CaseOutcome {
+    /// The case id written or compared.
+    pub id: String,
+    /// `new`, `updated`, `unchanged` or `recurrence`.
+    pub outcome: &'static str,
+    /// For a recurrence: the decided case it recurs.
+    pub recurrence_of: Option<String>,
+    /// The records it was folded from (`FILE:LINE`).
+    pub records: Vec<String>,
 }
 
 #[cfg(test)]

@@ -87,6 +87,8 @@ mod tests {
             summary: None,
             owasp: owasp.map(String::from),
             refs: vec![],
+            first_seen_at: None,
+            validity: None,
         }
     }
 

@@ -13,7 +13,9 @@ mod snapshot;
 
 use async_trait::async_trait;
 
-pub use local::{ImportCounts, LocalStore, Migration, QueueKeys, StoreLayout};
+pub use local::{
+    FindingOutcome, ImportCounts, LocalStore, Migration, OutcomeKind, QueueKeys, StoreLayout,
+};
 pub use outbox::{AlreadyQueued, OutboxSummary, QueuedEntry};
 pub use remote::{FlushReport, Progress, RemoteOptions, RemoteStore};
 pub use snapshot::{EvidenceHealth, QueueRows, Snapshot};

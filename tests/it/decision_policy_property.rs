@@ -154,6 +154,7 @@ impl CaseSpec {
             contact: None,
             basis,
             verified_at: verified.map(|d| NOW - days(d)),
+            source: None,
         });
         c.dependencies = self.deps.as_ref().map(|(verified, nodes)| Dependencies {
             verified_at: verified.map(|d| NOW - days(d)),

@@ -179,6 +179,7 @@ impl Spec {
             contact: None,
             basis,
             verified_at: verified.map(at),
+            source: None,
         });
         c.dependencies = self.deps.as_ref().map(|(verified, nodes)| Dependencies {
             verified_at: verified.map(at),

@@ -101,7 +101,7 @@ fn open(dir: &LibraryStore) -> LocalStore {
             // The schema first (a fresh database has none), then the text.
             LocalStore::init_database(url, &Policy::default(), None).expect("init the database");
             pg_set_policy(url, &text);
-            LocalStore::open_database(url, Some(&layout.cases_dir()), None, None)
+            LocalStore::open_database(url, (Some(&layout.cases_dir()), None), None, None)
                 .expect("open the database store")
         }
         None => LocalStore::open(dir.path()).expect("open the store"),
@@ -495,7 +495,7 @@ fn rows_removed_are_backfilled_equal() {
         "DELETE FROM queue_rows; DELETE FROM meta WHERE key = 'queue_rows_complete';",
         // As a database of schema version 1 is: no table at all.
         "DROP TABLE queue_rows; DELETE FROM meta WHERE key LIKE 'queue_rows%'; \
-         UPDATE schema_version SET version = 1;",
+         ALTER TABLE cases DROP COLUMN base; UPDATE schema_version SET version = 1;",
     ] {
         db_exec(&dir, wipe);
         let store = open(&dir);

@@ -356,6 +356,7 @@ fn with_critical_external_dependent(case: &mut Case) {
         shared: Some(false),
         last_seen_at: Some(NOW - hours(2)),
         uses: vec![case.identity.id.clone()],
+        source: None,
     });
 }
 

@@ -68,6 +68,11 @@ pub fn init(
         "  database: {}  (cases and the evidence chain)",
         layout.database_path().display()
     )?;
+    writeln!(
+        out,
+        "  context:  {}  (Backstage catalogs, CODEOWNERS, owners tables, Kubernetes manifests)",
+        layout.context_dir().display()
+    )?;
     writeln!(out, "  policy:   {}", layout.policy_path().display())?;
     Ok(EXIT_OK)
 }

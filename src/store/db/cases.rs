@@ -38,7 +38,7 @@ impl ImportCounts {
 }
 
 const DIR_SIGNATURE: &str = "cases_dir_signature";
-const GENERATION: &str = "cases_generation";
+pub(super) const GENERATION: &str = "cases_generation";
 
 /// A digest of the case folder's listing: name, size, modification and
 /// change times and inode of every case file. Equal digests mean nothing
@@ -169,20 +169,44 @@ pub fn import_report(
 /// What the writer needs of one case, worked out off its thread: the
 /// content digest, the stored body and the queue row (the body and the
 /// row only used when the case is new or changed; their errors raised then).
-struct Encoded {
-    sha: String,
-    body: Result<String, StoreError>,
-    row: Result<rows::PreparedRow, StoreError>,
+pub(super) struct Encoded {
+    pub(super) sha: String,
+    pub(super) body: Result<String, StoreError>,
+    /// The case as imported when the context changed it (`cases.base`).
+    pub(super) base: Result<Option<String>, StoreError>,
+    pub(super) row: Result<rows::PreparedRow, StoreError>,
 }
 
-fn encode(case: &Case, has_records: bool, at: &Assessing<'_>) -> Encoded {
-    let sha = case.content_sha256();
-    let body = serde_json::to_string(case).map_err(|e| StoreError::Database {
-        what: format!("encoding case {}", crate::text::sanitize(&case.id)),
-        message: e.to_string(),
-    });
-    let row = rows::prepare(case, &sha, has_records, at);
-    Encoded { sha, body, row }
+/// The digest, stored body and queue row of `case` (as imported) with the
+/// store's context joined in; the imported case itself is kept as `base`
+/// when the join changed it.
+pub(super) fn encode(case: &Case, has_records: bool, at: &Assessing<'_>) -> Encoded {
+    let joined = at
+        .context
+        .map(|context| crate::context::join(case, context));
+    let joined = joined.filter(|j| j != case);
+    let changed = joined.is_some();
+    let shown = joined.as_ref().unwrap_or(case);
+    let sha = shown.content_sha256();
+    let encoding = |c: &Case| {
+        serde_json::to_string(c).map_err(|e| StoreError::Database {
+            what: format!("encoding case {}", crate::text::sanitize(&c.id)),
+            message: e.to_string(),
+        })
+    };
+    let body = encoding(shown);
+    let base = if changed {
+        encoding(case).map(Some)
+    } else {
+        Ok(None)
+    };
+    let row = rows::prepare(shown, &sha, has_records, at);
+    Encoded {
+        sha,
+        body,
+        base,
+        row,
+    }
 }
 
 /// How many encoded cases may wait for the writer (bounds the memory the
@@ -250,7 +274,12 @@ fn write_cases(
         .unwrap_or(0);
     let mut counts = ImportCounts::default();
     for (i, case) in report.cases.iter().enumerate() {
-        let Encoded { sha, body, row } = encoded(i).ok_or_else(|| StoreError::Database {
+        let Encoded {
+            sha,
+            body,
+            base,
+            row,
+        } = encoded(i).ok_or_else(|| StoreError::Database {
             what: what.to_string(),
             message: "the case encoder stopped".to_string(),
         })?;
@@ -268,11 +297,11 @@ fn write_cases(
         match held {
             None => {
                 position += 1;
-                let body = body?;
+                let (body, base) = (body?, base?);
                 sql.exec(
                     what,
-                    "INSERT INTO cases (id, position, body, sha256, source_file, source_line, generation) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO cases (id, position, body, sha256, source_file, source_line, \
+                     generation, base) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     &[
                         id,
                         Param::Int(Some(position)),
@@ -281,6 +310,7 @@ fn write_cases(
                         source[0],
                         source[1],
                         Param::Int(Some(generation as i64)),
+                        Param::Text(base.as_deref()),
                     ],
                 )?;
                 rows::put_prepared(sql, &row?, clock)?;
@@ -297,12 +327,12 @@ fn write_cases(
                 counts.unchanged += 1;
             }
             Some(_) => {
-                let body = body?;
+                let (body, base) = (body?, base?);
                 keep_version(sql, &case.id)?;
                 sql.exec(
                     what,
                     "UPDATE cases SET body = $2, sha256 = $3, source_file = $4, source_line = $5, \
-                     generation = $6 WHERE id = $1",
+                     generation = $6, base = $7 WHERE id = $1",
                     &[
                         id,
                         Param::Text(Some(&body)),
@@ -310,6 +340,7 @@ fn write_cases(
                         source[0],
                         source[1],
                         Param::Int(Some(generation as i64)),
+                        Param::Text(base.as_deref()),
                     ],
                 )?;
                 rows::put_prepared(sql, &row?, clock)?;
@@ -322,7 +353,7 @@ fn write_cases(
 
 /// Keeps the content a case holds now in `case_versions` (by digest), before
 /// it is replaced or withdrawn.
-fn keep_version(sql: &mut dyn Sql, id: &str) -> Result<(), StoreError> {
+pub(super) fn keep_version(sql: &mut dyn Sql, id: &str) -> Result<(), StoreError> {
     sql.exec(
         "keeping a case's replaced content",
         "INSERT INTO case_versions (sha256, case_id, body) \

@@ -12,6 +12,7 @@
 
 pub mod cases;
 pub mod chain;
+pub mod findings;
 pub mod postgres;
 pub mod rows;
 pub mod schema;

@@ -33,6 +33,9 @@ pub struct Assessing<'a> {
     pub policy_sha: &'a str,
     /// The time assessed at.
     pub now: OffsetDateTime,
+    /// The context files joined into each case written (docs/import.md,
+    /// *Context*); `None` when the store has none.
+    pub context: Option<&'a crate::context::Context>,
 }
 
 impl Assessing<'_> {

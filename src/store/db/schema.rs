@@ -13,7 +13,7 @@ use crate::store::StoreError;
 /// table's key: SQLite's rowid alias (`INTEGER PRIMARY KEY`), PostgreSQL's
 /// `BIGINT PRIMARY KEY`; `{clustered}` keeps a table in key order on
 /// SQLite (`WITHOUT ROWID`).
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// The schema version this binary writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -81,6 +81,14 @@ CREATE INDEX queue_rows_by_clock ON queue_rows (clock);
 CREATE INDEX queue_rows_by_risk ON queue_rows (tier DESC, severity, privilege, opened, id);
 INSERT INTO meta (key, value) SELECT 'queue_rows_complete', '1'
     WHERE NOT EXISTS (SELECT 1 FROM cases);
+";
+
+/// Version 3 (issue 10): each case's `base`, the case as imported before
+/// the store's context files were joined into it (`NULL`: the body is the
+/// case as imported, nothing joined), so the join can be made again when
+/// the context changes; the context files' signature is in `meta`.
+const V3: &str = "
+ALTER TABLE cases ADD COLUMN base TEXT;
 ";
 
 /// Which database the statements are for.

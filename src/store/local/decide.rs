@@ -32,14 +32,18 @@ impl LocalStore {
         let shared = &self.shared;
         let mut guard = self.inner();
         let inner = &mut *guard;
-        // The case as its file says now, not as it was when we loaded it.
+        // The case as its file and the context files say now, not as they
+        // were when we loaded them.
+        shared.catch_up_context(inner, false)?;
         if let Some(dir) = &shared.cases_dir {
-            cases::sync_dir(&mut inner.db, dir, false, &shared.assessing())?;
+            let context = std::sync::Arc::clone(&inner.context);
+            let at = shared.assessing(context.context.as_ref());
+            cases::sync_dir(&mut inner.db, dir, false, &at)?;
             if inner
                 .db
                 .read(|sql| cases::source_differs(sql, &decision.case_id))?
             {
-                cases::sync_dir(&mut inner.db, dir, true, &shared.assessing())?;
+                cases::sync_dir(&mut inner.db, dir, true, &at)?;
             }
         }
         let Inner {

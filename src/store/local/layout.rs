@@ -22,6 +22,12 @@ impl StoreLayout {
     pub fn cases_dir(&self) -> PathBuf {
         self.root.join("cases")
     }
+    /// `ROOT/context`: the context files (Backstage catalogs, CODEOWNERS,
+    /// owners tables, Kubernetes manifests) joined with the cases
+    /// (docs/import.md, *Context*); optional.
+    pub fn context_dir(&self) -> PathBuf {
+        self.root.join("context")
+    }
     /// `ROOT/store.db`: the SQLite database (cases and the evidence chain).
     pub fn database_path(&self) -> PathBuf {
         self.root.join("store.db")
@@ -53,6 +59,8 @@ impl StoreLayout {
         let io = |context: String| move |source| StoreError::Io { context, source };
         std::fs::create_dir_all(self.cases_dir())
             .map_err(io(format!("creating {}", self.cases_dir().display())))?;
+        std::fs::create_dir_all(self.context_dir())
+            .map_err(io(format!("creating {}", self.context_dir().display())))?;
         if !self.policy_path().exists() {
             let text = format!(
                 "# nhi-triage policy: every threshold of the readiness check.\n\

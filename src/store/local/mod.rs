@@ -37,15 +37,17 @@ use async_trait::async_trait;
 
 use super::db::postgres::PgDb;
 use super::db::rows::Assessing;
-use super::db::{Db, cases, chain};
+use super::db::{Db, cases, chain, findings};
 use super::replay::Replay;
 use super::{ChangeFeed, EvidenceHealth, Snapshot, Store, StoreError};
+use crate::context::Context;
 use crate::evidence::{Cursor, EvidenceRecord, VerifyReport};
 use crate::model::{Case, Decision, LoadProblem, Reviewer};
 use crate::policy::{Policy, PolicyRef};
 
 pub use super::db::cases::ImportCounts;
 pub use super::db::chain::Migration;
+pub use super::db::findings::{FindingOutcome, OutcomeKind};
 pub use layout::StoreLayout;
 use state::Inner;
 pub(in crate::store) use watch::is_modification;
@@ -61,6 +63,9 @@ struct Shared {
     layout: Option<StoreLayout>,
     /// The case folder imported on open and when it changes, if any.
     cases_dir: Option<PathBuf>,
+    /// The context files joined with the cases (`STORE/context` or
+    /// `--context DIR`), if any.
+    context_dir: Option<PathBuf>,
     /// The database, for messages (no password).
     describe: String,
     /// A PostgreSQL store's database, for its listener.
@@ -74,15 +79,79 @@ struct Shared {
     inner: Mutex<Inner>,
     /// Set by the watcher when a case file may have changed.
     cases_dirty: Arc<AtomicBool>,
+    /// Set by the watcher when a context file may have changed.
+    context_dirty: Arc<AtomicBool>,
 }
 
 impl Shared {
-    /// What queue rows written now are assessed with.
-    fn assessing(&self) -> Assessing<'_> {
+    /// What queue rows written now are assessed with, and joined with.
+    fn assessing<'a>(&'a self, context: Option<&'a Context>) -> Assessing<'a> {
         Assessing {
             policy: &self.policy,
             policy_sha: &self.policy_ref.sha256,
             now: time::OffsetDateTime::now_utc(),
+            context,
+        }
+    }
+}
+
+impl Shared {
+    /// The policy digest prefix stored with each queue row.
+    fn policy_tag(&self) -> String {
+        let sha = &self.policy_ref.sha256;
+        sha.get(..16).unwrap_or(sha).to_string()
+    }
+
+    /// Reads the context files again and joins them with the cases when
+    /// they changed since last read (`force`: the watcher saw a change, so
+    /// read them whatever their signature says).
+    fn catch_up_context(&self, inner: &mut Inner, force: bool) -> Result<(), StoreError> {
+        let dir = self.context_dir.as_deref();
+        let signature = dir.map(crate::context::signature).unwrap_or_default();
+        if !force && signature == inner.context.signature {
+            return Ok(());
+        }
+        inner.context = Arc::new(LoadedContext::load(dir, signature));
+        let context = Arc::clone(&inner.context);
+        findings::sync_context(
+            &mut inner.db,
+            dir,
+            &self.assessing(context.context.as_ref()),
+        )?;
+        Ok(())
+    }
+}
+
+/// The context files as last read, and what could not be read in them.
+pub(super) struct LoadedContext {
+    /// `None`: the store has no context folder.
+    pub(super) context: Option<Context>,
+    pub(super) problems: Vec<LoadProblem>,
+    /// The files' signature when read.
+    pub(super) signature: String,
+}
+
+impl LoadedContext {
+    fn load(dir: Option<&Path>, signature: String) -> Self {
+        let Some(dir) = dir else {
+            return LoadedContext {
+                context: None,
+                problems: Vec::new(),
+                signature,
+            };
+        };
+        let (context, problems) = Context::load(dir);
+        LoadedContext {
+            signature,
+            context: (!context.is_empty()).then_some(context),
+            problems: problems
+                .into_iter()
+                .map(|p| LoadProblem {
+                    file: p.file,
+                    line: p.line,
+                    message: p.message,
+                })
+                .collect(),
         }
     }
 }
@@ -101,6 +170,16 @@ impl LocalStore {
     /// `evidence.jsonl` into it ([`LocalStore::migration`]) and imports the
     /// case folder when it changed.
     pub fn open_with_policy(root: &Path, policy: Option<Policy>) -> Result<Self, StoreError> {
+        Self::open_with(root, policy, None)
+    }
+
+    /// As [`LocalStore::open_with_policy`], with the context files read
+    /// from `context_dir` instead of `STORE/context` (`--context DIR`).
+    pub fn open_with(
+        root: &Path,
+        policy: Option<Policy>,
+        context_dir: Option<&Path>,
+    ) -> Result<Self, StoreError> {
         let layout = StoreLayout::new(root);
         if !layout.cases_dir().is_dir() {
             return Err(StoreError::Setup(format!(
@@ -123,10 +202,14 @@ impl LocalStore {
         };
         let mut db = Db::open_sqlite(&layout.database_path(), true)?;
         let migration = chain::migrate_file_log(&mut db, &layout.evidence_path())?;
+        let context_dir = match context_dir {
+            Some(dir) => Some(absolute(dir)?),
+            None => Some(layout.context_dir()),
+        };
         Self::start(
             db,
             Some(layout.clone()),
-            Some(layout.cases_dir()),
+            (Some(layout.cases_dir()), context_dir),
             (policy, what_if),
             migration,
         )
@@ -138,9 +221,10 @@ impl LocalStore {
     /// database (`nhi-triage init --database URL` writes the defaults;
     /// safe defaults when there is none), or `policy` for what-if review.
     /// `ca_file`: PEM certificates trusted for TLS besides the system's.
+    /// `context_dir`: the context files joined with the cases (`--context`).
     pub fn open_database(
         url: &str,
-        cases_dir: Option<&Path>,
+        (cases_dir, context_dir): (Option<&Path>, Option<&Path>),
         policy: Option<Policy>,
         ca_file: Option<&Path>,
     ) -> Result<Self, StoreError> {
@@ -153,14 +237,9 @@ impl LocalStore {
                 None => Policy::default(),
             },
         };
-        let cases_dir = match cases_dir {
-            Some(dir) => Some(std::fs::canonicalize(dir).map_err(|source| StoreError::Io {
-                context: format!("resolving {}", dir.display()),
-                source,
-            })?),
-            None => None,
-        };
-        Self::start(db, None, cases_dir, (policy, what_if), None)
+        let cases_dir = cases_dir.map(absolute).transpose()?;
+        let context_dir = context_dir.map(absolute).transpose()?;
+        Self::start(db, None, (cases_dir, context_dir), (policy, what_if), None)
     }
 
     /// Writes `policy` as the database's policy (`init --database`). Only
@@ -187,18 +266,29 @@ impl LocalStore {
     fn start(
         mut db: Db,
         layout: Option<StoreLayout>,
-        cases_dir: Option<PathBuf>,
+        (cases_dir, context_dir): (Option<PathBuf>, Option<PathBuf>),
         (policy, what_if): (Policy, bool),
         migration: Option<Migration>,
     ) -> Result<Self, StoreError> {
-        if let Some(dir) = &cases_dir {
+        let signature = context_dir
+            .as_deref()
+            .map(crate::context::signature)
+            .unwrap_or_default();
+        let context = LoadedContext::load(context_dir.as_deref(), signature);
+        {
             let sha = policy.reference().sha256;
             let at = Assessing {
                 policy: &policy,
                 policy_sha: &sha,
                 now: time::OffsetDateTime::now_utc(),
+                context: context.context.as_ref(),
             };
-            cases::sync_dir(&mut db, dir, false, &at)?;
+            // The context first: the folder's cases are then joined with
+            // the context as it is now.
+            findings::sync_context(&mut db, context_dir.as_deref(), &at)?;
+            if let Some(dir) = &cases_dir {
+                cases::sync_dir(&mut db, dir, false, &at)?;
+            }
         }
         let describe = db.describe();
         // Known from the start, so the first refresh does not take every
@@ -216,11 +306,13 @@ impl LocalStore {
             cases: None,
             rows: None,
             generation,
+            context: Arc::new(context),
         };
         let store = LocalStore {
             shared: Arc::new(Shared {
                 layout,
                 cases_dir,
+                context_dir,
                 describe,
                 postgres,
                 policy_ref: policy.reference(),
@@ -229,6 +321,7 @@ impl LocalStore {
                 migration,
                 inner: Mutex::new(inner),
                 cases_dirty: Arc::new(AtomicBool::new(false)),
+                context_dirty: Arc::new(AtomicBool::new(false)),
             }),
         };
         store.refresh()?;
@@ -262,11 +355,17 @@ impl LocalStore {
     /// another process's imports, and reads records appended since the last
     /// look.
     fn refresh(&self) -> Result<(), StoreError> {
-        let mut inner = self.inner();
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        if self.shared.context_dirty.swap(false, Ordering::AcqRel) {
+            self.shared.catch_up_context(inner, true)?;
+        }
         if self.shared.cases_dirty.swap(false, Ordering::AcqRel)
             && let Some(dir) = &self.shared.cases_dir
         {
-            cases::sync_dir(&mut inner.db, dir, false, &self.shared.assessing())?;
+            let context = Arc::clone(&inner.context);
+            let at = self.shared.assessing(context.context.as_ref());
+            cases::sync_dir(&mut inner.db, dir, false, &at)?;
         }
         let cursor = inner.cursor.clone();
         let (generation, outcome) = inner
@@ -285,10 +384,40 @@ impl LocalStore {
     /// Imports case files (upsert by case id, as the case folder is) and
     /// returns what changed; the loader's problems are in `report`.
     pub fn import(&self, report: &crate::model::LoadReport) -> Result<ImportCounts, StoreError> {
-        let mut inner = self.inner();
-        let counts = cases::import_report(&mut inner.db, report, &self.shared.assessing())?;
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        let context = Arc::clone(&inner.context);
+        let at = self.shared.assessing(context.context.as_ref());
+        let counts = cases::import_report(&mut inner.db, report, &at)?;
         inner.generation = inner.db.read(|sql| cases::generation(sql))?;
         Ok(counts)
+    }
+
+    /// The store's fingerprint key for importers (made on first use).
+    pub fn fingerprint_key(&self) -> Result<[u8; 32], StoreError> {
+        findings::fingerprint_key(&mut self.inner().db)
+    }
+
+    /// Imports grouped detector findings (`import --from`): each is
+    /// reconciled with the latest case of its credential, in one
+    /// transaction, and joined with the context (docs/import.md).
+    pub fn import_findings(
+        &self,
+        grouped: &[crate::import::Grouped],
+    ) -> Result<Vec<FindingOutcome>, StoreError> {
+        self.refresh()?;
+        let mut guard = self.inner();
+        let inner = &mut *guard;
+        let context = Arc::clone(&inner.context);
+        let at = self.shared.assessing(context.context.as_ref());
+        let outcomes = findings::import(&mut inner.db, grouped, &at)?;
+        inner.generation = inner.db.read(|sql| cases::generation(sql))?;
+        Ok(outcomes)
+    }
+
+    /// The context directory joined with the cases, if any.
+    pub fn context_dir(&self) -> Option<&Path> {
+        self.shared.context_dir.as_deref()
     }
 
     /// Blocking form of [`Store::snapshot`]: reads records other processes appended, and the case
@@ -334,6 +463,8 @@ impl LocalStore {
         let (case, problems) = inner
             .db
             .read(|sql| Ok((cases::get(sql, key.as_ref())?, cases::problems(sql)?)))?;
+        let mut problems = problems;
+        problems.extend(inner.context.problems.iter().cloned());
         Ok(super::CaseLookup {
             case,
             status: inner
@@ -366,7 +497,8 @@ impl LocalStore {
     /// The loader's problems and the evidence chain's health, as last read.
     pub fn health_blocking(&self) -> Result<(Vec<LoadProblem>, EvidenceHealth), StoreError> {
         let mut inner = self.inner();
-        let problems = inner.db.read(|sql| cases::problems(sql))?;
+        let mut problems = inner.db.read(|sql| cases::problems(sql))?;
+        problems.extend(inner.context.problems.iter().cloned());
         Ok((problems, inner.health.clone()))
     }
 
@@ -428,6 +560,14 @@ impl LocalStore {
             .await
             .map_err(|e| StoreError::Task(e.to_string()))?
     }
+}
+
+/// `dir` made absolute (the watcher's event paths are absolute).
+fn absolute(dir: &Path) -> Result<PathBuf, StoreError> {
+    std::fs::canonicalize(dir).map_err(|source| StoreError::Io {
+        context: format!("resolving {}", dir.display()),
+        source,
+    })
 }
 
 /// Where a PostgreSQL store keeps its policy (TOML, as `policy.toml`).

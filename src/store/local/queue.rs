@@ -50,13 +50,14 @@ impl LocalStore {
     pub fn queue_blocking(&self, now: OffsetDateTime) -> Result<Snapshot, StoreError> {
         self.refresh()?;
         let shared = &self.shared;
-        let at = Assessing {
-            now,
-            ..shared.assessing()
-        };
-        let tag = at.tag().to_string();
         let mut guard = self.inner();
         let inner = &mut *guard;
+        let context = Arc::clone(&inner.context);
+        let at = Assessing {
+            now,
+            ..shared.assessing(context.context.as_ref())
+        };
+        let tag = at.tag().to_string();
         fill_rows(&mut inner.db, &at)?;
         let clock = inner.db.read(|sql| rows::clock(sql))?;
         let mut cache = match inner.rows.take() {
@@ -224,13 +225,14 @@ impl LocalStore {
     ) -> Result<(QueueKeys, Snapshot), StoreError> {
         self.refresh()?;
         let shared = &self.shared;
-        let tag = shared.assessing().tag().to_string();
         let mut guard = self.inner();
         let inner = &mut *guard;
+        let context = Arc::clone(&inner.context);
         let at = Assessing {
             now,
-            ..shared.assessing()
+            ..shared.assessing(context.context.as_ref())
         };
+        let tag = at.tag().to_string();
         fill_rows(&mut inner.db, &at)?;
         let statuses = &inner.replay.statuses;
         let pending = CaseStatus::default();
@@ -281,8 +283,7 @@ impl LocalStore {
     ) -> Result<Option<Snapshot>, StoreError> {
         let _ = now;
         self.refresh()?;
-        let shared = &self.shared;
-        let tag = shared.assessing().tag().to_string();
+        let tag = self.shared.policy_tag();
         let mut guard = self.inner();
         let inner = &mut *guard;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -306,7 +307,7 @@ impl LocalStore {
             windows: Arc::new(windows),
             head: true,
         };
-        without_cases(inner, shared, Some(rows)).map(Some)
+        without_cases(inner, &self.shared, Some(rows)).map(Some)
     }
 }
 
@@ -321,7 +322,11 @@ fn without_cases(
         cases: Arc::new(Vec::new()),
         cases_generation: inner.generation,
         statuses: inner.replay.statuses.clone(),
-        problems: inner.db.read(|sql| cases::problems(sql))?,
+        problems: {
+            let mut problems = inner.db.read(|sql| cases::problems(sql))?;
+            problems.extend(inner.context.problems.iter().cloned());
+            problems
+        },
         evidence: inner.health.clone(),
         policy: shared.policy.clone(),
         rows,

@@ -21,6 +21,8 @@ pub(super) struct Inner {
     pub(super) generation: u64,
     /// The queue's rows as last read ([`super::LocalStore::queue_blocking`]).
     pub(super) rows: Option<super::queue::RowCache>,
+    /// The context files as last read.
+    pub(super) context: Arc<super::LoadedContext>,
 }
 
 pub(super) struct CasesCache {
@@ -41,6 +43,7 @@ impl Inner {
             let (cases, problems) = self.db.read(|sql| {
                 let (cases, unreadable) = cases::load_all(sql)?;
                 let mut problems = cases::problems(sql)?;
+                problems.extend(self.context.problems.iter().cloned());
                 problems.extend(unreadable);
                 Ok((cases, problems))
             })?;

@@ -27,12 +27,18 @@ pub(super) fn change_feed(shared: &Shared) -> Result<ChangeFeed, StoreError> {
     };
     let mut watched: Vec<PathBuf> = shared.layout.iter().map(|l| l.root.clone()).collect();
     watched.extend(shared.cases_dir.iter().cloned());
-    if !watched.is_empty() {
+    // The context folder, at any depth (CODEOWNERS sit in OWNER/REPO/);
+    // one created later is seen as a whole at the next refresh.
+    let context_dir = shared.context_dir.clone().filter(|d| d.is_dir());
+    if !watched.is_empty() || context_dir.is_some() {
         keep.push(Box::new(watch_files(
             &watched,
             database_files,
-            shared.cases_dir.clone(),
-            Arc::clone(&shared.cases_dirty),
+            (shared.cases_dir.clone(), context_dir),
+            (
+                Arc::clone(&shared.cases_dirty),
+                Arc::clone(&shared.context_dirty),
+            ),
             tx.clone(),
         )?));
     }
@@ -47,6 +53,7 @@ pub(super) fn change_feed(shared: &Shared) -> Result<ChangeFeed, StoreError> {
     }
     // Anything that changed before the watch began is picked up now.
     shared.cases_dirty.store(true, Ordering::Release);
+    shared.context_dirty.store(true, Ordering::Release);
     Ok(ChangeFeed::new(rx, Box::new(keep)))
 }
 
@@ -59,34 +66,44 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Watches `dirs` for modifications: one to `database_files` or to a file
-/// in `cases_dir` sends a hint (the latter also marks the folder dirty, to
-/// be imported at the next refresh).
+/// Watches `dirs` (and the context folder, recursively) for
+/// modifications: one to `database_files`, to a file in the case folder or
+/// under the context folder sends a hint (the latter two also mark their
+/// folder dirty, to be read at the next refresh).
 fn watch_files(
     dirs: &[PathBuf],
     database_files: Vec<PathBuf>,
-    cases_dir: Option<PathBuf>,
-    dirty: Arc<AtomicBool>,
+    (cases_dir, context_dir): (Option<PathBuf>, Option<PathBuf>),
+    (cases_dirty, context_dirty): (Arc<AtomicBool>, Arc<AtomicBool>),
     tx: tokio::sync::mpsc::UnboundedSender<()>,
 ) -> Result<notify::RecommendedWatcher, StoreError> {
     use notify::Watcher;
+    let context_root = context_dir.clone();
     let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let (database_changed, cases_changed) = match &event {
+        let (database_changed, cases_changed, context_changed) = match &event {
             // An error (a missed event, an overflow) is a reason to look
             // again at everything, not to stop.
-            Err(_) => (true, true),
-            Ok(e) if !is_modification(&e.kind) => (false, false),
+            Err(_) => (true, true, true),
+            Ok(e) if !is_modification(&e.kind) => (false, false, false),
             Ok(e) => (
                 e.paths.iter().any(|p| database_files.contains(p)),
                 e.paths
                     .iter()
                     .any(|p| cases_dir.is_some() && p.parent() == cases_dir.as_deref()),
+                e.paths.iter().any(|p| {
+                    context_root
+                        .as_deref()
+                        .is_some_and(|root| p.starts_with(root))
+                }),
             ),
         };
         if cases_changed {
-            dirty.store(true, Ordering::Release);
+            cases_dirty.store(true, Ordering::Release);
         }
-        if database_changed || cases_changed {
+        if context_changed {
+            context_dirty.store(true, Ordering::Release);
+        }
+        if database_changed || cases_changed || context_changed {
             let _ = tx.send(());
         }
     })
@@ -94,6 +111,11 @@ fn watch_files(
     for dir in dirs {
         watcher
             .watch(dir, notify::RecursiveMode::NonRecursive)
+            .map_err(|e| StoreError::Setup(format!("cannot watch {}: {e}", dir.display())))?;
+    }
+    if let Some(dir) = &context_dir {
+        watcher
+            .watch(dir, notify::RecursiveMode::Recursive)
             .map_err(|e| StoreError::Setup(format!("cannot watch {}: {e}", dir.display())))?;
     }
     Ok(watcher)

@@ -70,7 +70,7 @@ impl LibraryStore {
                 let policy = Policy::from_file(&layout.policy_path()).expect("policy.toml");
                 LocalStore::init_database(url, &policy, None).expect("init the database");
                 super::pg_set_policy(url, &text);
-                LocalStore::open_database(url, Some(&layout.cases_dir()), None, None)
+                LocalStore::open_database(url, (Some(&layout.cases_dir()), None), None, None)
                     .expect("open the database store")
             }
             None => LocalStore::open(self.path()).expect("open the store"),

@@ -48,6 +48,7 @@ pub fn node(id: &str, criticality: Option<Level>, uses: &[&str]) -> DependencyNo
         shared: Some(false),
         last_seen_at: Some(NOW - days(1)),
         uses: uses.iter().map(|s| s.to_string()).collect(),
+        source: None,
     }
 }
 
@@ -77,12 +78,15 @@ pub fn base() -> Case {
             summary: None,
             owasp: Some("NHI1:2025".into()),
             refs: vec![],
+            first_seen_at: None,
+            validity: None,
         }),
         owner: Some(Owner {
             team: Some(TEAM.into()),
             contact: Some("billing-oncall@example.com".into()),
             basis: OwnerBasis::Explicit,
             verified_at: Some(NOW - days(10)),
+            source: None,
         }),
         criticality: Some(Level::Medium),
         dependencies: Some(Dependencies {
@@ -102,6 +106,9 @@ pub fn base() -> Case {
         }),
         change_window: None,
         tags: vec![],
+        occurrences: vec![],
+        recurrence_of: None,
+        context: None,
         problems: vec![],
     }
 }
