@@ -164,7 +164,7 @@ pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> s
 pub fn show_case(
     case: &Case,
     case_sha256: &str,
-    status: &CaseStatus,
+    (status, policy): (&CaseStatus, &nhi_triage::policy::Policy),
     a: &Assessment,
     history: &[EvidenceRecord],
     now: OffsetDateTime,
@@ -195,9 +195,31 @@ pub fn show_case(
                 .unwrap_or_default()
         );
     }
+    if let Some(f) = &case.finding
+        && (f.validity.is_some() || f.first_seen_at.is_some())
+    {
+        let _ = writeln!(
+            o,
+            "  validity {} · first seen {}",
+            f.validity.map_or("unknown (not checked)", |v| v.as_str()),
+            f.first_seen_at.map_or("unknown".into(), |t| format!(
+                "{} ({})",
+                date(t),
+                ago(days_since(t, now))
+            ))
+        );
+    }
+    if let Some(of) = &case.recurrence_of {
+        let _ = writeln!(
+            o,
+            "  recurrence of {} (decided): the same credential seen again",
+            s(of)
+        );
+    }
     if !case.tags.is_empty() {
         let _ = writeln!(o, "  tags {}", s(&case.tags.join(", ")));
     }
+    write_occurrences(&mut o, case, now);
     if !case.problems.is_empty() {
         let _ = writeln!(
             o,
@@ -256,8 +278,12 @@ pub fn show_case(
                     .verified_at
                     .map_or("never".into(), |t| ago(days_since(t, now)))
             );
+            if let Some(source) = &owner.source {
+                let _ = writeln!(o, "  source {}", s(source));
+            }
         }
     }
+    write_context_notes(&mut o, case);
 
     write_tree(&mut o, case, now);
 
@@ -272,6 +298,13 @@ pub fn show_case(
         ),
     ] {
         write_question(&mut o, q, text, ans);
+    }
+    let wanted = nhi_triage::context::wanted(case, policy, now);
+    if !wanted.is_empty() {
+        let _ = writeln!(o, "\nMissing context (which source would answer it)");
+        for w in wanted {
+            let _ = writeln!(o, "  ? {} {}: {}", w.field, w.problem, w.answered_by);
+        }
     }
 
     let c = &a.checks;
@@ -396,6 +429,71 @@ fn write_question(o: &mut String, q: &str, text: &str, ans: &Question) {
 /// closes a cycle). Indentation stops at `MAX_INDENT` levels and deeper rows
 /// say their depth (`[depth 12345]`), so the output is O(nodes + edges) in
 /// time, memory and bytes whatever the shape of the map.
+/// Where the credential was seen, at most [`OCCURRENCES_SHOWN`] places.
+fn write_occurrences(o: &mut String, case: &Case, now: OffsetDateTime) {
+    if case.occurrences.is_empty() {
+        return;
+    }
+    let _ = writeln!(o, "\nSeen at ({})", case.occurrences.len());
+    for occ in case.occurrences.iter().take(OCCURRENCES_SHOWN) {
+        let _ = writeln!(o, "  {}", occurrence_line(occ, now));
+    }
+    if case.occurrences.len() > OCCURRENCES_SHOWN {
+        let _ = writeln!(
+            o,
+            "  … and {} more (show --json lists them all)",
+            case.occurrences.len() - OCCURRENCES_SHOWN
+        );
+    }
+}
+
+/// Places listed by `show` (all of them are in `show --json`).
+const OCCURRENCES_SHOWN: usize = 10;
+
+/// `REPO PATH:LINE @COMMIT (SOURCE, seen DATE)`, sanitised; what is not
+/// known is left out.
+fn occurrence_line(occ: &nhi_triage::model::Occurrence, now: OffsetDateTime) -> String {
+    let place = sanitize(&occ.place_text()).into_owned();
+    let mut about: Vec<String> = Vec::new();
+    if let Some(source) = &occ.source {
+        about.push(sanitize(source).into_owned());
+    }
+    if let Some(t) = occ.last_seen_at.or(occ.first_seen_at) {
+        about.push(format!("seen {}", ago(days_since(t, now))));
+    }
+    if about.is_empty() {
+        place
+    } else {
+        format!("{place} ({})", about.join(", "))
+    }
+}
+
+/// The context's provenance of criticality and its disagreements.
+fn write_context_notes(o: &mut String, case: &Case) {
+    let Some(notes) = &case.context else {
+        return;
+    };
+    if let Some(source) = notes.sources.get("criticality") {
+        let _ = writeln!(
+            o,
+            "  criticality {} · source {}",
+            case.criticality.map_or("unknown", |l| l.as_str()),
+            sanitize(source)
+        );
+    }
+    for d in &notes.disagreements {
+        let _ = writeln!(
+            o,
+            "  ! sources disagree on {}: kept {} ({}), not {} ({})",
+            sanitize(&d.field),
+            sanitize(&d.kept),
+            sanitize(&d.kept_source),
+            sanitize(&d.other),
+            sanitize(&d.other_source)
+        );
+    }
+}
+
 fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
     let Some(deps) = &case.dependencies else {
         let _ = writeln!(o, "\nDependency tree\n  no dependency map");
@@ -405,6 +503,13 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
         format!("verified {}", ago(days_since(t, now)))
     });
     let _ = writeln!(o, "\nDependency tree (map {verified})");
+    if let Some(source) = case
+        .context
+        .as_ref()
+        .and_then(|n| n.sources.get("dependencies"))
+    {
+        let _ = writeln!(o, "  source {}", sanitize(source));
+    }
     let _ = writeln!(o, "  {} [identity]", sanitize(&case.identity.name));
     let Some(graph) = DependencyGraph::of(case) else {
         return;
@@ -452,9 +557,14 @@ fn write_tree(o: &mut String, case: &Case, now: OffsetDateTime) {
         if node.shared == Some(true) {
             badges.push_str(" [shared platform]");
         }
+        let from = node
+            .source
+            .as_deref()
+            .map(|x| format!(" — {}", sanitize(x)))
+            .unwrap_or_default();
         let _ = writeln!(
             o,
-            "{} {} ({}, {}){badges}",
+            "{} {} ({}, {}){badges}{from}",
             sanitize(&node.id),
             sanitize(node.name.as_deref().unwrap_or("")),
             sanitize(node.kind.as_deref().unwrap_or("?")),

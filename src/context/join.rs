@@ -78,7 +78,11 @@ pub fn join(case: &Case, context: &Context) -> Case {
             let Some(team) = other.team.as_deref() else {
                 continue;
             };
-            if i == best || kept.team.as_deref().is_some_and(|k| same_team(k, team)) {
+            // A team named under basis `unknown` may be a placeholder: no disagreement.
+            if i == best
+                || other.basis == OwnerBasis::Unknown
+                || kept.team.as_deref().is_some_and(|k| same_team(k, team))
+            {
                 continue;
             }
             record(
@@ -230,4 +234,61 @@ fn summary(sources: Vec<String>) -> String {
         text.push_str(&format!("; and {more} more"));
     }
     text
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn context(files: &[(&str, &str)]) -> Context {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.path().join(name), text).unwrap();
+        }
+        let (ctx, problems) = Context::load(dir.path());
+        assert!(problems.is_empty(), "{problems:?}");
+        ctx
+    }
+
+    fn case(extra: serde_json::Value) -> Case {
+        let mut v = serde_json::json!({
+            "id": "c", "opened_at": "2026-11-01T00:00:00Z", "title": "t",
+            "identity": {"id": "svc-x", "name": "x", "kind": "service_account", "provider": "gcp"},
+        });
+        if let (Some(o), serde_json::Value::Object(e)) = (v.as_object_mut(), extra) {
+            o.extend(e);
+        }
+        serde_json::from_value(v).unwrap()
+    }
+
+    const RESOURCE: &str = "apiVersion: backstage.io/v1alpha1\nkind: Resource\nmetadata:\n  name: svc-x\n  annotations:\n    nhi-triage.io/dependencies-verified-at: \"2026-11-21T00:00:00Z\"\n    nhi-triage.io/criticality: high\nspec:\n  type: service-account\n  owner: payments\n";
+
+    #[test]
+    fn a_verified_resource_without_dependents_is_a_verified_empty_map() {
+        let ctx = context(&[("c.yaml", RESOURCE)]);
+        let joined = join(&case(serde_json::json!({})), &ctx);
+        let deps = joined.dependencies.unwrap();
+        assert!(deps.nodes.is_empty());
+        assert!(deps.verified_at.is_some());
+    }
+
+    #[test]
+    fn a_placeholder_team_under_basis_unknown_is_no_disagreement() {
+        let ctx = context(&[("c.yaml", RESOURCE)]);
+        let c = case(serde_json::json!({"owner": {"team": "unknown", "basis": "unknown"}}));
+        let joined = join(&c, &ctx);
+        assert_eq!(joined.owner.unwrap().team.as_deref(), Some("payments"));
+        assert!(joined.context.unwrap().disagreements.is_empty());
+    }
+
+    #[test]
+    fn joining_twice_changes_nothing() {
+        let table = "identity,team,criticality\nsvc-x,finance,low\n";
+        let ctx = context(&[("c.yaml", RESOURCE), ("t.csv", table)]);
+        let once = join(&case(serde_json::json!({})), &ctx);
+        assert_eq!(once.criticality, Some(Level::High));
+        assert_eq!(once.context.as_ref().unwrap().disagreements.len(), 2);
+        assert_eq!(join(&once, &ctx), once);
+    }
 }

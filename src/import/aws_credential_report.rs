@@ -311,4 +311,15 @@ mod tests {
             Some("access_key_1_active")
         );
     }
+
+    #[test]
+    fn rows_are_named_by_their_line_with_lf_or_crlf() {
+        for text in ["h\nrow 2\nrow 3\n", "h\r\nrow 2\r\nrow 3\r\n"] {
+            let third = text.find("row 3").expect("row");
+            assert_eq!(line_at(text, third as u64), 3);
+            // Where the reader places a row after a CRLF: at its `\n`.
+            assert_eq!(line_at(text, (third - 1) as u64), 3);
+            assert_eq!(line_at(text, 0), 1);
+        }
+    }
 }

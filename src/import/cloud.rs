@@ -105,7 +105,7 @@ pub(super) fn time_at(
 ) -> Result<Option<OffsetDateTime>, String> {
     match obj.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(value) => match parse_time_or_epoch(value) {
+        Some(value) => match any_time(value) {
             Some(t) => Ok(Some(t)),
             None => Err(format!(
                 "is {}, not a time (RFC 3339 with a zone)",
@@ -116,6 +116,15 @@ pub(super) fn time_at(
             )),
         },
     }
+}
+
+/// [`parse_time_or_epoch`], except that `i64::MIN` is no time: its `abs()`
+/// there overflows (a panic in debug builds), and no detector writes it.
+pub(super) fn any_time(value: &Value) -> Option<OffsetDateTime> {
+    if value.as_i64() == Some(i64::MIN) {
+        return None;
+    }
+    parse_time_or_epoch(value)
 }
 
 fn value_kind(value: &Value) -> &'static str {

@@ -405,7 +405,10 @@ pub(super) fn parse_git_time(text: &str) -> Option<OffsetDateTime> {
         _ => return None,
     };
     let bytes = offset.as_bytes();
-    if bytes.len() != 5 || !(bytes[0] == b'+' || bytes[0] == b'-') {
+    let digits = bytes
+        .get(1..)
+        .is_some_and(|d| d.iter().all(u8::is_ascii_digit));
+    if bytes.len() != 5 || !(bytes[0] == b'+' || bytes[0] == b'-') || !digits {
         return None;
     }
     parse_time(&format!("{date}T{clock}{}:{}", &offset[..3], &offset[3..]))
@@ -607,6 +610,10 @@ mod tests {
         assert_eq!(parse_git_time("2024-03-05T17:17:40Z"), Some(t));
         assert_eq!(parse_git_time("2024-03-05 17:17:40"), None);
         assert_eq!(parse_git_time("yesterday"), None);
+        // Never a panic on odd text (a multi-byte offset, a day too large).
+        assert_eq!(parse_git_time("2024-03-05 10:17:40 +0é0"), None);
+        assert_eq!(parse_git_time("Tue Mar 999 10:17:40 2024 -0700"), None);
+        assert_eq!(parse_git_time("Tue Mär 5 10:17:40 2024 -0700"), None);
     }
 
     #[test]

@@ -13,12 +13,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cloud::{
-    arn_account, arn_name, finding_kind, identity_kind, level, new_case, one_line, quoted,
-    required, text, with_product,
+    any_time, arn_account, arn_name, finding_kind, identity_kind, level, new_case, one_line,
+    quoted, required, text, with_product,
 };
-use super::{
-    Detected, ImportOptions, Input, Parsed, json_records, parse_time, parse_time_or_epoch,
-};
+use super::{Detected, ImportOptions, Input, Parsed, json_records, parse_time};
 use crate::model::{Finding, Identity, LastUsed, Level, Owner, OwnerBasis};
 
 /// The Detection Finding class.
@@ -265,7 +263,7 @@ fn ocsf_time(
         return Ok(Some(t));
     }
     match obj.get(base).filter(|v| !v.is_null()) {
-        Some(value) => match parse_time_or_epoch(value) {
+        Some(value) => match any_time(value) {
             Some(t) => Ok(Some(t)),
             None => Err((
                 base.to_string(),

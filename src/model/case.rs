@@ -225,6 +225,31 @@ pub struct Occurrence {
 }
 
 impl Occurrence {
+    /// The place in one line, unsanitised (untrusted: sanitise before
+    /// display): `REPO PATH:LINE @COMMIT` with what is known, the commit cut
+    /// to 12 characters, or the URL when none of those is known.
+    pub fn place_text(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        if let Some(repo) = &self.repository {
+            parts.push(repo.clone());
+        }
+        match (&self.path, self.line) {
+            (Some(path), Some(line)) => parts.push(format!("{path}:{line}")),
+            (Some(path), None) => parts.push(path.clone()),
+            _ => {}
+        }
+        if let Some(commit) = &self.commit {
+            let short: String = commit.chars().take(12).collect();
+            parts.push(format!("@{short}"));
+        }
+        if parts.is_empty()
+            && let Some(url) = &self.url
+        {
+            parts.push(url.clone());
+        }
+        parts.join(" ")
+    }
+
     /// The place, without the times: two occurrences at one place are one
     /// (their times merge).
     pub fn place(

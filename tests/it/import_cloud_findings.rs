@@ -623,6 +623,16 @@ fn ocsf_epoch_seconds_and_milliseconds_read_alike() {
         expected,
         "the _dt text first"
     );
+    // The smallest number is no time (and no panic).
+    let parsed = read_text(
+        Format::Ocsf,
+        "t.json",
+        &record(r#""time": -9223372036854775808"#),
+    );
+    assert_eq!(
+        skips(&parsed),
+        [skip("t.json:1", Some("time"), SkipKind::Invalid)]
+    );
     assert_eq!(
         at(r#""time": 1719820800, "time_dt": "2024-07-01T08:00:00""#),
         expected,

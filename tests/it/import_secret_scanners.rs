@@ -3,6 +3,11 @@
 //! the fixtures in tests/fixtures/import/ through the public
 //! `import::parse`, and grouped across scanners with `import::group`.
 
+mod gitguardian;
+mod github;
+mod gitleaks;
+mod trufflehog;
+
 use std::path::Path;
 
 use nhi_triage::import::{
@@ -133,723 +138,6 @@ fn assert_no_context(d: &Detected) {
     let finding = case.finding.as_ref().expect("finding");
     assert_eq!(finding.kind, "leaked_secret");
     assert_eq!(finding.owasp, None);
-}
-
-// --- trufflehog ---
-
-#[test]
-fn trufflehog_maps_a_verified_aws_key_to_its_arn() {
-    let parsed = read(Format::Trufflehog, "good.jsonl");
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    assert_eq!(
-        records(&parsed),
-        [
-            "good.jsonl:1",
-            "good.jsonl:2",
-            "good.jsonl:3",
-            "good.jsonl:4",
-            "good.jsonl:5"
-        ]
-    );
-    let aws = at(&parsed, "good.jsonl:1");
-    assert_no_context(aws);
-    assert_eq!(aws.credential, fingerprints().aws_access_key(KEY_ID));
-    let id = &aws.case.identity;
-    assert_eq!(
-        (
-            id.id.as_str(),
-            id.name.as_str(),
-            id.kind.as_str(),
-            id.provider.as_str(),
-            id.account.as_deref()
-        ),
-        (
-            ARN,
-            "AWS access key of user/ci-deploy",
-            "api_key",
-            "aws",
-            Some("123456789012")
-        )
-    );
-    let seen = datetime!(2024-03-05 17:17:40 UTC);
-    let finding = aws.case.finding.as_ref().unwrap();
-    assert_eq!(finding.source.as_deref(), Some("trufflehog"));
-    assert_eq!(finding.severity, None);
-    assert_eq!(finding.validity, Some(Validity::Live));
-    assert_eq!(finding.detected_at, None);
-    assert_eq!(finding.first_seen_at, Some(seen));
-    assert!(finding.refs.is_empty());
-    assert_eq!(
-        aws.case.occurrences,
-        [place(
-            "trufflehog",
-            Some("acme/api"),
-            "deploy/.env",
-            4,
-            Some(C),
-            Some(seen)
-        )]
-    );
-    assert_eq!(aws.case.title, "Leaked AWS in acme/api (live)");
-    assert_eq!(aws.case.opened_at, seen);
-    assert!(aws.case.tags.is_empty());
-}
-
-#[test]
-fn trufflehog_maps_a_github_token_with_its_link() {
-    let parsed = read(Format::Trufflehog, "good.jsonl");
-    let pat = at(&parsed, "good.jsonl:2");
-    assert_no_context(pat);
-    assert_eq!(pat.credential, fingerprints().secret(PAT));
-    let id = &pat.case.identity;
-    assert_eq!(
-        (
-            id.id.as_str(),
-            id.name.as_str(),
-            id.provider.as_str(),
-            id.account.as_deref()
-        ),
-        (pat.credential.as_str(), "Github", "github", None)
-    );
-    // Not verified, and nothing says a check ran (`--no-verification`
-    // prints the same): validity unknown, never inactive.
-    assert_eq!(pat.case.finding.as_ref().unwrap().validity, None);
-    let mut expected = place(
-        "trufflehog",
-        Some("acme/api"),
-        "config/settings.py",
-        12,
-        Some(A),
-        Some(datetime!(2024-03-04 09:00 UTC)),
-    );
-    expected.url = Some(format!(
-        "https://github.com/acme/api/blob/{A}/config/settings.py#L12"
-    ));
-    assert_eq!(pat.case.occurrences, [expected]);
-    assert_eq!(
-        pat.case.title,
-        "Leaked Github in acme/api (validity unknown)"
-    );
-}
-
-#[test]
-fn trufflehog_git_timestamps_are_converted_with_their_offset() {
-    let parsed = read(Format::Trufflehog, "good.jsonl");
-    // `2024-03-06 11:30:00 +0100` (git's `2006-01-02 15:04:05 -0700`).
-    let second = &at(&parsed, "good.jsonl:3").case.occurrences[0];
-    assert_eq!(second.first_seen_at, Some(datetime!(2024-03-06 10:30 UTC)));
-    // Go's `Time.String()` (`… +0000 UTC`, other sources), and a form not
-    // known: the finding imports, its time unknown.
-    let text = "{\"DetectorName\":\"Slack\",\"Verified\":false,\"Raw\":\"EXAMPLE1\",\"SourceMetadata\":{\"Data\":{\"Github\":{\"timestamp\":\"2023-06-22 23:33:46 +0000 UTC\"}}}}\n\
-                {\"DetectorName\":\"Slack\",\"Verified\":false,\"Raw\":\"EXAMPLE2\",\"SourceMetadata\":{\"Data\":{\"Jira\":{\"timestamp\":\"22/06/2023\"}}}}\n";
-    let parsed = parse(
-        Format::Trufflehog,
-        &Input::new("t.jsonl", text),
-        &options(None),
-    );
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    let times: Vec<_> = parsed
-        .findings
-        .iter()
-        .map(|d| d.case.occurrences[0].first_seen_at)
-        .collect();
-    assert_eq!(times, [Some(datetime!(2023-06-22 23:33:46 UTC)), None]);
-    assert_eq!(parsed.findings[1].case.opened_at, NOW);
-}
-
-#[test]
-fn trufflehog_missing_facts_stay_unknown() {
-    let parsed = read(Format::Trufflehog, "good.jsonl");
-    // A verification error: validity unknown; a filesystem source: no
-    // repository, commit, line or time.
-    let hook = at(&parsed, "good.jsonl:4");
-    assert_no_context(hook);
-    assert_eq!(hook.case.finding.as_ref().unwrap().validity, None);
-    assert_eq!(hook.case.identity.kind, "webhook");
-    assert_eq!(hook.case.identity.provider, "slack");
-    assert_eq!(
-        hook.case.occurrences,
-        [Occurrence {
-            path: Some("/srv/app/notify.cfg".into()),
-            ..occurrence("trufflehog")
-        }]
-    );
-    assert_eq!(hook.case.opened_at, NOW);
-    // No source metadata at all.
-    let key = at(&parsed, "good.jsonl:5");
-    assert_no_context(key);
-    assert_eq!(key.case.occurrences, [occurrence("trufflehog")]);
-    assert_eq!(key.case.identity.kind, "private_key");
-    assert_eq!(key.case.identity.provider, "unknown");
-    assert_eq!(key.case.finding.as_ref().unwrap().first_seen_at, None);
-    assert_eq!(key.case.title, "Leaked PrivateKey (validity unknown)");
-}
-
-#[test]
-fn trufflehog_bad_lines_are_skipped_naming_the_field_and_the_rest_imports() {
-    let parsed = read(Format::Trufflehog, "malformed.jsonl");
-    assert_eq!(records(&parsed), ["malformed.jsonl:1", "malformed.jsonl:5"]);
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip("malformed.jsonl:2", None, SkipKind::Invalid),
-            skip("malformed.jsonl:3", Some("DetectorName"), SkipKind::Invalid),
-            skip("malformed.jsonl:4", Some("Verified"), SkipKind::Invalid),
-            skip(
-                "malformed.jsonl:6",
-                Some("SourceMetadata.Data.Git.line"),
-                SkipKind::Invalid
-            ),
-        ]
-    );
-    let reasons: Vec<String> = parsed.skipped.iter().map(ToString::to_string).collect();
-    assert!(
-        reasons[0].starts_with("malformed.jsonl:2: is not JSON"),
-        "{reasons:?}"
-    );
-    assert_eq!(
-        reasons[1],
-        "malformed.jsonl:3: DetectorName: is not a string"
-    );
-    assert_eq!(reasons[2], "malformed.jsonl:4: Verified: is missing");
-    assert_eq!(
-        reasons[3],
-        "malformed.jsonl:6: SourceMetadata.Data.Git.line: is not a line number (a positive integer)"
-    );
-}
-
-// --- gitleaks ---
-
-#[test]
-fn gitleaks_maps_findings_and_takes_the_repository_from_the_option() {
-    let parsed = read_with(Format::Gitleaks, "good.json", Some("acme/api"));
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    assert_eq!(
-        records(&parsed),
-        [
-            "good.json:2",
-            "good.json:23",
-            "good.json:46",
-            "good.json:66"
-        ]
-    );
-    let pat = at(&parsed, "good.json:2");
-    assert_no_context(pat);
-    assert_eq!(pat.credential, fingerprints().secret(PAT));
-    assert_eq!(
-        (
-            pat.case.identity.name.as_str(),
-            pat.case.identity.kind.as_str(),
-            pat.case.identity.provider.as_str()
-        ),
-        ("github-pat", "token", "github")
-    );
-    let seen = datetime!(2024-03-04 09:00 UTC);
-    let finding = pat.case.finding.as_ref().unwrap();
-    assert_eq!(
-        (finding.severity, finding.validity, finding.detected_at),
-        (None, None, None)
-    );
-    assert_eq!(finding.source.as_deref(), Some("gitleaks"));
-    assert_eq!(finding.first_seen_at, Some(seen));
-    assert_eq!(
-        finding.refs,
-        [format!("gitleaks:{A}:config/settings.py:github-pat:12")]
-    );
-    assert!(
-        finding
-            .summary
-            .as_deref()
-            .unwrap()
-            .starts_with("gitleaks rule github-pat: Uncovered")
-    );
-    let mut expected = place(
-        "gitleaks",
-        Some("acme/api"),
-        "config/settings.py",
-        12,
-        Some(A),
-        Some(seen),
-    );
-    expected.url = Some(format!(
-        "https://github.com/acme/api/blob/{A}/config/settings.py#L12"
-    ));
-    assert_eq!(pat.case.occurrences, [expected]);
-    assert_eq!(
-        pat.case.title,
-        "Leaked github-pat in acme/api (validity unknown)"
-    );
-    assert_eq!(pat.case.opened_at, seen);
-    // The AWS rule matches the key id: keyed as an AWS access key.
-    let aws = at(&parsed, "good.json:23");
-    assert_eq!(aws.credential, fingerprints().aws_access_key(KEY_ID));
-    assert_eq!(
-        (
-            aws.case.identity.kind.as_str(),
-            aws.case.identity.provider.as_str()
-        ),
-        ("api_key", "aws")
-    );
-    assert_eq!(aws.case.tags, ["key", "aws"]);
-}
-
-#[test]
-fn gitleaks_missing_facts_stay_unknown() {
-    // A `gitleaks dir` finding: no commit, no date; no `--repository`.
-    let parsed = read(Format::Gitleaks, "good.json");
-    let generic = at(&parsed, "good.json:66");
-    assert_no_context(generic);
-    assert_eq!(
-        generic.case.occurrences,
-        [Occurrence {
-            path: Some("settings.local".into()),
-            line: Some(7),
-            ..occurrence("gitleaks")
-        }]
-    );
-    assert_eq!(generic.case.finding.as_ref().unwrap().first_seen_at, None);
-    assert_eq!(generic.case.opened_at, NOW);
-    assert_eq!(generic.case.identity.provider, "unknown");
-    assert_eq!(generic.case.identity.kind, "api_key");
-}
-
-#[test]
-fn gitleaks_redacted_reports_key_by_location_and_do_not_group_across_commits() {
-    let parsed = read(Format::Gitleaks, "redacted.json");
-    let fp = fingerprints();
-    let keys: Vec<String> = parsed
-        .findings
-        .iter()
-        .map(|d| d.credential.clone())
-        .collect();
-    assert_eq!(
-        keys,
-        [
-            format!(
-                "gitleaks:{}",
-                fp.of("gitleaks", &format!("{A}:config/settings.py:github-pat:12"))
-            ),
-            format!(
-                "gitleaks:{}",
-                fp.of("gitleaks", &format!("{B}:scripts/deploy.sh:github-pat:3"))
-            ),
-        ]
-    );
-    assert_eq!(group(parsed.findings).len(), 2);
-}
-
-#[test]
-fn gitleaks_bad_records_are_skipped_naming_the_field_and_the_rest_imports() {
-    let parsed = read(Format::Gitleaks, "malformed.json");
-    assert_eq!(records(&parsed), ["malformed.json:2", "malformed.json:62"]);
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip("malformed.json:23", Some("RuleID"), SkipKind::Invalid),
-            skip("malformed.json:43", Some("RuleID"), SkipKind::Invalid),
-            skip("malformed.json:85", Some("StartLine"), SkipKind::Invalid),
-            skip("malformed.json:105", Some("Date"), SkipKind::Invalid),
-        ]
-    );
-    assert_eq!(
-        parsed.skipped[3].reason,
-        "is not an RFC 3339 time with a zone"
-    );
-    // A report cut short is one message naming where reading stopped.
-    let cut = "[\n {\"RuleID\": \"github-pat\", \"Secret\": \"x\"},\n {\"RuleID\":";
-    let parsed = parse(
-        Format::Gitleaks,
-        &Input::new("cut.json", cut),
-        &options(None),
-    );
-    assert!(parsed.findings.is_empty());
-    assert_eq!(parsed.skipped.len(), 1);
-    assert!(
-        parsed.skipped[0].record.starts_with("cut.json:"),
-        "{:?}",
-        parsed.skipped
-    );
-}
-
-// --- github-secret-scanning ---
-
-#[test]
-fn github_alerts_map_with_their_locations() {
-    let parsed = read(Format::GithubSecretScanning, "good.json");
-    assert_eq!(
-        records(&parsed),
-        ["good.json:2", "good.json:71", "good.json:141"]
-    );
-    let pat = at(&parsed, "good.json:2");
-    assert_no_context(pat);
-    assert_eq!(pat.credential, fingerprints().secret(PAT));
-    let id = &pat.case.identity;
-    assert_eq!(
-        (id.name.as_str(), id.kind.as_str(), id.provider.as_str()),
-        ("GitHub Personal Access Token", "token", "github")
-    );
-    let created = datetime!(2024-03-04 09:05 UTC);
-    let finding = pat.case.finding.as_ref().unwrap();
-    assert_eq!(finding.validity, Some(Validity::Live));
-    assert_eq!(finding.severity, None);
-    assert_eq!(
-        (finding.detected_at, finding.first_seen_at),
-        (Some(created), Some(created))
-    );
-    assert_eq!(
-        finding.refs,
-        ["https://github.com/acme/api/security/secret-scanning/42"]
-    );
-    assert_eq!(pat.case.tags, ["multi-repo"]);
-    let src = "github-secret-scanning";
-    assert_eq!(
-        pat.case.occurrences,
-        [
-            place(
-                src,
-                Some("acme/api"),
-                "config/settings.py",
-                12,
-                Some(A),
-                None
-            ),
-            place(src, Some("acme/api"), "scripts/deploy.sh", 3, Some(B), None),
-            Occurrence {
-                repository: Some("acme/api".into()),
-                url: Some(
-                    "https://api.github.com/repos/acme/api/issues/comments/1081119451".into()
-                ),
-                ..occurrence(src)
-            },
-        ]
-    );
-    assert_eq!(
-        pat.case.title,
-        "Leaked GitHub Personal Access Token in acme/api (live)"
-    );
-    assert_eq!(pat.case.opened_at, created);
-
-    // A repository-level alert: the repository from `html_url`, the place
-    // from `first_location_detected`, an AWS key id keyed as one.
-    let aws = at(&parsed, "good.json:71");
-    assert_eq!(aws.credential, fingerprints().aws_access_key(KEY_ID));
-    assert_eq!(
-        (
-            aws.case.identity.kind.as_str(),
-            aws.case.identity.provider.as_str()
-        ),
-        ("api_key", "aws")
-    );
-    assert_eq!(aws.case.finding.as_ref().unwrap().validity, None);
-    assert_eq!(aws.case.tags, ["publicly-leaked"]);
-    assert_eq!(
-        aws.case.occurrences,
-        [place(
-            src,
-            Some("acme/api"),
-            "deploy/.env",
-            4,
-            Some(C),
-            None
-        )]
-    );
-}
-
-#[test]
-fn github_resolved_alerts_are_not_applicable_and_missing_facts_stay_unknown() {
-    let parsed = read(Format::GithubSecretScanning, "good.json");
-    assert_eq!(
-        skips(&parsed),
-        [skip(
-            "good.json:108",
-            Some("state"),
-            SkipKind::NotApplicable
-        )]
-    );
-    assert_eq!(
-        parsed.skipped[0].reason,
-        "a resolved alert (resolution: revoked)"
-    );
-    let bare = at(&parsed, "good.json:141");
-    assert_no_context(bare);
-    let finding = bare.case.finding.as_ref().unwrap();
-    assert_eq!(
-        (finding.validity, finding.detected_at, finding.first_seen_at),
-        (None, None, None)
-    );
-    assert!(finding.refs.is_empty() && bare.case.tags.is_empty());
-    assert_eq!(
-        bare.case.occurrences,
-        [occurrence("github-secret-scanning")]
-    );
-    assert_eq!(bare.case.identity.name, "npm_access_token");
-    assert_eq!(bare.case.identity.provider, "npm");
-    assert_eq!(bare.case.opened_at, NOW);
-}
-
-#[test]
-fn github_bad_alerts_are_skipped_naming_the_field_and_the_rest_imports() {
-    let parsed = read(Format::GithubSecretScanning, "malformed.jsonl");
-    assert_eq!(records(&parsed), ["malformed.jsonl:1", "malformed.jsonl:5"]);
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip("malformed.jsonl:2", None, SkipKind::Invalid),
-            skip("malformed.jsonl:3", Some("number"), SkipKind::Invalid),
-            skip("malformed.jsonl:4", Some("secret_type"), SkipKind::Invalid),
-            skip(
-                "malformed.jsonl:6",
-                Some("locations[0].details.start_line"),
-                SkipKind::Invalid
-            ),
-        ]
-    );
-}
-
-// --- gitguardian: API incidents ---
-
-#[test]
-fn gitguardian_incidents_map_with_their_occurrences() {
-    let parsed = read(Format::Gitguardian, "good.json");
-    assert_eq!(records(&parsed), ["good.json:2", "good.json:181"]);
-    let fp = fingerprints();
-    let token = at(&parsed, "good.json:2");
-    assert_no_context(token);
-    let hash = "2b8e5f3c9a7d6e1f0a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
-    assert_eq!(
-        token.credential,
-        format!("gitguardian:{}", fp.of("gitguardian", hash))
-    );
-    let id = &token.case.identity;
-    assert_eq!(
-        (
-            id.id.as_str(),
-            id.name.as_str(),
-            id.kind.as_str(),
-            id.provider.as_str()
-        ),
-        (
-            token.credential.as_str(),
-            "GitHub Access Token",
-            "token",
-            "github"
-        )
-    );
-    let date = datetime!(2024-03-04 09:00 UTC);
-    let finding = token.case.finding.as_ref().unwrap();
-    assert_eq!(finding.severity, Some(Level::High));
-    assert_eq!(finding.validity, Some(Validity::Live));
-    assert_eq!(
-        (finding.detected_at, finding.first_seen_at),
-        (Some(date), Some(date))
-    );
-    assert_eq!(
-        finding.refs,
-        ["https://dashboard.gitguardian.com/workspace/1/incidents/1001"]
-    );
-    assert_eq!(token.case.tags, ["publicly-leaked", "default-branch"]);
-    let later = datetime!(2024-03-06 10:30 UTC);
-    let mut first = place(
-        "gitguardian",
-        Some("acme/api"),
-        "config/settings.py",
-        12,
-        Some(A),
-        Some(date),
-    );
-    first.url = Some(format!("https://github.com/acme/api/commit/{A}#diff-0"));
-    let mut second = place(
-        "gitguardian",
-        Some("acme/api"),
-        "scripts/deploy.sh",
-        3,
-        Some(B),
-        Some(later),
-    );
-    second.url = Some(format!("https://github.com/acme/api/commit/{B}#diff-0"));
-    assert_eq!(token.case.occurrences, [first, second]);
-    assert_eq!(
-        token.case.title,
-        "Leaked GitHub Access Token in acme/api (live)"
-    );
-}
-
-#[test]
-fn gitguardian_ignored_and_revoked_incidents_are_not_applicable_and_missing_facts_stay_unknown() {
-    let parsed = read(Format::Gitguardian, "good.json");
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip("good.json:136", Some("status"), SkipKind::NotApplicable),
-            skip("good.json:223", Some("status"), SkipKind::NotApplicable),
-        ]
-    );
-    // `severity: unknown`, `validity: no_checker`, no date, no occurrences.
-    let generic = at(&parsed, "good.json:181");
-    assert_no_context(generic);
-    let finding = generic.case.finding.as_ref().unwrap();
-    assert_eq!((finding.severity, finding.validity), (None, None));
-    assert_eq!((finding.detected_at, finding.first_seen_at), (None, None));
-    assert_eq!(generic.case.occurrences, [occurrence("gitguardian")]);
-    assert_eq!(generic.case.identity.provider, "unknown");
-    assert_eq!(generic.case.identity.kind, "secret");
-    assert_eq!(generic.case.opened_at, NOW);
-}
-
-#[test]
-fn gitguardian_one_incident_object_reads_too() {
-    let list = text_of("gitguardian", "good.json");
-    let all: serde_json::Value = serde_json::from_str(&list).unwrap();
-    let one = serde_json::to_string_pretty(&all[0]).unwrap();
-    let parsed = parse(
-        Format::Gitguardian,
-        &Input::new("one.json", &one),
-        &options(None),
-    );
-    assert_eq!(records(&parsed), ["one.json:1"]);
-    assert_eq!(parsed.findings[0].case.occurrences.len(), 2);
-}
-
-#[test]
-fn gitguardian_bad_incidents_are_skipped_naming_the_field_and_the_rest_imports() {
-    let parsed = read(Format::Gitguardian, "malformed.jsonl");
-    assert_eq!(records(&parsed), ["malformed.jsonl:1", "malformed.jsonl:6"]);
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip("malformed.jsonl:2", None, SkipKind::Invalid),
-            skip("malformed.jsonl:3", Some("id"), SkipKind::Invalid),
-            skip("malformed.jsonl:4", Some("secret_hash"), SkipKind::Invalid),
-            skip(
-                "malformed.jsonl:5",
-                Some("occurrences[0].date"),
-                SkipKind::Invalid
-            ),
-        ]
-    );
-}
-
-// --- gitguardian: ggshield ---
-
-#[test]
-fn ggshield_commit_range_gives_one_finding_per_commit_that_group() {
-    let parsed = read_with(
-        Format::Gitguardian,
-        "ggshield-commit-range.json",
-        Some("acme/api"),
-    );
-    assert!(parsed.skipped.is_empty(), "{:?}", parsed.skipped);
-    assert_eq!(
-        records(&parsed),
-        [
-            "ggshield-commit-range.json:20",
-            "ggshield-commit-range.json:62",
-            "ggshield-commit-range.json:91"
-        ]
-    );
-    let first = at(&parsed, "ggshield-commit-range.json:20");
-    assert_no_context(first);
-    let sha = "d2c3b4a5968778695a4b3c2d1e0f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c4d3e2f";
-    assert_eq!(
-        first.credential,
-        format!("gitguardian:{}", fingerprints().of("gitguardian", sha))
-    );
-    let finding = first.case.finding.as_ref().unwrap();
-    assert_eq!(
-        (finding.severity, finding.validity),
-        (None, Some(Validity::Live))
-    );
-    assert_eq!(
-        finding.refs,
-        ["https://dashboard.gitguardian.com/workspace/1/incidents/1001"]
-    );
-    assert_eq!(
-        finding.summary.as_deref(),
-        Some("ggshield: GitHub Token (Secrets detection)")
-    );
-    // `extra_info.date` is git's own date form.
-    let a_seen = datetime!(2024-03-04 09:00 UTC);
-    assert_eq!(
-        first.case.occurrences,
-        [place(
-            "gitguardian",
-            Some("acme/api"),
-            "config/settings.py",
-            12,
-            Some(A),
-            Some(a_seen)
-        )]
-    );
-    // A line only in the patch (`line_start`, no `post_line_start`).
-    let password = at(&parsed, "ggshield-commit-range.json:91");
-    assert_eq!(password.case.occurrences[0].line, Some(9));
-    assert_eq!(password.case.identity.kind, "password");
-    assert_eq!(password.case.finding.as_ref().unwrap().validity, None);
-
-    let grouped = group(parsed.findings);
-    assert_eq!(grouped.len(), 2);
-    let token = &grouped[0];
-    assert_eq!(
-        token.records,
-        [
-            "ggshield-commit-range.json:20",
-            "ggshield-commit-range.json:62"
-        ]
-    );
-    let b_seen = datetime!(2024-03-06 10:30 UTC);
-    assert_eq!(
-        token.case.occurrences,
-        [
-            place(
-                "gitguardian",
-                Some("acme/api"),
-                "config/settings.py",
-                12,
-                Some(A),
-                Some(a_seen)
-            ),
-            place(
-                "gitguardian",
-                Some("acme/api"),
-                "scripts/deploy.sh",
-                3,
-                Some(B),
-                Some(b_seen)
-            ),
-        ]
-    );
-    assert_eq!(
-        token.case.finding.as_ref().unwrap().first_seen_at,
-        Some(a_seen)
-    );
-}
-
-#[test]
-fn ggshield_without_incidents_is_no_findings_and_bad_incidents_are_skipped() {
-    let empty = read(Format::Gitguardian, "ggshield-no-incidents.json");
-    assert_eq!(empty, Parsed::default());
-    let parsed = read(Format::Gitguardian, "ggshield-malformed.json");
-    assert_eq!(records(&parsed), ["ggshield-malformed.json:12"]);
-    assert_eq!(
-        skips(&parsed),
-        [
-            skip(
-                "ggshield-malformed.json:31",
-                Some("ignore_sha"),
-                SkipKind::Invalid
-            ),
-            skip(
-                "ggshield-malformed.json:49",
-                Some("type"),
-                SkipKind::Invalid
-            ),
-            skip(
-                "ggshield-malformed.json:68",
-                Some("ignore_reason"),
-                SkipKind::NotApplicable
-            ),
-        ]
-    );
 }
 
 // --- across scanners ---
@@ -987,4 +275,97 @@ fn default_policy_tiers_of_leaked_secrets() {
     // A leaked AWS access key: a reversible disable is proposed, but
     // nobody is known to own or use it: quarantine, not approve.
     assert_eq!(tier(at(&truffle, "good.jsonl:1")), Tier::Medium);
+}
+
+/// Every path in `value` (object keys and array positions), depth first.
+fn paths(
+    value: &serde_json::Value,
+    prefix: &mut Vec<serde_json::Value>,
+    out: &mut Vec<Vec<serde_json::Value>>,
+) {
+    let children: Vec<(serde_json::Value, &serde_json::Value)> = match value {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone().into(), v)).collect(),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .map(|(i, v)| (i.into(), v))
+            .collect(),
+        _ => return,
+    };
+    for (key, child) in children {
+        prefix.push(key);
+        out.push(prefix.clone());
+        paths(child, prefix, out);
+        prefix.pop();
+    }
+}
+
+fn replace_at(value: &mut serde_json::Value, path: &[serde_json::Value], new: &serde_json::Value) {
+    let mut at = value;
+    for key in path {
+        at = match key {
+            serde_json::Value::String(k) => &mut at[k.as_str()],
+            serde_json::Value::Number(i) => &mut at[i.as_u64().unwrap() as usize],
+            _ => unreachable!(),
+        };
+    }
+    *at = new.clone();
+}
+
+#[test]
+fn no_field_of_any_type_makes_a_parser_panic() {
+    let replacements = [
+        serde_json::json!(null),
+        serde_json::json!(0),
+        serde_json::json!(-1),
+        serde_json::json!(1.5),
+        serde_json::json!(""),
+        serde_json::json!("é\u{202e}x"),
+        serde_json::json!([]),
+        serde_json::json!({}),
+        serde_json::json!(true),
+    ];
+    let files = [
+        (Format::Trufflehog, "good.jsonl"),
+        (Format::Gitleaks, "good.json"),
+        (Format::GithubSecretScanning, "good.json"),
+        (Format::Gitguardian, "good.json"),
+        (Format::Gitguardian, "ggshield-commit-range.json"),
+    ];
+    let mut parses = 0;
+    for (format, name) in files {
+        let text = text_of(format.as_str(), name);
+        let records: Vec<serde_json::Value> = if name.ends_with(".jsonl") {
+            text.lines()
+                .map(|l| serde_json::from_str(l).unwrap())
+                .collect()
+        } else {
+            match serde_json::from_str(&text).unwrap() {
+                serde_json::Value::Array(items) => items,
+                one => vec![one],
+            }
+        };
+        for record in records {
+            let mut all = Vec::new();
+            paths(&record, &mut Vec::new(), &mut all);
+            for path in all {
+                for new in &replacements {
+                    let mut mutated = record.clone();
+                    replace_at(&mut mutated, &path, new);
+                    let text = serde_json::to_string(&mutated).unwrap();
+                    let parsed = parse(format, &Input::new("m.json", &text), &options(None));
+                    parses += 1;
+                    if !name.starts_with("ggshield") {
+                        // One record in, one finding or one skip out.
+                        assert_eq!(
+                            parsed.findings.len() + parsed.skipped.len(),
+                            1,
+                            "{format} {path:?} = {new}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+    assert!(parses > 1000, "{parses}");
 }

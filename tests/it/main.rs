@@ -21,6 +21,7 @@ mod decision_store_property;
 mod evidence_log;
 mod huge_fields;
 mod import_cloud_findings;
+mod import_console;
 mod import_store;
 mod import_secret_scanners;
 mod loading;

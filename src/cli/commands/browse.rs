@@ -254,7 +254,14 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
             history: &history,
         })?;
     } else {
-        let text = show_case(case, &case_sha256, &status, &assessment, &history, now);
+        let text = show_case(
+            case,
+            &case_sha256,
+            (&status, &found.policy),
+            &assessment,
+            &history,
+            now,
+        );
         out.write_all(text.as_bytes())?;
     }
     Ok(EXIT_OK)

@@ -189,12 +189,18 @@ fn write_text(out: &mut Out, s: &FindingsImportOutput) -> Result<()> {
     let invalid = s.skipped.iter().filter(|r| r.kind == "invalid").count();
     let other = s.skipped.len() - invalid;
     if !s.skipped.is_empty() {
+        let mut kinds = Vec::new();
+        if invalid > 0 {
+            kinds.push(plural(invalid, "bad record", "bad records"));
+        }
+        if other > 0 {
+            kinds.push(format!("{other} with nothing to decide"));
+        }
         writeln!(
             out,
-            "  skipped {}: {} (each named on standard error), {}",
+            "  skipped {} (each named on standard error): {}",
             plural(s.skipped.len(), "record", "records"),
-            plural(invalid, "bad record", "bad records"),
-            plural(other, "with nothing to decide", "with nothing to decide")
+            kinds.join(", ")
         )?;
     }
     Ok(())

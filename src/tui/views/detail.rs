@@ -21,7 +21,7 @@ use crate::tui::app::{App, Pane};
 const FIELD_MAX_CHARS: usize = 10_000;
 
 /// An untrusted field, made safe to draw and cut to [`FIELD_MAX_CHARS`].
-fn s(text: &str) -> String {
+pub(super) fn s(text: &str) -> String {
     match text.char_indices().nth(FIELD_MAX_CHARS) {
         None => sanitize(text).into_owned(),
         Some((cut, _)) => format!(
@@ -99,7 +99,7 @@ fn loading(
     )
 }
 
-fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
+pub(super) fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
     Line::from(vec![
         Span::styled(format!("{key:<10}"), app.theme().dim),
         Span::raw(value.into()),
@@ -205,6 +205,7 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
             ]));
         }
     }
+    super::provenance::owner_notes(app, case, &mut lines);
     lines.push(Line::raw(""));
     let id = &case.identity;
     lines.push(kv(app, "identity", s(&id.name)));
@@ -278,6 +279,7 @@ pub fn ownership(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
             lines.push(Line::raw(s(summary)));
         }
     }
+    super::provenance::finding_notes(app, case, now, &mut lines);
     if !case.tags.is_empty() {
         lines.push(kv(app, "tags", s(&case.tags.join(", "))));
     }
@@ -313,6 +315,13 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
             t.warning,
         ),
     });
+    if let Some(source) = case
+        .context
+        .as_ref()
+        .and_then(|n| n.sources.get("dependencies"))
+    {
+        lines.push(Line::styled(format!("from {}", s(source)), t.dim));
+    }
     lines.push(Line::from(vec![
         Span::styled(format!("◉ {}", s(&case.identity.name)), t.title),
         Span::styled(" (identity)", t.dim),
@@ -429,6 +438,9 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
         for g in &ans.gaps {
             item(&mut lines, "   − ", g, t.warning);
         }
+    }
+    if let Some(case) = app.selected_case().and_then(|i| app.queue().case(i)) {
+        super::provenance::wanted_lines(app, case, width, &mut lines);
     }
     lines.push(Line::styled("Checks", t.header));
     let c = &a.checks;
@@ -599,7 +611,7 @@ pub fn record(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
 
 /// `marker` then `text` word-wrapped to `width` columns, continuation lines
 /// indented under the text (a word longer than a line is cut).
-fn hanging(marker: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
+pub(super) fn hanging(marker: &str, text: &str, width: usize, style: Style) -> Vec<Line<'static>> {
     use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
     let indent = marker.width();
     let room = width.saturating_sub(indent).max(8);

@@ -3,6 +3,7 @@
 
 mod detail;
 mod overlay;
+mod provenance;
 mod queue;
 
 use ratatui::Frame;
