@@ -67,8 +67,10 @@ impl Entity {
         format!("{}:{}", self.rel, self.line)
     }
 
+    /// The fact's source: the entity and its file, without the line (a
+    /// line added above it must not change every joined case's content).
     fn source(&self) -> String {
-        format!("Backstage catalog, {} ({})", self.eref, self.at())
+        format!("Backstage catalog, {} ({})", self.eref, self.rel)
     }
 }
 

@@ -37,7 +37,6 @@ pub const MAX_BYTES: u64 = 3 * 1024 * 1024;
 
 #[derive(Debug, Clone)]
 struct Rule {
-    line: usize,
     section: usize,
     owners: Vec<String>,
 }
@@ -180,7 +179,6 @@ impl Codeowners {
                 glob_rule.push(rules.len());
             }
             rules.push(Rule {
-                line: line_no,
                 section,
                 owners: kept,
             });
@@ -284,8 +282,7 @@ impl Codeowners {
             basis: OwnerBasis::Inferred,
             verified_at: None,
             source: Some(format!(
-                "CODEOWNERS line {} ({}), for {}: {}{}",
-                v.rule.line,
+                "CODEOWNERS ({}), for {}: {}{}",
                 v.file.rel,
                 v.path,
                 v.rule.owners.join(" "),

@@ -108,7 +108,9 @@ impl Workloads {
             return;
         };
         let namespace = text(v, &["metadata", "namespace"]).unwrap_or_else(|| "default".into());
-        let at = format!("{}:{line}", file.rel);
+        // The file, not the line: a document added above must not change
+        // every joined case's content.
+        let at = file.rel.clone();
         if kind == "ServiceAccount" {
             let annotations = v.at(&["metadata", "annotations"]);
             let identities = IDENTITY_ANNOTATIONS

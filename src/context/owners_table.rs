@@ -33,7 +33,7 @@ pub(super) struct Row {
     pub contact: Option<String>,
     pub criticality: Option<Level>,
     pub verified_at: Option<OffsetDateTime>,
-    /// `owners table, FILE:LINE`.
+    /// `owners table, IDENTITY (FILE)`.
     pub source: String,
     path: std::path::PathBuf,
     line: usize,
@@ -188,12 +188,14 @@ impl OwnersTable {
             }
         });
         self.rows.push(Row {
-            identity,
+            identity: identity.clone(),
             team: cell(cols.team),
             contact: cell(cols.contact),
             criticality,
             verified_at,
-            source: format!("owners table, {}:{line}", file.rel),
+            // The row's key, not its line: a row added above must not
+            // change every joined case's content.
+            source: format!("owners table, {identity} ({})", file.rel),
             path: file.path.clone(),
             line,
         });

@@ -458,7 +458,7 @@ impl Leak {
         if !self
             .occurrences
             .iter()
-            .any(|held| held.place() == o.place())
+            .any(|held| held.same_place(&o))
         {
             self.occurrences.push(o);
         }

@@ -128,10 +128,24 @@ fn max_known<T: Ord + Copy>(a: Option<T>, b: Option<T>) -> Option<T> {
     }
 }
 
-/// Whether the identity is a fingerprint, not a provider identity.
+/// Whether the identity is a fingerprint or a detector's own key, not a
+/// provider identity (an ARN, an email, a client id): the importers write
+/// such ids with these prefixes when the detector names no identity.
 fn is_fingerprint(identity: &Identity) -> bool {
-    identity.id.starts_with("secret:")
+    FINGERPRINT_PREFIXES
+        .iter()
+        .any(|prefix| identity.id.starts_with(prefix))
 }
+
+/// The identity id prefixes of credential keys used as identities
+/// (src/import/fingerprint.rs and the parsers).
+const FINGERPRINT_PREFIXES: &[&str] = &[
+    "secret:",
+    "aws-access-key:",
+    "gitguardian:",
+    "gitleaks:",
+    "github-alert:",
+];
 
 fn merge_identity(held: &Identity, new: &Identity) -> Identity {
     let mut out = if is_fingerprint(held) && !is_fingerprint(new) {
@@ -190,7 +204,7 @@ fn merge_finding(held: &Finding, new: &Finding) -> Finding {
 fn merge_occurrences(held: &[Occurrence], new: &[Occurrence]) -> Vec<Occurrence> {
     let mut out: Vec<Occurrence> = held.to_vec();
     for n in new {
-        match out.iter_mut().find(|o| o.place() == n.place()) {
+        match out.iter_mut().find(|o| o.same_place(n)) {
             Some(o) => {
                 o.first_seen_at = min_known(o.first_seen_at, n.first_seen_at);
                 o.last_seen_at = max_known(o.last_seen_at, n.last_seen_at);

@@ -17,7 +17,7 @@ pub fn parse_time_or_epoch(value: &serde_json::Value) -> Option<OffsetDateTime> 
         serde_json::Value::String(s) => parse_time(s),
         serde_json::Value::Number(n) => {
             let n = n.as_i64()?;
-            let seconds = if n.abs() < 100_000_000_000 {
+            let seconds = if n.unsigned_abs() < 100_000_000_000 {
                 n
             } else {
                 n / 1000
@@ -41,5 +41,6 @@ mod tests {
         let s = parse_time_or_epoch(&serde_json::json!(1_700_000_000)).expect("seconds");
         let ms = parse_time_or_epoch(&serde_json::json!(1_700_000_000_000_i64)).expect("ms");
         assert_eq!(s, ms);
+        assert!(parse_time_or_epoch(&serde_json::json!(i64::MIN)).is_none());
     }
 }

@@ -250,26 +250,15 @@ impl Occurrence {
         parts.join(" ")
     }
 
-    /// The place, without the times: two occurrences at one place are one
-    /// (their times merge).
-    pub fn place(
-        &self,
-    ) -> (
-        &Option<String>,
-        &Option<String>,
-        &Option<String>,
-        Option<u32>,
-        &Option<String>,
-        &Option<String>,
-    ) {
-        (
-            &self.source,
-            &self.repository,
-            &self.path,
-            self.line,
-            &self.commit,
-            &self.url,
-        )
+    /// Whether `other` is the same place (the times aside): two
+    /// occurrences at one place are one, their times merged.
+    pub fn same_place(&self, other: &Occurrence) -> bool {
+        self.source == other.source
+            && self.repository == other.repository
+            && self.path == other.path
+            && self.line == other.line
+            && self.commit == other.commit
+            && self.url == other.url
     }
 }
 
