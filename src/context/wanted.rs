@@ -20,6 +20,24 @@ pub struct Wanted {
     pub problem: String,
     /// The kinds of source that would give it.
     pub answered_by: &'static str,
+    /// The same in a few words, for a narrow pane.
+    pub answered_by_short: &'static str,
+}
+
+/// [`Wanted::answered_by_short`] of each field.
+fn short(field: &str) -> &'static str {
+    match field {
+        "owner" => "Backstage spec.owner, an owners table, or CODEOWNERS",
+        "owner.basis" => "Backstage spec.owner or an owners table",
+        "owner.verified_at" => "nhi-triage.io/verified-at, or verified_at in an owners table",
+        "criticality" => "nhi-triage.io/criticality, or an owners table",
+        "dependencies" => "Backstage dependsOn, or a Kubernetes manifest",
+        "dependencies.verified_at" => "nhi-triage.io/dependencies-verified-at",
+        "node.criticality" => "nhi-triage.io/criticality on each dependent",
+        "node.external" => "nhi-triage.io/external on each dependent",
+        "node.shared" => "nhi-triage.io/shared on each dependent",
+        _ => "the case file",
+    }
 }
 
 /// The context facts `case` lacks at `now` under `policy`, in the order
@@ -32,6 +50,7 @@ pub fn wanted(case: &Case, policy: &Policy, now: OffsetDateTime) -> Vec<Wanted> 
             field,
             problem,
             answered_by: super::sources_that_answer(field),
+            answered_by_short: short(field),
         });
     };
     match &case.owner {

@@ -356,6 +356,10 @@ pub struct InfoLocal<'a> {
     /// Its case directory.
     #[serde(serialize_with = "ser_path")]
     pub cases_dir: &'a Path,
+    /// The context files joined with its cases (`STORE/context` or
+    /// `--context DIR`; docs/import.md).
+    #[serde(serialize_with = "ser_path")]
+    pub context_dir: &'a Path,
     /// Where its evidence chain is kept: the store's database file
     /// (`STORE/store.db`; before the database, `STORE/evidence.jsonl`).
     #[serde(serialize_with = "ser_path")]

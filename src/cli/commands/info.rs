@@ -32,6 +32,7 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
     };
     let layout = StoreLayout::new(&store);
     let policy = global.policy.clone().unwrap_or(layout.policy_path());
+    let context_dir = global.context.clone().unwrap_or(layout.context_dir());
     let database = match crate::cli::context::database_url(global)? {
         Some(url) => crate::cli::context::describe_url(&url),
         None => layout.database_path().display().to_string(),
@@ -44,6 +45,7 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
             version: env!("CARGO_PKG_VERSION"),
             store: &store,
             cases_dir: &layout.cases_dir(),
+            context_dir: &context_dir,
             evidence: &layout.database_path(),
             database: database.clone(),
             policy: &policy,
@@ -70,6 +72,16 @@ pub fn info(global: &Global, as_json: bool, out: &mut Out) -> Result<i32> {
         }
     )?;
     writeln!(out, "  cases        {}", layout.cases_dir().display())?;
+    writeln!(
+        out,
+        "  context      {}{}",
+        context_dir.display(),
+        if context_dir.is_dir() {
+            "  (Backstage, CODEOWNERS, owners tables, Kubernetes manifests)"
+        } else {
+            "  (absent: no context joined)"
+        }
+    )?;
     writeln!(
         out,
         "  database     {database}  (cases and the evidence chain)"

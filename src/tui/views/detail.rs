@@ -439,9 +439,6 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
             item(&mut lines, "   − ", g, t.warning);
         }
     }
-    if let Some(case) = app.selected_case().and_then(|i| app.queue().case(i)) {
-        super::provenance::wanted_lines(app, case, width, &mut lines);
-    }
     lines.push(Line::styled("Checks", t.header));
     let c = &a.checks;
     let age = format!(
@@ -529,6 +526,11 @@ pub fn readiness(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
         for r in &v.reasons {
             item(&mut lines, "       ", r, t.dim);
         }
+    }
+    // What context would close the gaps: last, so the tier, its reasons
+    // and the actions stay at the top of a short pane.
+    if let Some(case) = app.selected_case().and_then(|i| app.queue().case(i)) {
+        super::provenance::wanted_lines(app, case, width, &mut lines);
     }
     paragraph(app, Pane::Readiness, "Readiness", lines, frame, area)
 }

@@ -115,9 +115,9 @@ pub(super) fn wanted_lines(app: &App, case: &Case, width: usize, lines: &mut Vec
         return;
     }
     let t = app.theme();
-    lines.push(Line::styled("Missing context (who would answer)", t.header));
+    lines.push(Line::styled("Context that would answer", t.header));
     for w in wanted {
-        let text = format!("{} {}: {}", w.field, w.problem, w.answered_by);
+        let text = format!("{} {} → {}", w.field, w.problem, w.answered_by_short);
         lines.extend(hanging("   ? ", &text, width, t.dim));
     }
 }
