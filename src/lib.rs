@@ -31,11 +31,11 @@
 //! HTTP; `store` speaks HTTP only in its remote store.
 
 pub mod api;
+pub mod context;
 pub mod demo;
 pub mod evidence;
 pub mod fsutil;
 pub mod import;
-pub mod context;
 pub mod model;
 pub mod output;
 pub mod policy;

@@ -455,11 +455,7 @@ impl Leak {
 
     /// Adds `o` unless an equal place is there already.
     pub(super) fn add(&mut self, o: Occurrence) {
-        if !self
-            .occurrences
-            .iter()
-            .any(|held| held.same_place(&o))
-        {
+        if !self.occurrences.iter().any(|held| held.same_place(&o)) {
             self.occurrences.push(o);
         }
     }

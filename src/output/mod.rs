@@ -7,7 +7,7 @@ pub mod formats;
 pub mod json;
 
 pub use formats::{
-    CaseOutcome, FileProblem, FindingsImportOutput, ImportOutput, SkippedRecord, InfoLocal, InfoRemote, ListCounts, ListEntry, ListIdentity,
-    ListOutput, OutboxFile, OutboxOutput, Paths, ReviewerInfo, Schema, ShowOutput, Streamed,
-    UnreadableLine, VerifyOutput,
+    CaseOutcome, FileProblem, FindingsImportOutput, ImportOutput, InfoLocal, InfoRemote,
+    ListCounts, ListEntry, ListIdentity, ListOutput, OutboxFile, OutboxOutput, Paths, ReviewerInfo,
+    Schema, ShowOutput, SkippedRecord, Streamed, UnreadableLine, VerifyOutput,
 };

@@ -512,10 +512,7 @@ fn yaml_alias_bombs_and_oversized_input_are_refused_without_hanging() {
     let joined = join(&case(BILLING, json!({})), &ctx);
     let node = &joined.dependencies.as_ref().unwrap().nodes[0];
     assert!(
-        node.source
-            .as_deref()
-            .unwrap()
-            .contains("(k8s/prod.yaml)"),
+        node.source.as_deref().unwrap().contains("(k8s/prod.yaml)"),
         "{:?}",
         node.source
     );

@@ -134,9 +134,15 @@ fn owners_table_exact_beats_glob_and_the_most_specific_glob_wins() {
     assert_eq!(owner.contact.as_deref(), Some("release@example.com"));
     assert_eq!(owner.basis, OwnerBasis::Explicit);
     assert_eq!(owner.verified_at, Some(t("2026-11-15T00:00:00Z")));
-    assert_eq!(owner.source.as_deref(), Some("owners table, arn:aws:iam::111122223333:role/ci-deploy (owners.csv)"));
+    assert_eq!(
+        owner.source.as_deref(),
+        Some("owners table, arn:aws:iam::111122223333:role/ci-deploy (owners.csv)")
+    );
     assert_eq!(exact.criticality, Some(Level::High));
-    assert_eq!(source(&exact, "criticality"), "owners table, arn:aws:iam::111122223333:role/ci-deploy (owners.csv)");
+    assert_eq!(
+        source(&exact, "criticality"),
+        "owners table, arn:aws:iam::111122223333:role/ci-deploy (owners.csv)"
+    );
 
     let team = |id: &str| row(id).owner.and_then(|o| o.team);
     assert_eq!(
@@ -218,8 +224,9 @@ fn explicit_beats_inferred_and_every_disagreement_is_recorded() {
         "{d:#?}"
     );
     assert!(
-        d.iter()
-            .any(|x| x.other == "finance" && x.other_source == "owners table, arn:aws:iam::111122223333:role/svc-billing (owners.csv)"),
+        d.iter().any(|x| x.other == "finance"
+            && x.other_source
+                == "owners table, arn:aws:iam::111122223333:role/svc-billing (owners.csv)"),
         "{d:#?}"
     );
     // Criticality: Backstage before the owners table.
