@@ -20,7 +20,7 @@ use super::cloud::{
     arn_account, arn_name, finding_kind, identity_kind, level, new_case, one_line, quoted,
     required, text, time_at, with_product,
 };
-use super::{Detected, ImportOptions, Input, JsonRecord, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, JsonRecord, Parsed};
 use crate::model::{Finding, Identity, LastUsed};
 
 /// The `ProductFields` keys read (the product's name); no other is.
@@ -29,14 +29,7 @@ const PRODUCT_KEYS: [&str; 2] = ["aws/securityhub/ProductName", "ProviderName"];
 /// Reads `input`: one case per identity resource of each open finding.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
     let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
+    let records = parsed.json_records(input);
     for record in records {
         for finding_record in findings_in(input, record, &mut parsed) {
             let label = finding_record.label(input);

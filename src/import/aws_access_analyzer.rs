@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use super::cloud::{arn_account, arn_name, new_case, quoted, required, text, time_at};
-use super::{Detected, ImportOptions, Input, JsonRecord, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, JsonRecord, Parsed};
 use crate::model::{Finding, Identity, LastUsed};
 
 const SOURCE: &str = "aws-access-analyzer";
@@ -95,14 +95,7 @@ struct Found {
 /// Reads `input`: every unused-access finding in it, whatever its shape.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
     let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
+    let records = parsed.json_records(input);
     let mut found = Vec::new();
     for record in &records {
         read_record(input, record, &mut found, &mut parsed);

@@ -16,21 +16,14 @@
 //! `match`, `share_url`, `hmsl_hash`, `feedback_list` and every other key.
 
 use super::leak::{self, Leak, Obj, Skip};
-use super::{Detected, ImportOptions, Input, JsonRecord, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, JsonRecord, Parsed};
 use crate::model::{Level, Occurrence, Validity};
 use time::OffsetDateTime;
 
 /// Reads GitGuardian incidents or ggshield output; see docs/import.md.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
     let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
+    let records = parsed.json_records(input);
     for record in records {
         let label = record.label(input);
         match record.value() {

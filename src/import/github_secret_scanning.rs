@@ -15,7 +15,7 @@
 //! key are never read.
 
 use super::leak::{self, Leak, Obj, Skip};
-use super::{Detected, ImportOptions, Input, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, Parsed};
 use crate::model::{Occurrence, Validity};
 
 /// The keys of a non-commit location's `details` that link to the place,
@@ -37,24 +37,7 @@ const LINK_KEYS: [&str; 12] = [
 
 /// Reads secret-scanning alerts; see docs/import.md.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
-    let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
-    for record in records {
-        let label = record.label(input);
-        let result = match record.value() {
-            Ok(value) => alert(&value, label.clone(), options),
-            Err(e) => Err(Skip::invalid(None, format!("is not JSON: {e}"))),
-        };
-        leak::record(&mut parsed, &label, result);
-    }
-    parsed
+    leak::each_record(input, options, alert)
 }
 
 /// `owner/name` from an alert's `html_url`

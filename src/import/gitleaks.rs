@@ -8,28 +8,11 @@
 //! `Email` and every other key are never read.
 
 use super::leak::{self, Leak, Obj, Skip};
-use super::{Detected, ImportOptions, Input, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, Parsed};
 
 /// Reads a gitleaks JSON report; see docs/import.md.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
-    let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
-    for record in records {
-        let label = record.label(input);
-        let result = match record.value() {
-            Ok(value) => finding(&value, label.clone(), options),
-            Err(e) => Err(Skip::invalid(None, format!("is not JSON: {e}"))),
-        };
-        leak::record(&mut parsed, &label, result);
-    }
-    parsed
+    leak::each_record(input, options, finding)
 }
 
 /// Whether gitleaks redacted the secret: `--redact` writes `REDACTED`,

@@ -8,7 +8,7 @@
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use super::{Detected, Fingerprinter, Parsed, SkipKind, parse_time};
+use super::{Detected, Fingerprinter, ImportOptions, Input, Parsed, SkipKind, parse_time};
 use crate::model::{Case, Finding, Identity, LastUsed, Level, Occurrence, Validity};
 
 /// Why one record was not imported: the field (the detector's name, dotted
@@ -41,6 +41,27 @@ impl Skip {
 }
 
 /// Adds what one record gave to `parsed`.
+/// Reads every JSON record of `input` with `finding` (one record, its
+/// `FILE:LINE`, the options), keeping each finding or skip in input order:
+/// the loop the JSON leak parsers share.
+pub(super) fn each_record(
+    input: &Input<'_>,
+    options: &ImportOptions,
+    finding: impl Fn(&serde_json::Value, String, &ImportOptions) -> Result<Detected, Skip>,
+) -> Parsed {
+    let mut parsed = Parsed::default();
+    let records = parsed.json_records(input);
+    for one in records {
+        let label = one.label(input);
+        let result = match one.value() {
+            Ok(value) => finding(&value, label.clone(), options),
+            Err(e) => Err(Skip::invalid(None, format!("is not JSON: {e}"))),
+        };
+        record(&mut parsed, &label, result);
+    }
+    parsed
+}
+
 pub(super) fn record(parsed: &mut Parsed, label: &str, result: Result<Detected, Skip>) {
     match result {
         Ok(found) => parsed.findings.push(found),

@@ -123,6 +123,21 @@ pub struct Parsed {
 }
 
 impl Parsed {
+    /// The JSON records of `input` ([`json_records`]); lines or a file that
+    /// are not JSON are kept here as skipped records.
+    pub fn json_records<'a>(&mut self, input: &Input<'a>) -> Vec<JsonRecord<'a>> {
+        match json_records(input) {
+            Ok((records, skipped)) => {
+                self.skipped.extend(skipped);
+                records
+            }
+            Err(skip) => {
+                self.skipped.push(skip);
+                Vec::new()
+            }
+        }
+    }
+
     /// Records a bad record: `field` (the detector's name) and why.
     pub fn invalid(&mut self, record: &str, field: Option<&str>, reason: impl Into<String>) {
         self.skip(record, field, reason, SkipKind::Invalid);

@@ -16,7 +16,7 @@ use super::cloud::{
     any_time, arn_account, arn_name, finding_kind, identity_kind, level, new_case, one_line,
     quoted, required, text, with_product,
 };
-use super::{Detected, ImportOptions, Input, Parsed, json_records, parse_time};
+use super::{Detected, ImportOptions, Input, Parsed, parse_time};
 use crate::model::{Finding, Identity, LastUsed, Level, Owner, OwnerBasis};
 
 /// The Detection Finding class.
@@ -25,14 +25,7 @@ const DETECTION_FINDING: i64 = 2004;
 /// Reads `input`: one case per identity resource of each open finding.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
     let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
+    let records = parsed.json_records(input);
     for record in records {
         let label = record.label(input);
         match record.value() {

@@ -10,7 +10,7 @@
 //! `SecretParts`, `StructuredData` and every other key are never read.
 
 use super::leak::{self, Leak, Obj, Skip};
-use super::{Detected, ImportOptions, Input, Parsed, json_records};
+use super::{Detected, ImportOptions, Input, Parsed};
 use crate::model::{Identity, LastUsed, Validity};
 
 /// The `ExtraData` keys read; every other one may hold secret material.
@@ -18,24 +18,7 @@ const EXTRA_ALLOWED: [&str; 5] = ["account", "arn", "user_id", "resource_type", 
 
 /// Reads trufflehog's JSON lines; see docs/import.md.
 pub(super) fn parse(input: &Input<'_>, options: &ImportOptions) -> Parsed {
-    let mut parsed = Parsed::default();
-    let (records, skipped) = match json_records(input) {
-        Ok(read) => read,
-        Err(skip) => {
-            parsed.skipped.push(skip);
-            return parsed;
-        }
-    };
-    parsed.skipped.extend(skipped);
-    for record in records {
-        let label = record.label(input);
-        let result = match record.value() {
-            Ok(value) => finding(&value, label.clone(), options),
-            Err(e) => Err(Skip::invalid(None, format!("is not JSON: {e}"))),
-        };
-        leak::record(&mut parsed, &label, result);
-    }
-    parsed
+    leak::each_record(input, options, finding)
 }
 
 /// The source metadata's location: `SourceMetadata.Data` holds one key,

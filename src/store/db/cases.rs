@@ -426,12 +426,23 @@ fn unreadable(id: &str, e: &serde_json::Error) -> LoadProblem {
 
 /// One case by its exact (already normalised) id.
 pub fn get(sql: &mut dyn Sql, id: &str) -> Result<Option<Case>, StoreError> {
+    read_one(
+        sql,
+        "reading a case",
+        "SELECT body FROM cases WHERE id = $1",
+        id,
+    )
+}
+
+/// The case `query` (one text column, `$1` the id) reads for `id`.
+pub(super) fn read_one(
+    sql: &mut dyn Sql,
+    what: &str,
+    query: &str,
+    id: &str,
+) -> Result<Option<Case>, StoreError> {
     let body = sql
-        .value(
-            "reading a case",
-            "SELECT body FROM cases WHERE id = $1",
-            &[Param::Text(Some(id))],
-        )?
+        .value(what, query, &[Param::Text(Some(id))])?
         .and_then(Value::into_text);
     body.map(|b| {
         serde_json::from_str(&b).map_err(|e| StoreError::Database {

@@ -155,20 +155,12 @@ fn chain_end(sql: &mut dyn Sql, root: &str) -> Result<(Option<String>, String), 
 
 /// The case `id` as imported, before the context was joined in.
 pub fn base_of(sql: &mut dyn Sql, id: &str) -> Result<Option<Case>, StoreError> {
-    let body = sql
-        .value(
-            "reading a case as imported",
-            "SELECT COALESCE(base, body) FROM cases WHERE id = $1",
-            &[Param::Text(Some(id))],
-        )?
-        .and_then(Value::into_text);
-    body.map(|b| {
-        serde_json::from_str(&b).map_err(|e| StoreError::Database {
-            what: format!("reading case {}", crate::text::sanitize(id)),
-            message: e.to_string(),
-        })
-    })
-    .transpose()
+    cases::read_one(
+        sql,
+        "reading a case as imported",
+        "SELECT COALESCE(base, body) FROM cases WHERE id = $1",
+        id,
+    )
 }
 
 fn insert(
