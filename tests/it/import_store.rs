@@ -373,12 +373,22 @@ fn the_canary_secret_of_every_fixture_is_never_stored_recorded_printed_or_logged
     }
     let mut files = Vec::new();
     files_under(store.sandbox.path(), &mut files);
-    assert!(
-        files
-            .iter()
-            .any(|f| f.file_name().is_some_and(|n| n == "store.db")),
-        "{files:?}"
-    );
+    match &store.database {
+        // PostgreSQL: every table's rows, as text.
+        Some(url) => {
+            for table in ["cases", "queue_rows", "evidence", "meta"] {
+                let rows = crate::common::pg_sql(url, &format!("SELECT t::text FROM {table} t"));
+                assert!(!rows.is_empty(), "{table} is empty");
+                assert!(!rows.contains(CANARY), "table {table} holds the canary");
+            }
+        }
+        None => assert!(
+            files
+                .iter()
+                .any(|f| f.file_name().is_some_and(|n| n == "store.db")),
+            "{files:?}"
+        ),
+    }
     for file in files {
         let bytes = std::fs::read(&file).expect("read");
         assert!(

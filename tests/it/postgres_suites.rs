@@ -13,6 +13,7 @@ const SUITES: &[&str] = &[
     "store::",
     "store_db::",
     "store_rows::",
+    "import_store::",
     "decision_store::",
     "server::",
     "decision_server::",
