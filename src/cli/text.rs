@@ -112,10 +112,18 @@ impl<'a> ListRow<'a> {
 /// standard output has gone. The `!` column counts the case's input
 /// problems (`show ID` lists them).
 pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> std::io::Result<()> {
+    // Wide enough for every id (up to 30 columns): an id cut short cannot
+    // be given to `show` or `decide`.
+    let id_width = rows
+        .iter()
+        .map(|r| sanitize(&r.case.id).chars().count() + 2)
+        .max()
+        .unwrap_or(0)
+        .clamp(12, 30);
     writeln!(
         out,
         "{}{}{}{}{}{}{}{}{}IDENTITY",
-        col("ID", 12),
+        col("ID", id_width),
         col("!", 4),
         col("TIER", 7),
         col("RECOMMEND", 11),
@@ -141,7 +149,7 @@ pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> s
         writeln!(
             out,
             "{}{}{}{}{}{}{}{}{}{}",
-            col(&c.id, 12),
+            col(&c.id, id_width),
             col(&problems, 4),
             col(r.tier.name(), 7),
             col(r.recommendation.name(), 11),
@@ -201,7 +209,8 @@ pub fn show_case(
         let _ = writeln!(
             o,
             "  validity {} · first seen {}",
-            f.validity.map_or("unknown (not checked)", |v| v.as_str()),
+            f.validity
+                .map_or("unknown (not checked, or the check failed)", |v| v.as_str()),
             f.first_seen_at.map_or("unknown".into(), |t| format!(
                 "{} ({})",
                 date(t),

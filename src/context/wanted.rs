@@ -9,7 +9,7 @@ use crate::policy::{Freshness, Policy};
 
 /// A fact the policy reads that no source gave (or gave too old), and
 /// which kind of source would answer it ([`super::sources_that_answer`]).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Wanted {
     /// The fact: `owner`, `owner.basis`, `owner.verified_at`,
     /// `criticality`, `dependencies`, `dependencies.verified_at`,
@@ -21,6 +21,7 @@ pub struct Wanted {
     /// The kinds of source that would give it.
     pub answered_by: &'static str,
     /// The same in a few words, for a narrow pane.
+    #[serde(skip)]
     pub answered_by_short: &'static str,
 }
 

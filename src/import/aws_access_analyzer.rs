@@ -390,24 +390,28 @@ fn detected(f: Found, keys: &HashMap<String, String>, options: &ImportOptions) -
 
 /// The title and summary of a finding.
 fn words(f: &Found, name: &str, days: Option<i64>) -> (String, String) {
-    let since = days.map(|d| format!(" ({d} days)")).unwrap_or_default();
+    // The days unused go in the summary, not the title: the first title
+    // stays on re-import, and the days grow with every analysis.
+    let since = days
+        .map(|d| format!(" ({d} days before the analysis)"))
+        .unwrap_or_default();
     let last = match f.last_accessed {
-        Some(t) => format!("last used {}", crate::model::rfc3339(t)),
+        Some(t) => format!("last used {}{since}", crate::model::rfc3339(t)),
         None => "last use not given".to_string(),
     };
     match f.kind {
         Kind::AccessKey => (
-            format!("Unused access key of {name}{since}"),
+            format!("Unused access key of {name}"),
             format!("IAM Access Analyzer: an access key of IAM user {name} is unused; {last}"),
         ),
         Kind::Password => (
-            format!("Unused console password of {name}{since}"),
+            format!("Unused console password of {name}"),
             format!(
                 "IAM Access Analyzer: the console password of IAM user {name} is unused; {last}"
             ),
         ),
         Kind::Role => (
-            format!("Unused role {name}{since}"),
+            format!("Unused role {name}"),
             format!("IAM Access Analyzer: IAM role {name} is unused; {last}"),
         ),
         Kind::Permission => {

@@ -238,19 +238,17 @@ fn read_slot(
     } else {
         user.to_string()
     };
-    let (use_title, use_words) = match last_used_at {
-        LastUsed::At(t) => (
-            format!("last used {}", t.date()),
-            format!("last used {}{place}", rfc3339(t)),
-        ),
-        LastUsed::Never => ("never used".to_string(), "never used".to_string()),
-        LastUsed::Unknown => (
-            "last use unknown".to_string(),
+    let use_words = match last_used_at {
+        LastUsed::At(t) => format!("last used {}{place}", rfc3339(t)),
+        LastUsed::Never => "never used".to_string(),
+        LastUsed::Unknown => {
             "last use unknown (N/A for a key from before IAM tracked use, April 22, 2015)"
-                .to_string(),
-        ),
+                .to_string()
+        }
     };
-    let title = format!("Access key {n} of {whose} ({use_title})");
+    // No last use in the title: the first title stays on re-import, and
+    // the last use changes with every report.
+    let title = format!("Access key {n} of {whose}");
     let summary = format!(
         "IAM credential report: access key {n} of {whose} is active; created or last rotated {}; {use_words}",
         rfc3339(rotated)

@@ -3,7 +3,10 @@
 //!
 //! A plain SHA-256 of a short secret can be reversed by guessing; an
 //! HMAC-SHA256 under a key kept in the store (meta `fingerprint_key`, 32
-//! random bytes made on first import) cannot, by anyone without the store.
+//! random bytes made on first import) cannot, by anyone who has a
+//! fingerprint (an export, a ticket, an API response) but not the key. The
+//! key is in the same database: a copy of the whole database allows
+//! guessing (docs/import.md).
 //! Equal secrets give equal fingerprints within one store, whichever
 //! detector reported them, so one credential is one case.
 

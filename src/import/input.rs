@@ -89,7 +89,8 @@ fn records_of<'a>(input: &Input<'a>, raws: Vec<&'a RawValue>) -> Vec<JsonRecord<
 /// - a JSON array (`[` first): one record per element;
 /// - one JSON value (an object spanning any number of lines): one record
 ///   (the parser then looks inside it, e.g. `{"findings": [...]}`);
-/// - JSON lines: one record per non-blank line.
+/// - JSON values one after another (JSON lines, or pretty-printed objects
+///   in a row): one record per value.
 ///
 /// Lines of JSON lines that are not JSON are returned as [`Skipped`]
 /// (`FILE:LINE: is not JSON: …`) and the rest still read.
@@ -107,6 +108,13 @@ pub fn json_records<'a>(input: &Input<'a>) -> Result<(Vec<JsonRecord<'a>>, Vec<S
     }
     if let Ok(one) = serde_json::from_str::<&'a RawValue>(text) {
         return Ok((records_of(input, vec![one]), Vec::new()));
+    }
+    // Values one after another, each over any number of lines (what
+    // `xargs aws … get-finding-v2` or `jq .` print): read them all, or
+    // fall back to one value a line to name the lines that are not JSON.
+    let stream = serde_json::Deserializer::from_str(text).into_iter::<&'a RawValue>();
+    if let Ok(values) = stream.collect::<Result<Vec<_>, _>>() {
+        return Ok((records_of(input, values), Vec::new()));
     }
     let mut records = Vec::new();
     let mut skipped = Vec::new();
@@ -166,6 +174,12 @@ mod tests {
             .array_under(&input, "findings")
             .expect("findings");
         assert_eq!(inner.iter().map(|r| r.line).collect::<Vec<_>>(), [3, 4]);
+
+        let objects = "{\n \"a\": 1\n}\n{\n \"a\": 2\n}\n";
+        let input = Input::new("f.json", objects);
+        let (records, skipped) = json_records(&input).expect("objects in a row");
+        assert!(skipped.is_empty());
+        assert_eq!(records.iter().map(|r| r.line).collect::<Vec<_>>(), [1, 4]);
 
         let lines = "{\"a\":1}\nnot json\n\n{\"a\":2}\n";
         let input = Input::new("f.jsonl", lines);

@@ -524,13 +524,12 @@ impl Leak {
             .occurrences
             .iter()
             .find_map(|o| o.repository.clone().or_else(|| o.path.clone()));
-        let state = match self.validity {
-            Some(v) => v.as_str(),
-            None => "validity unknown",
-        };
+        // No validity in the title: the first import's title stays (so a
+        // re-import changes nothing), and validity changes; it is shown
+        // on its own.
         let title = match place {
-            Some(place) => format!("Leaked {} in {} ({state})", self.type_name, place),
-            None => format!("Leaked {} ({state})", self.type_name),
+            Some(place) => format!("Leaked {} in {}", self.type_name, place),
+            None => format!("Leaked {}", self.type_name),
         };
         let mut tags = Vec::new();
         for t in self.tags {

@@ -32,8 +32,15 @@ pub fn recurrence_id(root: &str, n: usize) -> String {
 
 /// Decides what `incoming` does to `held` (the latest case of its
 /// credential, and whether it is decided). `next_id` is the id a
-/// recurrence gets.
-pub fn reconcile(held: Option<(&Case, bool)>, incoming: Case, next_id: &str) -> Outcome {
+/// recurrence gets; it opens at `now` (the import) and carries everything
+/// known about the credential, the decided case's facts merged with the
+/// new ones.
+pub fn reconcile(
+    held: Option<(&Case, bool)>,
+    incoming: Case,
+    next_id: &str,
+    now: time::OffsetDateTime,
+) -> Outcome {
     let Some((held, decided)) = held else {
         return Outcome::New(incoming);
     };
@@ -44,9 +51,11 @@ pub fn reconcile(held: Option<(&Case, bool)>, incoming: Case, next_id: &str) -> 
     if !decided {
         return Outcome::Updated(merged);
     }
-    let mut case = incoming;
+    let mut case = merged;
     case.id = next_id.to_string();
     case.recurrence_of = Some(held.id.clone());
+    case.opened_at = now;
+    case.context = None;
     Outcome::Recurrence(case)
 }
 
@@ -70,7 +79,11 @@ pub fn reconcile(held: Option<(&Case, bool)>, incoming: Case, next_id: &str) -> 
 /// The id, `recurrence_of` and the context notes are `held`'s.
 pub fn merge(held: &Case, new: &Case) -> Case {
     let mut out = held.clone();
-    out.opened_at = held.opened_at.min(new.opened_at);
+    // A recurrence opened when it was seen again; earlier detector times
+    // belong to the decided case.
+    if held.recurrence_of.is_none() {
+        out.opened_at = held.opened_at.min(new.opened_at);
+    }
     if held.title.trim().is_empty() {
         out.title = new.title.clone();
     }

@@ -311,6 +311,9 @@ pub struct ShowOutput<'a> {
     pub assessment: &'a Assessment,
     /// What the case file says that could not be read as a fact.
     pub problems: &'a [CaseProblem],
+    /// Context facts the case lacks, each with the kind of source that
+    /// would give it (docs/import.md, *Context*).
+    pub missing_context: Vec<crate::context::Wanted>,
     /// The case's evidence records, oldest first.
     pub history: &'a [EvidenceRecord],
 }

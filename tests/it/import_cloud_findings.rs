@@ -78,23 +78,11 @@ fn credential_report_gives_one_case_per_active_key() {
     assert_eq!(
         slots,
         [
-            (
-                "good.csv:2",
-                "Access key 1 of the root account (last used 2024-05-02)"
-            ),
-            ("good.csv:3", "Access key 1 of svc-billing (never used)"),
-            (
-                "good.csv:3",
-                "Access key 2 of svc-billing (last used 2024-06-30)"
-            ),
-            (
-                "good.csv:4",
-                "Access key 1 of legacy-etl (last use unknown)"
-            ),
-            (
-                "good.csv:6",
-                "Access key 2 of deploy-bot (last used 2022-09-01)"
-            ),
+            ("good.csv:2", "Access key 1 of the root account"),
+            ("good.csv:3", "Access key 1 of svc-billing"),
+            ("good.csv:3", "Access key 2 of svc-billing"),
+            ("good.csv:4", "Access key 1 of legacy-etl"),
+            ("good.csv:6", "Access key 2 of deploy-bot"),
         ]
     );
     let root = &parsed.findings[0];
@@ -378,7 +366,7 @@ fn access_analyzer_get_gives_last_use_and_keys_by_fingerprint() {
         role.identity.last_used_at,
         LastUsed::At(datetime!(2024-01-12 09:30 UTC))
     );
-    assert_eq!(role.title, "Unused role deploy-bot (170 days)");
+    assert_eq!(role.title, "Unused role deploy-bot");
 
     let key = &parsed.findings[1];
     assert_eq!(

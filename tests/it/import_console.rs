@@ -196,6 +196,11 @@ fn findings_and_context_meet_in_the_console_with_their_sources() {
         readiness.contains("k8s:billing/cronjob/nightly-exp"),
         "the critical dependent, from the manifest: {readiness}"
     );
+    // The tree's selected node says where it was read.
+    console.send(b"\t\t");
+    console.wait_for("↳ from Backstage catalog, comp", WAIT);
+    console.send(b"j");
+    console.wait_for("↳ from Kubernetes manifest", WAIT);
     console.send(b"q");
     let _ = console.wait_exit_within(Duration::from_secs(10));
 

@@ -232,15 +232,32 @@ fn a_decided_case_is_never_edited_new_facts_open_a_linked_recurrence() {
     );
     let case = &show(&store, &recurrence)["case"];
     assert_eq!(case["recurrence_of"], id.as_str(), "{case}");
+    assert_eq!(
+        case["occurrences"].as_array().map(Vec::len),
+        Some(2),
+        "the recurrence keeps what was known, with the new place: {case}"
+    );
+    let decided_at = store.evidence_records()[0]["ts"]
+        .as_str()
+        .expect("ts")
+        .to_string();
+    let opened = case["opened_at"].as_str().expect("opened_at");
+    assert!(
+        opened >= &decided_at[..19],
+        "opened {opened} before the decision {decided_at}"
+    );
     let text = store.run(&[
         "import",
         "--from",
         "gitleaks",
+        "--repository",
+        "acme/payments",
         later.to_str().expect("utf-8"),
     ]);
     assert_eq!(text.code, 0, "{text}");
     assert!(
-        text.stdout.contains("0 recurrences"),
+        text.stdout
+            .contains("0 new, 0 updated, 1 unchanged, 0 recurrences"),
         "the open recurrence takes the facts: {text}"
     );
 

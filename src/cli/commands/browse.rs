@@ -251,6 +251,7 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
             status: &status,
             assessment: &assessment,
             problems: &case.problems,
+            missing_context: nhi_triage::context::wanted(case, &found.policy, now),
             history: &history,
         })?;
     } else {

@@ -22,8 +22,8 @@ const LARGE_FILE: u64 = 4 * 1024 * 1024;
 /// findings by credential, proposes each case's action, and imports them
 /// in one transaction; prints the summary (text or
 /// `nhi-triage.import-findings/1`) and every skipped record. Exit 1 when a
-/// whole file could not be read as the format (the other files are still
-/// imported), else 0.
+/// file gave no finding and at least one bad record (truncated, another
+/// format: the other files are still imported), else 0.
 ///
 /// # Errors
 /// A named file that is missing or unreadable (nothing is imported); the
@@ -48,11 +48,17 @@ pub fn import_findings(
     };
     let progress = std::io::stderr().is_terminal() && !as_json;
     let mut parsed = Parsed::default();
+    // Files that gave nothing but errors: a truncated report, another
+    // format. Exit 1 for them, after importing the rest.
+    let mut unreadable: Vec<&str> = Vec::new();
     for (label, text) in &texts {
         if progress && text.len() as u64 >= LARGE_FILE {
             errln!("reading {label} ({} MB)…", text.len() / (1024 * 1024));
         }
         let one = nhi_triage::import::parse(format, &Input::new(label, text), &options);
+        if one.findings.is_empty() && one.skipped.iter().any(|s| s.kind == SkipKind::Invalid) {
+            unreadable.push(label);
+        }
         parsed.findings.extend(one.findings);
         parsed.skipped.extend(one.skipped);
     }
@@ -65,10 +71,6 @@ pub fn import_findings(
         errln!("writing {} cases…", grouped.len());
     }
     let outcomes = store.import_findings(&grouped)?;
-    let unreadable = parsed
-        .skipped
-        .iter()
-        .any(|s| s.kind == SkipKind::Invalid && texts.iter().any(|(label, _)| *label == s.record));
     let summary = summary(
         format,
         &texts,
@@ -85,7 +87,17 @@ pub fn import_findings(
             errln!("skipped: {s}");
         }
     }
-    Ok(if unreadable { EXIT_ERROR } else { EXIT_OK })
+    for label in &unreadable {
+        errln!(
+            "error: nothing imported from {}: not readable as {format} (see the skipped records)",
+            nhi_triage::text::sanitize(label)
+        );
+    }
+    Ok(if unreadable.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_ERROR
+    })
 }
 
 /// The file's text and its label (`(stdin)` for `-`). A named file that

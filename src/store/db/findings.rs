@@ -88,7 +88,7 @@ pub fn import(
                 None => None,
             };
             let held_pair = held.as_ref().map(|c| (c, decided.contains(&c.id)));
-            let outcome = match reconcile(held_pair, g.case.clone(), &next_id) {
+            let outcome = match reconcile(held_pair, g.case.clone(), &next_id, at.now) {
                 Outcome::New(case) => {
                     insert(sql, &case, at, generation, clock)?;
                     FindingOutcome {

@@ -101,7 +101,7 @@ fn loading(
 
 pub(super) fn kv<'a>(app: &App, key: &'a str, value: impl Into<String>) -> Line<'a> {
     Line::from(vec![
-        Span::styled(format!("{key:<10}"), app.theme().dim),
+        Span::styled(format!("{key:<9} "), app.theme().dim),
         Span::raw(value.into()),
     ])
 }
@@ -333,7 +333,17 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
         lines.push(Line::styled("  no dependents: nothing uses it", t.dim));
     }
     // Keep the cursor row on screen: skip rows above it when the pane is short.
-    let room = area.height.saturating_sub(4 + tree.dangling.len() as u16) as usize;
+    // The selected node's source, under the rows, when the tree has the focus.
+    let selected_source = if focused {
+        visible
+            .get(app.tree().cursor)
+            .and_then(|v| deps.nodes[v.row.node].source.as_deref())
+    } else {
+        None
+    };
+    // Borders, and the lines above and below the rows.
+    let around = 2 + lines.len() + tree.dangling.len() + usize::from(selected_source.is_some());
+    let room = (area.height as usize).saturating_sub(around);
     let first = if focused && app.tree().cursor >= room {
         app.tree().cursor + 1 - room
     } else {
@@ -376,6 +386,9 @@ pub fn tree(frame: &mut Frame<'_>, app: &App, area: Rect) -> Option<u16> {
             line = line.style(t.selected);
         }
         lines.push(line);
+    }
+    if let Some(source) = selected_source {
+        lines.push(Line::styled(format!("↳ from {}", s(source)), t.dim));
     }
     for d in &tree.dangling {
         lines.push(Line::styled(

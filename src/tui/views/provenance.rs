@@ -64,13 +64,19 @@ pub(super) fn finding_notes(
                 t.warning,
             )),
             Some(v) => lines.push(kv(app, "validity", v.as_str())),
-            None if f.kind == "leaked_secret" => {
-                lines.push(kv(app, "validity", "unknown (not checked)"))
-            }
+            None if f.kind == "leaked_secret" => lines.push(kv(
+                app,
+                "validity",
+                "unknown (not checked, or the check failed)",
+            )),
             None => {}
         }
         if let Some(first) = f.first_seen_at {
-            lines.push(kv(app, "first seen", ago(days_since(first, now))));
+            lines.push(kv(
+                app,
+                "found",
+                format!("first {}", ago(days_since(first, now))),
+            ));
         }
     }
     if let Some(of) = &case.recurrence_of {

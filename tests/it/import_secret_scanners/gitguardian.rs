@@ -62,10 +62,7 @@ fn gitguardian_incidents_map_with_their_occurrences() {
     );
     second.url = Some(format!("https://github.com/acme/api/commit/{B}#diff-0"));
     assert_eq!(token.case.occurrences, [first, second]);
-    assert_eq!(
-        token.case.title,
-        "Leaked GitHub Access Token in acme/api (live)"
-    );
+    assert_eq!(token.case.title, "Leaked GitHub Access Token in acme/api");
 }
 
 #[test]

@@ -54,7 +54,7 @@ fn github_alerts_map_with_their_locations() {
     );
     assert_eq!(
         pat.case.title,
-        "Leaked GitHub Personal Access Token in acme/api (live)"
+        "Leaked GitHub Personal Access Token in acme/api"
     );
     assert_eq!(pat.case.opened_at, created);
 

@@ -57,10 +57,7 @@ fn gitleaks_maps_findings_and_takes_the_repository_from_the_option() {
         "https://github.com/acme/api/blob/{A}/config/settings.py#L12"
     ));
     assert_eq!(pat.case.occurrences, [expected]);
-    assert_eq!(
-        pat.case.title,
-        "Leaked github-pat in acme/api (validity unknown)"
-    );
+    assert_eq!(pat.case.title, "Leaked github-pat in acme/api");
     assert_eq!(pat.case.opened_at, seen);
     // The AWS rule matches the key id: keyed as an AWS access key.
     let aws = at(&parsed, "good.json:23");

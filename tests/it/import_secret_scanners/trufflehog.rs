@@ -55,7 +55,7 @@ fn trufflehog_maps_a_verified_aws_key_to_its_arn() {
             Some(seen)
         )]
     );
-    assert_eq!(aws.case.title, "Leaked AWS in acme/api (live)");
+    assert_eq!(aws.case.title, "Leaked AWS in acme/api");
     assert_eq!(aws.case.opened_at, seen);
     assert!(aws.case.tags.is_empty());
 }
@@ -91,10 +91,7 @@ fn trufflehog_maps_a_github_token_with_its_link() {
         "https://github.com/acme/api/blob/{A}/config/settings.py#L12"
     ));
     assert_eq!(pat.case.occurrences, [expected]);
-    assert_eq!(
-        pat.case.title,
-        "Leaked Github in acme/api (validity unknown)"
-    );
+    assert_eq!(pat.case.title, "Leaked Github in acme/api");
 }
 
 #[test]
@@ -147,7 +144,7 @@ fn trufflehog_missing_facts_stay_unknown() {
     assert_eq!(key.case.identity.kind, "private_key");
     assert_eq!(key.case.identity.provider, "unknown");
     assert_eq!(key.case.finding.as_ref().unwrap().first_seen_at, None);
-    assert_eq!(key.case.title, "Leaked PrivateKey (validity unknown)");
+    assert_eq!(key.case.title, "Leaked PrivateKey");
 }
 
 #[test]
