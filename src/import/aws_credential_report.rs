@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::cloud::{arn_account, new_case, quoted};
+use super::input::LineCounter;
 use super::{Detected, ImportOptions, Input, Parsed, parse_time};
 use crate::model::{Finding, Identity, LastUsed, Privilege, rfc3339};
 
@@ -105,13 +106,20 @@ pub(super) fn parse(input: &Input<'_>, _options: &ImportOptions) -> Parsed {
             return parsed;
         }
     };
+    let mut lines = LineCounter::new(input.text);
     for row in reader.records() {
         match row {
-            Ok(row) => read_row(input, &columns, &row, &mut parsed),
+            Ok(row) => {
+                let line = row
+                    .position()
+                    .map(|p| line_at(&mut lines, input.text, p.byte()))
+                    .unwrap_or(0);
+                read_row(input, line, &columns, &row, &mut parsed)
+            }
             Err(e) => {
                 let line = e
                     .position()
-                    .map(|p| line_at(input.text, p.byte()))
+                    .map(|p| line_at(&mut lines, input.text, p.byte()))
                     .unwrap_or(0);
                 let record = format!("{}:{line}", input.label);
                 parsed.invalid(&record, None, error_words(&e));
@@ -124,13 +132,13 @@ pub(super) fn parse(input: &Input<'_>, _options: &ImportOptions) -> Parsed {
 /// The 1-based line of the row that starts at `byte`. The reader places a
 /// row that follows a CRLF at the CRLF's `\n` (and counts lines so), so
 /// line ends there are skipped first.
-fn line_at(text: &str, byte: u64) -> usize {
+fn line_at(lines: &mut LineCounter<'_>, text: &str, byte: u64) -> usize {
     let bytes = text.as_bytes();
     let mut at = usize::try_from(byte).unwrap_or(usize::MAX).min(bytes.len());
     while matches!(bytes.get(at), Some(b'\n' | b'\r')) {
         at += 1;
     }
-    bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1
+    lines.line_at(at)
 }
 
 /// Why a row could not be read, without its content.
@@ -146,11 +154,13 @@ fn error_words(e: &csv::Error) -> String {
     }
 }
 
-fn read_row(input: &Input<'_>, columns: &Columns, row: &StringRecord, parsed: &mut Parsed) {
-    let line = row
-        .position()
-        .map(|p| line_at(input.text, p.byte()))
-        .unwrap_or(0);
+fn read_row(
+    input: &Input<'_>,
+    line: usize,
+    columns: &Columns,
+    row: &StringRecord,
+    parsed: &mut Parsed,
+) {
     let record = format!("{}:{line}", input.label);
     let user = row.get(columns.user).unwrap_or("");
     let arn = row.get(columns.arn).unwrap_or("");
@@ -314,10 +324,11 @@ mod tests {
     fn rows_are_named_by_their_line_with_lf_or_crlf() {
         for text in ["h\nrow 2\nrow 3\n", "h\r\nrow 2\r\nrow 3\r\n"] {
             let third = text.find("row 3").expect("row");
-            assert_eq!(line_at(text, third as u64), 3);
+            let mut lines = LineCounter::new(text);
+            assert_eq!(line_at(&mut lines, text, third as u64), 3);
             // Where the reader places a row after a CRLF: at its `\n`.
-            assert_eq!(line_at(text, (third - 1) as u64), 3);
-            assert_eq!(line_at(text, 0), 1);
+            assert_eq!(line_at(&mut lines, text, (third - 1) as u64), 3);
+            assert_eq!(line_at(&mut lines, text, 0), 1);
         }
     }
 }

@@ -4,8 +4,8 @@
 use sha2::{Digest, Sha256};
 
 use super::Detected;
-use super::reconcile::merge;
-use crate::model::Case;
+use super::reconcile::{coalesce_occurrences, first_seen_from_occurrences, merge};
+use crate::model::{Case, Occurrence};
 
 /// The case id of a credential key: `NHI-` and the first 12 hex digits
 /// (uppercase) of SHA-256(credential). Stable across imports and
@@ -30,7 +30,9 @@ pub struct Grouped {
 /// met; each case gets its id from [`case_id_for`] and the findings are
 /// merged in input order ([`merge`]).
 pub fn group(findings: Vec<Detected>) -> Vec<Grouped> {
-    let mut order: Vec<Grouped> = Vec::new();
+    // Occurrences are gathered per credential and merged once at the end:
+    // merging them finding by finding would cost a sort per finding.
+    let mut order: Vec<(Grouped, Vec<Occurrence>)> = Vec::new();
     let mut index: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     for Detected {
         record,
@@ -39,22 +41,33 @@ pub fn group(findings: Vec<Detected>) -> Vec<Grouped> {
     } in findings
     {
         case.id = case_id_for(&credential);
+        let places = std::mem::take(&mut case.occurrences);
         match index.get(&credential) {
             Some(&i) => {
-                let held = &mut order[i];
+                let (held, occurrences) = &mut order[i];
                 held.case = merge(&held.case, &case);
                 held.records.push(record);
+                occurrences.extend(places);
             }
             None => {
                 index.insert(credential.clone(), order.len());
-                case.occurrences.sort();
-                order.push(Grouped {
-                    credential,
-                    case,
-                    records: vec![record],
-                });
+                order.push((
+                    Grouped {
+                        credential,
+                        case,
+                        records: vec![record],
+                    },
+                    places,
+                ));
             }
         }
     }
     order
+        .into_iter()
+        .map(|(mut grouped, occurrences)| {
+            grouped.case.occurrences = coalesce_occurrences(occurrences);
+            first_seen_from_occurrences(&mut grouped.case);
+            grouped
+        })
+        .collect()
 }

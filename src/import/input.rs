@@ -75,13 +75,54 @@ impl<'a> JsonRecord<'a> {
     }
 }
 
+/// Records with their lines, counted in one pass ([`LineCounter`]).
 fn records_of<'a>(input: &Input<'a>, raws: Vec<&'a RawValue>) -> Vec<JsonRecord<'a>> {
+    let base = input.text.as_ptr() as usize;
+    let mut lines = LineCounter::new(input.text);
     raws.into_iter()
-        .map(|raw| JsonRecord {
-            line: input.line_of(raw.get()).unwrap_or(0),
-            raw,
+        .map(|raw| {
+            let start = (raw.get().as_ptr() as usize).saturating_sub(base);
+            JsonRecord {
+                line: lines.line_at(start),
+                raw,
+            }
         })
         .collect()
+}
+
+/// The 1-based line of byte offsets in a text, asked in increasing order:
+/// each count starts where the last ended (counting from the start for
+/// every record would be quadratic in a large file). An offset before the
+/// last one is counted from the start.
+pub struct LineCounter<'a> {
+    bytes: &'a [u8],
+    at: usize,
+    line: usize,
+}
+
+impl<'a> LineCounter<'a> {
+    /// A counter over `text`, at its start (line 1).
+    pub fn new(text: &'a str) -> Self {
+        LineCounter {
+            bytes: text.as_bytes(),
+            at: 0,
+            line: 1,
+        }
+    }
+
+    /// The line the byte at `offset` is on (offsets past the end: the
+    /// last line).
+    pub fn line_at(&mut self, offset: usize) -> usize {
+        let offset = offset.min(self.bytes.len());
+        if offset < self.at {
+            self.at = 0;
+            self.line = 1;
+        }
+        let between = self.bytes.get(self.at..offset).unwrap_or_default();
+        self.line += memchr::memchr_iter(b'\n', between).count();
+        self.at = offset;
+        self.line
+    }
 }
 
 /// The JSON records of `input`, whichever way the detector wrote them:

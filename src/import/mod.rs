@@ -40,7 +40,7 @@ pub use action::propose_action;
 pub use fingerprint::Fingerprinter;
 pub use format::Format;
 pub use group::{case_id_for, group};
-pub use input::{Input, JsonRecord, json_records};
+pub use input::{Input, JsonRecord, LineCounter, json_records};
 pub use reconcile::{Outcome, merge, reconcile, recurrence_id};
 pub use times::{parse_time, parse_time_or_epoch};
 

@@ -100,10 +100,7 @@ pub fn merge(held: &Case, new: &Case) -> Case {
     union(&mut out.tags, &new.tags);
     out.occurrences = merge_occurrences(&held.occurrences, &new.occurrences);
     union(&mut out.problems, &new.problems);
-    if let Some(finding) = out.finding.as_mut() {
-        let earliest = out.occurrences.iter().filter_map(|o| o.first_seen_at).min();
-        finding.first_seen_at = min_known(finding.first_seen_at, earliest);
-    }
+    first_seen_from_occurrences(&mut out);
     out
 }
 
@@ -215,16 +212,41 @@ fn merge_finding(held: &Finding, new: &Finding) -> Finding {
 }
 
 fn merge_occurrences(held: &[Occurrence], new: &[Occurrence]) -> Vec<Occurrence> {
-    let mut out: Vec<Occurrence> = held.to_vec();
-    for n in new {
-        match out.iter_mut().find(|o| o.same_place(n)) {
-            Some(o) => {
-                o.first_seen_at = min_known(o.first_seen_at, n.first_seen_at);
-                o.last_seen_at = max_known(o.last_seen_at, n.last_seen_at);
+    let mut all = Vec::with_capacity(held.len() + new.len());
+    all.extend_from_slice(held);
+    all.extend_from_slice(new);
+    coalesce_occurrences(all)
+}
+
+/// One entry per place, sorted: equal places merged (earliest first seen,
+/// latest last seen). Sorting puts equal places side by side (the place's
+/// fields come first in the order), so this is one pass after a sort, not a
+/// search per occurrence: a secret copied into ten thousand commits stays
+/// cheap.
+pub(super) fn coalesce_occurrences(mut all: Vec<Occurrence>) -> Vec<Occurrence> {
+    all.sort();
+    let mut out: Vec<Occurrence> = Vec::with_capacity(all.len());
+    for o in all {
+        match out.last_mut() {
+            Some(last) if last.same_place(&o) => {
+                last.first_seen_at = min_known(last.first_seen_at, o.first_seen_at);
+                last.last_seen_at = max_known(last.last_seen_at, o.last_seen_at);
             }
-            None => out.push(n.clone()),
+            _ => out.push(o),
         }
     }
-    out.sort();
     out
+}
+
+/// Sets `finding.first_seen_at` to the earliest of its own and the
+/// occurrences' first seen.
+pub(super) fn first_seen_from_occurrences(case: &mut Case) {
+    let earliest = case
+        .occurrences
+        .iter()
+        .filter_map(|o| o.first_seen_at)
+        .min();
+    if let Some(finding) = case.finding.as_mut() {
+        finding.first_seen_at = min_known(finding.first_seen_at, earliest);
+    }
 }

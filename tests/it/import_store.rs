@@ -309,6 +309,25 @@ fn a_bad_record_is_skipped_by_name_and_a_file_that_is_not_the_format_fails_alone
             .any(|r| r["record"] == csv.display().to_string().as_str()),
         "the CSV file, by name: {s}"
     );
+
+    // A report cut short (a killed scanner) imports nothing: exit 1, named.
+    let whole = serde_json::to_string_pretty(&json!([
+        gitleaks_finding("e5e5e5", "one.py", 1, "2026-11-01T10:00:00Z"),
+        gitleaks_finding("f6f6f6", "two.py", 2, "2026-11-01T10:00:00Z"),
+    ]))
+    .expect("json");
+    let cut = write(&store, "cut.json", &whole[..whole.len() / 2]);
+    let out = import(&store, "gitleaks", &[&cut]);
+    assert_eq!(out.code, 1, "{out}");
+    assert!(
+        out.stderr.contains("nothing imported from") && out.stderr.contains("cut.json"),
+        "{out}"
+    );
+
+    // `list` shows ids whole: what it prints can be given to `show`.
+    let list = store.run(&["list"]);
+    let id = s["outcomes"][0]["id"].as_str().expect("id");
+    assert!(list.stdout.contains(&format!("{id} ")), "{list}");
 }
 
 /// Every file under `dir` (store, database, WAL, logs, config).
