@@ -63,13 +63,34 @@ fn main() {
     let store = root.to_str().unwrap().to_string();
     run(&["init", &store]);
     let path = file.to_str().unwrap();
-    let first = run(&["--store", &store, "import", "--from", "trufflehog", path]);
+    let t = Instant::now();
+    let out = Command::new(BIN)
+        .args([
+            "--store",
+            &store,
+            "import",
+            "--from",
+            "trufflehog",
+            "--json",
+            path,
+        ])
+        .stderr(Stdio::null())
+        .output()
+        .expect("run nhi-triage");
+    let first = t.elapsed();
+    assert!(out.status.success(), "import: {}", out.status);
     ratio("import --from trufflehog, fresh store", first, bare);
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("summary");
+    assert_eq!(summary["new"], secrets);
+    // The store's own fingerprint key names the cases: read an id back.
+    let id = summary["outcomes"][0]["id"]
+        .as_str()
+        .expect("id")
+        .to_string();
     let again = run(&["--store", &store, "import", "--from", "trufflehog", path]);
     ratio("the same file again (nothing changes)", again, bare);
 
     write_context(&root.join("context"), secrets);
-    let id = nhi_triage::import::case_id_for(&grouped[0].credential);
     let joined = run(&["--store", &store, "show", &id]);
     println!(
         "show after the context changed (every case joined again): {}",
