@@ -263,19 +263,21 @@ pub fn q2(q1: &Question, radius: &BlastRadius) -> Question {
             }
         }
     }
+    // `{}` is the dependent's id: "whether billing-api is run by an
+    // external partner is unknown".
     let unknown = |ids: &[String], what: &str| -> Vec<String> {
         ids.iter()
-            .map(|id| format!("{what} of {} is unknown", sanitize(id)))
+            .map(|id| format!("{} is unknown", what.replace("{}", &sanitize(id))))
             .collect()
     };
-    let mut gaps = unknown(&radius.unknown_criticality, "criticality");
+    let mut gaps = unknown(&radius.unknown_criticality, "the criticality of {}");
     gaps.extend(unknown(
         &radius.unknown_external,
-        "whether it is an external partner",
+        "whether {} is run by an external partner",
     ));
     gaps.extend(unknown(
         &radius.unknown_shared,
-        "whether it is a shared platform",
+        "whether {} is a shared platform",
     ));
     Question::settle(false, facts, gaps)
 }
