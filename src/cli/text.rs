@@ -172,7 +172,7 @@ pub fn list_table(out: &mut Out, rows: &[ListRow<'_>], now: OffsetDateTime) -> s
 pub fn show_case(
     case: &Case,
     case_sha256: &str,
-    (status, policy): (&CaseStatus, &nhi_triage::policy::Policy),
+    (status, policy, recurred_as): (&CaseStatus, &nhi_triage::policy::Policy, Option<&str>),
     a: &Assessment,
     history: &[EvidenceRecord],
     now: OffsetDateTime,
@@ -216,6 +216,13 @@ pub fn show_case(
                 date(t),
                 ago(days_since(t, now))
             ))
+        );
+    }
+    if let Some(next) = recurred_as {
+        let _ = writeln!(
+            o,
+            "  recurred as {}: the same credential seen again after this decision",
+            s(next)
         );
     }
     if let Some(of) = &case.recurrence_of {

@@ -41,7 +41,7 @@ pub use fingerprint::Fingerprinter;
 pub use format::Format;
 pub use group::{case_id_for, group};
 pub use input::{Input, JsonRecord, LineCounter, json_records};
-pub use reconcile::{Outcome, merge, reconcile, recurrence_id};
+pub use reconcile::{Outcome, merge, next_recurrence_id, reconcile, recurrence_id};
 pub use times::{parse_time, parse_time_or_epoch};
 
 use crate::model::Case;

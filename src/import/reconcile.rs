@@ -30,6 +30,27 @@ pub fn recurrence_id(root: &str, n: usize) -> String {
     format!("{root}-R{n}")
 }
 
+/// The id the recurrence of `case` gets (or has, if it recurred): the next
+/// in its chain, `ROOT-R2` for a first case, `ROOT-R(n+1)` for `ROOT-Rn`.
+pub fn next_recurrence_id(case: &Case) -> String {
+    let root = case
+        .recurrence_of
+        .as_deref()
+        .map_or(case.id.as_str(), |of| {
+            // `of` may itself be a recurrence: its root is before `-R`.
+            of.rsplit_once("-R")
+                .filter(|(_, n)| n.parse::<usize>().is_ok())
+                .map_or(of, |(root, _)| root)
+        });
+    let n = case
+        .id
+        .strip_prefix(root)
+        .and_then(|rest| rest.strip_prefix("-R"))
+        .and_then(|n| n.parse::<usize>().ok())
+        .unwrap_or(1);
+    recurrence_id(root, n + 1)
+}
+
 /// Decides what `incoming` does to `held` (the latest case of its
 /// credential, and whether it is decided). `next_id` is the id a
 /// recurrence gets; it opens at `now` (the import) and carries everything
@@ -248,5 +269,25 @@ pub(super) fn first_seen_from_occurrences(case: &mut Case) {
         .min();
     if let Some(finding) = case.finding.as_mut() {
         finding.first_seen_at = min_known(finding.first_seen_at, earliest);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_next_recurrence_follows_the_chain() {
+        let mut case: Case =
+            serde_json::from_str(crate::demo::CASES.lines().next().expect("a demo case"))
+                .expect("demo case");
+        case.id = "NHI-ABC".into();
+        assert_eq!(next_recurrence_id(&case), "NHI-ABC-R2");
+        case.id = "NHI-ABC-R2".into();
+        case.recurrence_of = Some("NHI-ABC".into());
+        assert_eq!(next_recurrence_id(&case), "NHI-ABC-R3");
+        case.id = "NHI-ABC-R3".into();
+        case.recurrence_of = Some("NHI-ABC-R2".into());
+        assert_eq!(next_recurrence_id(&case), "NHI-ABC-R4");
     }
 }

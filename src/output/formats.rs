@@ -314,6 +314,9 @@ pub struct ShowOutput<'a> {
     /// Context facts the case lacks, each with the kind of source that
     /// would give it (docs/import.md, *Context*).
     pub missing_context: Vec<crate::context::Wanted>,
+    /// For a decided case whose credential was seen again: the id of the
+    /// recurrence opened for it (docs/import.md, *Re-import*); else `null`.
+    pub recurred_as: Option<String>,
     /// The case's evidence records, oldest first.
     pub history: &'a [EvidenceRecord],
 }

@@ -230,6 +230,12 @@ fn a_decided_case_is_never_edited_new_facts_open_a_linked_recurrence() {
         decided_sha,
         "the decided case is untouched"
     );
+    assert_eq!(show(&store, &id)["recurred_as"], recurrence.as_str());
+    let text = store.run(&["show", &id]);
+    assert!(
+        text.stdout.contains(&format!("recurred as {recurrence}")),
+        "{text}"
+    );
     let case = &show(&store, &recurrence)["case"];
     assert_eq!(case["recurrence_of"], id.as_str(), "{case}");
     assert_eq!(

@@ -236,6 +236,19 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
     let status = found.status;
     let assessment = assess(case, &status, &found.policy, now);
     let history = store.history(id).await?;
+    // A decided case whose credential was seen again: its recurrence.
+    let recurred_as = if status.version > 0 {
+        let next = nhi_triage::import::next_recurrence_id(case);
+        // Not found (or a server that cannot say) is no recurrence.
+        store
+            .lookup(&next)
+            .await
+            .ok()
+            .and_then(|l| l.case)
+            .map(|c| c.id)
+    } else {
+        None
+    };
     // Computed once: on a huge case the digest is most of `show`'s time.
     let case_sha256 = case.content_sha256();
     // What the reviewer saw, for explaining a later `decide --case-sha256`.
@@ -252,13 +265,14 @@ pub async fn show(global: &Global, id: &str, as_json: bool, out: &mut Out) -> Re
             assessment: &assessment,
             problems: &case.problems,
             missing_context: nhi_triage::context::wanted(case, &found.policy, now),
+            recurred_as: recurred_as.clone(),
             history: &history,
         })?;
     } else {
         let text = show_case(
             case,
             &case_sha256,
-            (&status, &found.policy),
+            (&status, &found.policy, recurred_as.as_deref()),
             &assessment,
             &history,
             now,
