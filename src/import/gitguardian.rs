@@ -186,14 +186,9 @@ fn incident(
         }
         places.push(o);
     }
-    if places.is_empty() {
-        let mut o = leak.occurrence();
-        o.repository = options.repository.clone();
-        places.push(o);
-    }
-    for o in places {
-        leak.add(o);
-    }
+    let mut otherwise = leak.occurrence();
+    otherwise.repository = options.repository.clone();
+    leak.add_places(places, otherwise);
     Ok(leak.detected(label, credential, options.now))
 }
 
@@ -357,12 +352,7 @@ fn ggshield_incident(
         o.line = match_line(&m)?;
         places.push(o);
     }
-    if places.is_empty() {
-        places.push(base);
-    }
-    for o in places {
-        leak.add(o);
-    }
+    leak.add_places(places, base);
     Ok(leak.detected(label, credential, options.now))
 }
 

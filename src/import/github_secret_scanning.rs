@@ -167,12 +167,7 @@ fn alert(
     if let Some(first) = r.obj("first_location_detected")? {
         places.push(location(&first, &base)?);
     }
-    if places.is_empty() {
-        places.push(base);
-    }
-    for o in places {
-        leak.add(o);
-    }
+    leak.add_places(places, base);
     Ok(leak.detected(label, credential, options.now))
 }
 

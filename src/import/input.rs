@@ -23,15 +23,6 @@ impl<'a> Input<'a> {
         }
     }
 
-    /// `FILE:LINE` for the 1-based line that `part` (a slice of the text)
-    /// starts on; `FILE` when `part` is not in the text.
-    pub fn record_at(&self, part: &str) -> String {
-        match self.line_of(part) {
-            Some(line) => format!("{}:{line}", self.label),
-            None => self.label.to_string(),
-        }
-    }
-
     /// The 1-based line that `part` (a slice of this text) starts on.
     pub fn line_of(&self, part: &str) -> Option<usize> {
         let start = (part.as_ptr() as usize).checked_sub(self.text.as_ptr() as usize)?;

@@ -481,6 +481,17 @@ impl Leak {
         }
     }
 
+    /// Adds every place of `places`, or `otherwise` when the record named
+    /// none (a finding is always somewhere).
+    pub(super) fn add_places(&mut self, places: Vec<Occurrence>, otherwise: Occurrence) {
+        if places.is_empty() {
+            self.add(otherwise);
+        }
+        for o in places {
+            self.add(o);
+        }
+    }
+
     /// The finding for `credential` read at `record`.
     pub(super) fn detected(
         self,

@@ -6,7 +6,6 @@
 //! credential's chain (`ID`, `ID-R2`, `ID-R3`, …).
 
 use std::collections::HashSet;
-use std::path::Path;
 
 use super::Db;
 use super::cases::{self, Encoded, GENERATION, encode, keep_version, meta, set_meta};
@@ -237,17 +236,12 @@ fn replace(
 const REJOIN_PAGE: i64 = 2_000;
 
 /// Joins the context into every case again when the context files'
-/// signature differs from the one last joined (`dir`: the context
-/// directory, `None` when the store has none). Cases whose joined content
+/// `signature` (`context::signature`, empty when the store has no context
+/// directory) differs from the one last joined. Cases whose joined content
 /// changed get the new content (the old kept, so a decision made on it is
 /// a conflict that names what changed); cases the context no longer speaks
 /// about go back to their content as imported. Returns how many changed.
-pub fn sync_context(
-    db: &mut Db,
-    dir: Option<&Path>,
-    at: &Assessing<'_>,
-) -> Result<usize, StoreError> {
-    let signature = dir.map(crate::context::signature).unwrap_or_default();
+pub fn sync_context(db: &mut Db, signature: &str, at: &Assessing<'_>) -> Result<usize, StoreError> {
     let current = |sql: &mut dyn Sql| -> Result<bool, StoreError> {
         Ok(meta(sql, CONTEXT_SIGNATURE)?.unwrap_or_default() == signature)
     };
@@ -275,7 +269,7 @@ pub fn sync_context(
         if changed > 0 {
             set_meta(sql, GENERATION, &generation.to_string())?;
         }
-        set_meta(sql, CONTEXT_SIGNATURE, &signature)?;
+        set_meta(sql, CONTEXT_SIGNATURE, signature)?;
         Ok(changed)
     })
 }

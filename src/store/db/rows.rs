@@ -41,8 +41,14 @@ pub struct Assessing<'a> {
 impl Assessing<'_> {
     /// The digest prefix stored with each row.
     pub fn tag(&self) -> &str {
-        self.policy_sha.get(..16).unwrap_or(self.policy_sha)
+        policy_tag(self.policy_sha)
     }
+}
+
+/// The prefix of a policy digest stored with each row: its first 16 hex
+/// digits.
+pub fn policy_tag(policy_sha: &str) -> &str {
+    policy_sha.get(..16).unwrap_or(policy_sha)
 }
 
 /// One row as stored, read back.

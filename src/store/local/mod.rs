@@ -98,8 +98,7 @@ impl Shared {
 impl Shared {
     /// The policy digest prefix stored with each queue row.
     fn policy_tag(&self) -> String {
-        let sha = &self.policy_ref.sha256;
-        sha.get(..16).unwrap_or(sha).to_string()
+        super::db::rows::policy_tag(&self.policy_ref.sha256).to_string()
     }
 
     /// Reads the context files again and joins them with the cases when
@@ -115,7 +114,7 @@ impl Shared {
         let context = Arc::clone(&inner.context);
         findings::sync_context(
             &mut inner.db,
-            dir,
+            &context.signature,
             &self.assessing(context.context.as_ref()),
         )?;
         Ok(())
@@ -285,7 +284,7 @@ impl LocalStore {
             };
             // The context first: the folder's cases are then joined with
             // the context as it is now.
-            findings::sync_context(&mut db, context_dir.as_deref(), &at)?;
+            findings::sync_context(&mut db, &context.signature, &at)?;
             if let Some(dir) = &cases_dir {
                 cases::sync_dir(&mut db, dir, false, &at)?;
             }
